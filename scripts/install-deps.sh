@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what hnd needs from Debian 12's archive. Idempotent and quiet when
+# everything is there already: only missing packages reach apt-get.
+# Usage: scripts/install-deps.sh [extra packages...]
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config
+  libtorch-dev libopenblas0-pthread        # torch; OpenBLAS: Debian's reference BLAS is ~9x slower
+  libhdf5-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libzip-dev
+  libcmocka-dev
+  python3-torchvision python3-h5py python3-pil   # test oracles (/usr/bin/python3)
+  "$@"
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,36 @@
+/* test_util.h: small helpers shared by the cmocka tests. */
+#ifndef HND_TEST_UTIL_H
+#define HND_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Path in the test scratch directory (HND_TEST_TMP, else the cwd). */
+static inline const char *tu_tmp(char *buf, size_t n, const char *name) {
+    const char *d = getenv("HND_TEST_TMP");
+    snprintf(buf, n, "%s/%s", d && *d ? d : ".", name);
+    return buf;
+}
+
+/* Run a Python oracle script from tests/py with the Debian interpreter
+ * (the one with torch/torchvision/h5py). Returns the exit status. */
+static inline int tu_python(const char *script_and_args) {
+    const char *py = getenv("HND_PYTHON");
+    const char *src = getenv("HND_SRC_DIR");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s/tests/py/%s", py && *py ? py : "/usr/bin/python3",
+             src && *src ? src : "..", script_and_args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static inline int tu_file_exists(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+#endif

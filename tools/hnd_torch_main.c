@@ -1,0 +1,36 @@
+/* hnd_torch_main.c: the executable that links libtorch. `hnd` execs it with
+ * its own argv (argv[1] is the command); it can also be run directly. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_info.h"
+#include "commands.h"
+#include "ctorch.h"
+
+static const struct {
+    const char *name;
+    hnd_cmd_fn fn;
+} k_torch[] = {
+    {"info", cmd_info},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        hnd_print_help(NULL);
+        return 2;
+    }
+    const hnd_command_info *info = hnd_command_find(argv[1]);
+    if (!info || !info->needs_torch) {
+        fprintf(stderr, "hnd-torch: '%s' is not a torch command (run it through 'hnd')\n", argv[1]);
+        return 2;
+    }
+    if (hnd_wants_help(argc - 1, argv + 1)) return hnd_print_help(info->name);
+    /* Debian's libtorch defaults to one thread: use every core unless told. */
+    const char *th = getenv("HND_THREADS");
+    ct_set_num_threads(th ? atoi(th) : 0);
+    for (size_t i = 0; i < sizeof k_torch / sizeof k_torch[0]; i++)
+        if (strcmp(k_torch[i].name, info->name) == 0) return k_torch[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "hnd-torch: command '%s' is not built into this executable\n", info->name);
+    return 1;
+}
