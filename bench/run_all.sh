@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, one after the other.
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/stem_layer1.sh" "$build"
