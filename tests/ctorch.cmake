@@ -1,0 +1,3 @@
+# ctorch: the C API over libtorch. test_ctorch runs tests/py/ref_ctorch.py
+# (with $HND_PYTHON) in its group setup for PyTorch reference values.
+hnd_add_test(test_ctorch SOURCES test_ctorch.c LIBS ctorch LABELS torch)
