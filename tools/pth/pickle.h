@@ -103,6 +103,10 @@ void pk_free(pk_ctx *ctx);
  * reset for each call; values stay valid until pk_free(). */
 pk_value *pk_parse(pk_ctx *ctx, const uint8_t *buf, size_t len, size_t *pos);
 
+/* The persistent ids created by the last pk_parse(), in stream order (the
+ * legacy format needs every storage's type, even those of skipped entries). */
+pk_value *const *pk_persistent_ids(const pk_ctx *ctx, size_t *n);
+
 /* Allocation in the context's arena (also for callers building values). */
 void *pk_alloc(pk_ctx *ctx, size_t size);
 

@@ -1,0 +1,120 @@
+/* cmd_import.c: convert a torch.save()d state dict into an hnd weight file.
+ *
+ * Everything is read first (pth_reader), then written through ws_writer,
+ * which only renames the file into place on commit: any failure aborts the
+ * writer so that no partial OUT.h5 is ever left behind. */
+#include "cmd_import.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "hnd_error.h"
+#include "pth_reader.h"
+#include "wstore.h"
+
+#define CMD "import-torchvision"
+
+static void usage(FILE *f) {
+    const hnd_command_info *info = hnd_command_find(CMD);
+    fputs(info ? info->usage : "usage: hnd " CMD " IN.pth OUT.h5 [--prefix-strip PREFIX] [--quiet]\n", f);
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static void print_summary(const pth_state *st, const char *in, const char *out) {
+    int per[CT_DTYPE_COUNT] = {0};
+    for (int i = 0; i < st->count; i++)
+        if ((unsigned)st->tensors[i].dtype < CT_DTYPE_COUNT) per[st->tensors[i].dtype]++;
+    printf("imported %s (%s format%s%s%s) -> %s\n", in, st->format, st->container ? ", state dict under '" : "",
+           st->container ? st->container : "", st->container ? "'" : "", out);
+    printf("  tensors: %d, %zu bytes (%.1f MiB)\n", st->count, st->total_bytes,
+           (double)st->total_bytes / (1024.0 * 1024.0));
+    printf("  dtypes:");
+    const char *sep = " ";
+    for (int d = 0; d < CT_DTYPE_COUNT; d++)
+        if (per[d]) {
+            printf("%s%s %d", sep, ct_dtype_name((ct_dtype)d), per[d]);
+            sep = ", ";
+        }
+    printf("%s\n", st->count ? "" : " none");
+    printf("  skipped non-tensor entries: %d\n", st->skipped);
+}
+
+/* Write all tensors; -1 with hnd_error() set (the writer is then aborted). */
+static int write_all(const pth_state *st, const char *in, const char *out, const char *strip) {
+    ws_writer *w = ws_writer_open(out);
+    if (!w) return -1;
+    size_t sl = strip ? strlen(strip) : 0;
+    for (int i = 0; i < st->count; i++) {
+        const ws_tensor *t = &st->tensors[i];
+        const char *name = t->name;
+        if (sl && strncmp(name, strip, sl) == 0) name += sl;
+        if (!*name) {
+            ws_writer_abort(w);
+            return hnd_error_set("key '%s' is empty after stripping '%s'", t->name, strip);
+        }
+        if (ws_writer_put(w, "weights", name, t->dtype, t->ndim, t->shape, t->data) < 0) {
+            hnd_error_prefix("%s: tensor '%s'", out, name);
+            ws_writer_abort(w);
+            return -1;
+        }
+    }
+    if (ws_writer_set_attr(w, "source", base_name(in)) < 0) {
+        ws_writer_abort(w);
+        return -1;
+    }
+    return ws_writer_commit(w); /* frees w either way */
+}
+
+int cmd_import_torchvision(int argc, char **argv) {
+    const char *pos[2] = {NULL, NULL}, *strip = NULL;
+    int npos = 0, quiet = 0, only_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_pos && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+            usage(stdout);
+            return 0;
+        } else if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = 1;
+        } else if (!only_pos && strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+        } else if (!only_pos && strcmp(a, "--prefix-strip") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hnd " CMD ": --prefix-strip needs a value\n");
+                usage(stderr);
+                return 2;
+            }
+            strip = argv[++i];
+        } else if (!only_pos && strncmp(a, "--prefix-strip=", 15) == 0) {
+            strip = a + 15;
+        } else if (!only_pos && a[0] == '-' && a[1]) {
+            fprintf(stderr, "hnd " CMD ": unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        } else if (npos < 2) {
+            pos[npos++] = a;
+        } else {
+            fprintf(stderr, "hnd " CMD ": too many arguments\n");
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (npos != 2) {
+        usage(stderr);
+        return 2;
+    }
+    pth_state st;
+    if (pth_load(pos[0], NULL, &st) < 0) {
+        fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
+        return 1;
+    }
+    int rc = write_all(&st, pos[0], pos[1], strip);
+    if (rc < 0) fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
+    else if (!quiet) print_summary(&st, pos[0], pos[1]);
+    pth_state_free(&st);
+    return rc < 0 ? 1 : 0;
+}
