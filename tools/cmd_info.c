@@ -7,6 +7,25 @@
 
 #include "ctorch.h"
 
+/* The BLAS actually mapped into this process: Debian's libtorch reports
+ * "generic" at build time but runs on whatever libblas.so.3 the
+ * alternatives system points to (OpenBLAS is ~9x faster than the reference). */
+static void print_blas(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[1024], found[512] = "";
+    while (f && fgets(line, sizeof line, f)) {
+        char *p = strchr(line, '/');
+        if (p && strstr(p, "blas")) {
+            p[strcspn(p, "\n")] = '\0';
+            snprintf(found, sizeof found, "%s", p);
+            break;
+        }
+    }
+    if (f) fclose(f);
+    printf("blas: %s%s\n", found[0] ? found : "(none mapped)",
+           strstr(found, "openblas") ? "" : "  <- install libopenblas0-pthread for ~9x faster convolutions");
+}
+
 int cmd_info(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -24,6 +43,7 @@ int cmd_info(int argc, char **argv) {
     }
     printf("%s\n", ct_build_info());
     printf("threads: %d\n", ct_get_num_threads());
+    print_blas();
     printf("cuda: %s (%d devices)\n", ct_cuda_available() ? "available" : "not available",
            ct_cuda_available() ? ct_cuda_device_count() : 0);
     return 0;
