@@ -4,3 +4,6 @@ set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/stem_layer1.sh" "$build"
+bash "$here/eval_bench.sh" "$build"
+bash "$here/data_ann_bench.sh" "$build" && bash "$here/data_pipeline_bench.sh" "$build"
+bash "$here/detect_bench.sh" "$build"

@@ -14,9 +14,16 @@ typedef struct {
     int kind;
 } mp_entry;
 
+/* An accepted file key: ignored (to == NULL) or loaded into `to`. */
+typedef struct {
+    char *from, *to;
+} mp_extra;
+
 struct mp_params {
     mp_entry *e;
     int n, cap;
+    mp_extra *x;
+    int nx, capx;
 };
 
 mp_params *mp_params_new(void) { return calloc(1, sizeof(mp_params)); }
@@ -28,6 +35,11 @@ void mp_params_free(mp_params *p) {
         ct_free(p->e[i].t);
     }
     free(p->e);
+    for (int i = 0; i < p->nx; i++) {
+        free(p->x[i].from);
+        free(p->x[i].to);
+    }
+    free(p->x);
     free(p);
 }
 
@@ -77,6 +89,47 @@ ct_tensor *mp_params_add(mp_params *p, const char *name, int kind, const int64_t
 ct_tensor *mp_params_get(const mp_params *p, const char *name) {
     int i = p ? mp_find(p, name) : -1;
     return i < 0 ? NULL : p->e[i].t;
+}
+
+static int mp_add_extra(mp_params *p, const char *from, const char *to) {
+    if (!p || !from) return hnd_error_set("model params: NULL argument");
+    if (p->nx == p->capx) {
+        int cap = p->capx ? 2 * p->capx : 64;
+        mp_extra *x = realloc(p->x, (size_t)cap * sizeof *x);
+        if (!x) return hnd_error_set("model params: out of memory");
+        p->x = x;
+        p->capx = cap;
+    }
+    char *f = strdup(from), *t = to ? strdup(to) : NULL;
+    if (!f || (to && !t)) {
+        free(f);
+        free(t);
+        return hnd_error_set("model params: out of memory");
+    }
+    p->x[p->nx++] = (mp_extra){f, t};
+    return 0;
+}
+
+int mp_params_ignore(mp_params *p, const char *name) { return mp_add_extra(p, name, NULL); }
+
+int mp_params_alias(mp_params *p, const char *old_name, const char *new_name) {
+    if (!new_name) return hnd_error_set("model params: NULL alias target");
+    return mp_add_extra(p, old_name, new_name);
+}
+
+/* The registered index a file key loads into: itself, or an alias target
+ * the file does not also hold. -1: unexpected; -2: ignorable. */
+static int mp_resolve(const mp_params *p, const char *name, const char *const *names, int count) {
+    int j = mp_find(p, name);
+    if (j >= 0) return j;
+    for (int k = 0; k < p->nx; k++) {
+        if (strcmp(p->x[k].from, name) != 0) continue;
+        if (!p->x[k].to) return -2;
+        for (int i = 0; i < count; i++)
+            if (strcmp(names[i], p->x[k].to) == 0) return -1;
+        return mp_find(p, p->x[k].to);
+    }
+    return -1;
 }
 
 int mp_params_count(const mp_params *p) { return p ? p->n : 0; }
@@ -131,7 +184,8 @@ int mp_params_load(mp_params *p, const char *path, int strict, int *n_missing, i
     /* Pass 1: check names and shapes without touching any tensor, so a
      * failed strict load leaves the model as it was. */
     for (int i = 0; i < count; i++) {
-        int j = mp_find(p, names[i]);
+        int j = mp_resolve(p, names[i], names, count);
+        if (j == -2) continue;
         if (j < 0) {
             mp_list_add(&unexpected, names[i]);
             continue;
@@ -178,7 +232,7 @@ int mp_params_load(mp_params *p, const char *path, int strict, int *n_missing, i
     /* Pass 2: copy the values. */
     int loaded = 0;
     for (int i = 0; i < count; i++) {
-        int j = mp_find(p, names[i]);
+        int j = mp_resolve(p, names[i], names, count);
         if (j < 0) continue;
         ws_tensor t;
         if (ws_reader_get(r, "weights", names[i], &t) != 0) {

@@ -37,6 +37,18 @@ const char *mp_params_name(const mp_params *p, int i);
 ct_tensor *mp_params_tensor(const mp_params *p, int i);
 int mp_params_kind(const mp_params *p, int i);
 
+/* Accepted file keys that do not name a registered tensor:
+ * - mp_params_ignore: `name` may be in a file and is then skipped without
+ *   counting as unexpected (e.g. BatchNorm2d's num_batches_tracked, which
+ *   FrozenBatchNorm2d models do not have);
+ * - mp_params_alias: a file key `old_name` loads into the registered
+ *   `new_name` (older torchvision layouts, e.g. FPN "inner_blocks.0.weight"
+ *   for "inner_blocks.0.0.weight"), unless the file also has `new_name`
+ *   (then old_name is unexpected).
+ * 0, or -1 + hnd_error() on out of memory. */
+int mp_params_ignore(mp_params *p, const char *name);
+int mp_params_alias(mp_params *p, const char *old_name, const char *new_name);
+
 /* Load group "weights" of an hnd weight file into the registered tensors
  * (values converted to each tensor's dtype and device).
  * strict != 0: every registered name must be in the file with its shape and

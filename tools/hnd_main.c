@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_eval.h"
 #include "cmd_import.h"
+#include "cmd_synth.h"
 #include "commands.h"
 
 #ifndef HND_VERSION
@@ -30,6 +32,8 @@ static const struct {
     {"help", cmd_help},
     {"version", cmd_version},
     {"import-torchvision", cmd_import_torchvision},
+    {"synth", cmd_synth},
+    {"eval", cmd_eval},
 };
 
 /* hnd-torch lives next to hnd (HND_TORCH_EXE overrides, for tests). */

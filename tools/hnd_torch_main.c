@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_detect.h"
 #include "cmd_info.h"
 #include "commands.h"
 #include "ctorch.h"
@@ -13,6 +14,7 @@ static const struct {
     hnd_cmd_fn fn;
 } k_torch[] = {
     {"info", cmd_info},
+    {"detect", cmd_detect},
 };
 
 int main(int argc, char **argv) {

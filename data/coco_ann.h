@@ -1,0 +1,123 @@
+/* coco_ann.h: COCO instance annotations (instances_*.json), loaded into a
+ * compact form. Torch-free, prefix coco_.
+ *
+ * The file is never turned into one cJSON tree (a train2017-sized file would
+ * take several GB): a small structural scanner walks the top-level object and
+ * hands each element of "images", "annotations" and "categories" to
+ * cJSON_ParseWithLength on its own, and what is kept goes into contiguous
+ * arrays and one string pool. Other top-level keys ("info", "licenses", ...)
+ * are parsed (so a malformed file is always reported) and dropped.
+ *
+ * Errors name the file and the JSON path:
+ *   "x.json: annotations[1234].bbox: expected 4 numbers"
+ * Annotations referring to unknown images or categories, and duplicate ids,
+ * are errors. */
+#ifndef HND_COCO_ANN_H
+#define HND_COCO_ANN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    COCO_SEG_NONE = 0,   /* no "segmentation" key */
+    COCO_SEG_POLY = 1,   /* list of polygons [[x0,y0,x1,y1,...], ...] */
+    COCO_SEG_RLE = 2,    /* {"counts": [n0, n1, ...], "size": [h, w]} (uncompressed) */
+    COCO_SEG_RLE_STR = 3 /* {"counts": "compressed", "size": [h, w]} */
+} coco_seg_kind;
+
+typedef struct {
+    int64_t id;
+    int32_t width, height;
+    uint32_t file_name; /* offset in the string pool: coco_str() */
+} coco_image;
+
+typedef struct {
+    int64_t id;
+    uint32_t name, supercategory; /* string pool offsets ("" when absent) */
+} coco_category;
+
+typedef struct {
+    int64_t id;
+    int64_t image_id, category_id; /* as in the file */
+    int32_t image;                 /* index into images[] */
+    int32_t category;              /* index into categories[] */
+    double area;
+    double bbox[4]; /* x, y, w, h as in the file */
+    int32_t iscrowd;
+    int32_t seg_kind; /* coco_seg_kind */
+    /* POLY: polygons poly_off/poly_len[seg_off .. seg_off+seg_n);
+     * RLE: counts[seg_off .. seg_off+seg_n);
+     * RLE_STR: the string at pool offset seg_off, seg_n bytes. */
+    uint64_t seg_off;
+    uint32_t seg_n;
+    uint32_t seg_h, seg_w; /* "size" of an RLE */
+} coco_ann;
+
+typedef struct coco_dataset {
+    char *path;
+    coco_image *images;
+    int64_t n_images;
+    coco_category *cats;
+    int32_t n_cats;
+    coco_ann *anns;
+    int64_t n_anns;
+    /* Annotations of image i, in file order: img_anns[img_ann_start[i] ..
+     * img_ann_start[i+1]) are indices into anns[]. */
+    int64_t *img_ann_start; /* n_images + 1 */
+    int32_t *img_anns;      /* n_anns */
+    /* polygon storage: polygon p has poly_len[p] numbers at coords + poly_off[p] */
+    double *coords;
+    size_t n_coords;
+    uint64_t *poly_off;
+    uint32_t *poly_len;
+    size_t n_polys;
+    uint32_t *counts; /* uncompressed RLE counts */
+    size_t n_counts;
+    char *strings; /* the pool: NUL-terminated strings */
+    size_t strings_len;
+    /* id -> index hash tables (private) */
+    void *img_index, *cat_index;
+} coco_dataset;
+
+typedef struct {
+    int progress; /* progress bar on a TTY (stderr) */
+} coco_load_opts;
+
+/* Load a COCO instances file. NULL on failure with hnd_error() set. opts may
+ * be NULL (no progress bar). */
+coco_dataset *coco_load(const char *path, const coco_load_opts *opts);
+/* Same, from a buffer in memory; name is used in messages. */
+coco_dataset *coco_load_mem(const char *name, const char *buf, size_t len, const coco_load_opts *opts);
+void coco_free(coco_dataset *ds);
+
+static inline const char *coco_str(const coco_dataset *ds, uint64_t off) { return ds->strings + off; }
+
+/* Index of the image / category with this id, -1 if none. */
+int64_t coco_image_index(const coco_dataset *ds, int64_t image_id);
+int32_t coco_cat_index(const coco_dataset *ds, int64_t cat_id);
+
+/* Annotation indices of image img (file order); *n gets their number. */
+static inline const int32_t *coco_image_anns(const coco_dataset *ds, int64_t img, int64_t *n) {
+    *n = ds->img_ann_start[img + 1] - ds->img_ann_start[img];
+    return ds->img_anns + ds->img_ann_start[img];
+}
+
+/* Polygon k (0 <= k < seg_n) of a COCO_SEG_POLY annotation: *n numbers. */
+static inline const double *coco_ann_polygon(const coco_dataset *ds, const coco_ann *a, uint32_t k,
+                                             uint32_t *n) {
+    *n = ds->poly_len[a->seg_off + k];
+    return ds->coords + ds->poly_off[a->seg_off + k];
+}
+
+#endif
+
+#ifndef HND_COCO_ANN_RLE_DECL
+#define HND_COCO_ANN_RLE_DECL
+#include "mask_rle.h"
+/* The mask of annotation a as pycocotools' annToRLE gives it, for its image
+ * (polygons rasterised and merged, a first part of exactly 4 numbers read as
+ * boxes like frPyObjects does; RLEs checked against the image size). An
+ * annotation without segmentation gives an all-zero mask. 0 / -1 with
+ * hnd_error() naming the file and annotation. out: rle_free() it. */
+int coco_ann_rle(const coco_dataset *ds, const coco_ann *a, rle_t *out);
+#endif

@@ -1,0 +1,183 @@
+/* tf.c: see tf.h. */
+#include "tf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hnd_error.h"
+#include "mask_rle.h"
+
+void tf_target_free(tf_target *t) {
+    if (!t) return;
+    free(t->boxes);
+    free(t->labels);
+    free(t->masks);
+    free(t->area);
+    free(t->iscrowd);
+    free(t->ann_ids);
+    memset(t, 0, sizeof *t);
+}
+
+int tf_target_build(const coco_dataset *ds, int64_t img, const tf_target_opts *o, tf_target *t) {
+    memset(t, 0, sizeof *t);
+    if (img < 0 || img >= ds->n_images) return hnd_error_set("image index %lld out of range", (long long)img);
+    const coco_image *im = &ds->images[img];
+    t->image_id = im->id;
+    t->height = im->height;
+    t->width = im->width;
+    int64_t na;
+    const int32_t *ai = coco_image_anns(ds, img, &na);
+    size_t cap = (size_t)na ? (size_t)na : 1, plane = (size_t)im->height * im->width;
+    t->boxes = malloc(cap * 4 * sizeof *t->boxes);
+    t->labels = malloc(cap * sizeof *t->labels);
+    t->area = malloc(cap * sizeof *t->area);
+    t->iscrowd = malloc(cap * sizeof *t->iscrowd);
+    t->ann_ids = malloc(cap * sizeof *t->ann_ids);
+    if (o && o->with_masks) t->masks = calloc(cap * plane + 1, 1);
+    if (!t->boxes || !t->labels || !t->area || !t->iscrowd || !t->ann_ids || (o && o->with_masks && !t->masks)) {
+        tf_target_free(t);
+        return hnd_error_set("out of memory");
+    }
+    float W = (float)im->width, H = (float)im->height;
+    int n = 0;
+    for (int64_t k = 0; k < na; k++) {
+        const coco_ann *a = &ds->anns[ai[k]];
+        if (a->iscrowd && !(o && o->keep_crowd)) continue;
+        /* torch.as_tensor(bbox, float32); boxes[:, 2:] += boxes[:, :2]; clamp */
+        float x = (float)a->bbox[0], y = (float)a->bbox[1], w = (float)a->bbox[2], h = (float)a->bbox[3];
+        float x2 = x + w, y2 = y + h;
+        x = fminf(fmaxf(x, 0.f), W);
+        x2 = fminf(fmaxf(x2, 0.f), W);
+        y = fminf(fmaxf(y, 0.f), H);
+        y2 = fminf(fmaxf(y2, 0.f), H);
+        if (!(y2 > y && x2 > x)) continue;
+        float *b = t->boxes + 4 * n;
+        b[0] = x;
+        b[1] = y;
+        b[2] = x2;
+        b[3] = y2;
+        t->labels[n] = a->category_id;
+        t->area[n] = (float)a->area;
+        t->iscrowd[n] = a->iscrowd;
+        t->ann_ids[n] = a->id;
+        if (t->masks) {
+            rle_t r;
+            if (coco_ann_rle(ds, a, &r) < 0) {
+                tf_target_free(t);
+                return -1;
+            }
+            rle_decode_rowmajor(&r, t->masks + (size_t)n * plane);
+            rle_free(&r);
+        }
+        n++;
+    }
+    t->n = n;
+    return 0;
+}
+
+void tf_hflip_hwc_u8(uint8_t *rgb, int height, int width, int channels) {
+    for (int y = 0; y < height; y++) {
+        uint8_t *r = rgb + (size_t)y * width * channels;
+        for (int a = 0, b = width - 1; a < b; a++, b--)
+            for (int c = 0; c < channels; c++) {
+                uint8_t t = r[a * channels + c];
+                r[a * channels + c] = r[b * channels + c];
+                r[b * channels + c] = t;
+            }
+    }
+}
+
+void tf_hflip_chw_f32(float *x, int channels, int height, int width) {
+    for (size_t row = 0; row < (size_t)channels * height; row++) {
+        float *r = x + row * width;
+        for (int a = 0, b = width - 1; a < b; a++, b--) {
+            float t = r[a];
+            r[a] = r[b];
+            r[b] = t;
+        }
+    }
+}
+
+void tf_hflip_boxes(float *xyxy, int n, int width) {
+    float W = (float)width;
+    for (int i = 0; i < n; i++) {
+        float x1 = xyxy[4 * i], x2 = xyxy[4 * i + 2];
+        xyxy[4 * i] = W - x2;
+        xyxy[4 * i + 2] = W - x1;
+    }
+}
+
+void tf_hflip_masks(uint8_t *masks, int n, int height, int width) {
+    tf_hflip_hwc_u8(masks, n * height, width, 1);
+}
+
+void tf_hflip_target(tf_target *t) {
+    tf_hflip_boxes(t->boxes, t->n, t->width);
+    if (t->masks) tf_hflip_masks(t->masks, t->n, t->height, t->width);
+}
+
+void tf_normalize_chw(float *x, int height, int width, const float mean[3], const float std[3]) {
+    size_t n = (size_t)height * width;
+    for (int c = 0; c < 3; c++) {
+        float m = mean[c], s = std[c];
+        float *p = x + c * n;
+        for (size_t i = 0; i < n; i++) p[i] = (p[i] - m) / s;
+    }
+}
+
+int tf_resize_bilinear_chw(const float *src, int channels, int ih, int iw, float *dst, int oh, int ow) {
+    if (ih <= 0 || iw <= 0 || oh <= 0 || ow <= 0) return hnd_error_set("resize: bad size %dx%d -> %dx%d", ih, iw, oh, ow);
+    int *x0 = malloc(sizeof(int) * (size_t)ow * 2);
+    float *lx = malloc(sizeof(float) * (size_t)ow * 2);
+    if (!x0 || !lx) {
+        free(x0);
+        free(lx);
+        return hnd_error_set("out of memory");
+    }
+    float sw = (float)iw / (float)ow, sh = (float)ih / (float)oh;
+    for (int x = 0; x < ow; x++) {
+        float s = sw * ((float)x + 0.5f) - 0.5f;
+        if (s < 0) s = 0;
+        int i = (int)s;
+        if (i > iw - 1) i = iw - 1;
+        int i1 = i < iw - 1 ? 1 : 0;
+        float l1 = s - (float)i;
+        x0[2 * x] = i;
+        x0[2 * x + 1] = i + i1;
+        lx[2 * x] = 1.0f - l1;
+        lx[2 * x + 1] = l1;
+    }
+    for (int c = 0; c < channels; c++) {
+        const float *S = src + (size_t)c * ih * iw;
+        float *D = dst + (size_t)c * oh * ow;
+        for (int y = 0; y < oh; y++) {
+            float s = sh * ((float)y + 0.5f) - 0.5f;
+            if (s < 0) s = 0;
+            int j = (int)s;
+            if (j > ih - 1) j = ih - 1;
+            int j1 = j < ih - 1 ? j + 1 : j;
+            float l1 = s - (float)j, l0 = 1.0f - l1;
+            const float *r0 = S + (size_t)j * iw, *r1 = S + (size_t)j1 * iw;
+            float *o = D + (size_t)y * ow;
+            for (int x = 0; x < ow; x++) {
+                int a = x0[2 * x], b = x0[2 * x + 1];
+                float wa = lx[2 * x], wb = lx[2 * x + 1];
+                o[x] = l0 * (wa * r0[a] + wb * r0[b]) + l1 * (wa * r1[a] + wb * r1[b]);
+            }
+        }
+    }
+    free(x0);
+    free(lx);
+    return 0;
+}
+
+void tf_rcnn_size(int ih, int iw, int min_size, int max_size, int *oh, int *ow) {
+    float mn = (float)(ih < iw ? ih : iw), mx = (float)(ih > iw ? ih : iw);
+    /* Python's `800 / tensor` is tensor.reciprocal() * 800 in float32 */
+    volatile float r1 = 1.0f / mn, r2 = 1.0f / mx;
+    float s1 = r1 * (float)min_size, s2 = r2 * (float)max_size;
+    float scale = s1 < s2 ? s1 : s2; /* torch.min of the two float32 ratios */
+    *oh = (int)floor((double)ih * (double)scale);
+    *ow = (int)floor((double)iw * (double)scale);
+}

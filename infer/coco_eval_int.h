@@ -1,0 +1,64 @@
+/* coco_eval_int.h: the prepared forms of ground truth and results shared by
+ * coco_eval_load.c (JSON -> arrays) and coco_eval.c (matching, accumulation).
+ * Not a public header. */
+#ifndef HND_COCO_EVAL_INT_H
+#define HND_COCO_EVAL_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coco_eval.h"
+
+/* One ground-truth annotation. Sorted by (cat, img, order in the file),
+ * which is the order pycocotools gives each (image, category) list. */
+typedef struct {
+    int32_t img, cat;   /* indices into ce_gt's sorted image / category ids */
+    int64_t id;         /* annotation id (0 counts as "no match" in pycocotools) */
+    double bbox[4];
+    double rbb[4];      /* toBbox of its RLE (segm), for the IoU pre-check */
+    double area;        /* the annotation's "area" field */
+    uint32_t crowd;     /* iscrowd (= ignore) */
+    uint32_t m;         /* number of RLE counts (segm) */
+    uint64_t off;       /* first count in ce_gt.pool (segm) */
+    uint64_t file_idx;
+} ce_gt_ann;
+
+struct ce_gt {
+    char *name;
+    int with_segm;
+    int nimg, ncat;
+    int64_t *img_id;    /* ascending */
+    uint32_t *img_h, *img_w;
+    int64_t *cat_id;    /* ascending */
+    char **cat_name;
+    size_t nann;
+    ce_gt_ann *ann;
+    size_t *cat_start;  /* ncat + 1: annotations of category k are [cat_start[k], cat_start[k+1]) */
+    uint32_t *pool;     /* RLE counts of every annotation (segm) */
+    size_t pool_n;
+};
+
+/* One detection. Sorted by (cat, img, score descending, order in the file):
+ * the order of pycocotools' per-image lists after its stable sort. */
+typedef struct {
+    int32_t img, cat;
+    uint32_t rank;      /* position in its (image, category) list; maxDets cuts on it */
+    uint32_t slen;      /* length of the compressed RLE string (segm) */
+    double score;
+    double area;        /* w*h of the box, or the RLE area (see loadRes) */
+    double bbox[4];     /* CE_BBOX: the box evaluated; CE_SEGM: toBbox of the RLE */
+    uint64_t soff;      /* offset of the RLE string in ce_dt.spool (segm) */
+} ce_dt_rec;
+
+struct ce_dt {
+    const ce_gt *gt;
+    ce_iou_type type;
+    size_t n, dropped;
+    int empty;          /* the results array was empty: all stats -1 */
+    ce_dt_rec *rec;
+    size_t *cat_start;  /* gt->ncat + 1 */
+    char *spool;        /* compressed RLE strings, back to back (segm) */
+    size_t spool_n;
+};
+
+#endif

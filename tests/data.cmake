@@ -1,0 +1,10 @@
+# data: COCO annotations, images, transforms, samplers, loader, synthetic set.
+hnd_add_test(test_data_ann SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_ann.c LIBS hnd_data)
+hnd_add_test(test_data_img SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_img.c LIBS hnd_data)
+hnd_add_test(test_data_tf SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_tf.c LIBS hnd_data)
+hnd_add_test(test_data_smp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_smp.c LIBS hnd_data)
+hnd_add_test(test_data_ld SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_ld.c LIBS hnd_data)
+hnd_add_script_test(test_data_synth bash ${CMAKE_SOURCE_DIR}/tests/test_data_synth.sh)
+if(HND_WITH_TORCH)
+  hnd_add_test(test_data_tensors SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_tensors.c LIBS hnd_data_tensors)
+endif()

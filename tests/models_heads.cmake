@@ -1,0 +1,7 @@
+# models/: detection ops (ct_detection.h) and the assembled Faster/Mask R-CNN,
+# both against python3-torchvision references generated at test time.
+hnd_add_test(test_detection_ops SOURCES test_detection_ops.c LIBS hnd_models LABELS torch)
+# End-to-end parity (python3-torchvision builds the references at test time;
+# needs the hnd executable for import-torchvision).
+hnd_add_test(test_rcnn SOURCES test_rcnn.c LIBS hnd_models LABELS torch)
+set_tests_properties(test_rcnn PROPERTIES TIMEOUT 1200)
