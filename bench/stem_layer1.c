@@ -48,12 +48,14 @@ static ct_tensor *conv_bn(const ct_tensor *x, const char *conv, const char *bn, 
     ct_tensor *y = ct_conv2d(x, P("%s.weight", conv), NULL, s, p, d, 1);
     y = ct_frozen_batch_norm(y, P("%s.weight", bn), P("%s.bias", bn), P("%s.running_mean", bn),
                              P("%s.running_var", bn), 1e-5);
-    return relu ? ct_relu(y) : y;
+    /* in place, as torchvision's ReLU(inplace=True) */
+    if (relu && y) ct_relu_(y);
+    return y;
 }
 
 static ct_tensor *bottleneck(const ct_tensor *x, int i) {
     char c[64], b[64];
-    const ct_tensor *y = x;
+    ct_tensor *y = (ct_tensor *)x;
     for (int k = 1; k <= 3; k++) {
         snprintf(c, sizeof c, "layer1.%d.conv%d", i, k);
         snprintf(b, sizeof b, "layer1.%d.bn%d", i, k);
@@ -65,7 +67,9 @@ static ct_tensor *bottleneck(const ct_tensor *x, int i) {
         snprintf(b, sizeof b, "layer1.0.downsample.1");
         id = conv_bn(x, c, b, 1, 0, 0);
     }
-    return ct_relu(ct_add(y, id));
+    /* out += identity; relu(out), in place as torchvision's Bottleneck */
+    if (!y || !id || ct_add_(y, id, 1.0) != 0 || ct_relu_(y) != 0) return NULL;
+    return y;
 }
 
 static ct_tensor *forward(const ct_tensor *x) {
