@@ -558,6 +558,27 @@ static void test_bn_train_mode(void **state) {
     mp_params_free(p);
 }
 
+/* Frozen BN with trainable convs (the HND student's conv1): in-place ReLU and
+ * residual adds keep the graph valid; frozen layers get no gradient. */
+static void test_frozen_backward(void **state) {
+    bb_backbone *bb;
+    mp_params *p = load_model(18, "r18.h5", &bb);   /* trainable_layers 3 */
+    ct_scope_begin();
+    int64_t s[4] = {1, 3, 64, 64};
+    ct_tensor *f[5];
+    assert_int_equal(bb_forward(bb, ct_rand(s, 4, CT_F32, ct_cpu()), f), 0);
+    assert_int_equal(ct_backward(ct_add(ct_sum(f[0]), ct_sum(f[4]))), 0);
+    assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.layer2.0.conv1.weight")), 1);
+    assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.layer4.1.conv2.weight")), 1);
+    assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.fpn.inner_blocks.3.0.bias")), 1);
+    assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.layer1.0.conv1.weight")), 0);
+    assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.conv1.weight")), 0);
+    assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.layer2.0.bn1.weight")), 0);
+    ct_scope_end();
+    bb_free(bb);
+    mp_params_free(p);
+}
+
 /* Training transform: boxes by per-axis ratios, masks by nearest, one random
  * draw per image; postprocess maps boxes back. */
 static void test_train_transform(void **state) {
@@ -606,6 +627,7 @@ int main(void) {
         cmocka_unit_test(test_names_and_errors), cmocka_unit_test(test_freezing_rule),
         cmocka_unit_test(test_train_transform),  cmocka_unit_test(test_parity_r18),
         cmocka_unit_test(test_stagewise_student), cmocka_unit_test(test_bn_train_mode),
+        cmocka_unit_test(test_frozen_backward),
         cmocka_unit_test(test_parity_r50),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
