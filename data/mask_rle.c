@@ -239,12 +239,15 @@ void rle_to_bbox(const rle_t *r, double bb[4]) {
     for (size_t j = 0; j < m; j++) {
         uint32_t c = r->cnts[j];
         cc += c;
-        if (c < h - cy) {
-            cy += c;
+        uint64_t ny = (uint64_t)cy + c;
+        if (ny < h) {
+            cy = (uint32_t)ny;
+        } else if (ny < 2 * (uint64_t)h) { /* the usual gap to the next column */
+            cy = (uint32_t)(ny - h);
+            cx++;
         } else {
-            uint64_t y = (uint64_t)cy + c;
-            cx += (uint32_t)(y / h);
-            cy = (uint32_t)(y % h);
+            cx += (uint32_t)(ny / h);
+            cy = (uint32_t)(ny % h);
         }
         uint32_t x, y;
         if ((j & 1) == 0) {

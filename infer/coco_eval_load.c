@@ -28,7 +28,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
-int ce_read_file(const char *path, char **buf, size_t *len) {
+static int ce_read_file(const char *path, char **buf, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return hnd_error_set("%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
@@ -548,8 +548,6 @@ fail:
     return NULL;
 }
 
-int ce_read_file(const char *path, char **buf, size_t *len);
-
 ce_gt *ce_gt_load(const char *path, int with_segm) {
     char *buf;
     size_t len;
@@ -599,24 +597,36 @@ static int spool_add(dt_build *b, const char *s, size_t n, ce_dt_rec *rec) {
     return 0;
 }
 
+/* One result, its fields checked for type (by the fast scanner or from
+ * cJSON with messages), before the checks against the ground truth. */
+typedef struct {
+    int64_t img, cat;
+    double score;
+    int has_bb;         /* a non-empty "bbox" (4 finite numbers, w, h >= 0) */
+    double bb[4];
+    const cJSON *bbj;   /* cJSON path: the bbox node, NULL if absent */
+    int bb_present;     /* "bbox" present at all (maybe empty) */
+    int has_sg;
+    const char *cs;     /* compressed RLE: counts string and size */
+    size_t cl;
+    double sh, sw;
+    const cJSON *sg;    /* any other segmentation form (cJSON path) */
+} res_fields;
+
 /* The segmentation of one result: its RLE string goes to the pool; area
- * and bbox from the RLE when wanted. */
-static int dt_segm(dt_build *b, const cJSON *sg, uint32_t h, uint32_t w, ce_dt_rec *rec, double *area, double *bb) {
-    const cJSON *c = cJSON_IsObject(sg) ? cJSON_GetObjectItemCaseSensitive(sg, "counts") : NULL;
+ * and bbox (toBbox) from the RLE when wanted. */
+static int dt_segm(dt_build *b, const res_fields *f, uint32_t h, uint32_t w, ce_dt_rec *rec, double *area,
+                   double *bb) {
     rle_t r;
     rle_init(&r);
-    if (cJSON_IsString(c)) {
+    if (f->cs) {
         /* compressed RLE, the usual case: check it by decoding into scratch */
-        const cJSON *sz = cJSON_GetObjectItemCaseSensitive(sg, "size");
-        if (!cJSON_IsArray(sz) || cJSON_GetArraySize(sz) != 2 || !cJSON_IsNumber(sz->child) ||
-            !cJSON_IsNumber(sz->child->next))
-            return hnd_error_set("segmentation.size: expected [height, width]");
-        double sh = sz->child->valuedouble, sw = sz->child->next->valuedouble;
-        if (sh != h || sw != w)
-            return hnd_error_set("segmentation.size: [%g, %g] does not match the image (%u x %u)", sh, sw, h, w);
-        size_t n = strlen(c->valuestring), m;
-        if (grow((void **)&b->cnts, &b->ccap, n + 1, sizeof *b->cnts) < 0) return -1;
-        if (rle_decode_string(c->valuestring, n, b->cnts, b->ccap, &m) < 0) return hnd_error_prefix("segmentation");
+        if (f->sh != h || f->sw != w)
+            return hnd_error_set("segmentation.size: [%g, %g] does not match the image (%u x %u)", f->sh, f->sw, h,
+                                 w);
+        size_t m;
+        if (grow((void **)&b->cnts, &b->ccap, f->cl + 1, sizeof *b->cnts) < 0) return -1;
+        if (rle_decode_string(f->cs, f->cl, b->cnts, b->ccap, &m) < 0) return hnd_error_prefix("segmentation");
         r.h = h;
         r.w = w;
         r.m = m;
@@ -624,10 +634,10 @@ static int dt_segm(dt_build *b, const cJSON *sg, uint32_t h, uint32_t w, ce_dt_r
         if (rle_check(&r) < 0) return hnd_error_prefix("segmentation");
         if (area) *area = (double)rle_area(&r);
         if (bb) rle_to_bbox(&r, bb);
-        return spool_add(b, c->valuestring, n, rec);
+        return spool_add(b, f->cs, f->cl, rec);
     }
     /* polygons or uncompressed RLE: rasterise, store compressed */
-    if (rle_from_json(&r, sg, h, w) < 0) return -1;
+    if (rle_from_json(&r, f->sg, h, w) < 0) return -1;
     if (area) *area = (double)rle_area(&r);
     if (bb) rle_to_bbox(&r, bb);
     char *str = rle_to_string(&r);
@@ -636,6 +646,269 @@ static int dt_segm(dt_build *b, const cJSON *sg, uint32_t h, uint32_t w, ce_dt_r
     int rc = spool_add(b, str, strlen(str), rec);
     free(str);
     return rc;
+}
+
+/* ---- the fast scanner for the common result forms -------------------------
+ * {"image_id": N, "category_id": N, "score": X, "bbox": [4 numbers]} and/or
+ * "segmentation": {"size": [h, w], "counts": "..."}, keys in any order,
+ * no escapes, nothing else. Anything it does not take (other keys, other
+ * forms, anything malformed or out of range) goes to the cJSON path, which
+ * gives the messages: the two paths agree on every input the fast one takes. */
+
+static int fs_number(const char **pp, const char *e, double *v) {
+    const char *p = *pp, *s = p;
+    if (p < e && *p == '-') p++;
+    if (p >= e || *p < '0' || *p > '9') return 0;
+    if (*p == '0')
+        p++;
+    else
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || *p < '0' || *p > '9') return 0;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        if (p >= e || *p < '0' || *p > '9') return 0;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    char buf[64];
+    size_t n = (size_t)(p - s);
+    if (n >= sizeof buf) return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *v = strtod(buf, NULL);
+    if (!isfinite(*v)) return 0;
+    *pp = p;
+    return 1;
+}
+
+static int fs_id(const char **pp, const char *e, int64_t *v) {
+    double d;
+    if (!fs_number(pp, e, &d) || !(fabs(d) <= 9007199254740992.0) || d != floor(d)) return 0;
+    *v = (int64_t)d;
+    return 1;
+}
+
+/* "key" (no escapes): *k, *kl; p after the closing quote */
+static int fs_key(const char **pp, const char *e, const char **k, size_t *kl) {
+    const char *p = *pp;
+    if (p >= e || *p != '"') return 0;
+    const char *s = ++p;
+    while (p < e && *p != '"') {
+        if (*p == '\\' || (unsigned char)*p < 0x20) return 0;
+        p++;
+    }
+    if (p >= e) return 0;
+    *k = s;
+    *kl = (size_t)(p - s);
+    *pp = p + 1;
+    return 1;
+}
+
+static int fs_numbers(const char **pp, const char *e, double *v, int n) {
+    const char *p = skip_ws(*pp, e);
+    if (p >= e || *p != '[') return 0;
+    for (int i = 0; i < n; i++) {
+        p = skip_ws(p + 1, e);
+        if (!fs_number(&p, e, &v[i])) return 0;
+        p = skip_ws(p, e);
+        if (p >= e || *p != (i + 1 < n ? ',' : ']')) return 0;
+    }
+    *pp = p + 1;
+    return 1;
+}
+
+#define FS_KEY(k, kl, lit) ((kl) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
+
+static int fs_segm(const char **pp, const char *e, res_fields *f) {
+    const char *p = skip_ws(*pp, e), *k;
+    size_t kl;
+    int got_size = 0;
+    double sz[2];
+    if (p >= e || *p != '{') return 0;
+    p = skip_ws(p + 1, e);
+    for (;;) {
+        if (!fs_key(&p, e, &k, &kl)) return 0;
+        p = skip_ws(p, e);
+        if (p >= e || *p != ':') return 0;
+        p = skip_ws(p + 1, e);
+        if (FS_KEY(k, kl, "size") && !got_size) {
+            if (!fs_numbers(&p, e, sz, 2)) return 0;
+            got_size = 1;
+        } else if (FS_KEY(k, kl, "counts") && !f->cs) {
+            const char *c;
+            size_t cl;
+            if (!fs_key(&p, e, &c, &cl)) return 0;
+            f->cs = c;
+            f->cl = cl;
+        } else {
+            return 0;
+        }
+        p = skip_ws(p, e);
+        if (p < e && *p == ',') {
+            p = skip_ws(p + 1, e);
+            continue;
+        }
+        if (p < e && *p == '}') break;
+        return 0;
+    }
+    if (!got_size || !f->cs || !(sz[0] >= 0 && sz[0] <= 1e6 && sz[0] == floor(sz[0]) && sz[1] >= 0 &&
+                                 sz[1] <= 1e6 && sz[1] == floor(sz[1])))
+        return 0;
+    f->sh = sz[0];
+    f->sw = sz[1];
+    f->has_sg = 1;
+    *pp = p + 1;
+    return 1;
+}
+
+static int fast_result(const char *s, size_t len, res_fields *f) {
+    const char *p = s, *e = s + len, *k;
+    size_t kl;
+    unsigned seen = 0;
+    memset(f, 0, sizeof *f);
+    if (p >= e || *p != '{') return 0;
+    p = skip_ws(p + 1, e);
+    for (;;) {
+        if (!fs_key(&p, e, &k, &kl)) return 0;
+        p = skip_ws(p, e);
+        if (p >= e || *p != ':') return 0;
+        p = skip_ws(p + 1, e);
+        unsigned bit;
+        int ok;
+        if (FS_KEY(k, kl, "image_id")) {
+            bit = 1;
+            ok = fs_id(&p, e, &f->img);
+        } else if (FS_KEY(k, kl, "category_id")) {
+            bit = 2;
+            ok = fs_id(&p, e, &f->cat);
+        } else if (FS_KEY(k, kl, "score")) {
+            bit = 4;
+            ok = fs_number(&p, e, &f->score);
+        } else if (FS_KEY(k, kl, "bbox")) {
+            bit = 8;
+            ok = fs_numbers(&p, e, f->bb, 4) && f->bb[2] >= 0 && f->bb[3] >= 0;
+            f->has_bb = f->bb_present = 1;
+        } else if (FS_KEY(k, kl, "segmentation")) {
+            bit = 16;
+            ok = fs_segm(&p, e, f);
+        } else {
+            return 0;
+        }
+        if (!ok || (seen & bit)) return 0;
+        seen |= bit;
+        p = skip_ws(p, e);
+        if (p < e && *p == ',') {
+            p = skip_ws(p + 1, e);
+            continue;
+        }
+        if (p < e && *p == '}') break;
+        return 0;
+    }
+    return (seen & 7) == 7 && skip_ws(p + 1, e) == e;
+}
+
+/* The cJSON path: type checks with messages. */
+static int slow_result(const cJSON *o, res_fields *f, const char *name, const char *W, size_t i) {
+    memset(f, 0, sizeof *f);
+    if (get_id(o, "image_id", &f->img, 1, name, W, i) < 0 || get_id(o, "category_id", &f->cat, 1, name, W, i) < 0 ||
+        get_num(o, "score", &f->score, name, W, i) < 0)
+        return -1;
+    f->bbj = cJSON_GetObjectItemCaseSensitive(o, "bbox");
+    f->bb_present = f->bbj != NULL;
+    f->has_bb = cJSON_IsArray(f->bbj) && cJSON_GetArraySize(f->bbj) > 0;
+    const cJSON *sg = cJSON_GetObjectItemCaseSensitive(o, "segmentation");
+    if (sg) {
+        f->has_sg = 1;
+        const cJSON *c = cJSON_IsObject(sg) ? cJSON_GetObjectItemCaseSensitive(sg, "counts") : NULL;
+        if (cJSON_IsString(c)) {
+            const cJSON *sz = cJSON_GetObjectItemCaseSensitive(sg, "size");
+            if (!cJSON_IsArray(sz) || cJSON_GetArraySize(sz) != 2 || !cJSON_IsNumber(sz->child) ||
+                !cJSON_IsNumber(sz->child->next))
+                return hnd_error_set("%s: %s[%zu]: segmentation.size: expected [height, width]", name, W, i);
+            f->cs = c->valuestring;
+            f->cl = strlen(c->valuestring);
+            f->sh = sz->child->valuedouble;
+            f->sw = sz->child->next->valuedouble;
+        } else {
+            f->sg = sg;
+        }
+    }
+    return 0;
+}
+
+/* loadRes for one result; *box_mode is decided by results[0]. */
+static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_options *opts, const char *name,
+                      size_t i) {
+    static const char *W = "results";
+    ce_dt *dt = b->dt;
+    const ce_gt *gt = dt->gt;
+    ce_iou_type type = dt->type;
+    ce_dt_rec rec;
+    memset(&rec, 0, sizeof rec);
+    rec.score = f->score;
+    rec.img = find_id(gt->img_id, gt->nimg, f->img);
+    if (rec.img < 0)
+        return hnd_error_set("%s: %s[%zu]: image_id %lld not in ground truth", name, W, i, (long long)f->img);
+    rec.cat = find_id(gt->cat_id, gt->ncat, f->cat);
+    if (rec.cat < 0 && opts && opts->strict_categories)
+        return hnd_error_set("%s: %s[%zu]: category_id %lld not in ground truth categories", name, W, i,
+                             (long long)f->cat);
+    if (*box_mode < 0) {
+        *box_mode = f->has_bb;
+        if (!*box_mode && !f->has_sg) return hnd_error_set("%s: %s[0]: neither bbox nor segmentation", name, W);
+    }
+    uint32_t h = gt->img_h[rec.img], w = gt->img_w[rec.img];
+    if (*box_mode) {
+        if (!f->bb_present) return hnd_error_set("%s: %s[%zu]: missing bbox (results[0] has one)", name, W, i);
+        if (f->bbj) {
+            if (get_bbox(f->bbj, rec.bbox, name, W, i) < 0) return -1;
+        } else {
+            memcpy(rec.bbox, f->bb, sizeof rec.bbox);
+        }
+        rec.area = rec.bbox[2] * rec.bbox[3];
+        if (type == CE_SEGM) {
+            int rc;
+            if (f->has_sg) {
+                rc = dt_segm(b, f, h, w, &rec, NULL, rec.bbox); /* area stays w*h */
+            } else {
+                /* loadRes: the box's polygon x1,y1, x1,y2, x2,y2, x2,y1 */
+                rle_t pr;
+                rle_init(&pr);
+                rc = rle_from_bbox(&pr, rec.bbox, h, w);
+                if (rc == 0) rle_to_bbox(&pr, rec.bbox);
+                char *str = rc < 0 ? NULL : rle_to_string(&pr);
+                rle_free(&pr);
+                if (rc == 0 && !str) rc = hnd_error_set("out of memory");
+                if (rc == 0) rc = spool_add(b, str, strlen(str), &rec);
+                free(str);
+            }
+            if (rc < 0) return hnd_error_prefix("%s: %s[%zu]", name, W, i);
+        }
+    } else {
+        if (!f->has_sg) return hnd_error_set("%s: %s[%zu]: missing segmentation", name, W, i);
+        double rbb[4];
+        if (dt_segm(b, f, h, w, &rec, &rec.area, rbb) < 0) return hnd_error_prefix("%s: %s[%zu]", name, W, i);
+        if (f->bbj) {
+            if (get_bbox(f->bbj, rec.bbox, name, W, i) < 0) return -1;
+        } else if (f->has_bb) {
+            memcpy(rec.bbox, f->bb, sizeof rec.bbox);
+        }
+        if (!f->bb_present || type == CE_SEGM) memcpy(rec.bbox, rbb, sizeof rbb);
+    }
+    if (rec.cat < 0) {
+        dt->dropped++;
+        dt->spool_n -= rec.slen; /* its string was the last added */
+        return 0;
+    }
+    if (i > UINT32_MAX) return hnd_error_set("%s: too many results", name);
+    rec.rank = (uint32_t)i;
+    if (grow((void **)&dt->rec, &b->rcap, dt->n + 1, sizeof *dt->rec) < 0) return -1;
+    dt->rec[dt->n++] = rec;
+    return 0;
 }
 
 ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *name, ce_iou_type type,
@@ -661,93 +934,19 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
     int r, box_mode = -1; /* loadRes: decided by results[0] */
     if (js_iter_begin(&it, json, json + len, name, W) < 0) goto fail;
     while ((r = js_iter_next(&it, &s, &slen, name, W)) == 1) {
-        cJSON *o = parse_elem(s, slen, name, W, i);
-        if (!o) goto fail;
-        ce_dt_rec rec;
-        memset(&rec, 0, sizeof rec);
-        int64_t img, cat;
-        if (get_id(o, "image_id", &img, 1, name, W, i) < 0 || get_id(o, "category_id", &cat, 1, name, W, i) < 0 ||
-            get_num(o, "score", &rec.score, name, W, i) < 0)
-            goto bad;
-        rec.img = find_id(gt->img_id, gt->nimg, img);
-        if (rec.img < 0) {
-            hnd_error_set("%s: %s[%zu]: image_id %lld not in ground truth", name, W, i, (long long)img);
-            goto bad;
-        }
-        rec.cat = find_id(gt->cat_id, gt->ncat, cat);
-        if (rec.cat < 0 && opts && opts->strict_categories) {
-            hnd_error_set("%s: %s[%zu]: category_id %lld not in ground truth categories", name, W, i, (long long)cat);
-            goto bad;
-        }
-        const cJSON *bb = cJSON_GetObjectItemCaseSensitive(o, "bbox");
-        const cJSON *sg = cJSON_GetObjectItemCaseSensitive(o, "segmentation");
-        if (box_mode < 0) {
-            box_mode = cJSON_IsArray(bb) && cJSON_GetArraySize(bb) > 0;
-            if (!box_mode && !sg) {
-                hnd_error_set("%s: %s[0]: neither bbox nor segmentation", name, W);
-                goto bad;
-            }
-        }
-        uint32_t h = gt->img_h[rec.img], w = gt->img_w[rec.img];
-        if (box_mode) {
-            if (!bb) {
-                hnd_error_set("%s: %s[%zu]: missing bbox (results[0] has one)", name, W, i);
-                goto bad;
-            }
-            if (get_bbox(bb, rec.bbox, name, W, i) < 0) goto bad;
-            rec.area = rec.bbox[2] * rec.bbox[3];
-            if (type == CE_SEGM) {
-                int rc;
-                if (sg) {
-                    rc = dt_segm(&b, sg, h, w, &rec, NULL, rec.bbox); /* area stays w*h */
-                } else {
-                    /* loadRes: the box's polygon x1,y1, x1,y2, x2,y2, x2,y1 */
-                    rle_t pr;
-                    rle_init(&pr);
-                    rc = rle_from_bbox(&pr, rec.bbox, h, w);
-                    if (rc == 0) rle_to_bbox(&pr, rec.bbox);
-                    char *str = rc < 0 ? NULL : rle_to_string(&pr);
-                    rle_free(&pr);
-                    if (rc == 0 && !str) rc = hnd_error_set("out of memory");
-                    if (rc == 0) rc = spool_add(&b, str, strlen(str), &rec);
-                    free(str);
-                }
-                if (rc < 0) {
-                    hnd_error_prefix("%s: %s[%zu]", name, W, i);
-                    goto bad;
-                }
-            }
+        res_fields f;
+        int rc;
+        if (fast_result(s, slen, &f)) {
+            rc = add_result(&b, &f, &box_mode, opts, name, i);
         } else {
-            if (!sg) {
-                hnd_error_set("%s: %s[%zu]: missing segmentation", name, W, i);
-                goto bad;
-            }
-            double rbb[4];
-            if (dt_segm(&b, sg, h, w, &rec, &rec.area, rbb) < 0) {
-                hnd_error_prefix("%s: %s[%zu]", name, W, i);
-                goto bad;
-            }
-            if (bb && get_bbox(bb, rec.bbox, name, W, i) < 0) goto bad;
-            if (!bb || type == CE_SEGM) memcpy(rec.bbox, rbb, sizeof rbb);
+            cJSON *o = parse_elem(s, slen, name, W, i);
+            if (!o) goto fail;
+            rc = slow_result(o, &f, name, W, i);
+            if (rc == 0) rc = add_result(&b, &f, &box_mode, opts, name, i);
+            cJSON_Delete(o);
         }
-        cJSON_Delete(o);
-        if (rec.cat < 0) {
-            dt->dropped++;
-            dt->spool_n -= rec.slen; /* its string was the last added */
-        } else {
-            if (i > UINT32_MAX) {
-                hnd_error_set("%s: too many results", name);
-                goto fail;
-            }
-            rec.rank = (uint32_t)i;
-            if (grow((void **)&dt->rec, &b.rcap, dt->n + 1, sizeof *dt->rec) < 0) goto fail;
-            dt->rec[dt->n++] = rec;
-        }
+        if (rc < 0) goto fail;
         i++;
-        continue;
-    bad:
-        cJSON_Delete(o);
-        goto fail;
     }
     if (r < 0) goto fail;
     if (skip_ws(it.p, json + len) != json + len) {
