@@ -35,7 +35,7 @@ def main():
         model = ref_rcnn.build("faster", 50, 800, 1333, seed=42)
         model.load_state_dict(torch.load(os.path.join(d, "frcnn.pth")))
         for p in sorted(glob.glob(os.path.join(d, "img", "*.png"))):
-            x = torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1).float() / 255
+            x = torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1).float() / 255
             with torch.no_grad():
                 t = time.perf_counter()
                 model([x])

@@ -43,7 +43,9 @@ static inline ct_tensor *ht_must(ws_reader *r, const char *group, const char *na
 
 /* Values as doubles (malloc'ed; numel in *n). */
 static inline double *ht_values(const ct_tensor *t, int64_t *n) {
-    ct_tensor *d = ct_contiguous(ct_to_dtype(t, CT_F64));
+    ct_tensor *t64 = ct_to_dtype(t, CT_F64);
+    ct_tensor *d = ct_contiguous(t64);
+    ct_free(t64);
     assert_non_null(d);
     int64_t k = ct_numel(d);
     double *v = malloc(sizeof(double) * (size_t)(k ? k : 1));

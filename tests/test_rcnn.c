@@ -208,10 +208,24 @@ static void run_case(const rcnn_case *c) {
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "prop%d", i);
             ct_tensor *want = ht_must(r, "/", name);
-            int64_t a = ct_size(props.boxes[i], 0), b = ct_size(want, 0);
-            double d = a == b ? ht_max_diff(props.boxes[i], want, "proposals") : -1;
-            print_message("%s image %d: %lld proposals (torchvision %lld), max |diff| %.3g\n",
-                          c->name, i, (long long)a, (long long)b, d);
+            /* informative only: equal scores (padding, flat image regions)
+             * make the order, and the top-n cut, of proposals ambiguous */
+            int64_t a = ct_size(props.boxes[i], 0), b = ct_size(want, 0), found = 0;
+            double *pa = ht_values(props.boxes[i], NULL), *pb = ht_values(want, NULL);
+            for (int64_t q = 0; q < b; q++)
+                for (int64_t k = 0; k < a; k++) {
+                    double dd = 0;
+                    for (int j = 0; j < 4; j++) dd = fmax(dd, fabs(pa[4 * k + j] - pb[4 * q + j]));
+                    if (dd <= 0.01) {
+                        found++;
+                        break;
+                    }
+                }
+            free(pa);
+            free(pb);
+            print_message("%s image %d: %lld proposals (torchvision %lld), %lld of torchvision's "
+                          "found within 0.01 px\n",
+                          c->name, i, (long long)a, (long long)b, (long long)found);
         }
         rc = rcnn_roi_heads_forward(m, &l, feats, &props, &rd);
         if (rc != 0) print_error("%s\n", hnd_error());
@@ -277,7 +291,7 @@ static void test_legacy_keys(void **s) {
     if (na < 0) print_error("%s\n", hnd_error());
     assert_true(na > 0);
     assert_int_equal(rcnn_load(b, h5new, 1), na);
-    const char *keys[3] = {"rpn.head.conv.0.0.weight", "roi_heads.mask_head.3.0.bias",
+    const char *keys[3] = {"rpn.head.conv.0.0.weight", "roi_heads.mask_head.3.0.weight",
                            "backbone.fpn.inner_blocks.0.0.weight"};
     for (int i = 0; i < 3; i++) {
         ct_tensor *ta = mp_params_get(rcnn_params(a), keys[i]), *tb = mp_params_get(rcnn_params(b), keys[i]);
