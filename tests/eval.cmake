@@ -1,6 +1,6 @@
 # COCO evaluation (infer/coco_eval) and RLE masks (data/mask_rle): unit tests
 # with hand-derived and pycocotools numbers, the fixtures of
-# ../shared/fixtures/cocoeval (every stat to 1e-9), robustness against
+# tests/fixtures/cocoeval (copied from ../shared/fixtures) (every stat to 1e-9), robustness against
 # truncated/garbled results, and the `hnd eval` command.
 hnd_add_test(test_rle SOURCES test_rle.c LIBS hnd_data hnd_util)
 hnd_add_test(test_coco_eval SOURCES test_coco_eval.c LIBS hnd_infer_eval hnd_data hnd_util)

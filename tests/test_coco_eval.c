@@ -1,6 +1,6 @@
 /* test_coco_eval.c: infer/coco_eval against pycocotools.
  *
- *  - the fixtures (../shared/fixtures/cocoeval/seed*): pycocotools' 12 stats
+ *  - the fixtures (tests/fixtures/cocoeval/seed*, a copy of ../shared/fixtures): pycocotools' 12 stats
  *    for bbox and segm, reproduced to 1e-9 (in fact bit for bit);
  *  - small cases with every number derived by hand in the comments: crowd
  *    regions, a detection overlapping two objects, ties in score (within an
@@ -32,7 +32,7 @@ static const char *fixture_dir(char *buf, size_t n, const char *seed) {
     if (d && *d)
         snprintf(buf, n, "%s/%s", d, seed);
     else
-        snprintf(buf, n, "%s/../shared/fixtures/cocoeval/%s", src && *src ? src : "..", seed);
+        snprintf(buf, n, "%s/tests/fixtures/cocoeval/%s", src && *src ? src : "..", seed);
     return buf;
 }
 

@@ -10,7 +10,7 @@ import sys
 BIN = os.environ.get("HND_BIN_DIR", "build")
 SRC = os.environ.get("HND_SRC_DIR", ".")
 TMP = os.environ.get("HND_TEST_TMP", ".")
-FIX = os.environ.get("HND_COCOEVAL_FIXTURES", os.path.join(SRC, "..", "shared", "fixtures", "cocoeval"))
+FIX = os.environ.get("HND_COCOEVAL_FIXTURES", os.path.join(SRC, "tests", "fixtures", "cocoeval"))
 HND = os.path.join(BIN, "hnd")
 failures = []
 
