@@ -4,8 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_analyze.h"
+#include "cmd_bench_latency.h"
 #include "cmd_detect.h"
+#include "cmd_eval_model.h"
 #include "cmd_info.h"
+#include "cmd_sweep.h"
+#include "cmd_train.h"
 #include "commands.h"
 #include "ctorch.h"
 
@@ -15,6 +20,11 @@ static const struct {
 } k_torch[] = {
     {"info", cmd_info},
     {"detect", cmd_detect},
+    {"train", cmd_train},
+    {"sweep", cmd_sweep},
+    {"eval-model", cmd_eval_model},
+    {"analyze", cmd_analyze},
+    {"bench-latency", cmd_bench_latency},
 };
 
 int main(int argc, char **argv) {

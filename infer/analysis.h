@@ -1,0 +1,140 @@
+/* analysis.h: where to split an R-CNN — layer-wise output tensor sizes and
+ * cumulative parameter counts of its core modules (the paper's Figures 2-4),
+ * measured on a real forward pass. Prefix an_.
+ *
+ * The points, in order (a student has "bottleneck" between maxpool and
+ * layer1; its "layer1" is the decoder's output):
+ *
+ *   input conv1 bn1 relu maxpool [bottleneck] layer1 layer2 layer3 layer4
+ *   fpn rpn roi_heads
+ *
+ * For each point, `elements` is what the tail would need if the model were
+ * split right after that module: the sum of the elements of every tensor
+ * that must be sent. Because the FPN consumes C2..C5, a split after layer k
+ * (k >= 2) sends the outputs of layer1..layer k; after the FPN its five maps
+ * ("0".."3", "pool"); after the RPN the proposals [K,4] plus the maps
+ * "0".."3" the RoI heads pool from; after the RoI heads the detections
+ * (boxes 4 + score 1 + label 1 per detection, plus the pasted mask H x W of
+ * the input image for Mask R-CNN) counted at capacity, detections_per_img
+ * (100) — the count the actual pass produced is in `elements_actual`.
+ * `ratio` = elements / elements of the input image (C x H x W).
+ *
+ * Parameters are grouped by torchvision key prefix (backbone.body.conv1.,
+ * backbone.body.bn1., backbone.body.layerN., backbone.fpn., rpn., roi_heads.;
+ * a student's backbone.body.layer1.encoder. is the "bottleneck" point and
+ * .decoder. its "layer1"); every registered tensor belongs to exactly one
+ * module. `params` counts MP_PARAM tensors (torchvision's parameters():
+ * frozen BN has none), `buffers` MP_BUFFER ones (BN statistics, frozen BN
+ * affine); cum_* are running sums from the input on: what the head holds if
+ * the model is split after that point. */
+#ifndef HND_ANALYSIS_H
+#define HND_ANALYSIS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bottleneck.h"
+#include "ctorch.h"
+#include "rcnn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AN_MAX_POINTS 16
+
+typedef struct {
+    char name[24];            /* "input", "conv1", ..., "bottleneck", ..., "roi_heads" */
+    char shapes[160];         /* the tensors sent, e.g. "256x200x200+512x100x100" */
+    int64_t elements;         /* sum of their elements (see above) */
+    int64_t elements_actual;  /* = elements except roi_heads: the actual detections */
+    double ratio;             /* elements / input elements */
+    int64_t params, buffers;  /* of this module */
+    int64_t cum_params, cum_buffers;
+} an_point;
+
+typedef struct {
+    char arch[64];            /* rcnn_config_default name */
+    int is_student;
+    int64_t channels;         /* bottleneck channels C (students) */
+    char student_kind[32];    /* Bottleneck4LargeResNet / Bottleneck4SmallResNet */
+    int64_t input[3];         /* C, H, W of the image */
+    int64_t input_elements;
+    int64_t detections;       /* detections of the actual pass */
+    int64_t proposals;        /* RPN proposals of the actual pass */
+    int n;
+    an_point pts[AN_MAX_POINTS];
+} an_result;
+
+/* A model to analyse or time: an original R-CNN, or a student (its layer1
+ * replaced by the bottleneck of models/bottleneck.h). */
+typedef struct {
+    char arch[64];            /* e.g. "faster_rcnn_resnet50_fpn" (required) */
+    int num_classes;          /* 0: the architecture's default (91) */
+    double min_size, max_size;/* transform sizes; 0: the defaults (800, 1333) */
+    int64_t student_channels; /* 0: the original model; C >= 1: a student */
+    int student_kind;         /* stu_kind, or -1 for the one that fits the depth */
+    /* Weights (optional). NULL/"": deterministic random initialisation from
+     * `seed` (convolutions and linears N(0, 1/fan_in), BN identity), enough
+     * for shapes, counts and timing. Else an hnd weight file loaded
+     * non-strictly; a student's layer1 keys may come from student_weights
+     * (loaded after, also non-strictly). A tensor that no file provides
+     * keeps its random value; *_loaded / *_missing report it. */
+    char weights[1024];
+    char student_weights[1024];
+    uint64_t seed;
+    ct_device device;
+} an_model_spec;
+
+typedef struct {
+    rcnn_model *rcnn;
+    stu_bottleneck *stu;      /* NULL for the original model */
+    an_model_spec spec;
+    int n_loaded;             /* tensors read from files */
+    int n_missing;            /* registered tensors no file had (random) */
+} an_model;
+
+/* Builds, initialises/loads and moves the model to spec->device. 0 / -1. */
+int an_model_open(const an_model_spec *spec, an_model *out);
+void an_model_close(an_model *m);   /* NULL-safe; zeroes */
+
+/* Fills spec->arch, num_classes, student_channels and student_kind from the
+ * keys and shapes of an hnd weight file: Faster or Mask (roi_heads.mask_head
+ * keys), ResNet depth (blocks of layer3, conv3 present or not), a student
+ * when backbone.body.layer1.encoder.* is there (C = encoder.7's output
+ * channels). Also sets spec->weights = path. 0 / -1 (+ hnd_error). */
+int an_spec_from_weights(const char *path, an_model_spec *spec);
+
+typedef struct {
+    an_model_spec model;
+    int64_t input[3];         /* C, H, W; {0} means 3 x 800 x 800 */
+    /* Optional image [C,H,W] float in [0,1] (borrowed; on the device);
+     * NULL: uniform noise of size `input` from model.seed. */
+    const ct_tensor *image;
+} an_options;
+
+/* Builds the model, runs one forward pass point by point and fills *out.
+ * 0 / -1 + hnd_error(). */
+int an_run(const an_options *o, an_result *out);
+/* The same on a model already open. */
+int an_run_model(an_model *m, const int64_t input[3], const ct_tensor *image, an_result *out);
+
+/* The index of a point by name, -1 if absent. */
+int an_find(const an_result *r, const char *name);
+
+/* CSV, one row per point of each result (teacher and students side by side
+ * when given several): model,point,index,shapes,elements,elements_actual,
+ * ratio,params,buffers,cum_params,cum_buffers. 0 / -1. */
+int an_write_csv(FILE *f, const an_result *const *rs, int n);
+
+/* Human-readable table (stdout of `hnd analyze`). */
+void an_print(FILE *f, const an_result *r);
+
+/* The label of a result in CSVs and plots: "faster_rcnn_resnet50_fpn" or
+ * "faster_rcnn_resnet50_fpn+bottleneck(C=3)". */
+const char *an_label(const an_result *r, char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

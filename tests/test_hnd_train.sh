@@ -1,0 +1,98 @@
+#!/bin/sh
+# test_hnd_train.sh: hnd train on a tiny synthetic set (64x64 images, a random
+# ResNet-18 FPN Faster R-CNN teacher): the loss falls, frozen weights stay
+# bit-identical to the teacher's, interrupted runs (a test hook mid-epoch, a
+# real SIGINT, a run of fewer epochs with validation) resumed with --resume
+# end bit-identical to an uninterrupted one, validation writes best.h5 and
+# metrics, eval-model reads a student checkpoint, a config typo is rejected.
+set -eu
+BIN=${HND_BIN_DIR:?}
+SRC=${HND_SRC_DIR:?}
+PY=${HND_PYTHON:-/usr/bin/python3}
+T=${HND_TEST_TMP:-.}/hnd_train
+rm -rf "$T"
+mkdir -p "$T"
+cd "$T"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$BIN/hnd" synth --out synth --train 16 --val 3 --size 64x64 --seed 3 --quiet
+"$PY" "$SRC/tests/py/make_teacher.py" teacher.h5 --depth 18 --num-classes 22 >/dev/null
+CFG="$SRC/configs/demo/hnd_faster_rcnn_r18_synth.json"
+ARGS="--quiet --set dataset.root=synth --set teacher_model.ckpt=teacher.h5 --set train.num_epochs=3
+ --set train.log_freq=1 --set threads=2 --set dataset.num_workers=2 --set teacher_model.params.min_size=64
+ --set teacher_model.params.max_size=64 --set student_model.params.min_size=64 --set student_model.params.max_size=64"
+train() {
+    # shellcheck disable=SC2086
+    "$BIN/hnd" train "$CFG" $ARGS "$@"
+}
+
+# a typo is rejected with its path
+if train --set output_dir=X --set train.optimizer.parms.lr=1 2>err.txt; then fail "typo accepted"; fi
+grep -q "train.optimizer.parms: unknown key" err.txt || fail "typo message: $(cat err.txt)"
+
+# A: uninterrupted, 3 epochs of 4 iterations
+train --no-val --set output_dir=A
+"$PY" - <<'PYEOF'
+import json
+rows = [json.loads(l) for l in open("A/metrics.jsonl")]
+ep = [r["train_loss"] for r in rows if r["type"] == "epoch"]
+assert len(ep) == 3, ep
+assert ep[2] < 0.8 * ep[0], "loss did not fall: %s" % ep
+tr = [r for r in rows if r["type"] == "train"]
+assert len(tr) == 12 and tr[0]["lr"] == 1e-6 and tr[3]["lr"] == 1e-3, [r["lr"] for r in tr]
+assert abs(tr[8]["lr"] - 1e-4) < 1e-18, tr[8]["lr"]   # milestone 2 of [2, 3]
+print("loss per epoch:", ["%.1f" % x for x in ep])
+PYEOF
+
+# B: stopped after 6 iterations (epoch 1, iteration 2), then resumed
+rc=0; train --no-val --set output_dir=B --stop-after 6 || rc=$?
+[ "$rc" = 130 ] || fail "stop hook: exit $rc"
+train --no-val --set output_dir=B --resume
+
+# D: a real SIGINT in the middle of the run, then --resume
+# (exec: $! must be hnd itself; a background subshell would ignore SIGINT)
+# shellcheck disable=SC2086
+(exec "$BIN/hnd" train "$CFG" $ARGS --no-val --set output_dir=D) &
+pid=$!
+n=0
+lines() { c=$(grep -c '"type": "train"' D/metrics.jsonl 2>/dev/null) || c=0; echo "$c"; }
+while [ "$(lines)" -lt 2 ] && [ $n -lt 1200 ]; do
+    sleep 0.05; n=$((n + 1))
+done
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+[ "$rc" = 130 ] || fail "SIGINT: exit $rc (expected 130)"
+grep -q "interrupted a[tf]" D/train.log || fail "SIGINT not logged"
+grep "interrupted a[tf]" D/train.log | sed 's/^/  /'
+train --no-val --set output_dir=D --resume
+
+# E: one epoch with validation (best.h5, metrics), then --resume to 3 epochs
+# without it: continues at epoch 1 and ends as A (validation changes nothing)
+train --set output_dir=E --set train.num_epochs=1
+[ -f E/best.h5 ] || fail "no best.h5"
+grep -q '"type": "val"' E/metrics.jsonl || fail "no validation metrics"
+cp E/best.h5 E1.h5
+train --no-val --set output_dir=E --resume
+grep -q "resuming from E/last.h5: epoch 1, iteration 0" E/train.log || fail "E did not resume at epoch 1"
+
+"$PY" "$SRC/tests/py/check_hnd_train.py" teacher.h5 A B D E
+
+# eval-model on the 1-epoch student
+"$BIN/hnd" eval-model E1.h5 --config "$CFG" --quiet --set dataset.root=synth \
+    --set teacher_model.params.min_size=64 --set teacher_model.params.max_size=64 \
+    --set student_model.params.min_size=64 --set student_model.params.max_size=64 \
+    --json E/eval.json > E/eval.txt
+grep -q "bottleneck: 3 x 20.0 x 20.0" E/eval.txt || fail "eval-model: $(cat E/eval.txt)"
+grep -q "Average Precision" E/eval.txt
+# a sweep over C=3 reuses the finished run A (no training), evaluates it and
+# the teacher, and writes results.csv/json and curve.png
+mkdir -p SW && cp -r A SW/b3ch
+# shellcheck disable=SC2086
+"$BIN/hnd" sweep "$CFG" --channels 3 --out SW $ARGS > SW/out.txt 2>&1 || fail "sweep: $(cat SW/out.txt)"
+grep -q "finished earlier" SW/out.txt || fail "sweep retrained a finished run"
+[ "$(wc -l < SW/results.csv)" = 3 ] || fail "results.csv: $(cat SW/results.csv)"
+grep -q "^student,3,3x20.0x20.0,1200.0,4800.0,1205.0," SW/results.csv || fail "results.csv: $(cat SW/results.csv)"
+grep -q "^teacher,0,input," SW/results.csv || fail "no teacher row"
+"$PY" -c "import json; r = json.load(open('SW/results.json'))['rows']; assert len(r) == 2 and r[0]['ratio_8bit'] > 0"
+head -c 8 SW/curve.png | od -An -tx1 | grep -q "89 50 4e 47" || fail "curve.png is not a PNG"
+echo "test_hnd_train: ok"

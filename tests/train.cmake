@@ -1,0 +1,7 @@
+# train/ and models/bottleneck*: HND students, quantizer, configs, trainer.
+hnd_add_test(test_quant SOURCES test_quant.c LIBS hnd_models LABELS torch)
+hnd_add_test(test_bottleneck SOURCES test_bottleneck.c LIBS hnd_models PkgConfig::CJSON LABELS torch)
+set_tests_properties(test_bottleneck PROPERTIES TIMEOUT 300)
+hnd_add_test(test_train_config SOURCES test_train_config.c LIBS hnd_train_config)
+hnd_add_script_test(test_hnd_train ${CMAKE_CURRENT_SOURCE_DIR}/test_hnd_train.sh)
+set_tests_properties(test_hnd_train PROPERTIES TIMEOUT 300 LABELS torch)

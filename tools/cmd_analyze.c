@@ -1,0 +1,375 @@
+/* cmd_analyze.c: `hnd analyze` (see the usage in cmd_help.c). */
+#include "cmd_analyze.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "analysis.h"
+#include "analysis_plot.h"
+#include "hnd_error.h"
+#ifdef HND_HAVE_TRAIN_CONFIG
+#include "config.h"
+#endif
+
+/* ------------------------------------------------------------ helpers */
+
+int an_cli_parse_device(const char *s, ct_device *d) {
+    if (!strcmp(s, "cpu")) {
+        *d = ct_cpu();
+        return 0;
+    }
+    if (!strncmp(s, "cuda", 4)) {
+        int idx = 0;
+        if (s[4] == ':') {
+            char *end;
+            long v = strtol(s + 5, &end, 10);
+            if (end == s + 5 || *end || v < 0 || v > 64) return -1;
+            idx = (int)v;
+        } else if (s[4]) {
+            return -1;
+        }
+        *d = ct_cuda(idx);
+        return 0;
+    }
+    return -1;
+}
+
+int an_cli_parse_size(const char *s, int64_t chw[3]) {
+    long long v[3];
+    int n = 0;
+    const char *p = s;
+    while (n < 3) {
+        char *end;
+        errno = 0;
+        v[n] = strtoll(p, &end, 10);
+        if (end == p || errno || v[n] <= 0) return -1;
+        n++;
+        p = end;
+        if (*p == 'x' || *p == 'X') p++;
+        else break;
+    }
+    if (*p) return -1;
+    if (n == 2) chw[0] = 3, chw[1] = v[0], chw[2] = v[1];
+    else if (n == 3) chw[0] = v[0], chw[1] = v[1], chw[2] = v[2];
+    else return -1;
+    return 0;
+}
+
+int an_cli_parse_channels(const char *s, int64_t *v, int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long c = strtoll(p, &end, 10);
+        if (end == p || errno || c < 1 || c > 4096 || n == max) return -1;
+        v[n++] = c;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return -1;
+    }
+    return n > 0 ? n : -1;
+}
+
+int an_cli_mkdir(const char *dir) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return hnd_error_set("%s: not a directory", buf);
+    return 0;
+}
+
+FILE *an_cli_open(const char *dir, const char *name, char *tmp, size_t ntmp) {
+    snprintf(tmp, ntmp, "%s/%s.tmp.%d", dir, name, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) hnd_error_set("%s: %s", tmp, strerror(errno));
+    return f;
+}
+
+int an_cli_commit(FILE *f, const char *tmp, const char *dir, const char *name, int failed) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (ferror(f)) failed = 1;
+    if (fclose(f) != 0) failed = 1;
+    if (failed || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        if (!failed) return hnd_error_set("%s: %s", path, strerror(e));
+        return hnd_error_set("%s: cannot write%s%s", path, hnd_error()[0] ? ": " : "", hnd_error());
+    }
+    return 0;
+}
+
+int an_cli_specs_from_config(const char *path, an_model_spec specs[2], int *n_specs) {
+#ifdef HND_HAVE_TRAIN_CONFIG
+    tc_config cfg;
+    if (tc_load(path, NULL, 0, &cfg) != 0) return -1;
+    memset(specs, 0, 2 * sizeof *specs);
+    snprintf(specs[0].arch, sizeof specs[0].arch, "%s", cfg.teacher.arch);
+    specs[0].num_classes = cfg.teacher.num_classes;
+    specs[0].min_size = cfg.teacher.min_size;
+    specs[0].max_size = cfg.teacher.max_size;
+    specs[0].student_kind = -1;
+    snprintf(specs[0].weights, sizeof specs[0].weights, "%s", cfg.teacher.ckpt);
+    *n_specs = 1;
+    if (cfg.student.present) {
+        an_model_spec *s = &specs[1];
+        snprintf(s->arch, sizeof s->arch, "%s", cfg.student.arch[0] ? cfg.student.arch : cfg.teacher.arch);
+        s->num_classes = cfg.student.num_classes;
+        s->min_size = cfg.student.min_size;
+        s->max_size = cfg.student.max_size;
+        s->student_channels = cfg.student.bottleneck_channel;
+        s->student_kind = cfg.student.layer1[0] ? stu_kind_parse(cfg.student.layer1) : -1;
+        snprintf(s->weights, sizeof s->weights, "%s", cfg.teacher.ckpt);
+        /* the student checkpoint once trained; absent before training */
+        if (cfg.student.ckpt[0] && access(cfg.student.ckpt, R_OK) == 0)
+            snprintf(s->student_weights, sizeof s->student_weights, "%s", cfg.student.ckpt);
+        if (s->student_channels < 1) {
+            tc_free(&cfg);
+            return hnd_error_set("%s: student_model has no bottleneck_channel", path);
+        }
+        *n_specs = 2;
+    }
+    /* a teacher checkpoint that is not there yet: random weights (shapes only) */
+    for (int i = 0; i < *n_specs; i++)
+        if (specs[i].weights[0] && access(specs[i].weights, R_OK) != 0) specs[i].weights[0] = 0;
+    tc_free(&cfg);
+    return 0;
+#else
+    (void)specs;
+    (void)n_specs;
+    return hnd_error_set("%s: this build reads no experiment configs yet (train/config.h); use --arch and "
+                         "--student-channels",
+                         path);
+#endif
+}
+
+/* ------------------------------------------------------------ plots */
+
+static int plot_results(const char *dir, an_result *const *rs, int n, int params) {
+    /* categories: the union of point names in order (students add "bottleneck") */
+    const char *cats[AN_MAX_POINTS + 2];
+    int nc = 0;
+    const an_result *widest = rs[0];
+    for (int k = 0; k < n; k++)
+        if (rs[k]->n > widest->n) widest = rs[k];
+    for (int i = 0; i < widest->n; i++) cats[nc++] = widest->pts[i].name;
+    ap_series s[16];
+    double *ys[16] = {0};
+    char labels[16][128];
+    int ns = n < 16 ? n : 16, rc = 0;
+    for (int k = 0; k < ns; k++) {
+        if (!(ys[k] = malloc(sizeof(double) * (size_t)nc))) {
+            rc = hnd_error_set("out of memory");
+            goto out;
+        }
+        for (int c = 0; c < nc; c++) {
+            int i = an_find(rs[k], cats[c]);
+            ys[k][c] = i < 0 ? NAN : params ? (double)rs[k]->pts[i].cum_params : rs[k]->pts[i].ratio;
+        }
+        an_label(rs[k], labels[k], sizeof labels[k]);
+        s[k] = (ap_series){labels[k], NULL, ys[k], nc};
+    }
+    char title[160], path[4096];
+    if (params) {
+        snprintf(title, sizeof title, "Cumulative parameters up to each module");
+        ap_chart c = {title, "split after", "parameters (cumulative)", 0, 1, cats, nc, 0, 0, NULL, 0, 0};
+        snprintf(path, sizeof path, "%s/params.png", dir);
+        rc = ap_line_chart(path, &c, s, ns);
+    } else {
+        snprintf(title, sizeof title, "Tensor size to send / input size (%" PRId64 "x%" PRId64 "x%" PRId64 ")",
+                 rs[0]->input[0], rs[0]->input[1], rs[0]->input[2]);
+        ap_chart c = {title, "split after", "scaled tensor size", 0, 1, cats, nc, 1, 1.0, "input size", 0, 0};
+        snprintf(path, sizeof path, "%s/tensor_sizes.png", dir);
+        rc = ap_line_chart(path, &c, s, ns);
+    }
+out:
+    for (int k = 0; k < ns; k++) free(ys[k]);
+    return rc;
+}
+
+/* ------------------------------------------------------------ command */
+
+static int usage_error(const char *msg, const char *arg) {
+    fprintf(stderr, "hnd analyze: %s%s%s (see 'hnd analyze --help')\n", msg, arg ? " " : "", arg ? arg : "");
+    return 2;
+}
+
+/* The paper's finding in this model's numbers. */
+static void conclude(const an_result *r) {
+    char label[128];
+    an_label(r, label, sizeof label);
+    int l2 = an_find(r, "layer2");
+    int best = -1;
+    for (int i = 1; i < (l2 > 0 ? l2 : r->n); i++)
+        if (best < 0 || r->pts[i].ratio < r->pts[best].ratio) best = i;
+    if (best < 0) return;
+    printf("%s: smallest split point before layer2: %s at %.3f x the input (%s)\n", label, r->pts[best].name,
+           r->pts[best].ratio, r->pts[best].ratio < 1 ? "smaller than the input" : "no gain over sending the input");
+    int b = an_find(r, "bottleneck");
+    if (b >= 0)
+        printf("%s: bottleneck %s = %.4f x the input: %.1f%% %s; head holds %" PRId64 " parameters\n", label,
+               r->pts[b].shapes, r->pts[b].ratio, 100.0 * fabs(1.0 - r->pts[b].ratio),
+               r->pts[b].ratio <= 1 ? "smaller" : "LARGER", r->pts[b].cum_params);
+}
+
+int cmd_analyze(int argc, char **argv) {
+    an_model_spec base;
+    memset(&base, 0, sizeof base);
+    base.student_kind = -1;
+    base.device = ct_cpu();
+    int64_t input[3] = {3, 800, 800};
+    int64_t chans[16];
+    int n_chans = -1, no_student = 0, quiet = 0, threads = -1;
+    const char *config = NULL, *out = "analysis", *device = "cpu", *arch = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDS_VALUE                                                  \
+    if (!v) return usage_error("missing value after", a); \
+    i++
+        if (!strcmp(a, "--arch")) { NEEDS_VALUE; arch = v; }
+        else if (!strcmp(a, "--config")) { NEEDS_VALUE; config = v; }
+        else if (!strcmp(a, "--out")) { NEEDS_VALUE; out = v; }
+        else if (!strcmp(a, "--device")) { NEEDS_VALUE; device = v; }
+        else if (!strcmp(a, "--input")) {
+            NEEDS_VALUE;
+            if (an_cli_parse_size(v, input) != 0 || input[0] != 3)
+                return usage_error("--input expects 3xHxW or HxW, got", v);
+        } else if (!strcmp(a, "--student-channels")) {
+            NEEDS_VALUE;
+            if ((n_chans = an_cli_parse_channels(v, chans, 16)) < 0)
+                return usage_error("--student-channels expects C or C1,C2,... (1..4096), got", v);
+        } else if (!strcmp(a, "--student-kind")) {
+            NEEDS_VALUE;
+            if ((base.student_kind = stu_kind_parse(v)) < 0)
+                return usage_error("--student-kind expects Bottleneck4LargeResNet or Bottleneck4SmallResNet, got", v);
+        } else if (!strcmp(a, "--weights")) { NEEDS_VALUE; snprintf(base.weights, sizeof base.weights, "%s", v); }
+        else if (!strcmp(a, "--student-weights")) {
+            NEEDS_VALUE;
+            snprintf(base.student_weights, sizeof base.student_weights, "%s", v);
+        } else if (!strcmp(a, "--num-classes")) {
+            NEEDS_VALUE;
+            if ((base.num_classes = atoi(v)) < 2) return usage_error("--num-classes must be >= 2, got", v);
+        } else if (!strcmp(a, "--min-size") || !strcmp(a, "--max-size")) {
+            NEEDS_VALUE;
+            char *e_;
+            double sz = strtod(v, &e_);
+            if (e_ == v || *e_ || !(sz >= 32 && sz <= 8192)) return usage_error("sizes must be 32..8192, got", v);
+            if (!strcmp(a, "--min-size")) base.min_size = sz;
+            else base.max_size = sz;
+        } else if (!strcmp(a, "--seed")) { NEEDS_VALUE; base.seed = strtoull(v, NULL, 10); }
+        else if (!strcmp(a, "--threads")) { NEEDS_VALUE; threads = atoi(v); }
+        else if (!strcmp(a, "--no-student")) no_student = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else return usage_error("unknown argument", a);
+#undef NEEDS_VALUE
+    }
+    if (an_cli_parse_device(device, &base.device) != 0)
+        return usage_error("--device expects cpu, cuda or cuda:N, got", device);
+    if (base.device.type == CT_CUDA && !ct_cuda_available()) {
+        fprintf(stderr, "hnd analyze: --device %s: CUDA is not available in this libtorch build\n", device);
+        return 1;
+    }
+    if (threads >= 0) ct_set_num_threads(threads);
+
+    an_model_spec specs[18];
+    int n_specs = 0;
+    if (config) {
+        if (an_cli_specs_from_config(config, specs, &n_specs) != 0) {
+            fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+            return 1;
+        }
+        for (int i = 0; i < n_specs; i++) {
+            specs[i].seed = base.seed;
+            specs[i].device = base.device;
+            if (arch) snprintf(specs[i].arch, sizeof specs[i].arch, "%s", arch);
+            if (base.weights[0]) snprintf(specs[i].weights, sizeof specs[i].weights, "%s", base.weights);
+            if (base.min_size > 0) specs[i].min_size = base.min_size;
+            if (base.max_size > 0) specs[i].max_size = base.max_size;
+        }
+        if (n_specs == 2 && base.student_weights[0])
+            snprintf(specs[1].student_weights, sizeof specs[1].student_weights, "%s", base.student_weights);
+    } else {
+        if (!arch) return usage_error("--arch (or --config) is required", NULL);
+        rcnn_config probe;
+        if (rcnn_config_default(&probe, arch) != 0) {
+            fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+            return 2;
+        }
+        specs[n_specs] = base;
+        snprintf(specs[n_specs].arch, sizeof specs[n_specs].arch, "%s", arch);
+        specs[n_specs].student_weights[0] = 0;
+        n_specs++;
+    }
+    if (!no_student && (n_chans > 0 || (!config && n_chans < 0))) {
+        if (n_chans < 0) chans[0] = 3, n_chans = 1;   /* default: the paper's smallest bottleneck */
+        for (int k = 0; k < n_chans && n_specs < 18; k++) {
+            an_model_spec s = specs[0];
+            s.student_channels = chans[k];
+            s.student_kind = base.student_kind;
+            snprintf(s.student_weights, sizeof s.student_weights, "%s", base.student_weights);
+            specs[n_specs++] = s;
+        }
+    }
+    if (an_cli_mkdir(out) != 0) {
+        fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+        return 1;
+    }
+    an_result *rs = calloc((size_t)n_specs, sizeof *rs);
+    if (!rs) return 1;
+    int rc = 1;
+    for (int k = 0; k < n_specs; k++) {
+        an_options o;
+        memset(&o, 0, sizeof o);
+        o.model = specs[k];
+        memcpy(o.input, input, sizeof input);
+        an_model m;
+        if (an_model_open(&o.model, &m) != 0) {
+            fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+            goto done;
+        }
+        if (!quiet && (o.model.weights[0] || o.model.student_weights[0]) && m.n_missing > 0)
+            fprintf(stderr, "hnd analyze: %d tensor(s) of %s were in no weight file (random values)\n",
+                    m.n_missing, o.model.arch);
+        int r = an_run_model(&m, o.input, NULL, &rs[k]);
+        an_model_close(&m);
+        if (r != 0) {
+            fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+            goto done;
+        }
+        if (!quiet) {
+            an_print(stdout, &rs[k]);
+            printf("\n");
+        }
+    }
+    char tmp[4096];
+    FILE *f = an_cli_open(out, "analysis.csv", tmp, sizeof tmp);
+    const an_result *cr[18];
+    an_result *pr[18];
+    for (int k = 0; k < n_specs; k++) cr[k] = pr[k] = &rs[k];
+    if (!f || an_cli_commit(f, tmp, out, "analysis.csv", an_write_csv(f, cr, n_specs) != 0) != 0 ||
+        plot_results(out, pr, n_specs, 0) != 0 || plot_results(out, pr, n_specs, 1) != 0) {
+        fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+        goto done;
+    }
+    for (int k = 0; k < n_specs; k++) conclude(&rs[k]);
+    if (!quiet) printf("wrote %s/analysis.csv, %s/tensor_sizes.png, %s/params.png\n", out, out, out);
+    rc = 0;
+done:
+    free(rs);
+    return rc;
+}

@@ -1,0 +1,166 @@
+/* cmd_sweep.c: `hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR]`:
+ * train/sweep.h for the table, tools/plot_png.h for curve.png. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_sweep.h"
+#include "config.h"
+#include "ctorch.h"
+#include "hnd_error.h"
+#include "plot_png.h"
+#include "sweep.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_sigint(int sig) {
+    if (g_stop) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_stop = 1;
+    static const char msg[] = "\nhnd sweep: interrupted: writing a checkpoint (Ctrl-C again to abort)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
+static int draw_curve(const char *path, const sw_row *rows, int n, const char *title) {
+    double xb[SW_MAX], yb[SW_MAX], ys[SW_MAX];
+    int k = 0, segm = 0;
+    const sw_row *teacher = NULL;
+    for (int i = 0; i < n; i++) {
+        if (rows[i].is_teacher) {
+            teacher = &rows[i];
+            continue;
+        }
+        xb[k] = rows[i].ev.ratio_q8;
+        yb[k] = rows[i].ev.bbox[0];
+        ys[k] = rows[i].ev.segm[0];
+        segm |= rows[i].ev.has_segm;
+        k++;
+    }
+    /* sorted by size for the lines */
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && xb[j] < xb[j - 1]; j--) {
+            double t = xb[j]; xb[j] = xb[j - 1]; xb[j - 1] = t;
+            t = yb[j]; yb[j] = yb[j - 1]; yb[j - 1] = t;
+            t = ys[j]; ys[j] = ys[j - 1]; ys[j - 1] = t;
+        }
+    pp_plot *p = pp_new(900, 600);
+    if (!p) return -1;
+    pp_title(p, title);
+    pp_xlabel(p, "normalized bottleneck size (8-bit bottleneck bytes / 8-bit input bytes, log)");
+    pp_ylabel(p, "mAP");
+    pp_xlog(p, 1);
+    int rc = pp_add(p, "student bbox mAP", xb, yb, k, 0x1F77B4, PP_LINE | PP_POINTS);
+    if (rc == 0 && segm) rc = pp_add(p, "student mask mAP", xb, ys, k, 0xD62728, PP_LINE | PP_POINTS);
+    if (rc == 0 && teacher) {
+        double tx = 1.0, tyb = teacher->ev.bbox[0], tys = teacher->ev.segm[0];
+        rc = pp_add(p, "teacher bbox mAP (input)", &tx, &tyb, 1, 0x2CA02C, PP_POINTS);
+        if (rc == 0 && teacher->ev.has_segm) rc = pp_add(p, "teacher mask mAP (input)", &tx, &tys, 1, 0xFF7F0E, PP_POINTS);
+        /* the teacher's levels as dashed lines across */
+        if (rc == 0 && k > 0) {
+            double lx[2] = {xb[0], 1.0}, ly[2] = {tyb, tyb};
+            rc = pp_add(p, "", lx, ly, 2, 0x9ACD9A, PP_LINE | PP_DASHED);
+        }
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (rows[i].is_teacher) continue;
+        char t[32];
+        snprintf(t, sizeof t, "C=%d", rows[i].channels);
+        rc = pp_annotate(p, rows[i].ev.ratio_q8, rows[i].ev.bbox[0], t, 0x1F77B4);
+    }
+    if (rc == 0) rc = pp_write(p, path);
+    pp_free(p);
+    return rc;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    const char *config = NULL, *channels = NULL, *out = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int n_sets = 0, teacher = 1, quiet = 0;
+    if (!sets) return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--channels") == 0 && i + 1 < argc) channels = argv[++i];
+        else if (strcmp(a, "--out") == 0 && i + 1 < argc) out = argv[++i];
+        else if (strcmp(a, "--set") == 0 && i + 1 < argc) sets[n_sets++] = argv[++i];
+        else if (strcmp(a, "--no-teacher") == 0) teacher = 0;
+        else if (strcmp(a, "--quiet") == 0) quiet = 1;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "hnd sweep: unknown option '%s' (see hnd sweep --help)\n", a);
+            free(sets);
+            return 2;
+        } else if (!config) config = a;
+        else {
+            fprintf(stderr, "hnd sweep: one config only\n");
+            free(sets);
+            return 2;
+        }
+    }
+    if (!config || !channels) {
+        fprintf(stderr, "usage: hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR]\n");
+        free(sets);
+        return 2;
+    }
+    int ch[SW_MAX];
+    int n = sw_parse_channels(channels, ch, SW_MAX);
+    tc_config cfg;
+    if (n < 0 || tc_load(config, sets, n_sets, &cfg) != 0) {
+        fprintf(stderr, "hnd sweep: %s\n", hnd_error());
+        free(sets);
+        return n < 0 ? 2 : 1;
+    }
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s-sweep", cfg.output_dir);
+    if (!out) out = dir;
+    if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sw_opts o = {out, teacher, quiet, !quiet, &g_stop};
+    sw_row *rows = calloc(SW_MAX + 1, sizeof *rows);
+    int n_rows = 0, rc = rows ? sw_run(config, sets, n_sets, ch, n, &o, rows, &n_rows) : -1;
+    free(sets);
+    if (rc < 0) {
+        fprintf(stderr, "hnd sweep: %s\n", hnd_error());
+        free(rows);
+        tc_free(&cfg);
+        return 1;
+    }
+    char png[1200], title[200];
+    snprintf(png, sizeof png, "%s/curve.png", out);
+    snprintf(title, sizeof title, "%s: mAP vs bottleneck size", cfg.student.arch);
+    if (n_rows > 0 && draw_curve(png, rows, n_rows, title) != 0) {
+        fprintf(stderr, "hnd sweep: %s\n", hnd_error());
+        rc = -1;
+    }
+    if (!quiet && n_rows > 0) {
+        printf("%-8s %4s %-18s %12s %12s %9s %9s %8s %8s\n", "model", "C", "bottleneck", "bytes f32", "bytes 8bit",
+               "ratio32", "ratio8", "bbox AP", "segm AP");
+        for (int i = 0; i < n_rows; i++) {
+            const sw_row *r = &rows[i];
+            char shape[64];
+            if (r->is_teacher) snprintf(shape, sizeof shape, "(input)");
+            else snprintf(shape, sizeof shape, "%dx%.1fx%.1f", r->channels, r->ev.mean_h, r->ev.mean_w);
+            printf("%-8s %4d %-18s %12.0f %12.0f %9.4f %9.4f %8.4f %8s\n", r->is_teacher ? "teacher" : "student",
+                   r->channels, shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, r->is_teacher ? 1.0 : r->ev.ratio_f32,
+                   r->is_teacher ? 1.0 : r->ev.ratio_q8, r->ev.bbox[0], "");
+            if (r->ev.has_segm) printf("%80.4f\n", r->ev.segm[0]);
+        }
+        printf("%s/results.csv, results.json, curve.png\n", out);
+    }
+    free(rows);
+    tc_free(&cfg);
+    if (rc == 1) {
+        fprintf(stderr, "hnd sweep: stopped; run the same command again to continue\n");
+        return 130;
+    }
+    return rc == 0 ? 0 : 1;
+}

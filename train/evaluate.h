@@ -1,0 +1,63 @@
+/* evaluate.h: a detector (teacher or student, hnd_model.h) on a COCO split:
+ * detections -> COCO results JSON (in memory, optionally written) -> bbox
+ * (and segm for Mask R-CNN) mAP with infer/coco_eval.h, plus, for students,
+ * the bottleneck sizes split computing would send. Prefix ev_. */
+#ifndef HND_EVALUATE_H
+#define HND_EVALUATE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "hnd_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ev_ctx ev_ctx;
+
+/* Loads the split's annotations (for the loader and as ground truth;
+ * with_segm rasterises GT masks for segm). NULL + hnd_error(). */
+ev_ctx *ev_open(const tc_split *split, int with_segm);
+void ev_close(ev_ctx *e);
+int64_t ev_num_images(const ev_ctx *e);
+
+typedef struct {
+    int batch_size;          /* images per forward (test.batch_size) */
+    int workers;             /* loader threads */
+    int progress;            /* progress bar on a TTY */
+    const char *results_path;/* also write the COCO results JSON here (atomic), may be NULL */
+    int transform_bits;      /* student: -1 = as configured, 0 = none, 8, 16 */
+} ev_opts;
+
+void ev_opts_default(ev_opts *o);
+
+typedef struct {
+    int64_t images;
+    int64_t detections;
+    double bbox[12];         /* pycocotools' 12 stats */
+    int has_segm;
+    double segm[12];
+    double seconds;          /* detection + evaluation wall time */
+    /* students only (has_bottleneck): means over images */
+    int has_bottleneck;
+    int64_t channels;
+    double mean_h, mean_w;               /* bottleneck spatial size */
+    double mean_numel;
+    double mean_bytes_f32;               /* 4 * numel */
+    double mean_bytes_q8;                /* numel + 4 (scale) + 1 (zero point) */
+    double mean_input_numel;             /* 3 * h * w of the resized input */
+    double ratio_f32;                    /* bytes_f32 / (4 * input numel) */
+    double ratio_q8;                     /* bytes_q8 / (input numel), input at 8 bits */
+    double last_scale;                   /* the last image's 8-bit scale / zero point */
+    int last_zero_point;
+} ev_result;
+
+/* Runs h on every image of the split (in dataset order) and evaluates.
+ * 0 / -1 + hnd_error(). */
+int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,511 @@
+/* hnd_train.c: see hnd_train.h. */
+#include "hnd_train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "coco_ann.h"
+#include "data_tensors.h"
+#include "evaluate.h"
+#include "hnd_error.h"
+#include "hnd_model.h"
+#include "ld.h"
+#include "progress.h"
+
+void ht_opts_default(ht_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->progress = 1;
+    o->validate = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int mkdirs(const char *path) {
+    char buf[1100];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return hnd_error_set("%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return 0;
+}
+
+/* ---- logging: train.log + stderr, metrics.jsonl ---- */
+
+typedef struct {
+    FILE *log, *metrics;
+    int quiet;
+    prg_bar *bar;
+} ht_log;
+
+static void logf_(ht_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(ht_log *l, const char *fmt, ...) {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+    if (l->log) {
+        fprintf(l->log, "%s %s\n", ts, msg);
+        fflush(l->log);
+    }
+    if (!l->quiet) fprintf(stderr, "%s%s\n", l->bar ? "\r\033[K" : "", msg);
+}
+
+static void metric(ht_log *l, const char *json) {
+    if (!l->metrics) return;
+    fprintf(l->metrics, "%s\n", json);
+    fflush(l->metrics);
+}
+
+static void fmt_eta(double s, char *buf, size_t n) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long v = (long)s;
+    snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+}
+
+/* ---- the run ---- */
+
+typedef struct {
+    const tc_config *cfg;
+    hm_model *teacher, *student;
+    ct_optim *opt;
+    char *trainable;        /* names, one per line */
+    int n_trainable;
+    int t_upto, s_upto;     /* deepest stage the terms need */
+    ld_loader *ld;
+    coco_dataset *ds;
+    ev_ctx *ev;
+    ht_log log;
+    char last_path[1100];
+} ht_run;
+
+static void run_free(ht_run *r) {
+    ct_optim_free(r->opt);
+    hm_free(r->teacher);
+    hm_free(r->student);
+    free(r->trainable);
+    ld_close(r->ld);
+    coco_free(r->ds);
+    ev_close(r->ev);
+    prg_end(r->log.bar);
+    if (r->log.log) fclose(r->log.log);
+    if (r->log.metrics) fclose(r->log.metrics);
+}
+
+static int build(ht_run *r) {
+    const tc_config *c = r->cfg;
+    ct_device dev;
+    if (hm_parse_device(c->device, &dev) != 0) return -1;
+    if (c->teacher.min_size != c->student.min_size || c->teacher.max_size != c->student.max_size)
+        return hnd_error_set("%s: teacher and student must share min_size/max_size (%g/%g vs %g/%g)", c->source,
+                             c->teacher.min_size, c->teacher.max_size, c->student.min_size, c->student.max_size);
+    if (!*c->teacher.ckpt) return hnd_error_set("%s: teacher_model.ckpt: the teacher's weights (.h5) are needed", c->source);
+    ct_manual_seed(c->seed);
+    if (!(r->teacher = hm_new_teacher(&c->teacher))) return -1;
+    if (hm_load(r->teacher, c->teacher.ckpt) != 0) return hnd_error_prefix("teacher");
+    if (!(r->student = hm_new_student(&c->student))) return -1;
+    if (hm_load_student_from_teacher(r->student, c->teacher.ckpt) != 0) return hnd_error_prefix("student");
+    int n = hm_set_trainable(r->student, (const char(*)[128])c->student.frozen, c->student.n_frozen);
+    if (n < 0) return -1;
+    if (n == 0) return hnd_error_set("%s: student_model.frozen_modules leaves nothing to train", c->source);
+    if (hm_to_device(r->teacher, dev) != 0 || hm_to_device(r->student, dev) != 0) return -1;
+    mp_params *p = rcnn_params(r->student->det);
+    ct_tensor **params = malloc(sizeof *params * (size_t)n);
+    size_t cap = 1;
+    for (int i = 0; i < mp_params_count(p); i++) cap += strlen(mp_params_name(p, i)) + 1;
+    r->trainable = calloc(1, cap);
+    if (!params || !r->trainable) {
+        free(params);
+        return hnd_error_set("out of memory");
+    }
+    int k = 0;
+    for (int i = 0; i < mp_params_count(p); i++) {
+        ct_tensor *t = mp_params_tensor(p, i);
+        if (ct_requires_grad(t) == 1) {
+            params[k++] = t;
+            strcat(r->trainable, mp_params_name(p, i));
+            strcat(r->trainable, "\n");
+        }
+    }
+    r->n_trainable = k;
+    const tc_train *t = &c->train;
+    if (strcmp(t->optimizer, "Adam") == 0)
+        r->opt = ct_optim_adam(params, k, t->lr, t->beta1, t->beta2, t->eps, t->weight_decay, t->amsgrad);
+    else
+        r->opt = ct_optim_sgd(params, k, t->lr, t->momentum, t->dampening, t->weight_decay, t->nesterov);
+    free(params);
+    if (!r->opt) return hnd_error_set("optimizer: %s", ct_last_error());
+    r->t_upto = r->s_upto = 1;
+    for (int i = 0; i < t->n_terms; i++) {
+        if (t->terms[i].teacher_stage > r->t_upto) r->t_upto = t->terms[i].teacher_stage;
+        if (t->terms[i].student_stage > r->s_upto) r->s_upto = t->terms[i].student_stage;
+    }
+    return 0;
+}
+
+static int open_data(ht_run *r) {
+    const tc_config *c = r->cfg;
+    const tc_split *s = &c->dataset.train;
+    if (!s->present) return hnd_error_set("%s: dataset.splits.train is needed for training", c->source);
+    coco_load_opts lo = {0};
+    if (!(r->ds = coco_load(s->annotations, &lo))) return -1;
+    ld_opts o;
+    ld_opts_default(&o);
+    o.ds = r->ds;
+    o.image_dir = s->images;
+    o.workers = c->dataset.num_workers;
+    o.queue = 2 * o.workers;
+    o.batch_size = c->train.batch_size;
+    o.train = 1;
+    o.drop_empty = s->remove_non_annotated;
+    o.group_factor = c->dataset.aspect_ratio_group_factor;
+    o.hflip_prob = c->dataset.hflip_prob;
+    o.seed = c->seed;
+    o.with_masks = 0;
+    o.skip_bad = 1;
+    if (!(r->ld = ld_open(&o))) return -1;
+    if (ld_num_batches(r->ld) < 1)
+        return hnd_error_set("%s: %s: no batch of %d images (%lld usable images)", c->source, s->annotations,
+                             c->train.batch_size, (long long)ld_num_samples(r->ld));
+    return 0;
+}
+
+/* One iteration: forward both, loss, backward, step. *loss_out: the loss. */
+static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
+    const tc_config *c = r->cfg;
+    int n = b->n, rc = -1;
+    ct_tensor *imgs[512];
+    dt_target tg[512];
+    if (n > 512) return hnd_error_set("batch of %d images: at most 512", n);
+    ct_scope_begin();
+    if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
+    for (int i = 0; i < n; i++) dt_target_free(&tg[i]);
+    for (int i = 0; i < n; i++)
+        if (r->student->dev.type != CT_CPU && !(imgs[i] = ct_to_device(imgs[i], r->student->dev))) {
+            hnd_error_set("to device: %s", ct_last_error());
+            goto done;
+        }
+    rt_image_list l;
+    memset(&l, 0, sizeof l);
+    if (rcnn_transform_images(r->teacher->det, (const ct_tensor *const *)imgs, n, &l) != 0) goto done;
+    ct_tensor *to[5], *so[5];
+    int prev = ct_grad_set_enabled(0);
+    int ok = hm_stages(r->teacher, l.tensors, r->t_upto, to) == 0;
+    ct_grad_set_enabled(1);
+    ok = ok && hm_stages(r->student, l.tensors, r->s_upto, so) == 0;
+    ct_grad_set_enabled(prev);
+    if (!ok) {
+        rt_image_list_free(&l);
+        goto done;
+    }
+    ct_tensor *loss = NULL;
+    for (int i = 0; i < c->train.n_terms; i++) {
+        const tc_term *t = &c->train.terms[i];
+        ct_tensor *x = t->loss == TC_LOSS_MSE
+                           ? ct_mse_loss(to[t->teacher_stage], so[t->student_stage], (ct_reduction)t->reduction)
+                           : ct_l1_loss(to[t->teacher_stage], so[t->student_stage], (ct_reduction)t->reduction);
+        if (x && t->factor != 1.0) x = ct_mul_scalar(x, t->factor);
+        if (x && loss) x = ct_add(loss, x);
+        if (!x) {
+            hnd_error_set("loss term %s: %s", t->name, ct_last_error());
+            rt_image_list_free(&l);
+            goto done;
+        }
+        loss = x;
+    }
+    rt_image_list_free(&l);
+    double v = NAN;
+    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0 ||
+        ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
+        hnd_error_set("training step: %s", ct_last_error());
+        goto done;
+    }
+    if (!isfinite(v)) {
+        hnd_error_set("training step: the loss is %g (diverged)", v);
+        goto done;
+    }
+    *loss_out = v;
+    rc = 0;
+done:
+    ct_scope_end();
+    return rc;
+}
+
+static int save(ht_run *r, const char *path, const ck_state *st) {
+    return ck_save(path, rcnn_params(r->student->det), r->opt, st, r->cfg->json, r->trainable, "hnd-student");
+}
+
+int ht_finished(const tc_config *cfg) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/last.h5", cfg->output_dir);
+    if (access(p, R_OK) != 0) return 0;
+    ck_state st;
+    if (ck_load_state(p, &st) != 0) {
+        hnd_error_clear();
+        return 0;
+    }
+    return st.epoch >= cfg->train.num_epochs && st.iteration == 0;
+}
+
+int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
+    if (!cfg || !res) return hnd_error_set("ht_train: NULL argument");
+    ht_opts dflt;
+    if (!opts) {
+        ht_opts_default(&dflt);
+        opts = &dflt;
+    }
+    memset(res, 0, sizeof *res);
+    res->best_epoch = -1;
+    if (cfg->is_org)
+        return hnd_error_set("%s: a teacher ('model') config: hnd train distills students (teacher_model + "
+                             "student_model); evaluate teachers with hnd eval-model", cfg->source);
+    if (!cfg->has_train || cfg->train.n_terms == 0)
+        return hnd_error_set("%s: train.criterion.terms: nothing to distill", cfg->source);
+    ht_run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.log.quiet = opts->quiet;
+    int rc = -1;
+    if (mkdirs(cfg->output_dir) != 0) return -1;
+    snprintf(r.last_path, sizeof r.last_path, "%s/last.h5", cfg->output_dir);
+    snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
+    snprintf(res->best_path, sizeof res->best_path, "%s", cfg->student.ckpt);
+    int resuming = opts->resume && access(r.last_path, R_OK) == 0;
+    char p[1100];
+    snprintf(p, sizeof p, "%s/train.log", cfg->output_dir);
+    r.log.log = fopen(p, resuming ? "a" : "w");
+    snprintf(p, sizeof p, "%s/metrics.jsonl", cfg->output_dir);
+    r.log.metrics = fopen(p, resuming ? "a" : "w");
+    if (!r.log.log || !r.log.metrics) {
+        hnd_error_set("%s: %s", p, strerror(errno));
+        goto out;
+    }
+    snprintf(p, sizeof p, "%s/config.json", cfg->output_dir);
+    FILE *cf = fopen(p, "w");
+    if (cf) {
+        fprintf(cf, "%s\n", cfg->json);
+        fclose(cf);
+    }
+    logf_(&r.log, "hnd train: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
+    double t_build = now_s();
+    if (build(&r) != 0 || open_data(&r) != 0) goto out;
+    const int64_t iters = ld_num_batches(r.ld);
+    logf_(&r.log, "teacher %s (%s), student %s C=%d (%d trainable tensors, %lld parameters in the bottleneck), "
+                  "%lld images, %lld iterations/epoch, built in %.1f s",
+          cfg->teacher.arch, cfg->teacher.ckpt, cfg->student.layer1, cfg->student.bottleneck_channel, r.n_trainable,
+          (long long)stu_num_parameters(r.student->stu), (long long)ld_num_samples(r.ld), (long long)iters,
+          now_s() - t_build);
+    ck_state st = {0};
+    st.best_map = -1;
+    st.best_epoch = -1;
+    st.seed = cfg->seed;
+    if (resuming) {
+        char *tr = ck_attr(r.last_path, "trainable");
+        if (!tr || strcmp(tr, r.trainable) != 0) {
+            free(tr);
+            hnd_error_set("%s: its trainable tensors differ from this config's (frozen_modules or the "
+                          "student changed): cannot resume", r.last_path);
+            goto out;
+        }
+        free(tr);
+        if (ck_load_state(r.last_path, &st) != 0 || hm_load(r.student, r.last_path) != 0 ||
+            ck_load_optim(r.last_path, r.opt, r.student->dev) != 0)
+            goto out;
+        if (st.seed != cfg->seed) {
+            hnd_error_set("%s: written with seed %llu, the config says %llu: cannot resume", r.last_path,
+                          (unsigned long long)st.seed, (unsigned long long)cfg->seed);
+            goto out;
+        }
+        if (st.iteration >= iters) {
+            hnd_error_set("%s: iteration %lld of an epoch of %lld (the data changed?)", r.last_path,
+                          (long long)st.iteration, (long long)iters);
+            goto out;
+        }
+        logf_(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
+              (long long)st.epoch, (long long)st.iteration, st.best_map);
+    }
+    if (cfg->dataset.val.present && opts->validate) {
+        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.student->det)))) goto out;
+    }
+    int64_t ran = 0;
+    int stopped = 0;
+    const int64_t total_iters = iters * cfg->train.num_epochs;
+    double first_mean = NAN, last_mean = NAN;
+    for (int64_t epoch = st.epoch; epoch < cfg->train.num_epochs && !stopped; epoch++) {
+        if (ld_epoch_begin(r.ld, (int)epoch) != 0) goto out;
+        int64_t it = 0;
+        ld_batch *b;
+        int got;
+        if (epoch == st.epoch && st.iteration > 0) {
+            for (; it < st.iteration && (got = ld_next(r.ld, &b)) == 1; it++) ld_batch_free(b);
+            if (it < st.iteration) goto out;
+        } else {
+            st.loss_sum = 0;
+            st.loss_count = 0;
+        }
+        hm_set_training(r.student, 1);
+        double epoch_lr = tc_epoch_lr(&cfg->train, (int)epoch);
+        char label[64];
+        snprintf(label, sizeof label, "epoch %lld/%d", (long long)epoch + 1, cfg->train.num_epochs);
+        r.log.bar = prg_begin(label, (uint64_t)iters, "it", opts->progress && !opts->quiet);
+        double t_win = now_s(), t_epoch = t_win;
+        int64_t win_images = 0, it_start = it;
+        double win_loss = 0;
+        int64_t win_n = 0;
+        while ((got = ld_next(r.ld, &b)) == 1) {
+            double lr = epoch_lr;
+            if (epoch == 0 && cfg->train.warmup) lr *= tc_warmup_factor((int)it, iters);
+            double loss = 0;
+            int bn = b->n;
+            int ok = bn == 0 || step(&r, b, lr, &loss) == 0;
+            ld_batch_free(b);
+            if (!ok) {
+                hnd_error_prefix("epoch %lld, iteration %lld", (long long)epoch, (long long)it);
+                goto out;
+            }
+            it++;
+            ran++;
+            st.global_step++;
+            if (bn > 0) {
+                st.loss_sum += loss;
+                st.loss_count++;
+                win_loss += loss;
+                win_n++;
+                win_images += bn;
+            }
+            prg_update(r.log.bar, (uint64_t)it);
+            if (it % cfg->train.log_freq == 0 || it == iters) {
+                double t = now_s(), dt = t - t_win;
+                double ips = dt > 0 ? (double)win_images / dt : 0;
+                double per_it = (t - t_epoch) / (double)(it - it_start);
+                int64_t left = total_iters - (epoch * iters + it);
+                char eta[32];
+                fmt_eta(per_it * (double)left, eta, sizeof eta);
+                double ml = win_n ? win_loss / (double)win_n : NAN;
+                logf_(&r.log, "epoch %lld [%lld/%lld] loss %.6g lr %.3g %.2f images/s eta %s", (long long)epoch,
+                      (long long)it, (long long)iters, ml, lr, ips, eta);
+                char js[512];
+                snprintf(js, sizeof js,
+                         "{\"type\": \"train\", \"epoch\": %lld, \"iteration\": %lld, \"step\": %lld, "
+                         "\"loss\": %.9g, \"lr\": %.9g, \"images_per_s\": %.4g, \"eta_s\": %.1f}",
+                         (long long)epoch, (long long)it, (long long)st.global_step, ml, lr, ips,
+                         per_it * (double)left);
+                metric(&r.log, js);
+                t_win = t;
+                win_images = 0;
+                win_loss = 0;
+                win_n = 0;
+            }
+            if ((opts->stop && *opts->stop) || (opts->stop_after > 0 && ran >= opts->stop_after)) {
+                if (it < iters) {
+                    stopped = 1;
+                    break;
+                }
+            }
+        }
+        prg_end(r.log.bar);
+        r.log.bar = NULL;
+        if (got < 0) goto out;
+        if (stopped) {
+            st.epoch = epoch;
+            st.iteration = it;
+            if (save(&r, r.last_path, &st) != 0) goto out;
+            logf_(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
+                  (long long)epoch, (long long)it, (long long)iters, r.last_path);
+            break;
+        }
+        double mean = st.loss_count ? st.loss_sum / (double)st.loss_count : NAN;
+        if (isnan(first_mean)) first_mean = mean;
+        last_mean = mean;
+        if (ld_skipped(r.ld) > 0)
+            logf_(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
+                  ld_skipped_name(r.ld, 0));
+        /* validation */
+        double map = NAN;
+        char js[1024];
+        if (r.ev) {
+            hm_set_training(r.student, 0);
+            ev_opts eo;
+            ev_opts_default(&eo);
+            eo.batch_size = cfg->test_batch_size;
+            eo.workers = cfg->dataset.num_workers;
+            eo.progress = opts->progress && !opts->quiet;
+            ev_result er;
+            if (ev_run(r.ev, r.student, &eo, &er) != 0) goto out;
+            map = er.bbox[0];
+            memcpy(res->last_bbox, er.bbox, sizeof er.bbox);
+            memcpy(res->last_segm, er.segm, sizeof er.segm);
+            res->has_val = 1;
+            res->has_segm = er.has_segm;
+            char segm[64] = "";
+            if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
+            logf_(&r.log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
+                  er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
+            snprintf(js, sizeof js,
+                     "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
+                     "%.6f, \"segm_ap\": %.6f, \"bottleneck_bytes_q8\": %.1f, \"seconds\": %.2f}",
+                     (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0,
+                     er.mean_bytes_q8, er.seconds);
+        } else {
+            snprintf(js, sizeof js, "{\"type\": \"epoch\", \"epoch\": %lld, \"train_loss\": %.9g}", (long long)epoch,
+                     mean);
+        }
+        metric(&r.log, js);
+        st.epoch = epoch + 1;
+        st.iteration = 0;
+        /* without validation the best is the last: written once, at the end */
+        int better = r.ev ? map > st.best_map || st.best_epoch < 0 : epoch + 1 == cfg->train.num_epochs;
+        if (better) {
+            st.best_map = r.ev ? map : -1;
+            st.best_epoch = epoch;
+            if (save(&r, cfg->student.ckpt, &st) != 0) goto out;
+            if (r.ev) logf_(&r.log, "best bbox AP so far: %.4f -> %s", map, cfg->student.ckpt);
+        }
+        if (save(&r, r.last_path, &st) != 0) goto out;
+        logf_(&r.log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, now_s() - t_epoch);
+        if (opts->stop && *opts->stop && epoch + 1 < cfg->train.num_epochs) {
+            stopped = 1;
+            logf_(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
+                  r.last_path);
+        }
+    }
+    res->status = stopped ? HT_INTERRUPTED : HT_DONE;
+    res->epochs_done = st.epoch;
+    res->iterations = ran;
+    res->first_loss = first_mean;
+    res->last_loss = last_mean;
+    res->best_map = st.best_map;
+    res->best_epoch = st.best_epoch;
+    if (!stopped) logf_(&r.log, "finished %d epochs; best bbox AP %.4f (epoch %lld)", cfg->train.num_epochs,
+                        st.best_map, (long long)st.best_epoch);
+    rc = 0;
+out:
+    if (rc != 0 && r.log.log) {
+        fprintf(r.log.log, "error: %s\n", hnd_error());
+    }
+    run_free(&r);
+    return rc;
+}

@@ -1,0 +1,254 @@
+/* sweep.c: see sweep.h. */
+#include "sweep.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hnd_error.h"
+#include "hnd_model.h"
+#include "hnd_train.h"
+
+int sw_parse_channels(const char *s, int *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (p && *p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 4096 || (*end && *end != ','))
+            return hnd_error_set("--channels '%s': expected a comma-separated list of integers 1..4096", s);
+        if (n >= max) return hnd_error_set("--channels: at most %d values", max);
+        for (int i = 0; i < n; i++)
+            if (out[i] == (int)v) return hnd_error_set("--channels: %ld twice", v);
+        out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if (n == 0) return hnd_error_set("--channels: empty list");
+    return n;
+}
+
+static int write_atomic(const char *path, const char *text) {
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return hnd_error_set("%s: %s", tmp, strerror(errno));
+    int bad = fputs(text, f) == EOF;
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return hnd_error_set("%s: %s", path, strerror(e ? e : EIO));
+    }
+    return 0;
+}
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) return;
+        if (b->s && b->n + (size_t)w < b->cap) {
+            b->n += (size_t)w;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)w + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) return;
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char *split) {
+    sbuf csv = {0}, js = {0};
+    sb_printf(&csv, "model,channels,bottleneck_shape,bottleneck_numel,bytes_float32,bytes_8bit,scale_8bit,"
+                    "zero_point_8bit,input_numel,ratio_32bit,ratio_8bit,bbox_ap,bbox_ap50,bbox_ap75,segm_ap,"
+                    "segm_ap50,images,checkpoint\n");
+    sb_printf(&js, "{\n  \"split\": \"%s\",\n  \"note\": \"ratio_32bit = float32 bottleneck bytes / float32 input "
+                   "bytes (3xHxW); ratio_8bit = 8-bit bottleneck bytes (+ scale and zero point) / 8-bit input "
+                   "bytes; the teacher sends the input (ratio 1)\",\n  \"rows\": [\n", split);
+    for (int i = 0; i < n; i++) {
+        const sw_row *r = &rows[i];
+        const ev_result *e = &r->ev;
+        char shape[96];
+        if (r->is_teacher) snprintf(shape, sizeof shape, "input");
+        else snprintf(shape, sizeof shape, "%dx%.1fx%.1f", r->channels, e->mean_h, e->mean_w);
+        double r32 = r->is_teacher ? 1.0 : e->ratio_f32, r8 = r->is_teacher ? 1.0 : e->ratio_q8;
+        sb_printf(&csv, "%s,%d,%s,%.1f,%.1f,%.1f,%.9g,%d,%.1f,%.6g,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%lld,%s\n",
+                  r->is_teacher ? "teacher" : "student", r->channels, shape, e->mean_numel, e->mean_bytes_f32,
+                  e->mean_bytes_q8, e->last_scale, e->last_zero_point, e->mean_input_numel, r32, r8, e->bbox[0],
+                  e->bbox[1], e->bbox[2], e->has_segm ? e->segm[0] : -1.0, e->has_segm ? e->segm[1] : -1.0,
+                  (long long)e->images, r->ckpt);
+        sb_printf(&js,
+                  "    {\"model\": \"%s\", \"channels\": %d, \"bottleneck_shape\": [%d, %.4f, %.4f], "
+                  "\"bottleneck_numel\": %.2f, \"bytes_float32\": %.2f, \"bytes_8bit\": %.2f, "
+                  "\"scale_8bit_last\": %.9g, \"zero_point_8bit_last\": %d, \"input_numel\": %.2f, "
+                  "\"ratio_32bit\": %.6g, \"ratio_8bit\": %.6g, \"bbox\": [",
+                  r->is_teacher ? "teacher" : "student", r->channels, r->channels, e->mean_h, e->mean_w,
+                  e->mean_numel, e->mean_bytes_f32, e->mean_bytes_q8, e->last_scale, e->last_zero_point,
+                  e->mean_input_numel, r32, r8);
+        for (int k = 0; k < 12; k++) sb_printf(&js, "%s%.6f", k ? ", " : "", e->bbox[k]);
+        sb_printf(&js, "], \"segm\": ");
+        if (e->has_segm) {
+            sb_printf(&js, "[");
+            for (int k = 0; k < 12; k++) sb_printf(&js, "%s%.6f", k ? ", " : "", e->segm[k]);
+            sb_printf(&js, "]");
+        } else {
+            sb_printf(&js, "null");
+        }
+        sb_printf(&js, ", \"images\": %lld, \"checkpoint\": \"%s\"}%s\n", (long long)e->images, r->ckpt,
+                  i + 1 < n ? "," : "");
+    }
+    sb_printf(&js, "  ]\n}\n");
+    char p[1100];
+    int rc = 0;
+    if (!csv.s || !js.s) rc = hnd_error_set("out of memory");
+    if (rc == 0) {
+        snprintf(p, sizeof p, "%s/results.csv", out_dir);
+        rc = write_atomic(p, csv.s);
+    }
+    if (rc == 0) {
+        snprintf(p, sizeof p, "%s/results.json", out_dir);
+        rc = write_atomic(p, js.s);
+    }
+    free(csv.s);
+    free(js.s);
+    return rc;
+}
+
+static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const sw_opts *o, ev_result *out) {
+    const tc_split *sp = cfg->dataset.test.present ? &cfg->dataset.test : &cfg->dataset.val;
+    if (!sp->present) return hnd_error_set("%s: neither dataset.splits.test nor val is configured", cfg->source);
+    ct_device dev;
+    if (hm_parse_device(cfg->device, &dev) != 0) return -1;
+    hm_model *h = student ? hm_new_student(&cfg->student) : hm_new_teacher(&cfg->teacher);
+    ev_ctx *e = NULL;
+    int rc = -1;
+    if (h && hm_load(h, ckpt) == 0 && hm_to_device(h, dev) == 0 && (e = ev_open(sp, rcnn_has_masks(h->det)))) {
+        ev_opts eo;
+        ev_opts_default(&eo);
+        eo.batch_size = cfg->test_batch_size;
+        eo.workers = cfg->dataset.num_workers;
+        eo.progress = o->progress && !o->quiet;
+        rc = ev_run(e, h, &eo, out);
+    }
+    ev_close(e);
+    hm_free(h);
+    return rc;
+}
+
+static int mkdirs(const char *path) {
+    char buf[1100];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return 0;
+}
+
+int sw_run(const char *config_path, const char *const *sets, int n_sets, const int *channels, int n,
+           const sw_opts *o, sw_row *rows, int *n_rows) {
+    *n_rows = 0;
+    if (n < 1 || n > SW_MAX) return hnd_error_set("sweep: 1..%d channel counts", SW_MAX);
+    if (mkdirs(o->out_dir) != 0) return -1;
+    const char **all = calloc((size_t)n_sets + 4, sizeof *all);
+    if (!all) return hnd_error_set("out of memory");
+    for (int i = 0; i < n_sets; i++) all[i] = sets[i];
+    char s_ch[64], s_out[1200], s_ckpt[1300];
+    all[n_sets] = s_ch;
+    all[n_sets + 1] = s_out;
+    all[n_sets + 2] = s_ckpt;
+    int rc = -1;
+    const char *split = "test";
+    tc_config base;
+    if (tc_load(config_path, sets, n_sets, &base) != 0) goto out;
+    if (base.is_org) {
+        tc_free(&base);
+        hnd_error_set("%s: a teacher config; a sweep needs a distillation config", config_path);
+        goto out;
+    }
+    split = base.dataset.test.present ? "test" : "val";
+    for (int i = 0; i < n; i++) {
+        sw_row *r = &rows[*n_rows];
+        memset(r, 0, sizeof *r);
+        r->channels = channels[i];
+        snprintf(r->run_dir, sizeof r->run_dir, "%s/b%dch", o->out_dir, channels[i]);
+        snprintf(s_ch, sizeof s_ch, "student_model.backbone.params.layer1.bottleneck_channel=%d", channels[i]);
+        snprintf(s_out, sizeof s_out, "output_dir=\"%s\"", r->run_dir);
+        snprintf(s_ckpt, sizeof s_ckpt, "student_model.ckpt=\"%s/best.h5\"", r->run_dir);
+        tc_config c;
+        if (tc_load(config_path, all, n_sets + 3, &c) != 0) goto fail;
+        snprintf(r->ckpt, sizeof r->ckpt, "%s", c.student.ckpt);
+        if (!ht_finished(&c)) {
+            if (!o->quiet) fprintf(stderr, "sweep: C=%d: training in %s\n", channels[i], r->run_dir);
+            ht_opts to;
+            ht_opts_default(&to);
+            to.resume = 1;
+            to.quiet = o->quiet;
+            to.progress = o->progress;
+            to.stop = o->stop;
+            ht_result tr;
+            if (ht_train(&c, &to, &tr) != 0) {
+                tc_free(&c);
+                goto fail;
+            }
+            if (tr.status == HT_INTERRUPTED) {
+                tc_free(&c);
+                rc = 1;
+                goto written;
+            }
+            r->trained_here = 1;
+        } else if (!o->quiet) {
+            fprintf(stderr, "sweep: C=%d: %s finished earlier, evaluating it\n", channels[i], r->run_dir);
+        }
+        int e = eval_ckpt(&c, 1, r->ckpt, o, &r->ev);
+        tc_free(&c);
+        if (e != 0) goto fail;
+        if (!o->quiet)
+            fprintf(stderr, "sweep: C=%d: bbox AP %.4f%s, bottleneck %.0f bytes at 8 bits (%.4f of the input)\n",
+                    channels[i], r->ev.bbox[0], r->ev.has_segm ? " (segm below)" : "", r->ev.mean_bytes_q8,
+                    r->ev.ratio_q8);
+        (*n_rows)++;
+        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+        if (o->stop && *o->stop) {
+            rc = 1;
+            goto written;
+        }
+    }
+    if (o->teacher) {
+        sw_row *r = &rows[*n_rows];
+        memset(r, 0, sizeof *r);
+        r->is_teacher = 1;
+        snprintf(r->ckpt, sizeof r->ckpt, "%s", base.teacher.ckpt);
+        if (!o->quiet) fprintf(stderr, "sweep: evaluating the teacher %s\n", base.teacher.ckpt);
+        if (eval_ckpt(&base, 0, base.teacher.ckpt, o, &r->ev) != 0) goto fail;
+        (*n_rows)++;
+        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+    }
+    rc = 0;
+    goto written;
+fail:
+    rc = -1;
+written:
+    tc_free(&base);
+out:
+    free(all);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* sweep.h: one student per bottleneck size C (train if needed, evaluate),
+ * the teacher, and the table of the paper's Figure 5 (mAP against the
+ * normalized bottleneck size). Prefix sw_. The picture is drawn by the CLI
+ * (tools/plot_png.h). */
+#ifndef HND_SWEEP_H
+#define HND_SWEEP_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "evaluate.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SW_MAX 64
+
+typedef struct {
+    int is_teacher;
+    int channels;              /* C (0 for the teacher) */
+    char run_dir[1100];
+    char ckpt[1100];
+    int trained_here;          /* 0: an existing finished run was reused */
+    ev_result ev;              /* bbox/segm stats and, for students, bottleneck sizes */
+} sw_row;
+
+typedef struct {
+    const char *out_dir;       /* where b<C>ch/, results.* go */
+    int teacher;               /* evaluate the teacher too */
+    int quiet;
+    int progress;
+    volatile sig_atomic_t *stop;
+} sw_opts;
+
+/* Runs the sweep; rows: n + 1 entries (students in the order of channels,
+ * then the teacher when asked). *n_rows: rows filled. Writes
+ * out_dir/results.csv and results.json after every row (so a stopped sweep
+ * leaves what it has). 0, 1 when stopped (Ctrl-C), -1 + hnd_error(). */
+int sw_run(const char *config_path, const char *const *sets, int n_sets, const int *channels, int n,
+           const sw_opts *o, sw_row *rows, int *n_rows);
+
+int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char *split);
+
+/* Parses "3,6,9" into out (at most max); returns the count or -1. */
+int sw_parse_channels(const char *s, int *out, int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
