@@ -109,14 +109,15 @@ done:
  * form: uint8 masks [N] -> sorted indices of the positives and negatives
  * (new handles). Checks injected indices against the labels. */
 static int sample_image(const rl_sampler *s, rl_stage stage, int image, const ct_tensor *labels,
-                        int batch, double fraction, ct_tensor **pos_sorted, ct_tensor **neg_sorted) {
+                        const ct_tensor *boxes, int batch, double fraction, ct_tensor **pos_sorted,
+                        ct_tensor **neg_sorted) {
     static const char *stage_name[2] = {"rpn", "roi_heads"};
     *pos_sorted = *neg_sorted = NULL;
     ct_tensor *p = NULL, *n = NULL;
     int rc;
     if (s && s->fn) {
         hnd_error_clear();
-        rc = s->fn(s->ctx, stage, image, labels, batch, fraction, &p, &n);
+        rc = s->fn(s->ctx, stage, image, labels, boxes, batch, fraction, &p, &n);
         if (rc == 0 && (!p || !n)) rc = hnd_error_set("sampler returned no indices");
     } else {
         rc = rl_sample_balanced(labels, batch, fraction, &p, &n);
@@ -240,7 +241,7 @@ int rl_rpn_loss(const rcnn_rpn_config *cfg, const rpn_output *rpn, const rt_targ
             CK(labels, "rpn loss: labels");
         }
         ct_tensor *p, *q;
-        if (sample_image(sampler, RL_STAGE_RPN, i, labels, cfg->batch_size_per_image,
+        if (sample_image(sampler, RL_STAGE_RPN, i, labels, anchors, cfg->batch_size_per_image,
                          cfg->positive_fraction, &p, &q) != 0)
             goto done;
         /* regression targets of the sampled positives (encode is elementwise:
@@ -367,7 +368,7 @@ int rl_select_training_samples(const rcnn_box_config *cfg, const ct_tensor *cons
             CK(labels, "roi_heads samples: labels");
         }
         ct_tensor *p, *q;
-        if (sample_image(sampler, RL_STAGE_ROI, i, labels, cfg->batch_size_per_image,
+        if (sample_image(sampler, RL_STAGE_ROI, i, labels, props, cfg->batch_size_per_image,
                          cfg->positive_fraction, &p, &q) != 0)
             goto done;
         /* torch.where(pos | neg): the union in increasing index order */

@@ -74,14 +74,18 @@ int rl_sample_balanced(const ct_tensor *labels, int batch_size_per_image, double
                        ct_tensor **pos, ct_tensor **neg);
 
 /* An injected sampler: called once per image and stage (RPN: image 0..n-1,
- * then RoI heads: image 0..n-1) with the image's labels as above; sets *pos
- * and *neg to new 1-D int64 index tensors into labels (any order; empty
- * allowed) and returns 0, or -1 with a message in hnd_error(). The caller
- * checks every index: in range, positives where label >= 1, negatives
- * where label == 0 (duplicates count once). */
+ * then RoI heads: image 0..n-1) with the image's labels as above and the
+ * candidates they label, boxes [N,4] (RPN: the anchors; RoI heads: the
+ * proposals followed by the GT boxes); sets *pos and *neg to new 1-D int64
+ * index tensors into labels (any order; empty allowed) and returns 0, or -1
+ * with a message in hnd_error(). The caller checks every index: in range,
+ * positives where label >= 1, negatives where label == 0 (duplicates count
+ * once). The boxes let a sampler choose by position (tests map
+ * torchvision's choice by box, as proposals with tied scores may come in
+ * another order). */
 typedef int (*rl_sample_fn)(void *ctx, rl_stage stage, int image, const ct_tensor *labels,
-                            int batch_size_per_image, double positive_fraction, ct_tensor **pos,
-                            ct_tensor **neg);
+                            const ct_tensor *boxes, int batch_size_per_image, double positive_fraction,
+                            ct_tensor **pos, ct_tensor **neg);
 typedef struct {
     rl_sample_fn fn;   /* NULL: rl_sample_balanced */
     void *ctx;

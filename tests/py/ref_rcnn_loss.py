@@ -25,6 +25,7 @@ OUT_DIR/<case>.h5:
   /tgt<i>/boxes, labels, masks   the targets (original pixels; masks uint8)
   /samp/rpn<i>/labels, pos, neg   the RPN sampler's input and choice
   /samp/roi<i>/labels, pos, neg   the same for the RoI heads
+  /samp/roi<i>/boxes      the RoI heads' candidates (proposals + GT boxes)
   /prop<i>                RPN proposals (training mode; resized coordinates)
   /loss/<name>            each loss (float64 scalars)
   /step/<key>             parameters after the SGD step (those <= 1.1M values)
@@ -157,6 +158,15 @@ def run_case(name, out_dir):
         return pos, neg
 
     det_utils.BalancedPositiveNegativeSampler.__call__ = recording_call
+    candidates = []   # the RoI heads' proposals + GT boxes, per image
+    orig_add = model.roi_heads.add_gt_proposals
+
+    def recording_add(proposals, gt_boxes):
+        out = orig_add(proposals, gt_boxes)
+        candidates.extend(p.detach().clone() for p in out)
+        return out
+
+    model.roi_heads.add_gt_proposals = recording_add
     props = []
     model.rpn.register_forward_hook(lambda m, i, o: props.extend(b.detach() for b in o[0]))
     torch.manual_seed(SEED)
@@ -196,6 +206,8 @@ def run_case(name, out_dir):
             f.create_dataset(f"samp/{stage}{i}/labels", data=l.numpy())
             f.create_dataset(f"samp/{stage}{i}/pos", data=p.numpy())
             f.create_dataset(f"samp/{stage}{i}/neg", data=n.numpy())
+            if stage == "roi":
+                f.create_dataset(f"samp/roi{i}/boxes", data=candidates[i].numpy())
         for k, v in losses.items():
             f.create_dataset(f"loss/{k}", data=np.float64(v.item()))
         f.create_dataset("n_trainable", data=np.int64(len(params)))
