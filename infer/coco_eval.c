@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "coco_eval_int.h"
+#include "atomic_file.h"
 #include "hnd_error.h"
 #include "mask_rle.h"
 
@@ -524,27 +525,9 @@ static void json_num(FILE *f, double x) {
 }
 
 int ce_write_json(const char *path, const ce_result *r, int per_category) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) return hnd_error_set("out of memory");
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        hnd_error_set("%s: cannot create a temporary file next to it: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    mode_t um = umask(0); /* mkstemp makes 0600; give the file the usual mode */
-    umask(um);
-    if (fchmod(fd, 0666 & ~um) != 0) { /* not fatal */
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return hnd_error_set("%s: %s", path, strerror(errno));
-    }
+    af_file a;
+    FILE *f = af_open(&a, path);
+    if (!f) return -1;
     const char *name = ce_iou_name(r->iou_type);
     fprintf(f, "{\"%s\": [", name);
     for (int i = 0; i < 12; i++) {
@@ -569,16 +552,5 @@ int ce_write_json(const char *path, const ce_result *r, int per_category) {
         fputs("]", f);
     }
     fputs("}\n", f);
-    int bad = ferror(f);
-    if (fflush(f) != 0) bad = 1;
-    if (fsync(fileno(f)) != 0) bad = 1;
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return hnd_error_set("%s: cannot write: %s", path, strerror(e));
-    }
-    free(tmp);
-    return 0;
+    return af_commit(&a, 0);
 }

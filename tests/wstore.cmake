@@ -1,2 +1,3 @@
-# Weight store: round trip of every dtype, atomic writes, errors, h5py interop.
+# util/: weight store (round trip, atomic writes, errors, h5py) and atomic text files.
 hnd_add_test(test_wstore SOURCES test_wstore.c LIBS hnd_util)
+hnd_add_test(test_atomic_file SOURCES test_atomic_file.c LIBS hnd_util)

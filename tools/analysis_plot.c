@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "hnd_error.h"
 
 /* 5x7 glyphs, one byte per row, bit 4 = leftmost column. */
@@ -137,16 +138,14 @@ static const unsigned char k_colors[][3] = {{214, 39, 40}, {44, 160, 44},  {255,
                                             {23, 190, 207}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
 
 static int write_png(const char *path, const canvas *cv) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hnd_error_set("%s: %s", tmp, strerror(errno));
+    af_file a;
+    FILE *f = af_open(&a, path);
+    if (!f) return -1;
     png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = p ? png_create_info_struct(p) : NULL;
     if (!p || !info || setjmp(png_jmpbuf(p))) {
         png_destroy_write_struct(&p, &info);
-        fclose(f);
-        remove(tmp);
+        af_abort(&a);
         return hnd_error_set("%s: cannot write PNG", path);
     }
     png_init_io(p, f);
@@ -156,11 +155,7 @@ static int write_png(const char *path, const canvas *cv) {
     for (int y = 0; y < cv->h; y++) png_write_row(p, cv->px + (size_t)y * 3 * cv->w);
     png_write_end(p, NULL);
     png_destroy_write_struct(&p, &info);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return hnd_error_set("%s: %s", path, strerror(errno));
-    }
-    return 0;
+    return af_commit(&a, 0);
 }
 
 static double tr(double v, int lg) { return lg ? (v > 0 ? log10(v) : NAN) : v; }

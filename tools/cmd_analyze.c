@@ -92,25 +92,19 @@ int an_cli_mkdir(const char *dir) {
     return 0;
 }
 
-FILE *an_cli_open(const char *dir, const char *name, char *tmp, size_t ntmp) {
-    snprintf(tmp, ntmp, "%s/%s.tmp.%d", dir, name, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) hnd_error_set("%s: %s", tmp, strerror(errno));
-    return f;
-}
-
-int an_cli_commit(FILE *f, const char *tmp, const char *dir, const char *name, int failed) {
+FILE *an_cli_open(af_file *a, const char *dir, const char *name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (ferror(f)) failed = 1;
-    if (fclose(f) != 0) failed = 1;
-    if (failed || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        if (!failed) return hnd_error_set("%s: %s", path, strerror(e));
-        return hnd_error_set("%s: cannot write%s%s", path, hnd_error()[0] ? ": " : "", hnd_error());
-    }
-    return 0;
+    return af_open(a, path);
+}
+
+/* failed != 0: the writer's own message is kept, with the path in front. */
+int an_cli_commit(af_file *a, int failed) {
+    if (!failed) return af_commit(a, 0);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", hnd_error());
+    af_abort(a);
+    return hnd_error_set("%s: cannot write%s%s", a->path, msg[0] ? ": " : "", msg);
 }
 
 int an_cli_specs_from_config(const char *path, an_model_spec specs[2], int *n_specs) {
@@ -356,12 +350,12 @@ int cmd_analyze(int argc, char **argv) {
             printf("\n");
         }
     }
-    char tmp[4096];
-    FILE *f = an_cli_open(out, "analysis.csv", tmp, sizeof tmp);
+    af_file a;
+    FILE *f = an_cli_open(&a, out, "analysis.csv");
     const an_result *cr[18];
     an_result *pr[18];
     for (int k = 0; k < n_specs; k++) cr[k] = pr[k] = &rs[k];
-    if (!f || an_cli_commit(f, tmp, out, "analysis.csv", an_write_csv(f, cr, n_specs) != 0) != 0 ||
+    if (!f || an_cli_commit(&a, an_write_csv(f, cr, n_specs) != 0) != 0 ||
         plot_results(out, pr, n_specs, 0) != 0 || plot_results(out, pr, n_specs, 1) != 0) {
         fprintf(stderr, "hnd analyze: %s\n", hnd_error());
         goto done;

@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 
+#include "atomic_file.h"
+
 #include "analysis.h"
 
 int cmd_analyze(int argc, char **argv);
@@ -16,10 +18,10 @@ int an_cli_parse_device(const char *s, ct_device *d);
 int an_cli_parse_size(const char *s, int64_t chw[3]);
 /* "3,6,9" -> values (>= 1); returns the count or -1. */
 int an_cli_parse_channels(const char *s, int64_t *v, int max);
-/* Opens DIR/NAME.tmp.PID for writing; an_cli_commit closes and renames it
- * into DIR/NAME (or removes it when failed != 0). NULL / -1 + hnd_error(). */
-FILE *an_cli_open(const char *dir, const char *name, char *tmp, size_t ntmp);
-int an_cli_commit(FILE *f, const char *tmp, const char *dir, const char *name, int failed);
+/* Opens DIR/NAME atomically (util/atomic_file.h); an_cli_commit renames it
+ * into place (or removes it when failed != 0). NULL / -1 + hnd_error(). */
+FILE *an_cli_open(af_file *a, const char *dir, const char *name);
+int an_cli_commit(af_file *a, int failed);
 /* mkdir -p DIR (one level is enough for our outputs, parents made too). */
 int an_cli_mkdir(const char *dir);
 /* Reads a student/teacher config (train/config.h) into one or two model

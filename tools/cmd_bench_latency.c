@@ -309,11 +309,11 @@ int cmd_bench_latency(int argc, char **argv) {
     }
     lat_strategy st[8];
     int ns = lat_strategies(&rep, &dv, st, 8);
-    char tmp[4096];
-    FILE *f = an_cli_open(out, "latency_parts.csv", tmp, sizeof tmp);
-    if (!f || an_cli_commit(f, tmp, out, "latency_parts.csv", lat_write_report_csv(f, &rep) != 0) != 0) goto io_fail;
-    f = an_cli_open(out, "latency_model.csv", tmp, sizeof tmp);
-    if (!f || an_cli_commit(f, tmp, out, "latency_model.csv",
+    af_file a;
+    FILE *f = an_cli_open(&a, out, "latency_parts.csv");
+    if (!f || an_cli_commit(&a, lat_write_report_csv(f, &rep) != 0) != 0) goto io_fail;
+    f = an_cli_open(&a, out, "latency_model.csv");
+    if (!f || an_cli_commit(&a,
                             lat_write_model_csv(f, st, ns, rates, nr, overhead_ms) != 0) != 0)
         goto io_fail;
     if (plot_model(out, st, ns, rates, nr, overhead_ms, rep.label) != 0) goto io_fail;

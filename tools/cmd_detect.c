@@ -23,6 +23,7 @@
 #include "coco_ann.h"
 #include "ct_detection.h"
 #include "ctorch.h"
+#include "atomic_file.h"
 #include "hnd_error.h"
 #include "img.h"
 #include "mask_rle.h"
@@ -330,22 +331,6 @@ done:
     return rc;
 }
 
-static int write_atomic(const char *path, const char *text) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hnd_error_set("%s: %s", tmp, strerror(errno));
-    size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return hnd_error_set("%s: cannot write (%s)", path, strerror(e));
-    }
-    return 0;
-}
-
 static int cmp_dbl(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -510,7 +495,7 @@ int cmd_detect(int argc, char **argv) {
     prg_end(bar);
     if (ok) {
         char *text = cJSON_PrintUnformatted(arr);
-        if (!text || write_atomic(o.out, text) != 0) {
+        if (!text || af_write_text(o.out, text) != 0) {
             fprintf(stderr, "hnd detect: %s\n", text ? hnd_error() : "out of memory");
             ok = 0;
         }

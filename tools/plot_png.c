@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "hnd_error.h"
 
 /* 5x7 glyphs, rows top to bottom, bit 4 = leftmost column. */
@@ -358,25 +359,22 @@ static int render(pp_plot *p) {
 int pp_write(pp_plot *p, const char *path) {
     if (!p || !path) return hnd_error_set("plot: NULL argument");
     if (render(p) != 0) return -1;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hnd_error_set("%s: %s", tmp, strerror(errno));
+    af_file a;
+    FILE *f = af_open(&a, path);
+    if (!f) return -1;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_bytep *rows = malloc(sizeof(png_bytep) * (size_t)p->h);
     if (!png || !info || !rows) {
         png_destroy_write_struct(&png, &info);
         free(rows);
-        fclose(f);
-        remove(tmp);
+        af_abort(&a);
         return hnd_error_set("plot: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         free(rows);
-        fclose(f);
-        remove(tmp);
+        af_abort(&a);
         return hnd_error_set("%s: libpng error", path);
     }
     png_init_io(png, f);
@@ -388,10 +386,5 @@ int pp_write(pp_plot *p, const char *path) {
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     free(rows);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return hnd_error_set("%s: %s", path, strerror(e));
-    }
-    return 0;
+    return af_commit(&a, 0);
 }
