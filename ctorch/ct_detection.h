@@ -19,7 +19,7 @@ extern "C" {
  *   input [B,C,H,W] float; rois [K,5] (batch index, x1, y1, x2, y2) in image
  *   coordinates (multiplied by spatial_scale to reach the feature map).
  *   sampling_ratio > 0 (the R-CNNs use 2; torchvision's adaptive <= 0 mode is
- *   not supported); aligned 0 (the R-CNNs) or 1 (half-pixel offset).
+ *   ct_roi_align_adaptive in ct_loss_ops.h); aligned 0 (the R-CNNs) or 1 (half-pixel offset).
  * Returns [K,C,out_h,out_w]. Built from ATen ops (a weighted gather,
  * embedding_bag with per-sample weights): runs on every device and has an
  * autograd backward with respect to input. The sampling grid, the clamping at

@@ -12,8 +12,8 @@
  * Each stage is callable on its own so that students (a head computed
  * elsewhere, a split model) can feed their own features and so that latency
  * can be measured per part; rcnn_detect() runs them all in inference mode
- * (no autograd). Training (losses) is a later addition: rcnn_set_training
- * already selects the training top-n of the RPN.
+ * (no autograd). The training losses are in rcnn_loss.h (rl_forward_train);
+ * rcnn_set_training selects the training top-n of the RPN.
  *
  * Conventions: handles returned are new, in the caller's scope; NULL/-1 +
  * hnd_error() naming the stage and shapes. */

@@ -16,8 +16,8 @@
  *
  * Parameters: "<prefix>box_head.fc6.{weight,bias}", "<prefix>box_head.fc7.*",
  * "<prefix>box_predictor.cls_score.*", "<prefix>box_predictor.bbox_pred.*"
- * (prefix "roi_heads."). Losses (proposal matching/sampling, fastrcnn_loss)
- * come later; rh_box_forward is what they will consume.
+ * (prefix "roi_heads."). The losses (proposal matching/sampling,
+ * fastrcnn_loss) are in rcnn_loss.h and consume rh_box_forward.
  * Forwards run in their own scope; results are new handles in the caller's
  * scope; NULL/-1 + hnd_error(). */
 #ifndef ROI_HEADS_H

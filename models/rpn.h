@@ -13,9 +13,9 @@
  * (prefix "rpn."); files of older torchvision (the COCO checkpoints) name the
  * first conv "<prefix>head.conv.{weight,bias}", accepted as an alias.
  *
- * Losses (anchor matching, sampling, objectness BCE and smooth-L1) are not
- * implemented yet: rpn_output keeps what they need (anchors, flat logits and
- * deltas with autograd history). Forwards run in their own scope and
+ * The losses (anchor matching, sampling, objectness BCE and smooth-L1) are
+ * in rcnn_loss.h (rl_rpn_loss), from what rpn_output keeps (anchors, flat
+ * logits and deltas with autograd history). Forwards run in their own scope and
  * return new handles in the caller's scope; NULL/-1 + hnd_error(). */
 #ifndef RPN_H
 #define RPN_H
