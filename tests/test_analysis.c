@@ -303,6 +303,12 @@ static void test_errors(void **state) {
     an_model_close(&m);   /* idempotent */
 }
 
+static int group_teardown(void **state) {
+    char dir[512];
+    tu_cleanup(tu_tmp(dir, sizeof dir, "analysis_ref"));
+    return 0;
+}
+
 int main(void) {
     ct_set_num_threads(0);
     const struct CMUnitTest tests[] = {
@@ -313,5 +319,5 @@ int main(void) {
         cmocka_unit_test(test_student_point),
         cmocka_unit_test(test_r50_against_torchvision),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

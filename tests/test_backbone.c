@@ -152,6 +152,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     ws_reader_close(g_ref);
+    tu_cleanup(g_dir);
     return 0;
 }
 

@@ -26,3 +26,5 @@ if "$bin/hnd" detect --weights "$work/w.h5" --arch mask_rcnn_resnet18_fpn --out 
      "$work/nonexistent" 2> "$work/err.txt"; then echo "missing input accepted"; exit 1; fi
 grep -q "nonexistent" "$work/err.txt"
 echo "hnd detect: OK"
+# large files go on success (HND_KEEP_TEST_FILES=1 keeps them)
+[ -n "${HND_KEEP_TEST_FILES:-}" ] || rm -rf "$work"

@@ -96,3 +96,5 @@ grep -q "^teacher,0,input," SW/results.csv || fail "no teacher row"
 "$PY" -c "import json; r = json.load(open('SW/results.json'))['rows']; assert len(r) == 2 and r[0]['ratio_8bit'] > 0"
 head -c 8 SW/curve.png | od -An -tx1 | grep -q "89 50 4e 47" || fail "curve.png is not a PNG"
 echo "test_hnd_train: ok"
+# large files go on success (HND_KEEP_TEST_FILES=1 keeps them)
+if [ -z "${HND_KEEP_TEST_FILES:-}" ]; then cd .. && rm -rf "$T"; fi

@@ -56,6 +56,13 @@ static int group_setup(void **state) {
     return 0;
 }
 
+static int group_teardown(void **state) {
+    /* references generated here (not a reused HND_RCNN_REF_DIR) */
+    const char *reuse = getenv("HND_RCNN_REF_DIR");
+    if (!(reuse && *reuse)) tu_cleanup(g_dir);
+    return 0;
+}
+
 static int import_weights(const char *name, char *h5, size_t n) {
     const char *bin = getenv("HND_BIN_DIR");
     snprintf(h5, n, "%s/%s_weights.h5", g_dir, name);
@@ -313,5 +320,5 @@ int main(void) {
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_legacy_keys),
     };
-    return cmocka_run_group_tests(tests, group_setup, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

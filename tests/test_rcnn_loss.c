@@ -632,6 +632,11 @@ static void test_errors(void **state) {
     assert_int_equal(ct_live_tensor_count(), live);
 }
 
+static int group_teardown(void **state) {
+    tu_cleanup(g_dir);
+    return 0;
+}
+
 int main(void) {
     const char *th = getenv("HND_THREADS");
     ct_set_num_threads(th && *th ? atoi(th) : 0);   /* 0: every core */
@@ -645,5 +650,5 @@ int main(void) {
         cmocka_unit_test(test_default_sampler_seeded),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, group_setup, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -33,4 +33,15 @@ static inline int tu_file_exists(const char *p) {
     return f != NULL;
 }
 
+/* Large reference files (weights, features) are removed when a test group
+ * ends, so a full run does not leave gigabytes behind; set
+ * HND_KEEP_TEST_FILES=1 to keep them for debugging. */
+static inline void tu_cleanup(const char *dir) {
+    const char *keep = getenv("HND_KEEP_TEST_FILES");
+    if ((keep && *keep) || !dir || !*dir) return;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
+}
+
 #endif
