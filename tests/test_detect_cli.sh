@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # hnd detect end to end: PNG files -> COCO results JSON (+ --visualize PNGs),
 # compared with torchvision on the same files by tests/py/check_detect_cli.py.
-# Uses the weights and images of test_rcnn's mask_r18_small case (its
-# reference directory, $HND_TEST_TMP/rcnn_ref, generated if absent).
+# Uses the weights and images of test_rcnn's mask_r18_small case, generated
+# here by tests/py/ref_rcnn.py (or taken from HND_RCNN_REF_DIR).
 set -euo pipefail
 py=${HND_PYTHON:-/usr/bin/python3}
 src=${HND_SRC_DIR:?}; bin=${HND_BIN_DIR:?}; tmp=${HND_TEST_TMP:?}
-ref=${HND_RCNN_REF_DIR:-$tmp/rcnn_ref}
 case=mask_r18_small
 work=$tmp/detect_cli; rm -rf "$work"; mkdir -p "$work"
+ref=${HND_RCNN_REF_DIR:-$work/ref}
 [ -f "$ref/$case.pth" ] || "$py" "$src/tests/py/ref_rcnn.py" "$ref" "$case"
 "$py" "$src/tests/py/check_detect_cli.py" prepare "$ref" "$case" "$work/img"
 "$bin/hnd" import-torchvision "$ref/$case.pth" "$work/w.h5" --quiet

@@ -24,9 +24,9 @@
 #include "ct_detection.h"
 #include "ctorch.h"
 #include "atomic_file.h"
+#include "det_results.h"
 #include "hnd_error.h"
 #include "img.h"
-#include "mask_rle.h"
 #include "progress.h"
 #include "rcnn.h"
 
@@ -138,7 +138,6 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static double round_to(double x, double q) { return round(x / q) * q; }
 
 /* ------------------------------------------------------------- visualize */
 
@@ -258,76 +257,11 @@ static int parse_device(const char *s, ct_device *d) {
 /* One image's results into the JSON array (and the PNG). */
 static int emit(cJSON *arr, const det_opts *o, const det_input *in, img_u8 *im,
                 const rcnn_detections *d, double mask_thresh) {
-    int rc = -1;
-    int64_t k = ct_numel(d->scores);
-    float *boxes = malloc(sizeof(float) * 4 * (size_t)(k + 1));
-    float *scores = malloc(sizeof(float) * (size_t)(k + 1));
-    int64_t *labels = malloc(sizeof(int64_t) * (size_t)(k + 1));
-    uint8_t *masks = NULL;
-    const size_t hw = (size_t)im->width * im->height;
-    if (!boxes || !scores || !labels) {
-        hnd_error_set("out of memory");
-        goto done;
-    }
-    ct_scope_begin();
-    int ok = ct_to_buffer(ct_to_dtype(d->boxes, CT_F32), boxes, sizeof(float) * 4 * (size_t)k) == 0 &&
-             ct_to_buffer(ct_to_dtype(d->scores, CT_F32), scores, sizeof(float) * (size_t)k) == 0 &&
-             ct_to_buffer(ct_to_dtype(d->labels, CT_I64), labels, sizeof(int64_t) * (size_t)k) == 0;
-    if (ok && d->masks && k > 0) {
-        masks = malloc(hw * (size_t)k);
-        ok = masks && ct_to_buffer(ct_to_dtype(ct_gt_scalar(d->masks, mask_thresh), CT_U8), masks,
-                                   hw * (size_t)k) == 0;
-    }
-    ct_scope_end();
-    if (!ok) {
-        hnd_error_set("%s: reading detections: %s", in->path, ct_last_error());
-        goto done;
-    }
-    for (int64_t i = 0; i < k; i++) {
-        cJSON *r = cJSON_CreateObject();
-        if (!r) goto oom;
-        cJSON_AddItemToArray(arr, r);
-        const float *b = boxes + 4 * i;
-        double bb[4] = {round_to(b[0], 1e-3), round_to(b[1], 1e-3), round_to((double)b[2] - b[0], 1e-3),
-                        round_to((double)b[3] - b[1], 1e-3)};
-        cJSON *jb = cJSON_CreateDoubleArray(bb, 4);
-        if (!cJSON_AddNumberToObject(r, "image_id", (double)in->image_id) ||
-            !cJSON_AddNumberToObject(r, "category_id", (double)labels[i]) || !jb)
-            goto oom;
-        cJSON_AddItemToObject(r, "bbox", jb);
-        if (!cJSON_AddNumberToObject(r, "score", round_to(scores[i], 1e-6))) goto oom;
-        if (masks) {
-            rle_t rle;
-            rle_init(&rle);
-            if (rle_encode_rowmajor(&rle, masks + hw * (size_t)i, (uint32_t)im->height,
-                                    (uint32_t)im->width) != 0)
-                goto done;
-            char *s = rle_to_string(&rle);
-            rle_free(&rle);
-            if (!s) goto oom;
-            cJSON *seg = cJSON_AddObjectToObject(r, "segmentation");
-            double size[2] = {im->height, im->width};
-            cJSON *js = cJSON_CreateDoubleArray(size, 2);
-            if (!seg || !js) {
-                free(s);
-                goto oom;
-            }
-            cJSON_AddItemToObject(seg, "size", js);
-            cJSON *cs = cJSON_AddStringToObject(seg, "counts", s);
-            free(s);
-            if (!cs) goto oom;
-        }
-    }
-    if (o->vis && visualize(o->vis, in->path, im, k, boxes, scores, labels, masks) != 0) goto done;
-    rc = 0;
-    goto done;
-oom:
-    hnd_error_set("out of memory");
-done:
-    free(boxes);
-    free(scores);
-    free(labels);
-    free(masks);
+    dr_host h;
+    if (dr_to_host(d, im->height, im->width, mask_thresh, &h) != 0) return hnd_error_prefix("%s", in->path);
+    int rc = dr_append_json(arr, in->image_id, &h);
+    if (rc == 0 && o->vis) rc = visualize(o->vis, in->path, im, h.k, h.boxes, h.scores, h.labels, h.masks);
+    dr_host_free(&h);
     return rc;
 }
 

@@ -15,9 +15,10 @@
 #include "coco_ann.h"
 #include "coco_eval.h"
 #include "data_tensors.h"
+#include "atomic_file.h"
+#include "det_results.h"
 #include "hnd_error.h"
 #include "ld.h"
-#include "mask_rle.h"
 #include "progress.h"
 
 struct ev_ctx {
@@ -70,99 +71,16 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double round_to(double v, double q) { return round(v / q) * q; }
 
 /* Appends one image's detections to arr. */
 static int add_results(cJSON *arr, int64_t image_id, int height, int width, const rcnn_detections *d,
                        double mask_thresh, int64_t *count) {
-    int64_t k = ct_numel(d->scores);
-    if (k <= 0) return k < 0 ? hnd_error_set("detections: %s", ct_last_error()) : 0;
-    int rc = -1;
-    size_t hw = (size_t)width * (size_t)height;
-    float *boxes = malloc(sizeof(float) * 4 * (size_t)k);
-    float *scores = malloc(sizeof(float) * (size_t)k);
-    int64_t *labels = malloc(sizeof(int64_t) * (size_t)k);
-    uint8_t *masks = NULL;
-    if (!boxes || !scores || !labels) {
-        hnd_error_set("out of memory");
-        goto done;
-    }
-    ct_scope_begin();
-    int ok = ct_to_buffer(ct_to_dtype(d->boxes, CT_F32), boxes, sizeof(float) * 4 * (size_t)k) == 0 &&
-             ct_to_buffer(ct_to_dtype(d->scores, CT_F32), scores, sizeof(float) * (size_t)k) == 0 &&
-             ct_to_buffer(ct_to_dtype(d->labels, CT_I64), labels, sizeof(int64_t) * (size_t)k) == 0;
-    if (ok && d->masks) {
-        masks = malloc(hw * (size_t)k);
-        ok = masks && ct_to_buffer(ct_to_dtype(ct_gt_scalar(d->masks, mask_thresh), CT_U8), masks,
-                                   hw * (size_t)k) == 0;
-    }
-    ct_scope_end();
-    if (!ok) {
-        hnd_error_set("reading detections: %s", ct_last_error());
-        goto done;
-    }
-    for (int64_t i = 0; i < k; i++) {
-        cJSON *r = cJSON_CreateObject();
-        if (!r) goto oom;
-        cJSON_AddItemToArray(arr, r);
-        const float *b = boxes + 4 * i;
-        double bb[4] = {round_to(b[0], 1e-3), round_to(b[1], 1e-3), round_to((double)b[2] - b[0], 1e-3),
-                        round_to((double)b[3] - b[1], 1e-3)};
-        cJSON *jb = cJSON_CreateDoubleArray(bb, 4);
-        if (!jb || !cJSON_AddNumberToObject(r, "image_id", (double)image_id) ||
-            !cJSON_AddNumberToObject(r, "category_id", (double)labels[i]))
-            goto oom;
-        cJSON_AddItemToObject(r, "bbox", jb);
-        if (!cJSON_AddNumberToObject(r, "score", round_to(scores[i], 1e-6))) goto oom;
-        if (masks) {
-            rle_t rle;
-            rle_init(&rle);
-            if (rle_encode_rowmajor(&rle, masks + hw * (size_t)i, (uint32_t)height, (uint32_t)width) != 0)
-                goto done;
-            char *s = rle_to_string(&rle);
-            rle_free(&rle);
-            if (!s) goto oom;
-            cJSON *seg = cJSON_AddObjectToObject(r, "segmentation");
-            double size[2] = {height, width};
-            cJSON *js = cJSON_CreateDoubleArray(size, 2);
-            if (!seg || !js) {
-                free(s);
-                cJSON_Delete(js);
-                goto oom;
-            }
-            cJSON_AddItemToObject(seg, "size", js);
-            cJSON *cs = cJSON_AddStringToObject(seg, "counts", s);
-            free(s);
-            if (!cs) goto oom;
-        }
-    }
-    *count += k;
-    rc = 0;
-    goto done;
-oom:
-    hnd_error_set("out of memory");
-done:
-    free(boxes);
-    free(scores);
-    free(labels);
-    free(masks);
+    dr_host h;
+    if (dr_to_host(d, height, width, mask_thresh, &h) != 0) return -1;
+    int rc = dr_append_json(arr, image_id, &h);
+    if (rc == 0) *count += h.k;
+    dr_host_free(&h);
     return rc;
-}
-
-static int write_atomic(const char *path, const char *text) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hnd_error_set("%s: %s", tmp, strerror(errno));
-    size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        int err = errno;
-        remove(tmp);
-        return hnd_error_set("%s: %s", path, strerror(err ? err : EIO));
-    }
-    return 0;
 }
 
 /* A student's features with the bottleneck measured (and transformed per
@@ -310,7 +228,7 @@ int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
         hnd_error_set("out of memory");
         goto done;
     }
-    if (o->results_path && write_atomic(o->results_path, json) != 0) {
+    if (o->results_path && af_write_text(o->results_path, json) != 0) {
         free(json);
         goto done;
     }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "hnd_error.h"
 #include "hnd_model.h"
 #include "hnd_train.h"
@@ -29,20 +30,6 @@ int sw_parse_channels(const char *s, int *out, int max) {
     }
     if (n == 0) return hnd_error_set("--channels: empty list");
     return n;
-}
-
-static int write_atomic(const char *path, const char *text) {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hnd_error_set("%s: %s", tmp, strerror(errno));
-    int bad = fputs(text, f) == EOF;
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return hnd_error_set("%s: %s", path, strerror(e ? e : EIO));
-    }
-    return 0;
 }
 
 typedef struct {
@@ -116,11 +103,11 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
     if (!csv.s || !js.s) rc = hnd_error_set("out of memory");
     if (rc == 0) {
         snprintf(p, sizeof p, "%s/results.csv", out_dir);
-        rc = write_atomic(p, csv.s);
+        rc = af_write_text(p, csv.s);
     }
     if (rc == 0) {
         snprintf(p, sizeof p, "%s/results.json", out_dir);
-        rc = write_atomic(p, js.s);
+        rc = af_write_text(p, js.s);
     }
     free(csv.s);
     free(js.s);

@@ -686,7 +686,7 @@ static int step(pk_ctx *c, pk_value **out) {
     if (!p) return -1;
     int op = c->op = *p;
     pk_value *v, *w;
-    size_t start;
+    size_t start = 0;
     switch (op) {
     case 0x80: /* PROTO */
         if (!(p = need(c, 1))) return -1;

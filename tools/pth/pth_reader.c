@@ -493,7 +493,7 @@ static int load_zip(reader *r, const uint8_t *buf, size_t len, pth_state *out) {
     }
     zip_error_fini(&zerr);
     out->format = "zip";
-    char *pkl_name, bo_name[1024];
+    char *pkl_name = NULL, bo_name[1024];
     if (zip_find_pickle(r, &pkl_name) < 0) return -1;
     /* torch 2.x records the writer's byte order; older files are little. */
     snprintf(bo_name, sizeof bo_name, "%s/byteorder", r->prefix);

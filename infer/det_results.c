@@ -1,0 +1,96 @@
+/* det_results.c: see det_results.h. */
+#include "det_results.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctorch.h"
+#include "hnd_error.h"
+#include "mask_rle.h"
+
+static double round_to(double v, double q) { return round(v / q) * q; }
+
+void dr_host_free(dr_host *h) {
+    if (!h) return;
+    free(h->boxes);
+    free(h->scores);
+    free(h->labels);
+    free(h->masks);
+    memset(h, 0, sizeof *h);
+}
+
+int dr_to_host(const rcnn_detections *d, int64_t height, int64_t width, double mask_thresh, dr_host *out) {
+    memset(out, 0, sizeof *out);
+    int64_t k = ct_numel(d->scores);
+    if (k < 0) return hnd_error_set("detections: %s", ct_last_error());
+    out->k = k;
+    out->height = height;
+    out->width = width;
+    size_t n = (size_t)k, hw = (size_t)height * (size_t)width;
+    /* +1: malloc(0) may return NULL */
+    out->boxes = malloc(sizeof(float) * 4 * n + 1);
+    out->scores = malloc(sizeof(float) * n + 1);
+    out->labels = malloc(sizeof(int64_t) * n + 1);
+    if (!out->boxes || !out->scores || !out->labels) {
+        dr_host_free(out);
+        return hnd_error_set("out of memory");
+    }
+    if (k == 0) return 0;
+    ct_scope_begin();
+    int ok = ct_to_buffer(ct_to_dtype(d->boxes, CT_F32), out->boxes, sizeof(float) * 4 * n) == 0 &&
+             ct_to_buffer(ct_to_dtype(d->scores, CT_F32), out->scores, sizeof(float) * n) == 0 &&
+             ct_to_buffer(ct_to_dtype(d->labels, CT_I64), out->labels, sizeof(int64_t) * n) == 0;
+    if (ok && d->masks) {
+        out->masks = malloc(hw * n + 1);
+        ok = out->masks &&
+             ct_to_buffer(ct_to_dtype(ct_gt_scalar(d->masks, mask_thresh), CT_U8), out->masks, hw * n) == 0;
+    }
+    ct_scope_end();
+    if (!ok) {
+        hnd_error_set("reading detections: %s", out->masks || !d->masks ? ct_last_error() : "out of memory");
+        dr_host_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* {"size": [h, w], "counts": "..."} of one mask. */
+static int add_segmentation(cJSON *r, const uint8_t *mask, int64_t height, int64_t width) {
+    rle_t rle;
+    rle_init(&rle);
+    if (rle_encode_rowmajor(&rle, mask, (uint32_t)height, (uint32_t)width) != 0) return -1;
+    char *s = rle_to_string(&rle);
+    rle_free(&rle);
+    if (!s) return hnd_error_set("out of memory");
+    double size[2] = {(double)height, (double)width};
+    cJSON *seg = cJSON_AddObjectToObject(r, "segmentation");
+    cJSON *js = cJSON_CreateDoubleArray(size, 2);
+    int ok = seg && js;
+    if (ok) cJSON_AddItemToObject(seg, "size", js);
+    else cJSON_Delete(js);
+    ok = ok && cJSON_AddStringToObject(seg, "counts", s);
+    free(s);
+    return ok ? 0 : hnd_error_set("out of memory");
+}
+
+int dr_append_json(cJSON *arr, int64_t image_id, const dr_host *h) {
+    size_t hw = (size_t)h->height * (size_t)h->width;
+    for (int64_t i = 0; i < h->k; i++) {
+        cJSON *r = cJSON_CreateObject();
+        if (!r) return hnd_error_set("out of memory");
+        cJSON_AddItemToArray(arr, r);
+        const float *b = h->boxes + 4 * i;
+        double bb[4] = {round_to(b[0], 1e-3), round_to(b[1], 1e-3), round_to((double)b[2] - b[0], 1e-3),
+                        round_to((double)b[3] - b[1], 1e-3)};
+        if (!cJSON_AddNumberToObject(r, "image_id", (double)image_id) ||
+            !cJSON_AddNumberToObject(r, "category_id", (double)h->labels[i]))
+            return hnd_error_set("out of memory");
+        cJSON *jb = cJSON_CreateDoubleArray(bb, 4);
+        if (!jb) return hnd_error_set("out of memory");
+        cJSON_AddItemToObject(r, "bbox", jb);
+        if (!cJSON_AddNumberToObject(r, "score", round_to(h->scores[i], 1e-6))) return hnd_error_set("out of memory");
+        if (h->masks && add_segmentation(r, h->masks + hw * (size_t)i, h->height, h->width) != 0) return -1;
+    }
+    return 0;
+}
