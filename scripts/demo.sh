@@ -1,26 +1,70 @@
 #!/usr/bin/env bash
-# make demo: what exists so far, end to end, with nothing downloaded.
-#  1. the torch build hnd runs on (threads, BLAS, CUDA);
-#  2. a torchvision Faster R-CNN R50-FPN state dict (random weights, saved by
-#     python3-torch in the legacy format of the real COCO checkpoints) imported
-#     into an hnd weight file in checkpoints/.
+# make demo: the whole head-network-distillation curve on the embedded
+# synthetic default, with nothing downloaded (`make demo` passes the build
+# directory as $1):
+#  1. hnd synth: COCO-format sets of shapes at 320x240: checkpoints/demo/data
+#     (400 training, 100 validation images: the teacher) and
+#     checkpoints/demo/distill (64 training, 50 test images: the students);
+#  2. hnd train-teacher: a small Mask R-CNN ResNet-18 FPN teacher trained from
+#     scratch (configs/demo/teacher_mask_rcnn_r18_synth.json); its box branch
+#     (--box-teacher) is the Faster R-CNN teacher;
+#  3. hnd sweep: one HND student per bottleneck size C = 3,6,9,12,15 for the
+#     Faster and for the Mask R-CNN (configs/demo/hnd_demo_*_rcnn_r18_synth.json);
+#  4. the tables, results.csv/json and curve.png of both sweeps.
+# Everything is kept under checkpoints/: a second run reuses what exists (an
+# interrupted one continues where it stopped).
 set -euo pipefail
+# the cores may be shared: OpenMP threads that sleep instead of spinning at
+# barriers keep an oversubscribed machine from slowing down several-fold
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 build=${1:-build}
 hnd="$build/hnd"
-mkdir -p checkpoints
-echo "== hnd info"
-"$hnd" info
-pth=checkpoints/demo_fasterrcnn_resnet50_fpn_random.pth
-h5=checkpoints/demo_fasterrcnn_resnet50_fpn_random.h5
-if [ ! -f "$pth" ]; then
-  echo "== saving a random-init torchvision fasterrcnn_resnet50_fpn to $pth"
-  /usr/bin/python3 - "$pth" <<'PY'
-import sys, torch, torchvision
-torch.manual_seed(0)
-m = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
-torch.save(m.state_dict(), sys.argv[1], _use_new_zipfile_serialization=False)
-PY
-fi
-echo "== hnd import-torchvision $pth $h5"
-"$hnd" import-torchvision "$pth" "$h5"
-echo "demo: weights written to $h5"
+[ -x "$hnd" ] || { echo "demo: $hnd not found (run make build first)" >&2; exit 1; }
+t0=$(date +%s)
+elapsed() { local s=$(($(date +%s) - t0)); printf '%d:%02d' $((s / 60)) $((s % 60)); }
+say() { printf '\n== [%s] %s\n' "$(elapsed)" "$*"; }
+
+data=checkpoints/demo/data
+teacher_cfg=configs/demo/teacher_mask_rcnn_r18_synth.json
+teacher=checkpoints/demo_mrcnn_r18_synth_teacher.h5
+box_teacher=checkpoints/demo_mrcnn_r18_synth_teacher_box.h5
+channels=3,6,9,12,15
+mkdir -p checkpoints/demo
+
+"$hnd" info | head -n 3
+
+synth() {   # dir train val seed
+  if [ -f "$1/annotations/instances_val.json" ] && [ -f "$1/annotations/instances_train.json" ]; then
+    echo "reusing $1"
+  else
+    rm -rf "$1"
+    "$hnd" synth --out "$1" --train "$2" --val "$3" --size 320x240 --seed "$4"
+  fi
+}
+say "1/4 synthetic datasets: $data (teacher), checkpoints/demo/distill (students)"
+synth "$data" 400 100 0
+synth checkpoints/demo/distill 64 50 1
+
+say "2/4 teacher: Mask R-CNN ResNet-18 FPN from scratch ($teacher_cfg)"
+echo "one Mask R-CNN teacher serves both sweeps: its box branch is the Faster R-CNN teacher ($box_teacher)"
+# --resume: continues an interrupted run; a finished one is reused as it is
+"$hnd" train-teacher "$teacher_cfg" --resume --box-teacher "$box_teacher"
+
+sweep() {   # kind
+  local cfg=configs/demo/hnd_demo_$1_rcnn_r18_synth.json out=checkpoints/demo/sweep_$1_rcnn
+  say "3/4 HND sweep, $1 R-CNN, C = $channels ($cfg -> $out)"
+  "$hnd" sweep "$cfg" --channels "$channels" --out "$out" | tee "$out.table.txt"
+}
+sweep faster
+sweep mask
+
+say "4/4 results"
+for k in faster mask; do
+  out=checkpoints/demo/sweep_${k}_rcnn
+  echo "-- $k R-CNN (teacher $([ $k = faster ] && echo "$box_teacher, the box branch of the Mask R-CNN teacher" || echo "$teacher")):"
+  cat "$out.table.txt"
+done
+echo
+echo "demo: done in $(elapsed) (m:ss)."
+echo "demo: curves: checkpoints/demo/sweep_faster_rcnn/curve.png, checkpoints/demo/sweep_mask_rcnn/curve.png"
+echo "demo: tables: checkpoints/demo/sweep_{faster,mask}_rcnn/results.{csv,json}; teacher log: checkpoints/demo/teacher_mask_rcnn_r18_synth/train.log"

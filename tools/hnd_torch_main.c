@@ -11,6 +11,7 @@
 #include "cmd_info.h"
 #include "cmd_sweep.h"
 #include "cmd_train.h"
+#include "cmd_train_teacher.h"
 #include "commands.h"
 #include "ctorch.h"
 
@@ -21,6 +22,7 @@ static const struct {
     {"info", cmd_info},
     {"detect", cmd_detect},
     {"train", cmd_train},
+    {"train-teacher", cmd_train_teacher},
     {"sweep", cmd_sweep},
     {"eval-model", cmd_eval_model},
     {"analyze", cmd_analyze},

@@ -52,6 +52,19 @@ static const sk k_model_params[] = {{"num_classes", S_INT, NULL},
                                     {"pretrained", S_BOOL, NULL},
                                     {"min_size", S_NUM, NULL},
                                     {"max_size", S_NUM, NULL},
+                                    {"fpn_out_channels", S_INT, NULL},
+                                    {"representation_size", S_INT, NULL},
+                                    {"mask_head_channels", S_INT, NULL},
+                                    {"anchor_sizes", S_NUMLIST, NULL},
+                                    {"rpn_pre_nms_top_n_train", S_INT, NULL},
+                                    {"rpn_post_nms_top_n_train", S_INT, NULL},
+                                    {"rpn_pre_nms_top_n_test", S_INT, NULL},
+                                    {"rpn_post_nms_top_n_test", S_INT, NULL},
+                                    {"rpn_batch_size_per_image", S_INT, NULL},
+                                    {"box_batch_size_per_image", S_INT, NULL},
+                                    {"box_detections_per_img", S_INT, NULL},
+                                    {"trainable_backbone_layers", S_INT, NULL},
+                                    {"frozen_bn", S_BOOL, NULL},
                                     END};
 static const sk k_numbits[] = {{"num_bits", S_INT, NULL}, END};
 static const sk k_comp[] = {{"params", S_OBJ, k_numbits}, END};
@@ -370,6 +383,38 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
     if (m->min_size <= 0 || m->max_size < m->min_size)
         return hnd_error_set("%s: %s: min_size %g / max_size %g: need 0 < min_size <= max_size", src,
                              K("params"), m->min_size, m->max_size);
+    {
+        static const char *const ints[] = {"fpn_out_channels", "representation_size", "mask_head_channels",
+                                           "rpn_pre_nms_top_n_train", "rpn_post_nms_top_n_train",
+                                           "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_test",
+                                           "rpn_batch_size_per_image", "box_batch_size_per_image",
+                                           "box_detections_per_img"};
+        int *dst[] = {&m->fpn_out_channels, &m->representation_size, &m->mask_head_channels,
+                      &m->rpn_pre_nms_top_n_train, &m->rpn_post_nms_top_n_train, &m->rpn_pre_nms_top_n_test,
+                      &m->rpn_post_nms_top_n_test, &m->rpn_batch_size_per_image, &m->box_batch_size_per_image,
+                      &m->box_detections_per_img};
+        for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+            char pk[96];
+            snprintf(pk, sizeof pk, "params.%s", ints[i]);
+            *dst[i] = jint(j, K(pk), 0);
+            if (*dst[i] < 0 || (*dst[i] == 0 && jp(j, k)))
+                return hnd_error_set("%s: %s: must be a positive integer", src, k);
+        }
+        m->trainable_backbone_layers = jint(j, K("params.trainable_backbone_layers"), -1);
+        if (jp(j, k) && (m->trainable_backbone_layers < 0 || m->trainable_backbone_layers > 5))
+            return hnd_error_set("%s: %s: must be in 0..5", src, k);
+        m->frozen_bn = jbool(j, K("params.frozen_bn"), 1);
+        const cJSON *as = jp(j, K("params.anchor_sizes"));
+        if (as) {
+            int n = cJSON_GetArraySize(as);
+            if (n != 5) return hnd_error_set("%s: %s: expected 5 sizes (one per FPN level)", src, k);
+            for (int i = 0; i < n; i++) {
+                m->anchor_sizes[i] = cJSON_GetArrayItem(as, i)->valuedouble;
+                if (!(m->anchor_sizes[i] > 0)) return hnd_error_set("%s: %s: sizes must be > 0", src, k);
+            }
+            m->n_anchor_sizes = n;
+        }
+    }
     if (jstr(j, K("ckpt"), m->ckpt, sizeof m->ckpt, "", src)) return -1;
     if (jstr(j, K("experiment"), m->experiment, sizeof m->experiment, "", src)) return -1;
     if (jp(j, K("distill_backbone_only")) && !jbool(j, K("distill_backbone_only"), 1))

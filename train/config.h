@@ -67,6 +67,19 @@ typedef struct {
     char arch[64];             /* rcnn_config_default name: faster_rcnn_resnet50_fpn */
     int num_classes;           /* default 91 */
     double min_size, max_size; /* default 800, 1333 */
+    /* optional architecture overrides (params.*; 0 / -1 = torchvision's default):
+     * fpn_out_channels, representation_size, mask_head_channels (MaskRCNNHeads
+     * width), anchor_sizes (one per FPN level), rpn_{pre,post}_nms_top_n_{train,test},
+     * rpn_batch_size_per_image, box_batch_size_per_image, box_detections_per_img,
+     * trainable_backbone_layers (0..5; -1 = 3), frozen_bn (1 default; 0 =
+     * trainable BatchNorm, for training from scratch) */
+    int fpn_out_channels, representation_size, mask_head_channels;
+    int n_anchor_sizes;
+    double anchor_sizes[8];
+    int rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train, rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test;
+    int rpn_batch_size_per_image, box_batch_size_per_image, box_detections_per_img;
+    int trainable_backbone_layers;
+    int frozen_bn;
     char ckpt[TC_PATH];
     char experiment[256];
     /* student only */

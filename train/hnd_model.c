@@ -26,11 +26,26 @@ int hm_parse_device(const char *s, ct_device *out) {
     return 0;
 }
 
-static int make_config(const tc_model *m, rcnn_config *rc) {
+int hm_model_config(const tc_model *m, rcnn_config *rc) {
     if (rcnn_config_default(rc, m->arch) != 0) return -1;
     rc->box.num_classes = m->num_classes;
     rc->transform.min_size = m->min_size;
     rc->transform.max_size = m->max_size;
+    /* the optional overrides of config.h (0 / -1: keep torchvision's) */
+    if (m->fpn_out_channels > 0) rc->backbone.fpn_out_channels = m->fpn_out_channels;
+    if (m->representation_size > 0) rc->box.representation_size = m->representation_size;
+    if (m->mask_head_channels > 0) rc->mask.conv_channels = m->mask_head_channels;
+    if (m->n_anchor_sizes == rc->anchors.num_levels)
+        for (int i = 0; i < m->n_anchor_sizes; i++) rc->anchors.sizes[i] = m->anchor_sizes[i];
+    if (m->rpn_pre_nms_top_n_train > 0) rc->rpn.pre_nms_top_n_train = m->rpn_pre_nms_top_n_train;
+    if (m->rpn_post_nms_top_n_train > 0) rc->rpn.post_nms_top_n_train = m->rpn_post_nms_top_n_train;
+    if (m->rpn_pre_nms_top_n_test > 0) rc->rpn.pre_nms_top_n_test = m->rpn_pre_nms_top_n_test;
+    if (m->rpn_post_nms_top_n_test > 0) rc->rpn.post_nms_top_n_test = m->rpn_post_nms_top_n_test;
+    if (m->rpn_batch_size_per_image > 0) rc->rpn.batch_size_per_image = m->rpn_batch_size_per_image;
+    if (m->box_batch_size_per_image > 0) rc->box.batch_size_per_image = m->box_batch_size_per_image;
+    if (m->box_detections_per_img > 0) rc->box.detections_per_img = m->box_detections_per_img;
+    if (m->trainable_backbone_layers >= 0) rc->backbone.trainable_layers = m->trainable_backbone_layers;
+    rc->backbone.frozen_bn = m->frozen_bn;
     return 0;
 }
 
@@ -46,7 +61,7 @@ hm_model *hm_new_teacher(const tc_model *m) {
         return NULL;
     }
     h->dev = ct_cpu();
-    if (make_config(m, &h->rc) != 0 || !(h->det = rcnn_new(&h->rc))) {
+    if (hm_model_config(m, &h->rc) != 0 || !(h->det = rcnn_new(&h->rc))) {
         hnd_error_prefix("teacher %s", m->arch);
         hm_free(h);
         return NULL;
@@ -68,7 +83,7 @@ hm_model *hm_new_student(const tc_model *m) {
         free(h);
         return NULL;
     }
-    if (make_config(m, &h->rc) != 0 || !(h->det = rcnn_new_ex(&h->rc, 0)) ||
+    if (hm_model_config(m, &h->rc) != 0 || !(h->det = rcnn_new_ex(&h->rc, 0)) ||
         !(h->stu = stu_new(rcnn_params(h->det), LAYER1, (stu_kind)kind, m->bottleneck_channel)) ||
         stu_set_transform(h->stu, m->transform_bits) != 0) {
         hnd_error_prefix("student %s", m->arch);

@@ -29,6 +29,9 @@ typedef struct {
 /* "cpu", "cuda", "cuda:N" -> device. 0 / -1 (also when CUDA is unusable). */
 int hm_parse_device(const char *s, ct_device *out);
 
+/* The rcnn_config of a config's model (arch defaults, num_classes, sizes and
+ * the optional params overrides of config.h). 0 / -1. */
+int hm_model_config(const tc_model *m, rcnn_config *rc);
 /* Builds the teacher of m (no weights loaded; all tensors frozen). */
 hm_model *hm_new_teacher(const tc_model *m);
 /* Builds a student of m (m->has_layer1), bottleneck transform from the config. */

@@ -1,0 +1,99 @@
+#!/bin/sh
+# test_train_teacher.sh: hnd train-teacher on a tiny synthetic set (64x64
+# images, a shrunk Mask R-CNN R18-FPN from scratch with trainable BN): the loss
+# falls; a run stopped mid-epoch (test hook) and resumed with --resume ends
+# bit-identical to an uninterrupted one (weights, BN statistics, optimizer
+# state); a finished run is reused by --resume; validation writes best.h5 and
+# metrics; the teacher and its box branch (--box-teacher) load into
+# hnd eval-model; a config typo is rejected.
+set -eu
+BIN=${HND_BIN_DIR:?}
+SRC=${HND_SRC_DIR:?}
+PY=${HND_PYTHON:-/usr/bin/python3}
+T=${HND_TEST_TMP:-.}/train_teacher
+rm -rf "$T"
+mkdir -p "$T"
+cd "$T"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$BIN/hnd" synth --out synth --train 16 --val 3 --size 64x64 --seed 5 --quiet
+CFG="$SRC/configs/demo/teacher_mask_rcnn_r18_synth.json"
+ARGS="--quiet --set dataset.root=synth --set train.num_epochs=2 --set train.batch_size=4
+ --set train.log_freq=1 --set threads=2 --set dataset.num_workers=2 --set test.batch_size=3
+ --set model.params.min_size=64 --set model.params.max_size=64
+ --set model.params.fpn_out_channels=32 --set model.params.representation_size=64
+ --set model.params.mask_head_channels=16 --set model.params.anchor_sizes=[8,16,32,64,128]
+ --set train.optimizer.params.lr=0.01 --set train.scheduler.params.milestones=[1]"
+tt() {
+    # shellcheck disable=SC2086
+    "$BIN/hnd" train-teacher "$CFG" $ARGS "$@"
+}
+
+# a typo is rejected with its path
+if tt --set output_dir=X --set model.params.fpn_out_chanels=8 2>err.txt; then fail "typo accepted"; fi
+grep -q "model.params.fpn_out_chanels: unknown key" err.txt || fail "typo message: $(cat err.txt)"
+
+# A: uninterrupted, 2 epochs of 3-4 iterations, no validation
+tt --no-val --set output_dir=A --set model.ckpt=A/teacher.h5
+[ -f A/teacher.h5 ] || fail "no teacher file"
+"$PY" - <<'PYEOF'
+import json
+rows = [json.loads(l) for l in open("A/metrics.jsonl")]
+ep = [r["train_loss"] for r in rows if r["type"] == "epoch"]
+tr = [r for r in rows if r["type"] == "train"]
+n = len(tr) // 2
+assert len(ep) == 2 and n >= 3 and len(tr) == 2 * n, (ep, len(tr))
+for k in ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"):
+    assert k in tr[0], (k, tr[0])
+assert tr[0]["lr"] < 1e-4 and abs(tr[n - 1]["lr"] - 0.01) < 1e-12, [r["lr"] for r in tr]   # warm-up
+assert abs(tr[n]["lr"] - 0.001) < 1e-12, tr[n]["lr"]                                       # milestone 1
+assert tr[-1]["loss"] < 0.7 * tr[0]["loss"], "loss did not fall: %s" % [r["loss"] for r in tr]
+print("loss per iteration:", ["%.2f" % r["loss"] for r in tr])
+PYEOF
+
+# B: stopped after 2 iterations (epoch 0, iteration 2), then resumed
+rc=0; tt --no-val --set output_dir=B --set model.ckpt=B/teacher.h5 --stop-after 2 || rc=$?
+[ "$rc" = 130 ] || fail "stop hook: exit $rc"
+grep -q "interrupted at epoch 0, iteration 2/" B/train.log || fail "B: $(cat B/train.log)"
+tt --no-val --set output_dir=B --set model.ckpt=B/teacher.h5 --resume
+grep -q "resuming from B/last.h5: epoch 0, iteration 2" B/train.log || fail "B did not resume mid-epoch"
+
+"$PY" - <<'PYEOF'
+import h5py, numpy as np
+def load(p):
+    out = {}
+    with h5py.File(p, "r") as f:
+        f.visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    return out
+a, b = load("A/last.h5"), load("B/last.h5")
+assert a.keys() == b.keys(), set(a) ^ set(b)
+assert any(k.startswith("train/optim") for k in a), "no optimizer state"
+assert "weights/roi_heads.mask_predictor.mask_fcn_logits.weight" in a
+bad = [k for k in a if not np.array_equal(a[k], b[k])]
+assert not bad, "resumed run differs: %s" % bad[:5]
+print("resume: %d datasets bit-identical" % len(a))
+PYEOF
+
+# a finished run is reused, not retrained
+tt --no-val --set output_dir=A --set model.ckpt=A/teacher.h5 --resume --box-teacher A/box.h5 > reuse.txt 2>&1 ||
+    fail "reuse: $(cat reuse.txt)"
+[ "$(grep -c 'hnd train-teacher:' A/train.log)" = 1 ] || fail "a finished run was retrained"
+
+# E: one epoch with validation: best bbox AP checkpoint and metrics
+tt --set output_dir=E --set train.num_epochs=1 --set model.ckpt=E/teacher.h5
+[ -f E/teacher.h5 ] || fail "no best checkpoint"
+grep -q '"type": "val"' E/metrics.jsonl || fail "no validation metrics"
+grep -q '"segm_ap"' E/metrics.jsonl || fail "no segm AP"
+
+# the teacher and its box branch load into hnd eval-model
+EV="--quiet --set dataset.root=synth --set model.params.min_size=64 --set model.params.max_size=64
+ --set model.params.fpn_out_channels=32 --set model.params.representation_size=64
+ --set model.params.mask_head_channels=16 --set model.params.anchor_sizes=[8,16,32,64,128]"
+# shellcheck disable=SC2086
+"$BIN/hnd" eval-model A/teacher.h5 --config "$CFG" $EV > A/eval.txt || fail "eval-model: $(cat A/eval.txt)"
+grep -q "Average Precision" A/eval.txt || fail "eval-model output: $(cat A/eval.txt)"
+# shellcheck disable=SC2086
+"$BIN/hnd" eval-model A/box.h5 --config "$CFG" $EV --set model.name=faster_rcnn > A/eval_box.txt ||
+    fail "eval-model (box branch): $(cat A/eval_box.txt)"
+grep -q "Average Precision" A/eval_box.txt || fail "eval-model output: $(cat A/eval_box.txt)"
+echo "test_train_teacher: ok"

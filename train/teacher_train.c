@@ -1,0 +1,684 @@
+/* teacher_train.c: see teacher_train.h. */
+#include "teacher_train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "coco_ann.h"
+#include "data_tensors.h"
+#include "evaluate.h"
+#include "hnd_error.h"
+#include "hnd_model.h"
+#include "ld.h"
+#include "progress.h"
+
+void tt_opts_default(tt_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->progress = 1;
+    o->validate = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int mkdirs(const char *path) {
+    char buf[1100];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return hnd_error_set("%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return 0;
+}
+
+void tt_best_path(const tc_config *cfg, char *buf, size_t n) {
+    if (*cfg->teacher.ckpt) snprintf(buf, n, "%s", cfg->teacher.ckpt);
+    else snprintf(buf, n, "%s/best.h5", cfg->output_dir);
+}
+
+int tt_finished(const tc_config *cfg) {
+    char p[1100], b[1100];
+    snprintf(p, sizeof p, "%s/last.h5", cfg->output_dir);
+    tt_best_path(cfg, b, sizeof b);
+    if (access(p, R_OK) != 0 || access(b, R_OK) != 0) return 0;
+    ck_state st;
+    if (ck_load_state(p, &st) != 0) {
+        hnd_error_clear();
+        return 0;
+    }
+    return st.epoch >= cfg->train.num_epochs && st.iteration == 0;
+}
+
+int tt_write_box_teacher(const tc_config *cfg, const char *src, const char *dst) {
+    if (!cfg || !src || !dst) return hnd_error_set("tt_write_box_teacher: NULL argument");
+    rcnn_config rc;
+    if (hm_model_config(&cfg->teacher, &rc) != 0) return -1;
+    if (!rc.mask.enabled) return hnd_error_set("%s: model %s: not a Mask R-CNN", cfg->source, cfg->teacher.arch);
+    rcnn_model *m = rcnn_new(&rc);
+    if (!m) return hnd_error_prefix("model %s", cfg->teacher.arch);
+    mp_params *box = mp_params_new();
+    int rc_ = -1;
+    if (!box) {
+        hnd_error_set("out of memory");
+        goto out;
+    }
+    if (rcnn_load(m, src, 1) < 0) {
+        hnd_error_prefix("%s", src);
+        goto out;
+    }
+    mp_params *p = rcnn_params(m);
+    for (int i = 0; i < mp_params_count(p); i++) {
+        const char *n = mp_params_name(p, i);
+        if (strncmp(n, "roi_heads.mask_", 15) == 0) continue;
+        ct_tensor *t = mp_params_tensor(p, i);
+        int64_t sh[8];
+        int nd = ct_shape(t, sh, 8);
+        ct_tensor *d = nd >= 0 ? mp_params_add(box, n, mp_params_kind(p, i), sh, nd) : NULL;
+        if (!d || ct_copy_(d, t) != 0) {
+            hnd_error_set("%s: %s", n, d ? ct_last_error() : hnd_error());
+            goto out;
+        }
+    }
+    ck_state st = {0};
+    st.best_map = -1;
+    st.best_epoch = -1;
+    st.seed = cfg->seed;
+    if (ck_save(dst, box, NULL, &st, cfg->json, NULL, "hnd-teacher") != 0) goto out;
+    rc_ = 0;
+out:
+    mp_params_free(box);
+    rcnn_free(m);
+    return rc_;
+}
+
+/* ---- logging ---- */
+
+typedef struct {
+    FILE *log, *metrics;
+    int quiet;
+    prg_bar *bar;
+} tt_log;
+
+static void logf_(tt_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(tt_log *l, const char *fmt, ...) {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+    if (l->log) {
+        fprintf(l->log, "%s %s\n", ts, msg);
+        fflush(l->log);
+    }
+    if (!l->quiet) fprintf(stderr, "%s%s\n", l->bar ? "\r\033[K" : "", msg);
+}
+
+static void metric(tt_log *l, const char *json) {
+    if (!l->metrics) return;
+    fprintf(l->metrics, "%s\n", json);
+    fflush(l->metrics);
+}
+
+static void fmt_eta(double s, char *buf, size_t n) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long v = (long)s;
+    snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+}
+
+/* ---- torchvision's initialisation ---- */
+
+static int starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+static int ends(const char *s, const char *e) {
+    size_t a = strlen(s), b = strlen(e);
+    return a >= b && strcmp(s + a - b, e) == 0;
+}
+
+/* t = N(0, std) or U(-bound, bound) (uniform != 0), drawn from the global generator. */
+static int fill_random(ct_tensor *t, double scale, int uniform) {
+    int64_t shape[8];
+    int nd = ct_shape(t, shape, 8);
+    if (nd < 0) return -1;
+    ct_scope_begin();
+    ct_tensor *r = uniform ? ct_rand(shape, nd, CT_F32, ct_cpu()) : ct_randn(shape, nd, CT_F32, ct_cpu());
+    int rc = -1;
+    if (r && uniform) r = ct_add_scalar(ct_mul_scalar(r, 2.0 * scale), -scale);
+    else if (r) r = ct_mul_scalar(r, scale);
+    if (r && ct_copy_(t, r) == 0) rc = 0;
+    ct_scope_end();
+    if (rc != 0) return hnd_error_set("init: %s", ct_last_error());
+    return 0;
+}
+
+static int init_weights(mp_params *p) {
+    /* Linear layers: weight and bias draw from fan_in = weight.size(1); the
+     * registry order is weight then bias, so remember the last fan_in. */
+    int64_t last_fan_in = 1;
+    for (int i = 0; i < mp_params_count(p); i++) {
+        const char *n = mp_params_name(p, i);
+        ct_tensor *t = mp_params_tensor(p, i);
+        int64_t sh[8];
+        int nd = ct_shape(t, sh, 8);
+        if (nd < 0) return hnd_error_set("init: %s: %s", n, ct_last_error());
+        int rc = 0;
+        if (ends(n, "running_mean") || ends(n, "num_batches_tracked")) rc = ct_fill_(t, 0.0);
+        else if (ends(n, "running_var")) rc = ct_fill_(t, 1.0);
+        else if (starts(n, "backbone.body.")) {
+            if (nd == 4) rc = fill_random(t, sqrt(2.0 / (double)(sh[0] * sh[2] * sh[3])), 0);
+            else rc = ct_fill_(t, ends(n, ".weight") ? 1.0 : 0.0);   /* BN */
+        } else if (nd == 1 && !starts(n, "roi_heads.box_")) {
+            rc = ct_fill_(t, 0.0);   /* conv biases: FPN, RPN, mask head */
+        } else if (starts(n, "backbone.fpn.")) {
+            rc = fill_random(t, sqrt(3.0 / (double)(sh[1] * sh[2] * sh[3])), 1);   /* kaiming_uniform a=1 */
+        } else if (starts(n, "rpn.")) {
+            rc = fill_random(t, 0.01, 0);
+        } else if (starts(n, "roi_heads.box_")) {
+            if (nd == 2) last_fan_in = sh[1];
+            rc = fill_random(t, 1.0 / sqrt((double)last_fan_in), 1);   /* nn.Linear's default */
+        } else if (starts(n, "roi_heads.mask_")) {
+            /* kaiming_normal fan_out relu; torch's fan_out = size(0) * receptive field
+             * (for the ConvTranspose2d too) */
+            int64_t rf = nd == 4 ? sh[2] * sh[3] : 1;
+            rc = fill_random(t, sqrt(2.0 / (double)(sh[0] * rf)), 0);
+        } else {
+            rc = fill_random(t, 0.01, 0);
+        }
+        if (rc != 0) return hnd_error_set("init: %s: %s", n, ct_last_error());
+    }
+    return 0;
+}
+
+/* ---- the run ---- */
+
+typedef struct {
+    const tc_config *cfg;
+    hm_model *model;
+    ct_optim *opt;
+    char *trainable;
+    int n_trainable;
+    int64_t n_params;
+    ld_loader *ld;
+    coco_dataset *ds;
+    ev_ctx *ev;
+    tt_log log;
+    char last_path[1100], best_path[1100];
+} tt_run;
+
+static void run_free(tt_run *r) {
+    ct_optim_free(r->opt);
+    hm_free(r->model);
+    free(r->trainable);
+    ld_close(r->ld);
+    coco_free(r->ds);
+    ev_close(r->ev);
+    prg_end(r->log.bar);
+    if (r->log.log) fclose(r->log.log);
+    if (r->log.metrics) fclose(r->log.metrics);
+}
+
+static int build(tt_run *r, const tt_opts *o) {
+    const tc_config *c = r->cfg;
+    ct_device dev;
+    if (hm_parse_device(c->device, &dev) != 0) return -1;
+    hm_model *h = calloc(1, sizeof *h);
+    if (!h) return hnd_error_set("out of memory");
+    r->model = h;
+    h->dev = ct_cpu();
+    if (hm_model_config(&c->teacher, &h->rc) != 0 || !(h->det = rcnn_new(&h->rc)))
+        return hnd_error_prefix("model %s", c->teacher.arch);
+    mp_params *p = rcnn_params(h->det);
+    ct_manual_seed(c->seed);
+    if (init_weights(p) != 0) return -1;
+    if (o->init) {
+        int missing = 0, unexpected = 0;
+        int loaded = mp_params_load(p, o->init, 0, &missing, &unexpected);
+        if (loaded < 0) return hnd_error_prefix("--init %s", o->init);
+        logf_(&r->log, "initial weights: %s (%d tensors loaded, %d kept their initialisation, %d unused)", o->init,
+              loaded, missing, unexpected);
+    }
+    /* trainable: the backbone as built (trainable_layers), everything else's parameters */
+    int n = 0;
+    for (int i = 0; i < mp_params_count(p); i++) {
+        const char *name = mp_params_name(p, i);
+        ct_tensor *t = mp_params_tensor(p, i);
+        if (!starts(name, "backbone.body.") && mp_params_kind(p, i) == MP_PARAM &&
+            ct_set_requires_grad(t, 1) != 0)
+            return hnd_error_set("%s: %s", name, ct_last_error());
+        if (ct_requires_grad(t) == 1) n++;
+    }
+    if (n == 0) return hnd_error_set("%s: nothing to train", c->source);
+    if (dev.type != CT_CPU && hm_to_device(h, dev) != 0) return -1;
+    ct_tensor **params = malloc(sizeof *params * (size_t)n);
+    size_t cap = 1;
+    for (int i = 0; i < mp_params_count(p); i++) cap += strlen(mp_params_name(p, i)) + 1;
+    r->trainable = calloc(1, cap);
+    if (!params || !r->trainable) {
+        free(params);
+        return hnd_error_set("out of memory");
+    }
+    int k = 0;
+    for (int i = 0; i < mp_params_count(p); i++) {
+        ct_tensor *t = mp_params_tensor(p, i);
+        if (ct_requires_grad(t) == 1) {
+            params[k++] = t;
+            r->n_params += ct_numel(t);
+            strcat(r->trainable, mp_params_name(p, i));
+            strcat(r->trainable, "\n");
+        }
+    }
+    r->n_trainable = k;
+    const tc_train *t = &c->train;
+    if (strcmp(t->optimizer, "Adam") == 0)
+        r->opt = ct_optim_adam(params, k, t->lr, t->beta1, t->beta2, t->eps, t->weight_decay, t->amsgrad);
+    else
+        r->opt = ct_optim_sgd(params, k, t->lr, t->momentum, t->dampening, t->weight_decay, t->nesterov);
+    free(params);
+    if (!r->opt) return hnd_error_set("optimizer: %s", ct_last_error());
+    return 0;
+}
+
+static int open_data(tt_run *r) {
+    const tc_config *c = r->cfg;
+    const tc_split *s = &c->dataset.train;
+    if (!s->present) return hnd_error_set("%s: dataset.splits.train is needed for training", c->source);
+    coco_load_opts lo = {0};
+    if (!(r->ds = coco_load(s->annotations, &lo))) return -1;
+    ld_opts o;
+    ld_opts_default(&o);
+    o.ds = r->ds;
+    o.image_dir = s->images;
+    o.workers = c->dataset.num_workers;
+    o.queue = 2 * o.workers;
+    o.batch_size = c->train.batch_size;
+    o.train = 1;
+    o.drop_empty = s->remove_non_annotated;
+    o.group_factor = c->dataset.aspect_ratio_group_factor;
+    o.hflip_prob = c->dataset.hflip_prob;
+    o.seed = c->seed;
+    o.with_masks = rcnn_has_masks(r->model->det);
+    o.skip_bad = 1;
+    if (!(r->ld = ld_open(&o))) return -1;
+    if (ld_num_batches(r->ld) < 1)
+        return hnd_error_set("%s: %s: no batch of %d images (%lld usable images)", c->source, s->annotations,
+                             c->train.batch_size, (long long)ld_num_samples(r->ld));
+    return 0;
+}
+
+/* One iteration; loss[RL_NUM_LOSSES] (NAN where absent) and *total. */
+static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *loss) {
+    int n = b->n, rc = -1;
+    if (n > 512) return hnd_error_set("batch of %d images: at most 512", n);
+    ct_tensor *imgs[512];
+    dt_target tg[512];
+    rt_target rt[512];
+    rl_losses L;
+    memset(&L, 0, sizeof L);
+    int have_tg = 0;
+    ct_scope_begin();
+    if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
+    have_tg = 1;
+    ct_device dev = r->model->dev;
+    for (int i = 0; i < n; i++) {
+        rt[i].boxes = tg[i].boxes;
+        rt[i].labels = tg[i].labels;
+        rt[i].masks = rcnn_has_masks(r->model->det) ? tg[i].masks : NULL;
+        if (dev.type != CT_CPU) {
+            if (!(imgs[i] = ct_to_device(imgs[i], dev)) || !(rt[i].boxes = ct_to_device(rt[i].boxes, dev)) ||
+                !(rt[i].labels = ct_to_device(rt[i].labels, dev)) ||
+                (rt[i].masks && !(rt[i].masks = ct_to_device(rt[i].masks, dev)))) {
+                hnd_error_set("to device: %s", ct_last_error());
+                goto done;
+            }
+        }
+    }
+    if (rl_forward_train(r->model->det, (const ct_tensor *const *)imgs, rt, n, NULL, &L) != 0) goto done;
+    ct_tensor *sum = rl_losses_sum(&L);
+    double v = NAN;
+    if (!sum || ct_item_f64(sum, &v) != 0) {
+        hnd_error_set("loss: %s", sum ? ct_last_error() : hnd_error());
+        goto done;
+    }
+    if (!isfinite(v)) {
+        hnd_error_set("training step: the loss is %g (diverged; lower train.optimizer.params.lr?)", v);
+        goto done;
+    }
+    for (int i = 0; i < RL_NUM_LOSSES; i++) {
+        loss[i] = NAN;
+        if (L.loss[i]) ct_item_f64(L.loss[i], &loss[i]);
+    }
+    if (ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(sum) != 0 || ct_optim_set_lr(r->opt, lr) != 0 ||
+        ct_optim_step(r->opt) != 0) {
+        hnd_error_set("training step: %s", ct_last_error());
+        goto done;
+    }
+    *total = v;
+    rc = 0;
+done:
+    rl_losses_clear(&L);
+    if (have_tg)
+        for (int i = 0; i < n; i++) dt_target_free(&tg[i]);
+    ct_scope_end();
+    return rc;
+}
+
+static uint64_t mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, const double *means, double *map,
+                    tt_result *res) {
+    const tc_config *cfg = r->cfg;
+    rcnn_set_training(r->model->det, 0);
+    ev_opts eo;
+    ev_opts_default(&eo);
+    eo.batch_size = cfg->test_batch_size;
+    eo.workers = cfg->dataset.num_workers;
+    eo.progress = opts->progress && !opts->quiet;
+    ev_result er;
+    if (ev_run(r->ev, r->model, &eo, &er) != 0) return -1;
+    *map = er.bbox[0];
+    memcpy(res->last_bbox, er.bbox, sizeof er.bbox);
+    memcpy(res->last_segm, er.segm, sizeof er.segm);
+    res->has_val = 1;
+    res->has_segm = er.has_segm;
+    char segm[64] = "";
+    if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
+    logf_(&r->log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
+          er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
+    char js[1024];
+    int o = snprintf(js, sizeof js,
+                     "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
+                     "%.6f, \"segm_ap\": %.6f, \"seconds\": %.2f",
+                     (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0, er.seconds);
+    for (int i = 0; i < RL_NUM_LOSSES && o < (int)sizeof js - 64; i++)
+        if (isfinite(means[i])) o += snprintf(js + o, sizeof js - (size_t)o, ", \"%s\": %.6g", rl_loss_name(i), means[i]);
+    snprintf(js + o, sizeof js - (size_t)o, "}");
+    metric(&r->log, js);
+    return 0;
+}
+
+int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
+    if (!cfg || !res) return hnd_error_set("tt_train: NULL argument");
+    tt_opts dflt;
+    if (!opts) {
+        tt_opts_default(&dflt);
+        opts = &dflt;
+    }
+    memset(res, 0, sizeof *res);
+    res->best_epoch = -1;
+    if (!cfg->is_org)
+        return hnd_error_set("%s: a distillation config: hnd train-teacher trains a 'model' (teacher) config; "
+                             "distill students with hnd train", cfg->source);
+    if (!cfg->has_train) return hnd_error_set("%s: train: the schedule is needed", cfg->source);
+    const double t0 = now_s();
+    tt_run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.log.quiet = opts->quiet;
+    int rc = -1;
+    if (mkdirs(cfg->output_dir) != 0) return -1;
+    snprintf(r.last_path, sizeof r.last_path, "%s/last.h5", cfg->output_dir);
+    tt_best_path(cfg, r.best_path, sizeof r.best_path);
+    snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
+    snprintf(res->best_path, sizeof res->best_path, "%s", r.best_path);
+    {
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s", r.best_path);
+        char *sl = strrchr(dir, '/');
+        if (sl && sl != dir) {
+            *sl = 0;
+            if (mkdirs(dir) != 0) return -1;
+        }
+    }
+    int resuming = opts->resume && access(r.last_path, R_OK) == 0;
+    char p[1100];
+    snprintf(p, sizeof p, "%s/train.log", cfg->output_dir);
+    r.log.log = fopen(p, resuming ? "a" : "w");
+    if (r.log.log) {
+        snprintf(p, sizeof p, "%s/metrics.jsonl", cfg->output_dir);
+        r.log.metrics = fopen(p, resuming ? "a" : "w");
+    }
+    if (!r.log.log || !r.log.metrics) {
+        hnd_error_set("%s: %s", p, strerror(errno));
+        goto out;
+    }
+    snprintf(p, sizeof p, "%s/config.json", cfg->output_dir);
+    FILE *cf = fopen(p, "w");
+    if (cf) {
+        fprintf(cf, "%s\n", cfg->json);
+        fclose(cf);
+    }
+    logf_(&r.log, "hnd train-teacher: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
+    if (build(&r, opts) != 0 || open_data(&r) != 0) goto out;
+    const int64_t iters = ld_num_batches(r.ld);
+    const rcnn_config *rcc = &r.model->rc;
+    logf_(&r.log, "%s, %d classes, input %g/%g, FPN %d channels, trainable backbone layers %d, %s BN; "
+                  "%d trainable tensors (%lld parameters); %lld images, %lld iterations/epoch, %d epochs",
+          cfg->teacher.arch, rcc->box.num_classes, rcc->transform.min_size, rcc->transform.max_size,
+          rcc->backbone.fpn_out_channels, rcc->backbone.trainable_layers,
+          rcc->backbone.frozen_bn ? "frozen" : "trainable", r.n_trainable, (long long)r.n_params,
+          (long long)ld_num_samples(r.ld), (long long)iters, cfg->train.num_epochs);
+    ck_state st = {0};
+    st.best_map = -1;
+    st.best_epoch = -1;
+    st.seed = cfg->seed;
+    if (resuming) {
+        char *tr = ck_attr(r.last_path, "trainable");
+        if (!tr || strcmp(tr, r.trainable) != 0) {
+            free(tr);
+            hnd_error_set("%s: its trainable tensors differ from this config's (model or "
+                          "trainable_backbone_layers changed): cannot resume", r.last_path);
+            goto out;
+        }
+        free(tr);
+        if (ck_load_state(r.last_path, &st) != 0 || hm_load(r.model, r.last_path) != 0 ||
+            ck_load_optim(r.last_path, r.opt, r.model->dev) != 0)
+            goto out;
+        if (st.seed != cfg->seed) {
+            hnd_error_set("%s: written with seed %llu, the config says %llu: cannot resume", r.last_path,
+                          (unsigned long long)st.seed, (unsigned long long)cfg->seed);
+            goto out;
+        }
+        if (st.iteration >= iters) {
+            hnd_error_set("%s: iteration %lld of an epoch of %lld (the data changed?)", r.last_path,
+                          (long long)st.iteration, (long long)iters);
+            goto out;
+        }
+        logf_(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
+              (long long)st.epoch, (long long)st.iteration, st.best_map);
+    }
+    if (cfg->dataset.val.present && opts->validate) {
+        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.model->det)))) goto out;
+    }
+    int64_t ran = 0;
+    int stopped = 0;
+    const int64_t total_iters = iters * cfg->train.num_epochs;
+    double first_mean = NAN, last_mean = NAN;
+    res->first_iter_loss = res->last_iter_loss = NAN;
+    for (int i = 0; i < RL_NUM_LOSSES; i++) res->last_losses[i] = NAN;
+    for (int64_t epoch = st.epoch; epoch < cfg->train.num_epochs && !stopped; epoch++) {
+        if (ld_epoch_begin(r.ld, (int)epoch) != 0) goto out;
+        int64_t it = 0;
+        ld_batch *b;
+        int got;
+        if (epoch == st.epoch && st.iteration > 0) {
+            for (; it < st.iteration && (got = ld_next(r.ld, &b)) == 1; it++) ld_batch_free(b);
+            if (it < st.iteration) goto out;
+        } else {
+            st.loss_sum = 0;
+            st.loss_count = 0;
+        }
+        /* per-loss means of this process's part of the epoch (logs only) */
+        double part_sum[RL_NUM_LOSSES] = {0};
+        int64_t part_n = 0;
+        rcnn_set_training(r.model->det, 1);
+        double epoch_lr = tc_epoch_lr(&cfg->train, (int)epoch);
+        char label[64];
+        snprintf(label, sizeof label, "teacher epoch %lld/%d", (long long)epoch + 1, cfg->train.num_epochs);
+        r.log.bar = prg_begin(label, (uint64_t)iters, "it", opts->progress && !opts->quiet);
+        prg_update(r.log.bar, (uint64_t)it);
+        double t_win = now_s(), t_epoch = t_win;
+        int64_t win_images = 0, it_start = it;
+        double win_loss = 0, win_parts[RL_NUM_LOSSES] = {0};
+        int64_t win_n = 0;
+        while ((got = ld_next(r.ld, &b)) == 1) {
+            double lr = epoch_lr;
+            if (epoch == 0 && cfg->train.warmup) lr *= tc_warmup_factor((int)it, iters);
+            double loss = 0, parts[RL_NUM_LOSSES];
+            int bn = b->n;
+            ct_manual_seed(mix(cfg->seed ^ mix((uint64_t)st.global_step)));
+            int ok = bn == 0 || step(&r, b, lr, &loss, parts) == 0;
+            ld_batch_free(b);
+            if (!ok) {
+                hnd_error_prefix("epoch %lld, iteration %lld", (long long)epoch, (long long)it);
+                goto out;
+            }
+            it++;
+            ran++;
+            st.global_step++;
+            if (bn > 0) {
+                if (isnan(res->first_iter_loss)) res->first_iter_loss = loss;
+                res->last_iter_loss = loss;
+                st.loss_sum += loss;
+                st.loss_count++;
+                win_loss += loss;
+                win_n++;
+                win_images += bn;
+                part_n++;
+                for (int i = 0; i < RL_NUM_LOSSES; i++) {
+                    part_sum[i] += parts[i];
+                    win_parts[i] += parts[i];
+                }
+            }
+            prg_update(r.log.bar, (uint64_t)it);
+            if (it % cfg->train.log_freq == 0 || it == iters) {
+                double t = now_s(), dt = t - t_win;
+                double ips = dt > 0 ? (double)win_images / dt : 0;
+                double per_it = (t - t_epoch) / (double)(it - it_start);
+                int64_t left = total_iters - (epoch * iters + it);
+                char eta[32], detail[256] = "";
+                fmt_eta(per_it * (double)left, eta, sizeof eta);
+                double ml = win_n ? win_loss / (double)win_n : NAN;
+                int o = 0;
+                char js[1024];
+                int jo = snprintf(js, sizeof js,
+                                  "{\"type\": \"train\", \"epoch\": %lld, \"iteration\": %lld, \"step\": %lld, "
+                                  "\"loss\": %.9g, \"lr\": %.9g, \"images_per_s\": %.4g, \"eta_s\": %.1f",
+                                  (long long)epoch, (long long)it, (long long)st.global_step, ml, lr, ips,
+                                  per_it * (double)left);
+                for (int i = 0; i < RL_NUM_LOSSES; i++) {
+                    double v = win_n ? win_parts[i] / (double)win_n : NAN;
+                    if (!isfinite(v)) continue;
+                    const char *nm = rl_loss_name(i) + 5;   /* without "loss_" */
+                    o += snprintf(detail + o, sizeof detail - (size_t)o, "%s%s %.4f", o ? " " : "", nm, v);
+                    jo += snprintf(js + jo, sizeof js - (size_t)jo, ", \"%s\": %.6g", rl_loss_name(i), v);
+                    if (o >= (int)sizeof detail - 40 || jo >= (int)sizeof js - 64) break;
+                }
+                snprintf(js + jo, sizeof js - (size_t)jo, "}");
+                logf_(&r.log, "epoch %lld [%lld/%lld] loss %.4f (%s) lr %.3g %.2f images/s %.2f s/it eta %s",
+                      (long long)epoch, (long long)it, (long long)iters, ml, detail, lr, ips,
+                      win_n ? dt / (double)win_n : 0.0, eta);
+                metric(&r.log, js);
+                t_win = t;
+                win_images = 0;
+                win_loss = 0;
+                win_n = 0;
+                memset(win_parts, 0, sizeof win_parts);
+            }
+            if ((opts->stop && *opts->stop) || (opts->stop_after > 0 && ran >= opts->stop_after)) {
+                if (it < iters) {
+                    stopped = 1;
+                    break;
+                }
+            }
+        }
+        prg_end(r.log.bar);
+        r.log.bar = NULL;
+        if (got < 0) goto out;
+        if (stopped) {
+            st.epoch = epoch;
+            st.iteration = it;
+            if (ck_save(r.last_path, rcnn_params(r.model->det), r.opt, &st, cfg->json, r.trainable, "hnd-teacher") !=
+                0)
+                goto out;
+            logf_(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
+                  (long long)epoch, (long long)it, (long long)iters, r.last_path);
+            break;
+        }
+        double mean = st.loss_count ? st.loss_sum / (double)st.loss_count : NAN;
+        double means[RL_NUM_LOSSES];
+        for (int i = 0; i < RL_NUM_LOSSES; i++) means[i] = part_n ? part_sum[i] / (double)part_n : NAN;
+        memcpy(res->last_losses, means, sizeof means);
+        if (isnan(first_mean)) first_mean = mean;
+        last_mean = mean;
+        if (ld_skipped(r.ld) > 0)
+            logf_(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
+                  ld_skipped_name(r.ld, 0));
+        double map = NAN;
+        if (r.ev) {
+            if (validate(&r, opts, epoch, mean, means, &map, res) != 0) goto out;
+        } else {
+            char js[256];
+            snprintf(js, sizeof js, "{\"type\": \"epoch\", \"epoch\": %lld, \"train_loss\": %.9g}", (long long)epoch,
+                     mean);
+            metric(&r.log, js);
+        }
+        st.epoch = epoch + 1;
+        st.iteration = 0;
+        int better = r.ev ? map > st.best_map || st.best_epoch < 0 : epoch + 1 == cfg->train.num_epochs;
+        if (better) {
+            st.best_map = r.ev ? map : -1;
+            st.best_epoch = epoch;
+            if (ck_save(r.best_path, rcnn_params(r.model->det), NULL, &st, cfg->json, NULL, "hnd-teacher") != 0)
+                goto out;
+            if (r.ev) logf_(&r.log, "best bbox AP so far: %.4f -> %s", map, r.best_path);
+        }
+        if (ck_save(r.last_path, rcnn_params(r.model->det), r.opt, &st, cfg->json, r.trainable, "hnd-teacher") != 0)
+            goto out;
+        logf_(&r.log, "epoch %lld done: mean loss %.4f (%.1f s)", (long long)epoch, mean, now_s() - t_epoch);
+        if (opts->stop && *opts->stop && epoch + 1 < cfg->train.num_epochs) {
+            stopped = 1;
+            logf_(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
+                  r.last_path);
+        }
+    }
+    res->status = stopped ? TT_INTERRUPTED : TT_DONE;
+    res->epochs_done = st.epoch;
+    res->iterations = ran;
+    res->first_loss = first_mean;
+    res->last_loss = last_mean;
+    res->best_map = st.best_map;
+    res->best_epoch = st.best_epoch;
+    res->seconds = now_s() - t0;
+    if (!stopped)
+        logf_(&r.log, "finished %d epochs in %.0f s; best bbox AP %.4f (epoch %lld) -> %s", cfg->train.num_epochs,
+              res->seconds, st.best_map, (long long)st.best_epoch, r.best_path);
+    rc = 0;
+out:
+    if (rc != 0 && r.log.log) fprintf(r.log.log, "error: %s\n", hnd_error());
+    run_free(&r);
+    return rc;
+}
