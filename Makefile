@@ -9,6 +9,8 @@ TORCH_DIR ?=
 ifeq ($(SANITIZE),1)
 BUILD ?= build-asan
 CMAKE_FLAGS += -DHND_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# the ResNet-50 cases of the slowest parity test run in the plain build only
+export HND_TEST_SCOPE ?= short
 else
 BUILD ?= build
 endif

@@ -48,7 +48,10 @@ static int group_setup(void **state) {
     }
     tu_tmp(g_dir, sizeof g_dir, "rcnn_ref");
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "ref_rcnn.py '%s'", g_dir);
+    /* the sanitizer pass (HND_TEST_SCOPE=short) checks the ResNet-18 cases:
+     * the same C code paths, a fraction of the time */
+    snprintf(cmd, sizeof cmd, "ref_rcnn.py '%s'%s", g_dir,
+             tu_short_scope() ? " faster_r18_small mask_r18_small" : "");
     if (tu_python(cmd) != 0) {
         fprintf(stderr, "ref_rcnn.py failed\n");
         return -1;
@@ -311,14 +314,17 @@ static void test_legacy_keys(void **s) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_faster_r18),
-        cmocka_unit_test(test_faster_r50),
-        cmocka_unit_test(test_mask_r18),
-        cmocka_unit_test(test_mask_r50),
+    const struct CMUnitTest all[] = {
+        cmocka_unit_test(test_faster_r18),   cmocka_unit_test(test_mask_r18),
+        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_legacy_keys),
+        cmocka_unit_test(test_faster_r50),   cmocka_unit_test(test_mask_r50),
         cmocka_unit_test(test_faster_r50_800),
-        cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_legacy_keys),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    /* the short scope: the ResNet-18 cases (same code paths as ResNet-50) */
+    const struct CMUnitTest r18[] = {
+        cmocka_unit_test(test_faster_r18),   cmocka_unit_test(test_mask_r18),
+        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_legacy_keys),
+    };
+    if (tu_short_scope()) return cmocka_run_group_tests(r18, group_setup, group_teardown);
+    return cmocka_run_group_tests(all, group_setup, group_teardown);
 }

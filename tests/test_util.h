@@ -33,6 +33,13 @@ static inline int tu_file_exists(const char *p) {
     return f != NULL;
 }
 
+/* HND_TEST_SCOPE=short (the sanitizer pass of `make test SANITIZE=1`): the
+ * slowest parity tests check their smaller cases only. */
+static inline int tu_short_scope(void) {
+    const char *s = getenv("HND_TEST_SCOPE");
+    return s && strcmp(s, "short") == 0;
+}
+
 /* Large reference files (weights, features) are removed when a test group
  * ends, so a full run does not leave gigabytes behind; set
  * HND_KEEP_TEST_FILES=1 to keep them for debugging. */
