@@ -31,7 +31,7 @@ box_teacher=checkpoints/demo_mrcnn_r18_synth_teacher_box.h5
 channels=3,6,9,12,15
 mkdir -p checkpoints/demo
 
-"$hnd" info | head -n 3
+"$hnd" info
 
 synth() {   # dir train val seed
   if [ -f "$1/annotations/instances_val.json" ] && [ -f "$1/annotations/instances_train.json" ]; then
