@@ -6,7 +6,10 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <jerror.h>
 #include <jpeglib.h>
@@ -371,5 +374,69 @@ int img_write_jpeg(const char *path, const uint8_t *rgb, int width, int height, 
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
     if (fclose(f) != 0) return hnd_error_set("%s: write error: %s", path, strerror(errno));
+    return 0;
+}
+
+/* ---- listing image files ---- */
+
+static int img_has_ext(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int img_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void img_list_free(char **names, int n) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+int img_list_files(const char *path, char ***names_out, int *n_out) {
+    *names_out = NULL;
+    *n_out = 0;
+    struct stat st;
+    if (stat(path, &st) != 0) return hnd_error_set("%s: %s", path, strerror(errno));
+    char **names = NULL;
+    int n = 0, cap = 0, rc = 0;
+    if (!S_ISDIR(st.st_mode)) {
+        names = malloc(sizeof *names);
+        if (!names || !(names[0] = strdup(path))) {
+            free(names);
+            return hnd_error_set("out of memory");
+        }
+        *names_out = names;
+        *n_out = 1;
+        return 0;
+    }
+    DIR *d = opendir(path);
+    if (!d) return hnd_error_set("%s: %s", path, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !img_has_ext(e->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nn = realloc(names, sizeof *nn * (size_t)cap);
+            if (!nn) {
+                rc = hnd_error_set("out of memory");
+                break;
+            }
+            names = nn;
+        }
+        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        if (!(names[n] = malloc(len))) {
+            rc = hnd_error_set("out of memory");
+            break;
+        }
+        snprintf(names[n++], len, "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    if (rc == 0 && n == 0) rc = hnd_error_set("%s: no .jpg/.jpeg/.png files", path);
+    if (rc != 0) {
+        img_list_free(names, n);
+        return -1;
+    }
+    qsort(names, (size_t)n, sizeof *names, img_cmp_str);
+    *names_out = names;
+    *n_out = n;
     return 0;
 }

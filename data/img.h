@@ -44,4 +44,11 @@ int img_write_jpeg(const char *path, const uint8_t *rgb, int width, int height, 
 /* Read a whole file into memory (malloc'd). 0 / -1 with hnd_error(). */
 int img_read_file(const char *path, uint8_t **buf, size_t *len);
 
+/* The images a command line names: a file -> itself; a directory -> its
+ * .jpg/.jpeg/.png files (case-insensitive, hidden ones skipped) in name order,
+ * an error when it has none. *names (malloc'd strings) is freed with
+ * img_list_free. 0 / -1 with hnd_error(). */
+int img_list_files(const char *path, char ***names, int *n);
+void img_list_free(char **names, int n);
+
 #endif

@@ -23,66 +23,25 @@ static int usage_error(const char *msg, const char *arg) {
     return 2;
 }
 
-static int has_image_ext(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Up to max images of a directory (name order), or one file. */
 static int load_images(const char *path, int max, img_u8 **out, int *n_out) {
-    struct stat st;
     *out = NULL;
     *n_out = 0;
-    if (stat(path, &st) != 0) return hnd_error_set("%s: %s", path, strerror(errno));
-    char **names = NULL;
-    int n = 0, cap = 0, rc = 0;
-    if (!S_ISDIR(st.st_mode)) {
-        names = malloc(sizeof *names);
-        if (!names || !(names[0] = strdup(path))) return hnd_error_set("out of memory");
-        n = 1;
-    } else {
-        DIR *d = opendir(path);
-        if (!d) return hnd_error_set("%s: %s", path, strerror(errno));
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 64;
-                char **nn = realloc(names, sizeof *nn * (size_t)cap);
-                if (!nn) {
-                    rc = hnd_error_set("out of memory");
-                    break;
-                }
-                names = nn;
-            }
-            size_t len = strlen(path) + strlen(e->d_name) + 2;
-            if (!(names[n] = malloc(len))) {
-                rc = hnd_error_set("out of memory");
-                break;
-            }
-            snprintf(names[n++], len, "%s/%s", path, e->d_name);
-        }
-        closedir(d);
-        if (rc == 0 && n == 0) rc = hnd_error_set("%s: no .jpg/.jpeg/.png files", path);
-    }
+    char **names;
+    int n;
+    if (img_list_files(path, &names, &n) != 0) return -1;
+    int k = n < max ? n : max, rc = 0;
+    img_u8 *ims = calloc((size_t)k, sizeof *ims);
+    if (!ims) rc = hnd_error_set("out of memory");
+    for (int i = 0; i < k && rc == 0; i++) rc = img_decode_file(names[i], &ims[i]);
     if (rc == 0) {
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
-        int k = n < max ? n : max;
-        img_u8 *ims = calloc((size_t)k, sizeof *ims);
-        if (!ims) rc = hnd_error_set("out of memory");
-        for (int i = 0; i < k && rc == 0; i++) rc = img_decode_file(names[i], &ims[i]);
-        if (rc == 0) {
-            *out = ims;
-            *n_out = k;
-        } else if (ims) {
-            for (int i = 0; i < k; i++) img_free(&ims[i]);
-            free(ims);
-        }
+        *out = ims;
+        *n_out = k;
+    } else if (ims) {
+        for (int i = 0; i < k; i++) img_free(&ims[i]);
+        free(ims);
     }
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
+    img_list_free(names, n);
     return rc;
 }
 

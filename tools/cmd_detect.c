@@ -53,51 +53,13 @@ static int push_input(det_inputs *in, const char *path) {
     return 0;
 }
 
-static int has_image_ext(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* A file, or the JPEG/PNG files of a directory in name order. */
 static int add_path(det_inputs *in, const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0) return hnd_error_set("%s: %s", path, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return push_input(in, path);
-    DIR *d = opendir(path);
-    if (!d) return hnd_error_set("%s: %s", path, strerror(errno));
-    char **names = NULL;
-    int n = 0, cap = 0, rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **nn = realloc(names, sizeof *nn * (size_t)cap);
-            if (!nn) {
-                rc = hnd_error_set("out of memory");
-                break;
-            }
-            names = nn;
-        }
-        size_t len = strlen(path) + strlen(e->d_name) + 2;
-        if (!(names[n] = malloc(len))) {
-            rc = hnd_error_set("out of memory");
-            break;
-        }
-        snprintf(names[n++], len, "%s/%s", path, e->d_name);
-    }
-    closedir(d);
-    if (rc == 0) {
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
-        for (int i = 0; i < n && rc == 0; i++) rc = push_input(in, names[i]);
-        if (rc == 0 && n == 0) rc = hnd_error_set("%s: no .jpg/.jpeg/.png files", path);
-    }
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
+    char **names;
+    int n, rc = 0;
+    if (img_list_files(path, &names, &n) != 0) return -1;
+    for (int i = 0; i < n && rc == 0; i++) rc = push_input(in, names[i]);
+    img_list_free(names, n);
     return rc;
 }
 
