@@ -47,6 +47,7 @@ static int init_params(mp_params *p) {
 
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 2, threads = argc > 2 ? atoi(argv[2]) : 0;
+    int cl = argc > 3 && strcmp(argv[3], "channels_last") == 0;
     ct_set_num_threads(threads);
     ct_manual_seed(0);
     rcnn_config rc;
@@ -61,6 +62,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     for (int i = 0; i < mp_params_count(pt); i++) ct_set_requires_grad(mp_params_tensor(pt, i), 0);
+    if (cl && (mp_params_to_channels_last(pt, NULL) < 0 || mp_params_to_channels_last(ps, NULL) < 0)) {
+        fprintf(stderr, "bench: %s\n", hnd_error());
+        return 1;
+    }
     ct_tensor *params[64];
     int np = 0;
     params[np++] = mp_params_get(ps, "conv1.weight");
@@ -70,6 +75,11 @@ int main(int argc, char **argv) {
     stu_set_training(b, 1);
     int64_t xs[4] = {2, 3, 800, 1088};
     ct_tensor *x = ct_rand(xs, 4, CT_F32, ct_cpu());
+    if (cl) {
+        ct_tensor *xc = ct_channels_last(x);
+        ct_free(x);
+        x = xc;
+    }
     for (int k = 0; k < steps + 1; k++) {
         double t0 = now();
         ct_scope_begin();

@@ -666,6 +666,30 @@ ct_tensor *ct_flip(const ct_tensor *t, const int64_t *dims, int n) {
 
 CT_UNARY(ct_contiguous, "contiguous", x.contiguous())
 CT_UNARY(ct_clone, "clone", x.clone())
+
+ct_tensor *ct_channels_last(const ct_tensor *t) {
+    return guard("channels_last", {A("input", t)}, (ct_tensor *)nullptr, [&] {
+        if (t->t.dim() != 4) raise("needs a 4-d tensor");
+        return wrap(t->t.contiguous(at::MemoryFormat::ChannelsLast));
+    });
+}
+
+int ct_to_channels_last_(ct_tensor *t) {
+    return guard("to_channels_last_", {A("input", t)}, -1, [&] {
+        if (t->t.dim() != 4) raise("needs a 4-d tensor");
+        c10::AutoGradMode no_grad(false);
+        // set_data swaps the storage under the same TensorImpl: optimizers and
+        // parameter registries holding this tensor see the new layout.
+        t->t.set_data(t->t.contiguous(at::MemoryFormat::ChannelsLast));
+        return 0;
+    });
+}
+
+int ct_is_channels_last(const ct_tensor *t) {
+    return guard("is_channels_last", {A("input", t)}, -1, [&] {
+        return t->t.dim() == 4 && t->t.is_contiguous(at::MemoryFormat::ChannelsLast) ? 1 : 0;
+    });
+}
 CT_UNARY(ct_detach, "detach", x.detach())
 
 int ct_copy_(ct_tensor *dst, const ct_tensor *src) {

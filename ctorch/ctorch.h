@@ -237,6 +237,16 @@ ct_tensor *ct_expand(const ct_tensor *t, const int64_t *shape, int ndim);
 ct_tensor *ct_repeat(const ct_tensor *t, const int64_t *repeats, int n);
 ct_tensor *ct_flip(const ct_tensor *t, const int64_t *dims, int n);
 ct_tensor *ct_contiguous(const ct_tensor *t);
+/* Memory format (4-d tensors). ct_channels_last: the values in NHWC order
+ * (x.contiguous(memory_format=torch.channels_last)), in the autograd graph;
+ * convolutions, batch norm and pooling on such tensors take oneDNN's NHWC
+ * paths and return NHWC tensors, which skips the NCHW<->blocked reorders.
+ * ct_to_channels_last_: re-lays a leaf (a parameter) out in place, like
+ * `p.data = p.contiguous(memory_format=torch.channels_last)`: the handle,
+ * requires_grad and every alias stay valid. ct_is_channels_last: 1/0, -1 on error. */
+ct_tensor *ct_channels_last(const ct_tensor *t);
+int ct_to_channels_last_(ct_tensor *t);
+int ct_is_channels_last(const ct_tensor *t);
 /* clone: a copy that stays in the autograd graph; detach: shares storage, out
  * of the graph. */
 ct_tensor *ct_clone(const ct_tensor *t);

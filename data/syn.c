@@ -21,6 +21,11 @@
 enum { SYN_CIRCLE, SYN_SQUARE, SYN_TRIANGLE, SYN_STAR, SYN_HEXAGON, SYN_ELLIPSE, SYN_NCLASS };
 static const int k_ids[SYN_NCLASS] = {1, 2, 5, 9, 13, 21};
 static const char *k_names[SYN_NCLASS] = {"circle", "square", "triangle", "star", "hexagon", "ellipse"};
+/* --class-colors: well separated base colours (red, green, blue, yellow,
+ * magenta, cyan-ish), so that a detector trained from scratch in minutes can
+ * tell the classes apart by colour as well as by shape. */
+static const double k_class_rgb[SYN_NCLASS][3] = {{220, 40, 40},  {40, 190, 40},  {40, 70, 230},
+                                                  {235, 220, 40}, {200, 50, 210}, {40, 210, 210}};
 
 int syn_num_classes(void) { return SYN_NCLASS; }
 int syn_class_id(int k) { return k >= 0 && k < SYN_NCLASS ? k_ids[k] : -1; }
@@ -127,8 +132,8 @@ static void background(smp_rng *r, uint8_t *rgb, int W, int H) {
  * A candidate shape is redrawn (up to 4 tries, else dropped) when it would
  * cover more than 40% of an earlier object or overlap others with more than
  * 30% of its own area, so that every object stays mostly visible. */
-static int gen_image(uint64_t seed, int split, int index, int W, int H, uint8_t *rgb, uint8_t *mask, int8_t *owner,
-                     syn_img *out) {
+static int gen_image(uint64_t seed, int split, int index, int W, int H, int class_colors, uint8_t *rgb,
+                     uint8_t *mask, int8_t *owner, syn_img *out) {
     smp_rng r;
     smp_rng_seed(&r, smp_mix_seed(seed, (uint64_t)split, (uint64_t)index, 0x5e));
     background(&r, rgb, W, H);
@@ -162,6 +167,9 @@ static int gen_image(uint64_t seed, int split, int index, int W, int H, uint8_t 
         if (!ok) continue;
         double col[3], shade = 0.25 * smp_rng_uniform(&r);
         for (int c = 0; c < 3; c++) col[c] = 255 * smp_rng_uniform(&r);
+        /* the same draws either way, so the layout does not depend on the palette */
+        if (class_colors)
+            for (int c = 0; c < 3; c++) col[c] = k_class_rgb[cls][c] + (col[c] - 127.5) * (30.0 / 127.5);
         double bx = o->bbox[0], bw = o->bbox[2] > 1 ? o->bbox[2] : 1;
         for (int y = (int)o->bbox[1]; y < (int)(o->bbox[1] + o->bbox[3]) && y < H; y++)
             for (int x = (int)bx; x < (int)(bx + o->bbox[2]) && x < W; x++) {
@@ -273,7 +281,7 @@ static void *image_worker(void *arg) {
         if (i >= j->n) break;
         char path[4400];
         snprintf(path, sizeof path, "%s/%012lld.jpg", j->dir, (long long)image_id(j->split, i));
-        int rc = gen_image(j->o->seed, j->split, i, W, H, rgb, mask, owner, &j->imgs[i]);
+        int rc = gen_image(j->o->seed, j->split, i, W, H, j->o->class_colors, rgb, mask, owner, &j->imgs[i]);
         if (rc == 0) rc = img_write_jpeg(path, rgb, W, H, j->o->quality);
         pthread_mutex_lock(&j->mu);
         if (rc < 0 && !j->failed) {

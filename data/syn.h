@@ -19,6 +19,8 @@ typedef struct {
     int quality;   /* JPEG quality, default 90 */
     int progress;  /* progress bar on a TTY */
     int threads;   /* image writers (default 1); output independent of it */
+    int class_colors; /* 1: each class has its own colour (jittered per object),
+                         0 (default): any colour; shapes and layout are the same */
 } syn_opts;
 
 void syn_opts_default(syn_opts *o);

@@ -256,6 +256,19 @@ int mp_params_load(mp_params *p, const char *path, int strict, int *n_missing, i
     return loaded;
 }
 
+int mp_params_to_channels_last(mp_params *p, const char *prefix) {
+    if (!p) return hnd_error_set("model params: NULL argument to channels_last");
+    size_t lp = prefix ? strlen(prefix) : 0;
+    int n = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (ct_ndim(p->e[i].t) != 4 || strncmp(p->e[i].name, prefix ? prefix : "", lp) != 0) continue;
+        if (ct_to_channels_last_(p->e[i].t) != 0)
+            return hnd_error_set("model params: '%s': %s", p->e[i].name, ct_last_error());
+        n++;
+    }
+    return n;
+}
+
 int mp_params_save(const mp_params *p, ws_writer *w) {
     if (!p || !w) return hnd_error_set("model params: NULL argument to save");
     for (int i = 0; i < p->n; i++) {

@@ -59,6 +59,13 @@ int mp_params_alias(mp_params *p, const char *old_name, const char *new_name);
  * error. Returns the number of tensors loaded, or -1. */
 int mp_params_load(mp_params *p, const char *path, int strict, int *n_missing, int *n_unexpected);
 
+/* Re-lay every 4-d tensor (convolution weights) whose name starts with
+ * `prefix` (NULL: all) out in channels-last (NHWC) order, in place
+ * (ct_to_channels_last_): values, names and handles are unchanged; saving
+ * still writes NCHW. With NHWC inputs, oneDNN convolutions then run without
+ * layout reorders. Returns the number of tensors re-laid, or -1 + hnd_error(). */
+int mp_params_to_channels_last(mp_params *p, const char *prefix);
+
 /* Write every registered tensor to group "weights" of an open writer. */
 int mp_params_save(const mp_params *p, ws_writer *w);
 

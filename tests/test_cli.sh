@@ -26,6 +26,21 @@ if [ -x "$HND_BIN_DIR/hnd-torch" ]; then
     check "info through hnd" 0 "$hnd" info --threads 2
     "$hnd" info --threads 2 | grep -q "threads: 2" || { echo "FAIL: info --threads 2"; fail=1; }
     check "info bad threads" 2 "$hnd" info --threads x
+    # OpenBLAS kernels (util/blas_env.h): hnd picks them from the CPU's flags,
+    # read here independently from /proc/cpuinfo; a user's choice wins
+    if "$hnd" info | grep -q "^blas kernels:"; then
+        flags=$(grep -m1 "^flags" /proc/cpuinfo)
+        has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
+        want=
+        if has avx512f avx512cd avx512bw avx512dq avx512vl; then want=SkylakeX
+        elif has avx2 fma; then want=Haswell; fi
+        if [ -n "$want" ]; then
+            env -u OPENBLAS_CORETYPE "$hnd" info | grep -qx "blas kernels: $want (OPENBLAS_CORETYPE=$want)" ||
+                { echo "FAIL: blas kernels, wanted $want: $(env -u OPENBLAS_CORETYPE "$hnd" info)"; fail=1; }
+            OPENBLAS_CORETYPE=Haswell "$hnd" info | grep -qx "blas kernels: Haswell (OPENBLAS_CORETYPE=Haswell)" ||
+                { echo "FAIL: a user's OPENBLAS_CORETYPE is kept"; fail=1; }
+        fi
+    fi
 fi
 [ $fail = 0 ] && echo "cli ok"
 exit $fail

@@ -585,6 +585,38 @@ static void test_conv2d_hand(void **state) {
     expect_values(ct_linear(f32(lx, 2, s12), f32(lw, 2, s32), NULL), wl0, 3, 1e-6);
 }
 
+/* NHWC layouts: same values, same results, the parameter handle kept. */
+static void test_channels_last_hand(void **state) {
+    (void)state;
+    float x[18] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    float w[8] = {1, 2, 3, 4, 1, 1, 1, 1};
+    int64_t sx[4] = {1, 2, 3, 3}, sw[4] = {1, 2, 2, 2}, one[2] = {1, 1}, zero[2] = {0, 0};
+    ct_tensor *xn = f32(x, 4, sx);
+    assert_int_equal(ct_is_channels_last(xn), 0);
+    ct_tensor *xc = ct_channels_last(xn);
+    assert_int_equal(ct_is_channels_last(xc), 1);
+    double wx[18];
+    for (int i = 0; i < 18; i++) wx[i] = x[i];
+    expect_values(xc, wx, 18, 0);   /* logical (NCHW) order unchanged */
+    ct_tensor *wt = f32(w, 4, sw);
+    ct_set_requires_grad(wt, 1);
+    assert_int_equal(ct_to_channels_last_(wt), 0);
+    assert_int_equal(ct_is_channels_last(wt), 1);
+    assert_int_equal(ct_requires_grad(wt), 1);
+    ct_tensor *y = ct_conv2d(xc, wt, NULL, one, zero, one, 1);
+    /* channel 0: 37 47 67 77 (as in test_conv2d_hand); channel 1 adds 4 */
+    double wy[4] = {41, 51, 71, 81};
+    expect_values(y, wy, 4, 1e-5);
+    assert_int_equal(ct_backward(ct_sum(y)), 0);
+    /* d sum / d w = the 2x2 window sums of x: 12 16 24 28 | 4 4 4 4 */
+    double wg[8] = {12, 16, 24, 28, 4, 4, 4, 4};
+    expect_values(ct_grad(wt), wg, 8, 1e-5);
+    int64_t s3[3] = {2, 3, 3};
+    assert_null(ct_channels_last(ct_zeros(s3, 3, CT_F32, CPU)));
+    assert_string_equal(ct_last_error(), "channels_last: input [2,3,3]: needs a 4-d tensor");
+    assert_int_equal(ct_to_channels_last_(ct_zeros(s3, 3, CT_F32, CPU)), -1);
+}
+
 static void test_frozen_bn_hand(void **state) {
     (void)state;
     float x[4] = {1, 2, 3, 4}, w[2] = {2, 1}, b[2] = {0, 1}, rm[2] = {1, 2}, rv[2] = {4, 0.25f};
@@ -1134,6 +1166,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_ref_interpolate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ref_pool_softmax_losses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ref_autograd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_last_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ref_sgd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ref_adam, setup, teardown),
         cmocka_unit_test_setup_teardown(test_optim_misc, setup, teardown),

@@ -93,6 +93,10 @@ mkdir -p SW && cp -r A SW/b3ch
 [ "$(wc -l < SW/results.csv)" = 3 ] || fail "results.csv: $(cat SW/results.csv)"
 grep -q "^student,3,3x20.0x20.0,1200.0,4800.0,1205.0," SW/results.csv || fail "results.csv: $(cat SW/results.csv)"
 grep -q "^teacher,0,input," SW/results.csv || fail "no teacher row"
+# the printed table: one row per model, all columns on one line
+grep -Eq "^student +3 3x20.0x20.0 +4800 +1205 +[0-9.]+ +[0-9.]+ +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
+  fail "sweep table: $(cat SW/out.txt)"
+grep -Eq "^teacher +- \(input\) .* [0-9.]+ +(-|[0-9.]+)$" SW/out.txt || fail "sweep table: $(cat SW/out.txt)"
 "$PY" -c "import json; r = json.load(open('SW/results.json'))['rows']; assert len(r) == 2 and r[0]['ratio_8bit'] > 0"
 head -c 8 SW/curve.png | od -An -tx1 | grep -q "89 50 4e 47" || fail "curve.png is not a PNG"
 echo "test_hnd_train: ok"

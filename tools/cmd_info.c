@@ -1,6 +1,8 @@
 /* cmd_info.c: `hnd info`, the libtorch build and runtime as hnd sees it. */
 #include "cmd_info.h"
 
+#define _GNU_SOURCE   /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,13 @@ static void print_blas(void) {
     if (f) fclose(f);
     printf("blas: %s%s\n", found[0] ? found : "(none mapped)",
            strstr(found, "openblas") ? "" : "  <- install libopenblas0-pthread for ~9x faster convolutions");
+    /* OpenBLAS's kernel choice (util/blas_env.h: `hnd` sets OPENBLAS_CORETYPE
+     * from the CPU's features; "Prescott" on an AVX2 machine is 3-4x slower) */
+    char *(*corename)(void) = (char *(*)(void))dlsym(RTLD_DEFAULT, "openblas_get_corename");
+    if (corename) {
+        const char *env = getenv("OPENBLAS_CORETYPE");
+        printf("blas kernels: %s (OPENBLAS_CORETYPE=%s)\n", corename(), env ? env : "unset");
+    }
 }
 
 int cmd_info(int argc, char **argv) {

@@ -149,10 +149,13 @@ int cmd_sweep(int argc, char **argv) {
             char shape[64];
             if (r->is_teacher) snprintf(shape, sizeof shape, "(input)");
             else snprintf(shape, sizeof shape, "%dx%.1fx%.1f", r->channels, r->ev.mean_h, r->ev.mean_w);
-            printf("%-8s %4d %-18s %12.0f %12.0f %9.4f %9.4f %8.4f %8s\n", r->is_teacher ? "teacher" : "student",
-                   r->channels, shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, r->is_teacher ? 1.0 : r->ev.ratio_f32,
-                   r->is_teacher ? 1.0 : r->ev.ratio_q8, r->ev.bbox[0], "");
-            if (r->ev.has_segm) printf("%80.4f\n", r->ev.segm[0]);
+            char c[16], segm[16] = "-";
+            if (r->is_teacher) snprintf(c, sizeof c, "-");
+            else snprintf(c, sizeof c, "%d", r->channels);
+            if (r->ev.has_segm) snprintf(segm, sizeof segm, "%.4f", r->ev.segm[0]);
+            printf("%-8s %4s %-18s %12.0f %12.0f %9.4f %9.4f %8.4f %8s\n", r->is_teacher ? "teacher" : "student", c,
+                   shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, r->is_teacher ? 1.0 : r->ev.ratio_f32,
+                   r->is_teacher ? 1.0 : r->ev.ratio_q8, r->ev.bbox[0], segm);
         }
         printf("%s/results.csv, results.json, curve.png\n", out);
     }

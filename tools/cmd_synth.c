@@ -46,6 +46,10 @@ int cmd_synth(int argc, char **argv) {
             o.progress = 0;
             continue;
         }
+        if (strcmp(a, "--class-colors") == 0) {
+            o.class_colors = 1;
+            continue;
+        }
         if (strcmp(a, "--out") != 0 && strcmp(a, "--train") != 0 && strcmp(a, "--val") != 0 &&
             strcmp(a, "--size") != 0 && strcmp(a, "--seed") != 0 && strcmp(a, "--quality") != 0 &&
             strcmp(a, "--threads") != 0)
@@ -94,9 +98,9 @@ int cmd_synth(int argc, char **argv) {
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (!quiet)
-        printf("synth: %s: train %d images / %lld objects, val %d images / %lld objects, %dx%d, seed %llu (%.2f s)\n",
+        printf("synth: %s: train %d images / %lld objects, val %d images / %lld objects, %dx%d, seed %llu%s (%.2f s)\n",
                o.out_dir, o.n_train, (long long)na[0], o.n_val, (long long)na[1], o.width, o.height,
-               (unsigned long long)o.seed,
+               (unsigned long long)o.seed, o.class_colors ? ", class colours" : "",
                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas_env.h"
 #include "cmd_eval.h"
 #include "cmd_import.h"
 #include "cmd_synth.h"
@@ -52,6 +53,9 @@ static int exec_torch(int argc, char **argv) {
         self[n] = '\0';
         snprintf(path, sizeof path, "%s/hnd-torch", dirname(self));
     }
+    /* OpenBLAS picks its kernels when libtorch loads it: tell it what this CPU
+     * can do (blas_env.h); a user's OPENBLAS_CORETYPE wins */
+    blas_env_setup();
     /* argv[0] of hnd-torch is the command name, as for local commands */
     execv(path, argv);
     fprintf(stderr, "hnd: '%s' needs hnd-torch (the libtorch part of hnd), which failed to start at %s: %s\n",

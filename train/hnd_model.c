@@ -197,8 +197,12 @@ int hm_features(hm_model *h, const rt_image_list *l, ct_tensor *features[BB_NUM_
     ct_scope_begin();
     int rc = hm_stages(h, l->tensors, 4, st);
     if (rc == 0) {
-        const ct_tensor *c[4] = {st[1], st[2], st[3], st[4]};
-        rc = bb_fpn(rcnn_backbone(h->det), c, features);
+        /* NCHW from here on: the stages may run channels-last (hnd train
+         * re-lays the backbone's weights), the FPN and heads are not tuned for it */
+        const ct_tensor *c[4] = {ct_contiguous(st[1]), ct_contiguous(st[2]), ct_contiguous(st[3]),
+                                 ct_contiguous(st[4])};
+        rc = c[0] && c[1] && c[2] && c[3] ? bb_fpn(rcnn_backbone(h->det), c, features)
+                                          : hnd_error_set("features: %s", ct_last_error());
     }
     if (rc == 0)
         for (int i = 0; i < BB_NUM_FEATURES; i++) ct_scope_keep(features[i]);

@@ -95,6 +95,7 @@ typedef struct {
     char *trainable;        /* names, one per line */
     int n_trainable;
     int t_upto, s_upto;     /* deepest stage the terms need */
+    int channels_last;      /* CPU: backbone weights and batches in NHWC (oneDNN without reorders) */
     ld_loader *ld;
     coco_dataset *ds;
     ev_ctx *ev;
@@ -132,6 +133,14 @@ static int build(ht_run *r) {
     if (n < 0) return -1;
     if (n == 0) return hnd_error_set("%s: student_model.frozen_modules leaves nothing to train", c->source);
     if (hm_to_device(r->teacher, dev) != 0 || hm_to_device(r->student, dev) != 0) return -1;
+    /* On the CPU the 2x2 convolutions of the bottleneck dominate a step; in
+     * NHWC, oneDNN runs them (and their backward) without converting every
+     * activation between NCHW and its blocked layout (bench/hnd_step_bench.sh).
+     * Before the optimizer, so that its state takes the same layout. */
+    r->channels_last = dev.type == CT_CPU;
+    if (r->channels_last && (mp_params_to_channels_last(rcnn_params(r->teacher->det), "backbone.body.") < 0 ||
+                             mp_params_to_channels_last(rcnn_params(r->student->det), "backbone.body.") < 0))
+        return -1;
     mp_params *p = rcnn_params(r->student->det);
     ct_tensor **params = malloc(sizeof *params * (size_t)n);
     size_t cap = 1;
@@ -212,10 +221,16 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     memset(&l, 0, sizeof l);
     if (rcnn_transform_images(r->teacher->det, (const ct_tensor *const *)imgs, n, &l) != 0) goto done;
     ct_tensor *to[5], *so[5];
+    const ct_tensor *x = r->channels_last ? ct_channels_last(l.tensors) : l.tensors;
+    if (!x) {
+        hnd_error_set("batch: %s", ct_last_error());
+        rt_image_list_free(&l);
+        goto done;
+    }
     int prev = ct_grad_set_enabled(0);
-    int ok = hm_stages(r->teacher, l.tensors, r->t_upto, to) == 0;
+    int ok = hm_stages(r->teacher, x, r->t_upto, to) == 0;
     ct_grad_set_enabled(1);
-    ok = ok && hm_stages(r->student, l.tensors, r->s_upto, so) == 0;
+    ok = ok && hm_stages(r->student, x, r->s_upto, so) == 0;
     ct_grad_set_enabled(prev);
     if (!ok) {
         rt_image_list_free(&l);
