@@ -3,6 +3,7 @@
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/blas_env.sh"
 bash "$here/stem_layer1.sh" "$build"
 bash "$here/eval_bench.sh" "$build"
 bash "$here/data_ann_bench.sh" "$build" && bash "$here/data_pipeline_bench.sh" "$build"

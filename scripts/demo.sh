@@ -2,9 +2,9 @@
 # make demo: the whole head-network-distillation curve on the embedded
 # synthetic default, with nothing downloaded (`make demo` passes the build
 # directory as $1):
-#  1. hnd synth: COCO-format sets of shapes at 320x240: checkpoints/demo/data
-#     (400 training, 100 validation images: the teacher) and
-#     checkpoints/demo/distill (64 training, 50 test images: the students);
+#  1. hnd synth: a COCO-format set of class-coloured shapes at 160x120,
+#     checkpoints/demo/data (400 training images: the teacher's and the
+#     students' training set; 100 validation images: every evaluation);
 #  2. hnd train-teacher: a small Mask R-CNN ResNet-18 FPN teacher trained from
 #     scratch (configs/demo/teacher_mask_rcnn_r18_synth.json); its box branch
 #     (--box-teacher) is the Faster R-CNN teacher;
@@ -29,7 +29,15 @@ teacher_cfg=configs/demo/teacher_mask_rcnn_r18_synth.json
 teacher=checkpoints/demo_mrcnn_r18_synth_teacher.h5
 box_teacher=checkpoints/demo_mrcnn_r18_synth_teacher_box.h5
 channels=3,6,9,12,15
+# what an earlier demo left is reused only if it was made by this version of
+# the demo (data, teacher and students all change with it)
+version="2: 160x120 class-coloured shapes, teacher 8 epochs"
+if [ -d checkpoints/demo ] && [ "$(cat checkpoints/demo/VERSION 2>/dev/null)" != "$version" ]; then
+  echo "demo: checkpoints/demo was made by another version of the demo: starting afresh"
+  rm -rf checkpoints/demo "$teacher" "$box_teacher"
+fi
 mkdir -p checkpoints/demo
+echo "$version" > checkpoints/demo/VERSION
 
 "$hnd" info
 
@@ -38,12 +46,11 @@ synth() {   # dir train val seed
     echo "reusing $1"
   else
     rm -rf "$1"
-    "$hnd" synth --out "$1" --train "$2" --val "$3" --size 320x240 --seed "$4"
+    "$hnd" synth --out "$1" --train "$2" --val "$3" --size 160x120 --class-colors --seed "$4"
   fi
 }
-say "1/4 synthetic datasets: $data (teacher), checkpoints/demo/distill (students)"
+say "1/4 synthetic dataset: $data (training: teacher and students; validation: every evaluation)"
 synth "$data" 400 100 0
-synth checkpoints/demo/distill 64 50 1
 
 say "2/4 teacher: Mask R-CNN ResNet-18 FPN from scratch ($teacher_cfg)"
 echo "one Mask R-CNN teacher serves both sweeps: its box branch is the Faster R-CNN teacher ($box_teacher)"

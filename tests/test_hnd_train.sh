@@ -88,7 +88,7 @@ grep -q "Average Precision" E/eval.txt
 # the teacher, and writes results.csv/json and curve.png
 mkdir -p SW && cp -r A SW/b3ch
 # shellcheck disable=SC2086
-"$BIN/hnd" sweep "$CFG" --channels 3 --out SW $ARGS > SW/out.txt 2>&1 || fail "sweep: $(cat SW/out.txt)"
+"$BIN/hnd" sweep "$CFG" --channels 3 --out SW ${ARGS#--quiet} > SW/out.txt 2>SW/err.txt || fail "sweep: $(cat SW/err.txt)"
 [ "$(grep -c 'hnd train:' SW/b3ch/train.log)" = 1 ] || fail "sweep retrained a finished run"
 [ "$(wc -l < SW/results.csv)" = 3 ] || fail "results.csv: $(cat SW/results.csv)"
 grep -q "^student,3,3x20.0x20.0,1200.0,4800.0,1205.0," SW/results.csv || fail "results.csv: $(cat SW/results.csv)"

@@ -94,4 +94,36 @@ grep -q "Average Precision" A/eval.txt || fail "eval-model output: $(cat A/eval.
 "$BIN/hnd" eval-model A/box.h5 --config "$CFG" $EV --set model.name=faster_rcnn > A/eval_box.txt ||
     fail "eval-model (box branch): $(cat A/eval_box.txt)"
 grep -q "Average Precision" A/eval_box.txt || fail "eval-model output: $(cat A/eval_box.txt)"
+
+# hnd detect --config builds the same shrunk model: its detections equal
+# eval-model's results file on the same images
+"$PY" - "$CFG" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["dataset"]["root"] = "synth"
+c["model"]["ckpt"] = "A/teacher.h5"
+p = c["model"]["params"]
+p.update(min_size=64, max_size=64, fpn_out_channels=32, representation_size=64, mask_head_channels=16,
+         anchor_sizes=[8, 16, 32, 64, 128])
+json.dump(c, open("small.json", "w"))
+PYEOF
+# shellcheck disable=SC2086
+"$BIN/hnd" eval-model A/teacher.h5 --config small.json --split val --out A/ev.json > /dev/null ||
+    fail "eval-model --out"
+"$BIN/hnd" detect --config small.json --out A/det.json --ann synth/annotations/instances_val.json --quiet synth/val ||
+    fail "detect --config"
+if "$BIN/hnd" detect --config small.json --arch mask_rcnn_resnet18_fpn --out X.json synth/val 2>err.txt; then
+    fail "--config with --arch accepted"; fi
+grep -q "exclude each other" err.txt || fail "detect --config --arch: $(cat err.txt)"
+"$PY" - <<'PYEOF'
+import json
+a, b = json.load(open("A/ev.json")), json.load(open("A/det.json"))
+key = lambda d: (d["image_id"], d["category_id"], -d["score"])
+a.sort(key=key); b.sort(key=key)
+assert len(a) == len(b) and len(a) > 0, (len(a), len(b))
+for x, y in zip(a, b):
+    assert (x["image_id"], x["category_id"]) == (y["image_id"], y["category_id"]), (x, y)
+    assert abs(x["score"] - y["score"]) < 1e-4 and max(abs(u - v) for u, v in zip(x["bbox"], y["bbox"])) < 1e-2, (x, y)
+print("detect --config: %d detections equal eval-model's" % len(a))
+PYEOF
 echo "test_train_teacher: ok"

@@ -21,6 +21,8 @@
 #include <cjson/cJSON.h>
 
 #include "coco_ann.h"
+#include "config.h"
+#include "hnd_model.h"
 #include "ct_detection.h"
 #include "ctorch.h"
 #include "atomic_file.h"
@@ -196,7 +198,7 @@ static int visualize(const char *dir, const char *src, img_u8 *im, int64_t k, co
 /* ------------------------------------------------------------------ main */
 
 typedef struct {
-    const char *weights, *arch, *ann, *out, *vis, *device;
+    const char *weights, *arch, *ann, *out, *vis, *device, *config;
     int num_classes, batch, strict, quiet, threads;
     double score_thresh, min_size, max_size;
 } det_opts;
@@ -239,7 +241,7 @@ static int usage_error(const char *msg, const char *arg) {
 
 int cmd_detect(int argc, char **argv) {
     det_opts o = {0};
-    o.num_classes = 91;
+    o.num_classes = 0;   /* 91 (COCO) unless --num-classes or --config says */
     o.batch = 1;
     o.strict = 1;
     o.score_thresh = NAN;
@@ -247,6 +249,9 @@ int cmd_detect(int argc, char **argv) {
     o.threads = -1;
     det_inputs in = {0};
     int rc = 1;
+    tc_config tcfg;   /* --config */
+    memset(&tcfg, 0, sizeof tcfg);
+    int have_cfg = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -255,6 +260,7 @@ int cmd_detect(int argc, char **argv) {
     i++
         if (!strcmp(a, "--weights")) { NEEDS_VALUE; o.weights = v; }
         else if (!strcmp(a, "--arch")) { NEEDS_VALUE; o.arch = v; }
+        else if (!strcmp(a, "--config")) { NEEDS_VALUE; o.config = v; }
         else if (!strcmp(a, "--ann")) { NEEDS_VALUE; o.ann = v; }
         else if (!strcmp(a, "--out")) { NEEDS_VALUE; o.out = v; }
         else if (!strcmp(a, "--visualize")) { NEEDS_VALUE; o.vis = v; }
@@ -274,15 +280,30 @@ int cmd_detect(int argc, char **argv) {
         }
 #undef NEEDS_VALUE
     }
-    if (!o.weights || !o.arch || !o.out) {
-        rc = usage_error("--weights, --arch and --out are required", NULL);
+    /* --config: the model (a teacher config's `model`, else its
+     * `teacher_model`) as hnd train-teacher / hnd train build it, shrunk FPN,
+     * anchors and sizes included; its ckpt is the default --weights */
+    if (o.config) {
+        if (o.arch) {
+            rc = usage_error("--config and --arch exclude each other", NULL);
+            goto out_inputs;
+        }
+        if (tc_load(o.config, NULL, 0, &tcfg) != 0) {
+            fprintf(stderr, "hnd detect: %s\n", hnd_error());
+            goto out_inputs;
+        }
+        have_cfg = 1;
+        if (!o.weights && *tcfg.teacher.ckpt) o.weights = tcfg.teacher.ckpt;
+    }
+    if (!o.weights || (!o.arch && !have_cfg) || !o.out) {
+        rc = usage_error("--weights (or a --config with a ckpt), --arch or --config, and --out are required", NULL);
         goto out_inputs;
     }
     if (in.n == 0) {
         rc = usage_error("no images given", NULL);
         goto out_inputs;
     }
-    if (o.num_classes < 2 || o.batch < 1 || o.min_size < 0 || o.max_size < 0) {
+    if ((o.num_classes != 0 && o.num_classes < 2) || o.batch < 1 || o.min_size < 0 || o.max_size < 0) {
         rc = usage_error("--num-classes must be >= 2, --batch >= 1, sizes > 0", NULL);
         goto out_inputs;
     }
@@ -313,11 +334,12 @@ int cmd_detect(int argc, char **argv) {
     }
 
     rcnn_config cfg;
-    if (rcnn_config_default(&cfg, o.arch) != 0) {
-        fprintf(stderr, "hnd detect: %s\n", hnd_error());
+    if (have_cfg ? hm_model_config(&tcfg.teacher, &cfg) != 0 : rcnn_config_default(&cfg, o.arch) != 0) {
+        fprintf(stderr, "hnd detect: %s%s\n", have_cfg ? "--config: " : "", hnd_error());
         goto out_inputs;
     }
-    cfg.box.num_classes = o.num_classes;
+    if (o.num_classes) cfg.box.num_classes = o.num_classes;
+    else if (!have_cfg) cfg.box.num_classes = 91;
     if (!isnan(o.score_thresh)) cfg.box.score_thresh = o.score_thresh;
     if (o.min_size > 0) cfg.transform.min_size = o.min_size;
     if (o.max_size > 0) cfg.transform.max_size = o.max_size;
@@ -422,5 +444,6 @@ int cmd_detect(int argc, char **argv) {
 out_inputs:
     for (int i = 0; i < in.n; i++) free(in.v[i].path);
     free(in.v);
+    if (have_cfg) tc_free(&tcfg);
     return rc;
 }

@@ -71,6 +71,7 @@ static const hnd_command_info k_commands[] = {
      "threads (default: all cores; results do not depend on it).\n", 0},
     {"detect", "Faster/Mask R-CNN detection on images, to COCO results JSON",
      "usage: hnd detect --weights W.h5 --arch ARCH --out RESULTS.json [options] IMAGE_OR_DIR...\n"
+     "       hnd detect --config CONFIG.json [--weights W.h5] --out RESULTS.json [options] IMAGE_OR_DIR...\n"
      "\n"
      "Runs a torchvision-exact Faster or Mask R-CNN on JPEG/PNG files (a directory\n"
      "means its .jpg/.jpeg/.png files, in name order) and writes COCO results JSON\n"
@@ -79,6 +80,10 @@ static const hnd_command_info k_commands[] = {
      "Import torchvision weights first: hnd import-torchvision X.pth W.h5\n"
      "\n"
      "  --weights W.h5       hnd weight file (torchvision state_dict keys)\n"
+     "  --config C.json      the model of a config (a teacher config's model, else its\n"
+     "                       teacher_model), as hnd train-teacher builds it: shrunk\n"
+     "                       FPN, anchors, sizes, classes; its ckpt is the default\n"
+     "                       --weights (e.g. configs/demo/teacher_mask_rcnn_r18_synth.json)\n"
      "  --arch ARCH          faster_rcnn_resnet{18,34,50,101}_fpn or\n"
      "                       mask_rcnn_resnet{18,34,50,101}_fpn\n"
      "  --out RESULTS.json   COCO results file\n"
