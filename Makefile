@@ -19,7 +19,7 @@ CMAKE_FLAGS += -DTorch_DIR=$(TORCH_DIR)
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build test demo bench fuzz clean
+.PHONY: all deps configure build tools test demo bench fuzz clean
 
 all: build
 
@@ -32,10 +32,14 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# the two executables only (what make demo needs): no tests, no benchmarks
+tools: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target hnd hnd-torch
+
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
+demo: tools
 	@bash scripts/demo.sh $(BUILD)
 
 bench: build

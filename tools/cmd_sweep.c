@@ -6,26 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_run.h"
 #include "cmd_sweep.h"
 #include "config.h"
 #include "ctorch.h"
 #include "hnd_error.h"
 #include "plot_png.h"
 #include "sweep.h"
-
-static volatile sig_atomic_t g_stop;
-
-static void on_sigint(int sig) {
-    if (g_stop) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    g_stop = 1;
-    static const char msg[] = "\nhnd sweep: interrupted: writing a checkpoint (Ctrl-C again to abort)\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-}
 
 static int draw_curve(const char *path, const sw_row *rows, int n, const char *title) {
     double xb[SW_MAX], yb[SW_MAX], ys[SW_MAX];
@@ -118,13 +105,9 @@ int cmd_sweep(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s-sweep", cfg.output_dir);
     if (!out) out = dir;
     if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sw_opts o = {out, teacher, quiet, !quiet, &g_stop};
+    volatile sig_atomic_t *stop =
+        cr_catch_stop("\nhnd sweep: interrupted: writing a checkpoint (Ctrl-C again to abort)\n");
+    sw_opts o = {out, teacher, quiet, !quiet, stop};
     sw_row *rows = calloc(SW_MAX + 1, sizeof *rows);
     int n_rows = 0, rc = rows ? sw_run(config, sets, n_sets, ch, n, &o, rows, &n_rows) : -1;
     free(sets);

@@ -4,88 +4,47 @@
  * iteration, writes a resumable checkpoint and exits with status 130; a
  * second Ctrl-C exits at once. */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_run.h"
 #include "cmd_train_teacher.h"
 #include "config.h"
 #include "ctorch.h"
 #include "hnd_error.h"
 #include "teacher_train.h"
 
-static volatile sig_atomic_t g_stop;
-
-static void on_sigint(int sig) {
-    if (g_stop) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    g_stop = 1;
-    static const char msg[] = "\nhnd train-teacher: interrupted: finishing the iteration and writing a checkpoint "
-                              "(Ctrl-C again to abort)\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-}
-
 int cmd_train_teacher(int argc, char **argv) {
-    const char *config = NULL, *init = NULL, *box_out = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, resume = 0, quiet = 0, no_val = 0, reused = 0;
-    long long stop_after = 0;
-    if (!sets) return 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) sets[n_sets++] = argv[++i];
-        else if (strncmp(argv[i], "--set=", 6) == 0) sets[n_sets++] = argv[i] + 6;
-        else if (strcmp(argv[i], "--init") == 0 && i + 1 < argc) init = argv[++i];
-        else if (strcmp(argv[i], "--box-teacher") == 0 && i + 1 < argc) box_out = argv[++i];
-        else if (strcmp(argv[i], "--resume") == 0) resume = 1;
-        else if (strcmp(argv[i], "--quiet") == 0) quiet = 1;
-        else if (strcmp(argv[i], "--no-val") == 0) no_val = 1;
-        else if (strcmp(argv[i], "--stop-after") == 0 && i + 1 < argc) stop_after = atoll(argv[++i]);
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "hnd train-teacher: unknown option '%s' (see hnd train-teacher --help)\n", argv[i]);
-            free(sets);
-            return 2;
-        } else if (!config) config = argv[i];
-        else {
-            fprintf(stderr, "hnd train-teacher: one config only ('%s' and '%s')\n", config, argv[i]);
-            free(sets);
-            return 2;
-        }
-    }
-    if (!config) {
-        fprintf(stderr, "usage: hnd train-teacher CONFIG.json [--set KEY=VALUE ...] [--init W.h5] [--resume] [--box-teacher F.h5]\n");
-        free(sets);
-        return 2;
-    }
+    const char *init = NULL, *box_out = NULL;
+    const cr_opt extra[] = {{"--init", &init}, {"--box-teacher", &box_out}};
+    cr_args a;
+    int rc = cr_parse("train-teacher",
+                      "usage: hnd train-teacher CONFIG.json [--set KEY=VALUE ...] [--init W.h5] [--resume] "
+                      "[--box-teacher F.h5]",
+                      argc, argv, extra, 2, &a);
+    if (rc != 0) return rc;
+    const char *config = a.config;
+    int quiet = a.quiet, reused = 0;
     tc_config cfg;
-    int rc = tc_load(config, sets, n_sets, &cfg);
-    free(sets);
+    rc = cr_load("train-teacher", &a, &cfg);
     if (rc != 0) {
-        fprintf(stderr, "hnd train-teacher: %s\n", hnd_error());
-        return 1;
+        cr_args_free(&a);
+        return rc;
     }
-    if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
     tt_opts o;
     tt_opts_default(&o);
-    o.resume = resume;
+    o.resume = a.resume;
     o.init = init;
     o.quiet = quiet;
-    o.validate = !no_val;
-    o.stop = &g_stop;
-    o.stop_after = stop_after;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    o.validate = !a.no_val;
+    o.stop_after = a.stop_after;
+    cr_args_free(&a);
+    o.stop = cr_catch_stop("\nhnd train-teacher: interrupted: finishing the iteration and writing a checkpoint "
+                           "(Ctrl-C again to abort)\n");
     tt_result res;
-    if (resume && tt_finished(&cfg)) {
+    if (o.resume && tt_finished(&cfg)) {
         /* a finished run: nothing to train (the weights are best.h5 / model.ckpt) */
         memset(&res, 0, sizeof res);
         res.status = TT_DONE;
@@ -97,7 +56,7 @@ int cmd_train_teacher(int argc, char **argv) {
     } else {
         rc = tt_train(&cfg, &o, &res);
     }
-    signal(SIGINT, SIG_DFL);
+    cr_release_stop();
     if (rc != 0) {
         fprintf(stderr, "hnd train-teacher: %s\n", hnd_error());
         tc_free(&cfg);

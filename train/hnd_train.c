@@ -1,14 +1,10 @@
 /* hnd_train.c: see hnd_train.h. */
 #include "hnd_train.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -19,71 +15,12 @@
 #include "hnd_model.h"
 #include "ld.h"
 #include "progress.h"
+#include "train_run.h"
 
 void ht_opts_default(ht_opts *o) {
     memset(o, 0, sizeof *o);
     o->progress = 1;
     o->validate = 1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int mkdirs(const char *path) {
-    char buf[1100];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return hnd_error_set("%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
-
-/* ---- logging: train.log + stderr, metrics.jsonl ---- */
-
-typedef struct {
-    FILE *log, *metrics;
-    int quiet;
-    prg_bar *bar;
-} ht_log;
-
-static void logf_(ht_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(ht_log *l, const char *fmt, ...) {
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-    if (l->log) {
-        fprintf(l->log, "%s %s\n", ts, msg);
-        fflush(l->log);
-    }
-    if (!l->quiet) fprintf(stderr, "%s%s\n", l->bar ? "\r\033[K" : "", msg);
-}
-
-static void metric(ht_log *l, const char *json) {
-    if (!l->metrics) return;
-    fprintf(l->metrics, "%s\n", json);
-    fflush(l->metrics);
-}
-
-static void fmt_eta(double s, char *buf, size_t n) {
-    if (!isfinite(s) || s < 0) s = 0;
-    long v = (long)s;
-    snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
 }
 
 /* ---- the run ---- */
@@ -99,7 +36,7 @@ typedef struct {
     ld_loader *ld;
     coco_dataset *ds;
     ev_ctx *ev;
-    ht_log log;
+    trun_log log;
     char last_path[1100];
 } ht_run;
 
@@ -111,9 +48,7 @@ static void run_free(ht_run *r) {
     ld_close(r->ld);
     coco_free(r->ds);
     ev_close(r->ev);
-    prg_end(r->log.bar);
-    if (r->log.log) fclose(r->log.log);
-    if (r->log.metrics) fclose(r->log.metrics);
+    trun_log_close(&r->log);
 }
 
 static int build(ht_run *r) {
@@ -141,32 +76,14 @@ static int build(ht_run *r) {
     if (r->channels_last && (mp_params_to_channels_last(rcnn_params(r->teacher->det), "backbone.body.") < 0 ||
                              mp_params_to_channels_last(rcnn_params(r->student->det), "backbone.body.") < 0))
         return -1;
-    mp_params *p = rcnn_params(r->student->det);
-    ct_tensor **params = malloc(sizeof *params * (size_t)n);
-    size_t cap = 1;
-    for (int i = 0; i < mp_params_count(p); i++) cap += strlen(mp_params_name(p, i)) + 1;
-    r->trainable = calloc(1, cap);
-    if (!params || !r->trainable) {
-        free(params);
-        return hnd_error_set("out of memory");
-    }
-    int k = 0;
-    for (int i = 0; i < mp_params_count(p); i++) {
-        ct_tensor *t = mp_params_tensor(p, i);
-        if (ct_requires_grad(t) == 1) {
-            params[k++] = t;
-            strcat(r->trainable, mp_params_name(p, i));
-            strcat(r->trainable, "\n");
-        }
-    }
+    ct_tensor **params;
+    int k;
+    if (trun_trainable(rcnn_params(r->student->det), &params, &k, &r->trainable, NULL) != 0) return -1;
     r->n_trainable = k;
     const tc_train *t = &c->train;
-    if (strcmp(t->optimizer, "Adam") == 0)
-        r->opt = ct_optim_adam(params, k, t->lr, t->beta1, t->beta2, t->eps, t->weight_decay, t->amsgrad);
-    else
-        r->opt = ct_optim_sgd(params, k, t->lr, t->momentum, t->dampening, t->weight_decay, t->nesterov);
+    r->opt = trun_optimizer(t, params, k);
     free(params);
-    if (!r->opt) return hnd_error_set("optimizer: %s", ct_last_error());
+    if (!r->opt) return -1;
     r->t_upto = r->s_upto = 1;
     for (int i = 0; i < t->n_terms; i++) {
         if (t->terms[i].teacher_stage > r->t_upto) r->t_upto = t->terms[i].teacher_stage;
@@ -176,30 +93,8 @@ static int build(ht_run *r) {
 }
 
 static int open_data(ht_run *r) {
-    const tc_config *c = r->cfg;
-    const tc_split *s = &c->dataset.train;
-    if (!s->present) return hnd_error_set("%s: dataset.splits.train is needed for training", c->source);
-    coco_load_opts lo = {0};
-    if (!(r->ds = coco_load(s->annotations, &lo))) return -1;
-    ld_opts o;
-    ld_opts_default(&o);
-    o.ds = r->ds;
-    o.image_dir = s->images;
-    o.workers = c->dataset.num_workers;
-    o.queue = 2 * o.workers;
-    o.batch_size = c->train.batch_size;
-    o.train = 1;
-    o.drop_empty = s->remove_non_annotated;
-    o.group_factor = c->dataset.aspect_ratio_group_factor;
-    o.hflip_prob = c->dataset.hflip_prob;
-    o.seed = c->seed;
-    o.with_masks = 0;
-    o.skip_bad = 1;
-    if (!(r->ld = ld_open(&o))) return -1;
-    if (ld_num_batches(r->ld) < 1)
-        return hnd_error_set("%s: %s: no batch of %d images (%lld usable images)", c->source, s->annotations,
-                             c->train.batch_size, (long long)ld_num_samples(r->ld));
-    return 0;
+    /* the student learns layer 1's output: no masks needed */
+    return trun_open_train_data(r->cfg, 0, &r->ds, &r->ld);
 }
 
 /* One iteration: forward both, loss, backward, step. *loss_out: the loss. */
@@ -304,63 +199,31 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     r.cfg = cfg;
     r.log.quiet = opts->quiet;
     int rc = -1;
-    if (mkdirs(cfg->output_dir) != 0) return -1;
     snprintf(r.last_path, sizeof r.last_path, "%s/last.h5", cfg->output_dir);
     snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
     snprintf(res->best_path, sizeof res->best_path, "%s", cfg->student.ckpt);
     int resuming = opts->resume && access(r.last_path, R_OK) == 0;
-    char p[1100];
-    snprintf(p, sizeof p, "%s/train.log", cfg->output_dir);
-    r.log.log = fopen(p, resuming ? "a" : "w");
-    snprintf(p, sizeof p, "%s/metrics.jsonl", cfg->output_dir);
-    r.log.metrics = fopen(p, resuming ? "a" : "w");
-    if (!r.log.log || !r.log.metrics) {
-        hnd_error_set("%s: %s", p, strerror(errno));
-        goto out;
-    }
-    snprintf(p, sizeof p, "%s/config.json", cfg->output_dir);
-    FILE *cf = fopen(p, "w");
-    if (cf) {
-        fprintf(cf, "%s\n", cfg->json);
-        fclose(cf);
-    }
-    logf_(&r.log, "hnd train: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
-    double t_build = now_s();
+    if (trun_log_open(&r.log, cfg->output_dir, resuming, cfg->json) != 0) goto out;
+    trun_logf(&r.log, "hnd train: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
+    double t_build = trun_now();
     if (build(&r) != 0 || open_data(&r) != 0) goto out;
     const int64_t iters = ld_num_batches(r.ld);
-    logf_(&r.log, "teacher %s (%s), student %s C=%d (%d trainable tensors, %lld parameters in the bottleneck), "
-                  "%lld images, %lld iterations/epoch, built in %.1f s",
-          cfg->teacher.arch, cfg->teacher.ckpt, cfg->student.layer1, cfg->student.bottleneck_channel, r.n_trainable,
-          (long long)stu_num_parameters(r.student->stu), (long long)ld_num_samples(r.ld), (long long)iters,
-          now_s() - t_build);
+    trun_logf(&r.log, "teacher %s (%s), student %s C=%d (%d trainable tensors, %lld parameters in the bottleneck), "
+                      "%lld images, %lld iterations/epoch, built in %.1f s",
+              cfg->teacher.arch, cfg->teacher.ckpt, cfg->student.layer1, cfg->student.bottleneck_channel, r.n_trainable,
+              (long long)stu_num_parameters(r.student->stu), (long long)ld_num_samples(r.ld), (long long)iters,
+              trun_now() - t_build);
     ck_state st = {0};
     st.best_map = -1;
     st.best_epoch = -1;
     st.seed = cfg->seed;
     if (resuming) {
-        char *tr = ck_attr(r.last_path, "trainable");
-        if (!tr || strcmp(tr, r.trainable) != 0) {
-            free(tr);
-            hnd_error_set("%s: its trainable tensors differ from this config's (frozen_modules or the "
-                          "student changed): cannot resume", r.last_path);
+        if (ck_load_state(r.last_path, &st) != 0 ||
+            trun_check_resume(r.last_path, r.trainable, "frozen_modules or the student", &st, cfg->seed, iters) != 0 ||
+            hm_load(r.student, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.student->dev) != 0)
             goto out;
-        }
-        free(tr);
-        if (ck_load_state(r.last_path, &st) != 0 || hm_load(r.student, r.last_path) != 0 ||
-            ck_load_optim(r.last_path, r.opt, r.student->dev) != 0)
-            goto out;
-        if (st.seed != cfg->seed) {
-            hnd_error_set("%s: written with seed %llu, the config says %llu: cannot resume", r.last_path,
-                          (unsigned long long)st.seed, (unsigned long long)cfg->seed);
-            goto out;
-        }
-        if (st.iteration >= iters) {
-            hnd_error_set("%s: iteration %lld of an epoch of %lld (the data changed?)", r.last_path,
-                          (long long)st.iteration, (long long)iters);
-            goto out;
-        }
-        logf_(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
-              (long long)st.epoch, (long long)st.iteration, st.best_map);
+        trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
+                  (long long)st.epoch, (long long)st.iteration, st.best_map);
     }
     if (cfg->dataset.val.present && opts->validate) {
         if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.student->det)))) goto out;
@@ -386,7 +249,7 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
         char label[64];
         snprintf(label, sizeof label, "epoch %lld/%d", (long long)epoch + 1, cfg->train.num_epochs);
         r.log.bar = prg_begin(label, (uint64_t)iters, "it", opts->progress && !opts->quiet);
-        double t_win = now_s(), t_epoch = t_win;
+        double t_win = trun_now(), t_epoch = t_win;
         int64_t win_images = 0, it_start = it;
         double win_loss = 0;
         int64_t win_n = 0;
@@ -413,22 +276,22 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
             }
             prg_update(r.log.bar, (uint64_t)it);
             if (it % cfg->train.log_freq == 0 || it == iters) {
-                double t = now_s(), dt = t - t_win;
+                double t = trun_now(), dt = t - t_win;
                 double ips = dt > 0 ? (double)win_images / dt : 0;
                 double per_it = (t - t_epoch) / (double)(it - it_start);
                 int64_t left = total_iters - (epoch * iters + it);
                 char eta[32];
-                fmt_eta(per_it * (double)left, eta, sizeof eta);
+                trun_fmt_eta(per_it * (double)left, eta, sizeof eta);
                 double ml = win_n ? win_loss / (double)win_n : NAN;
-                logf_(&r.log, "epoch %lld [%lld/%lld] loss %.6g lr %.3g %.2f images/s eta %s", (long long)epoch,
-                      (long long)it, (long long)iters, ml, lr, ips, eta);
+                trun_logf(&r.log, "epoch %lld [%lld/%lld] loss %.6g lr %.3g %.2f images/s eta %s", (long long)epoch,
+                          (long long)it, (long long)iters, ml, lr, ips, eta);
                 char js[512];
                 snprintf(js, sizeof js,
                          "{\"type\": \"train\", \"epoch\": %lld, \"iteration\": %lld, \"step\": %lld, "
                          "\"loss\": %.9g, \"lr\": %.9g, \"images_per_s\": %.4g, \"eta_s\": %.1f}",
                          (long long)epoch, (long long)it, (long long)st.global_step, ml, lr, ips,
                          per_it * (double)left);
-                metric(&r.log, js);
+                trun_metric(&r.log, js);
                 t_win = t;
                 win_images = 0;
                 win_loss = 0;
@@ -448,16 +311,16 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
             st.epoch = epoch;
             st.iteration = it;
             if (save(&r, r.last_path, &st) != 0) goto out;
-            logf_(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
-                  (long long)epoch, (long long)it, (long long)iters, r.last_path);
+            trun_logf(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
+                      (long long)epoch, (long long)it, (long long)iters, r.last_path);
             break;
         }
         double mean = st.loss_count ? st.loss_sum / (double)st.loss_count : NAN;
         if (isnan(first_mean)) first_mean = mean;
         last_mean = mean;
         if (ld_skipped(r.ld) > 0)
-            logf_(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
-                  ld_skipped_name(r.ld, 0));
+            trun_logf(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
+                      ld_skipped_name(r.ld, 0));
         /* validation */
         double map = NAN;
         char js[1024];
@@ -477,8 +340,8 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
             res->has_segm = er.has_segm;
             char segm[64] = "";
             if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
-            logf_(&r.log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
-                  er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
+            trun_logf(&r.log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
+                      er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
             snprintf(js, sizeof js,
                      "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
                      "%.6f, \"segm_ap\": %.6f, \"bottleneck_bytes_q8\": %.1f, \"seconds\": %.2f}",
@@ -488,7 +351,7 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
             snprintf(js, sizeof js, "{\"type\": \"epoch\", \"epoch\": %lld, \"train_loss\": %.9g}", (long long)epoch,
                      mean);
         }
-        metric(&r.log, js);
+        trun_metric(&r.log, js);
         st.epoch = epoch + 1;
         st.iteration = 0;
         /* without validation the best is the last: written once, at the end */
@@ -497,14 +360,14 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
             st.best_map = r.ev ? map : -1;
             st.best_epoch = epoch;
             if (save(&r, cfg->student.ckpt, &st) != 0) goto out;
-            if (r.ev) logf_(&r.log, "best bbox AP so far: %.4f -> %s", map, cfg->student.ckpt);
+            if (r.ev) trun_logf(&r.log, "best bbox AP so far: %.4f -> %s", map, cfg->student.ckpt);
         }
         if (save(&r, r.last_path, &st) != 0) goto out;
-        logf_(&r.log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, now_s() - t_epoch);
+        trun_logf(&r.log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, trun_now() - t_epoch);
         if (opts->stop && *opts->stop && epoch + 1 < cfg->train.num_epochs) {
             stopped = 1;
-            logf_(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
-                  r.last_path);
+            trun_logf(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
+                      r.last_path);
         }
     }
     res->status = stopped ? HT_INTERRUPTED : HT_DONE;
@@ -514,8 +377,8 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     res->last_loss = last_mean;
     res->best_map = st.best_map;
     res->best_epoch = st.best_epoch;
-    if (!stopped) logf_(&r.log, "finished %d epochs; best bbox AP %.4f (epoch %lld)", cfg->train.num_epochs,
-                        st.best_map, (long long)st.best_epoch);
+    if (!stopped) trun_logf(&r.log, "finished %d epochs; best bbox AP %.4f (epoch %lld)", cfg->train.num_epochs,
+                            st.best_map, (long long)st.best_epoch);
     rc = 0;
 out:
     if (rc != 0 && r.log.log) {

@@ -208,10 +208,12 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         int e = eval_ckpt(&c, 1, r->ckpt, o, &r->ev);
         tc_free(&c);
         if (e != 0) goto fail;
-        if (!o->quiet)
+        if (!o->quiet) {
+            char segm[32] = "";
+            if (r->ev.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", r->ev.segm[0]);
             fprintf(stderr, "sweep: C=%d: bbox AP %.4f%s, bottleneck %.0f bytes at 8 bits (%.4f of the input)\n",
-                    channels[i], r->ev.bbox[0], r->ev.has_segm ? " (segm below)" : "", r->ev.mean_bytes_q8,
-                    r->ev.ratio_q8);
+                    channels[i], r->ev.bbox[0], segm, r->ev.mean_bytes_q8, r->ev.ratio_q8);
+        }
         (*n_rows)++;
         if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
         if (o->stop && *o->stop) {

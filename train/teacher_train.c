@@ -1,14 +1,10 @@
 /* teacher_train.c: see teacher_train.h. */
 #include "teacher_train.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -19,32 +15,12 @@
 #include "hnd_model.h"
 #include "ld.h"
 #include "progress.h"
+#include "train_run.h"
 
 void tt_opts_default(tt_opts *o) {
     memset(o, 0, sizeof *o);
     o->progress = 1;
     o->validate = 1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int mkdirs(const char *path) {
-    char buf[1100];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return hnd_error_set("%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
 }
 
 void tt_best_path(const tc_config *cfg, char *buf, size_t n) {
@@ -105,45 +81,6 @@ out:
     mp_params_free(box);
     rcnn_free(m);
     return rc_;
-}
-
-/* ---- logging ---- */
-
-typedef struct {
-    FILE *log, *metrics;
-    int quiet;
-    prg_bar *bar;
-} tt_log;
-
-static void logf_(tt_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(tt_log *l, const char *fmt, ...) {
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-    if (l->log) {
-        fprintf(l->log, "%s %s\n", ts, msg);
-        fflush(l->log);
-    }
-    if (!l->quiet) fprintf(stderr, "%s%s\n", l->bar ? "\r\033[K" : "", msg);
-}
-
-static void metric(tt_log *l, const char *json) {
-    if (!l->metrics) return;
-    fprintf(l->metrics, "%s\n", json);
-    fflush(l->metrics);
-}
-
-static void fmt_eta(double s, char *buf, size_t n) {
-    if (!isfinite(s) || s < 0) s = 0;
-    long v = (long)s;
-    snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
 }
 
 /* ---- torchvision's initialisation ---- */
@@ -220,7 +157,7 @@ typedef struct {
     ld_loader *ld;
     coco_dataset *ds;
     ev_ctx *ev;
-    tt_log log;
+    trun_log log;
     char last_path[1100], best_path[1100];
 } tt_run;
 
@@ -231,9 +168,7 @@ static void run_free(tt_run *r) {
     ld_close(r->ld);
     coco_free(r->ds);
     ev_close(r->ev);
-    prg_end(r->log.bar);
-    if (r->log.log) fclose(r->log.log);
-    if (r->log.metrics) fclose(r->log.metrics);
+    trun_log_close(&r->log);
 }
 
 static int build(tt_run *r, const tt_opts *o) {
@@ -253,8 +188,8 @@ static int build(tt_run *r, const tt_opts *o) {
         int missing = 0, unexpected = 0;
         int loaded = mp_params_load(p, o->init, 0, &missing, &unexpected);
         if (loaded < 0) return hnd_error_prefix("--init %s", o->init);
-        logf_(&r->log, "initial weights: %s (%d tensors loaded, %d kept their initialisation, %d unused)", o->init,
-              loaded, missing, unexpected);
+        trun_logf(&r->log, "initial weights: %s (%d tensors loaded, %d kept their initialisation, %d unused)", o->init,
+                  loaded, missing, unexpected);
     }
     /* trainable: the backbone as built (trainable_layers), everything else's parameters */
     int n = 0;
@@ -268,60 +203,18 @@ static int build(tt_run *r, const tt_opts *o) {
     }
     if (n == 0) return hnd_error_set("%s: nothing to train", c->source);
     if (dev.type != CT_CPU && hm_to_device(h, dev) != 0) return -1;
-    ct_tensor **params = malloc(sizeof *params * (size_t)n);
-    size_t cap = 1;
-    for (int i = 0; i < mp_params_count(p); i++) cap += strlen(mp_params_name(p, i)) + 1;
-    r->trainable = calloc(1, cap);
-    if (!params || !r->trainable) {
-        free(params);
-        return hnd_error_set("out of memory");
-    }
-    int k = 0;
-    for (int i = 0; i < mp_params_count(p); i++) {
-        ct_tensor *t = mp_params_tensor(p, i);
-        if (ct_requires_grad(t) == 1) {
-            params[k++] = t;
-            r->n_params += ct_numel(t);
-            strcat(r->trainable, mp_params_name(p, i));
-            strcat(r->trainable, "\n");
-        }
-    }
+    ct_tensor **params;
+    int k;
+    if (trun_trainable(p, &params, &k, &r->trainable, &r->n_params) != 0) return -1;
     r->n_trainable = k;
-    const tc_train *t = &c->train;
-    if (strcmp(t->optimizer, "Adam") == 0)
-        r->opt = ct_optim_adam(params, k, t->lr, t->beta1, t->beta2, t->eps, t->weight_decay, t->amsgrad);
-    else
-        r->opt = ct_optim_sgd(params, k, t->lr, t->momentum, t->dampening, t->weight_decay, t->nesterov);
+    r->opt = trun_optimizer(&c->train, params, k);
     free(params);
-    if (!r->opt) return hnd_error_set("optimizer: %s", ct_last_error());
+    if (!r->opt) return -1;
     return 0;
 }
 
 static int open_data(tt_run *r) {
-    const tc_config *c = r->cfg;
-    const tc_split *s = &c->dataset.train;
-    if (!s->present) return hnd_error_set("%s: dataset.splits.train is needed for training", c->source);
-    coco_load_opts lo = {0};
-    if (!(r->ds = coco_load(s->annotations, &lo))) return -1;
-    ld_opts o;
-    ld_opts_default(&o);
-    o.ds = r->ds;
-    o.image_dir = s->images;
-    o.workers = c->dataset.num_workers;
-    o.queue = 2 * o.workers;
-    o.batch_size = c->train.batch_size;
-    o.train = 1;
-    o.drop_empty = s->remove_non_annotated;
-    o.group_factor = c->dataset.aspect_ratio_group_factor;
-    o.hflip_prob = c->dataset.hflip_prob;
-    o.seed = c->seed;
-    o.with_masks = rcnn_has_masks(r->model->det);
-    o.skip_bad = 1;
-    if (!(r->ld = ld_open(&o))) return -1;
-    if (ld_num_batches(r->ld) < 1)
-        return hnd_error_set("%s: %s: no batch of %d images (%lld usable images)", c->source, s->annotations,
-                             c->train.batch_size, (long long)ld_num_samples(r->ld));
-    return 0;
+    return trun_open_train_data(r->cfg, rcnn_has_masks(r->model->det), &r->ds, &r->ld);
 }
 
 /* One iteration; loss[RL_NUM_LOSSES] (NAN where absent) and *total. */
@@ -406,8 +299,8 @@ static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, 
     res->has_segm = er.has_segm;
     char segm[64] = "";
     if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
-    logf_(&r->log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
-          er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
+    trun_logf(&r->log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
+              er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
     char js[1024];
     int o = snprintf(js, sizeof js,
                      "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
@@ -416,7 +309,7 @@ static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, 
     for (int i = 0; i < RL_NUM_LOSSES && o < (int)sizeof js - 64; i++)
         if (isfinite(means[i])) o += snprintf(js + o, sizeof js - (size_t)o, ", \"%s\": %.6g", rl_loss_name(i), means[i]);
     snprintf(js + o, sizeof js - (size_t)o, "}");
-    metric(&r->log, js);
+    trun_metric(&r->log, js);
     return 0;
 }
 
@@ -433,13 +326,12 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
         return hnd_error_set("%s: a distillation config: hnd train-teacher trains a 'model' (teacher) config; "
                              "distill students with hnd train", cfg->source);
     if (!cfg->has_train) return hnd_error_set("%s: train: the schedule is needed", cfg->source);
-    const double t0 = now_s();
+    const double t0 = trun_now();
     tt_run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.log.quiet = opts->quiet;
     int rc = -1;
-    if (mkdirs(cfg->output_dir) != 0) return -1;
     snprintf(r.last_path, sizeof r.last_path, "%s/last.h5", cfg->output_dir);
     tt_best_path(cfg, r.best_path, sizeof r.best_path);
     snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
@@ -450,65 +342,33 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
         char *sl = strrchr(dir, '/');
         if (sl && sl != dir) {
             *sl = 0;
-            if (mkdirs(dir) != 0) return -1;
+            if (trun_mkdirs(dir) != 0) return -1;
         }
     }
     int resuming = opts->resume && access(r.last_path, R_OK) == 0;
-    char p[1100];
-    snprintf(p, sizeof p, "%s/train.log", cfg->output_dir);
-    r.log.log = fopen(p, resuming ? "a" : "w");
-    if (r.log.log) {
-        snprintf(p, sizeof p, "%s/metrics.jsonl", cfg->output_dir);
-        r.log.metrics = fopen(p, resuming ? "a" : "w");
-    }
-    if (!r.log.log || !r.log.metrics) {
-        hnd_error_set("%s: %s", p, strerror(errno));
-        goto out;
-    }
-    snprintf(p, sizeof p, "%s/config.json", cfg->output_dir);
-    FILE *cf = fopen(p, "w");
-    if (cf) {
-        fprintf(cf, "%s\n", cfg->json);
-        fclose(cf);
-    }
-    logf_(&r.log, "hnd train-teacher: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
+    if (trun_log_open(&r.log, cfg->output_dir, resuming, cfg->json) != 0) goto out;
+    trun_logf(&r.log, "hnd train-teacher: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
     if (build(&r, opts) != 0 || open_data(&r) != 0) goto out;
     const int64_t iters = ld_num_batches(r.ld);
     const rcnn_config *rcc = &r.model->rc;
-    logf_(&r.log, "%s, %d classes, input %g/%g, FPN %d channels, trainable backbone layers %d, %s BN; "
-                  "%d trainable tensors (%lld parameters); %lld images, %lld iterations/epoch, %d epochs",
-          cfg->teacher.arch, rcc->box.num_classes, rcc->transform.min_size, rcc->transform.max_size,
-          rcc->backbone.fpn_out_channels, rcc->backbone.trainable_layers,
-          rcc->backbone.frozen_bn ? "frozen" : "trainable", r.n_trainable, (long long)r.n_params,
-          (long long)ld_num_samples(r.ld), (long long)iters, cfg->train.num_epochs);
+    trun_logf(&r.log, "%s, %d classes, input %g/%g, FPN %d channels, trainable backbone layers %d, %s BN; "
+                      "%d trainable tensors (%lld parameters); %lld images, %lld iterations/epoch, %d epochs",
+              cfg->teacher.arch, rcc->box.num_classes, rcc->transform.min_size, rcc->transform.max_size,
+              rcc->backbone.fpn_out_channels, rcc->backbone.trainable_layers,
+              rcc->backbone.frozen_bn ? "frozen" : "trainable", r.n_trainable, (long long)r.n_params,
+              (long long)ld_num_samples(r.ld), (long long)iters, cfg->train.num_epochs);
     ck_state st = {0};
     st.best_map = -1;
     st.best_epoch = -1;
     st.seed = cfg->seed;
     if (resuming) {
-        char *tr = ck_attr(r.last_path, "trainable");
-        if (!tr || strcmp(tr, r.trainable) != 0) {
-            free(tr);
-            hnd_error_set("%s: its trainable tensors differ from this config's (model or "
-                          "trainable_backbone_layers changed): cannot resume", r.last_path);
+        if (ck_load_state(r.last_path, &st) != 0 ||
+            trun_check_resume(r.last_path, r.trainable, "model or trainable_backbone_layers", &st, cfg->seed,
+                              iters) != 0 ||
+            hm_load(r.model, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.model->dev) != 0)
             goto out;
-        }
-        free(tr);
-        if (ck_load_state(r.last_path, &st) != 0 || hm_load(r.model, r.last_path) != 0 ||
-            ck_load_optim(r.last_path, r.opt, r.model->dev) != 0)
-            goto out;
-        if (st.seed != cfg->seed) {
-            hnd_error_set("%s: written with seed %llu, the config says %llu: cannot resume", r.last_path,
-                          (unsigned long long)st.seed, (unsigned long long)cfg->seed);
-            goto out;
-        }
-        if (st.iteration >= iters) {
-            hnd_error_set("%s: iteration %lld of an epoch of %lld (the data changed?)", r.last_path,
-                          (long long)st.iteration, (long long)iters);
-            goto out;
-        }
-        logf_(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
-              (long long)st.epoch, (long long)st.iteration, st.best_map);
+        trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
+                  (long long)st.epoch, (long long)st.iteration, st.best_map);
     }
     if (cfg->dataset.val.present && opts->validate) {
         if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.model->det)))) goto out;
@@ -540,7 +400,7 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
         snprintf(label, sizeof label, "teacher epoch %lld/%d", (long long)epoch + 1, cfg->train.num_epochs);
         r.log.bar = prg_begin(label, (uint64_t)iters, "it", opts->progress && !opts->quiet);
         prg_update(r.log.bar, (uint64_t)it);
-        double t_win = now_s(), t_epoch = t_win;
+        double t_win = trun_now(), t_epoch = t_win;
         int64_t win_images = 0, it_start = it;
         double win_loss = 0, win_parts[RL_NUM_LOSSES] = {0};
         int64_t win_n = 0;
@@ -575,12 +435,12 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
             }
             prg_update(r.log.bar, (uint64_t)it);
             if (it % cfg->train.log_freq == 0 || it == iters) {
-                double t = now_s(), dt = t - t_win;
+                double t = trun_now(), dt = t - t_win;
                 double ips = dt > 0 ? (double)win_images / dt : 0;
                 double per_it = (t - t_epoch) / (double)(it - it_start);
                 int64_t left = total_iters - (epoch * iters + it);
                 char eta[32], detail[256] = "";
-                fmt_eta(per_it * (double)left, eta, sizeof eta);
+                trun_fmt_eta(per_it * (double)left, eta, sizeof eta);
                 double ml = win_n ? win_loss / (double)win_n : NAN;
                 int o = 0;
                 char js[1024];
@@ -598,10 +458,10 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
                     if (o >= (int)sizeof detail - 40 || jo >= (int)sizeof js - 64) break;
                 }
                 snprintf(js + jo, sizeof js - (size_t)jo, "}");
-                logf_(&r.log, "epoch %lld [%lld/%lld] loss %.4f (%s) lr %.3g %.2f images/s %.2f s/it eta %s",
-                      (long long)epoch, (long long)it, (long long)iters, ml, detail, lr, ips,
-                      win_n ? dt / (double)win_n : 0.0, eta);
-                metric(&r.log, js);
+                trun_logf(&r.log, "epoch %lld [%lld/%lld] loss %.4f (%s) lr %.3g %.2f images/s %.2f s/it eta %s",
+                          (long long)epoch, (long long)it, (long long)iters, ml, detail, lr, ips,
+                          win_n ? dt / (double)win_n : 0.0, eta);
+                trun_metric(&r.log, js);
                 t_win = t;
                 win_images = 0;
                 win_loss = 0;
@@ -624,8 +484,8 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
             if (ck_save(r.last_path, rcnn_params(r.model->det), r.opt, &st, cfg->json, r.trainable, "hnd-teacher") !=
                 0)
                 goto out;
-            logf_(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
-                  (long long)epoch, (long long)it, (long long)iters, r.last_path);
+            trun_logf(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
+                      (long long)epoch, (long long)it, (long long)iters, r.last_path);
             break;
         }
         double mean = st.loss_count ? st.loss_sum / (double)st.loss_count : NAN;
@@ -635,8 +495,8 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
         if (isnan(first_mean)) first_mean = mean;
         last_mean = mean;
         if (ld_skipped(r.ld) > 0)
-            logf_(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
-                  ld_skipped_name(r.ld, 0));
+            trun_logf(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
+                      ld_skipped_name(r.ld, 0));
         double map = NAN;
         if (r.ev) {
             if (validate(&r, opts, epoch, mean, means, &map, res) != 0) goto out;
@@ -644,7 +504,7 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
             char js[256];
             snprintf(js, sizeof js, "{\"type\": \"epoch\", \"epoch\": %lld, \"train_loss\": %.9g}", (long long)epoch,
                      mean);
-            metric(&r.log, js);
+            trun_metric(&r.log, js);
         }
         st.epoch = epoch + 1;
         st.iteration = 0;
@@ -654,15 +514,15 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
             st.best_epoch = epoch;
             if (ck_save(r.best_path, rcnn_params(r.model->det), NULL, &st, cfg->json, NULL, "hnd-teacher") != 0)
                 goto out;
-            if (r.ev) logf_(&r.log, "best bbox AP so far: %.4f -> %s", map, r.best_path);
+            if (r.ev) trun_logf(&r.log, "best bbox AP so far: %.4f -> %s", map, r.best_path);
         }
         if (ck_save(r.last_path, rcnn_params(r.model->det), r.opt, &st, cfg->json, r.trainable, "hnd-teacher") != 0)
             goto out;
-        logf_(&r.log, "epoch %lld done: mean loss %.4f (%.1f s)", (long long)epoch, mean, now_s() - t_epoch);
+        trun_logf(&r.log, "epoch %lld done: mean loss %.4f (%.1f s)", (long long)epoch, mean, trun_now() - t_epoch);
         if (opts->stop && *opts->stop && epoch + 1 < cfg->train.num_epochs) {
             stopped = 1;
-            logf_(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
-                  r.last_path);
+            trun_logf(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
+                      r.last_path);
         }
     }
     res->status = stopped ? TT_INTERRUPTED : TT_DONE;
@@ -672,10 +532,10 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     res->last_loss = last_mean;
     res->best_map = st.best_map;
     res->best_epoch = st.best_epoch;
-    res->seconds = now_s() - t0;
+    res->seconds = trun_now() - t0;
     if (!stopped)
-        logf_(&r.log, "finished %d epochs in %.0f s; best bbox AP %.4f (epoch %lld) -> %s", cfg->train.num_epochs,
-              res->seconds, st.best_map, (long long)st.best_epoch, r.best_path);
+        trun_logf(&r.log, "finished %d epochs in %.0f s; best bbox AP %.4f (epoch %lld) -> %s", cfg->train.num_epochs,
+                  res->seconds, st.best_map, (long long)st.best_epoch, r.best_path);
     rc = 0;
 out:
     if (rc != 0 && r.log.log) fprintf(r.log.log, "error: %s\n", hnd_error());

@@ -1,0 +1,46 @@
+/* cmd_run.h: what the long-running commands (hnd train, train-teacher, sweep)
+ * share on their command line. Prefix cr_.
+ *
+ * - Ctrl-C / SIGTERM: the first sets a flag the trainers poll (they finish the
+ *   iteration and write a resumable checkpoint), with a message on stderr;
+ *   the second kills the process as the default action would.
+ * - The common arguments: one CONFIG.json, --set KEY=VALUE (or --set=K=V,
+ *   repeatable), --resume, --quiet, --no-val, --stop-after N (a test hook),
+ *   plus per-command options taking a value. */
+#ifndef HND_CMD_RUN_H
+#define HND_CMD_RUN_H
+
+#include <signal.h>
+
+#include "config.h"
+
+/* Installs the handler; `msg` (kept by pointer, must live on) is written on
+ * the first signal. Returns the flag. */
+volatile sig_atomic_t *cr_catch_stop(const char *msg);
+/* Restores the default SIGINT/SIGTERM actions. */
+void cr_release_stop(void);
+
+typedef struct {
+    const char *name;   /* e.g. "--init" */
+    const char **value; /* set to the argument after it */
+} cr_opt;
+
+typedef struct {
+    const char *config;
+    const char **sets;   /* --set values (malloc'd array; cr_args_free) */
+    int n_sets;
+    int resume, quiet, no_val;
+    long long stop_after;
+} cr_args;
+
+/* Parses argv[1..] of `cmd` (e.g. "train"); extra options with a value in
+ * opts[n_opts]. 0, or 2 after a message on stderr (usage error; `usage` is
+ * printed when the config is missing). */
+int cr_parse(const char *cmd, const char *usage, int argc, char **argv, const cr_opt *opts, int n_opts,
+             cr_args *out);
+void cr_args_free(cr_args *a);
+/* tc_load of the config with its --set values, then the config's thread
+ * count. 0, or 1 after "hnd CMD: message" on stderr. */
+int cr_load(const char *cmd, const cr_args *a, tc_config *cfg);
+
+#endif
