@@ -38,6 +38,8 @@ typedef struct {
     ev_ctx *ev;
     trun_log log;
     char last_path[1100];
+    const ht_opts *opts;    /* for the callbacks of trun_run_epochs */
+    ht_result *res;
 } ht_run;
 
 static void run_free(ht_run *r) {
@@ -180,6 +182,51 @@ int ht_finished(const tc_config *cfg) {
     return st.epoch >= cfg->train.num_epochs && st.iteration == 0;
 }
 
+/* ---- trun_run_epochs callbacks ---- */
+
+static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr, double *loss, double *parts) {
+    (void)global_step;   /* HND draws no random numbers while training */
+    (void)parts;
+    return step((ht_run *)ctx, b, lr, loss);
+}
+
+static void cb_set_training(void *ctx, int on) { hm_set_training(((ht_run *)ctx)->student, on); }
+
+static int cb_save(void *ctx, const char *path, const ck_state *st, int resumable) {
+    (void)resumable;   /* a student's best.h5 keeps its optimizer state too */
+    return save((ht_run *)ctx, path, st);
+}
+
+static int cb_validate(void *ctx, int64_t epoch, double mean, const double *part_means, double *map) {
+    (void)part_means;
+    ht_run *r = ctx;
+    const tc_config *cfg = r->cfg;
+    hm_set_training(r->student, 0);
+    ev_opts eo;
+    ev_opts_default(&eo);
+    eo.batch_size = cfg->test_batch_size;
+    eo.workers = cfg->dataset.num_workers;
+    eo.progress = r->opts->progress && !r->opts->quiet;
+    ev_result er;
+    if (ev_run(r->ev, r->student, &eo, &er) != 0) return -1;
+    *map = er.bbox[0];
+    memcpy(r->res->last_bbox, er.bbox, sizeof er.bbox);
+    memcpy(r->res->last_segm, er.segm, sizeof er.segm);
+    r->res->has_val = 1;
+    r->res->has_segm = er.has_segm;
+    char segm[64] = "", js[1024];
+    if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
+    trun_logf(&r->log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
+              er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
+    snprintf(js, sizeof js,
+             "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
+             "%.6f, \"segm_ap\": %.6f, \"bottleneck_bytes_q8\": %.1f, \"seconds\": %.2f}",
+             (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0, er.mean_bytes_q8,
+             er.seconds);
+    trun_metric(&r->log, js);
+    return 0;
+}
+
 int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     if (!cfg || !res) return hnd_error_set("ht_train: NULL argument");
     ht_opts dflt;
@@ -228,148 +275,22 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     if (cfg->dataset.val.present && opts->validate) {
         if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.student->det)))) goto out;
     }
-    int64_t ran = 0;
-    int stopped = 0;
-    const int64_t total_iters = iters * cfg->train.num_epochs;
-    double first_mean = NAN, last_mean = NAN;
-    for (int64_t epoch = st.epoch; epoch < cfg->train.num_epochs && !stopped; epoch++) {
-        if (ld_epoch_begin(r.ld, (int)epoch) != 0) goto out;
-        int64_t it = 0;
-        ld_batch *b;
-        int got;
-        if (epoch == st.epoch && st.iteration > 0) {
-            for (; it < st.iteration && (got = ld_next(r.ld, &b)) == 1; it++) ld_batch_free(b);
-            if (it < st.iteration) goto out;
-        } else {
-            st.loss_sum = 0;
-            st.loss_count = 0;
-        }
-        hm_set_training(r.student, 1);
-        double epoch_lr = tc_epoch_lr(&cfg->train, (int)epoch);
-        char label[64];
-        snprintf(label, sizeof label, "epoch %lld/%d", (long long)epoch + 1, cfg->train.num_epochs);
-        r.log.bar = prg_begin(label, (uint64_t)iters, "it", opts->progress && !opts->quiet);
-        double t_win = trun_now(), t_epoch = t_win;
-        int64_t win_images = 0, it_start = it;
-        double win_loss = 0;
-        int64_t win_n = 0;
-        while ((got = ld_next(r.ld, &b)) == 1) {
-            double lr = epoch_lr;
-            if (epoch == 0 && cfg->train.warmup) lr *= tc_warmup_factor((int)it, iters);
-            double loss = 0;
-            int bn = b->n;
-            int ok = bn == 0 || step(&r, b, lr, &loss) == 0;
-            ld_batch_free(b);
-            if (!ok) {
-                hnd_error_prefix("epoch %lld, iteration %lld", (long long)epoch, (long long)it);
-                goto out;
-            }
-            it++;
-            ran++;
-            st.global_step++;
-            if (bn > 0) {
-                st.loss_sum += loss;
-                st.loss_count++;
-                win_loss += loss;
-                win_n++;
-                win_images += bn;
-            }
-            prg_update(r.log.bar, (uint64_t)it);
-            if (it % cfg->train.log_freq == 0 || it == iters) {
-                double t = trun_now(), dt = t - t_win;
-                double ips = dt > 0 ? (double)win_images / dt : 0;
-                double per_it = (t - t_epoch) / (double)(it - it_start);
-                int64_t left = total_iters - (epoch * iters + it);
-                char eta[32];
-                trun_fmt_eta(per_it * (double)left, eta, sizeof eta);
-                double ml = win_n ? win_loss / (double)win_n : NAN;
-                trun_logf(&r.log, "epoch %lld [%lld/%lld] loss %.6g lr %.3g %.2f images/s eta %s", (long long)epoch,
-                          (long long)it, (long long)iters, ml, lr, ips, eta);
-                char js[512];
-                snprintf(js, sizeof js,
-                         "{\"type\": \"train\", \"epoch\": %lld, \"iteration\": %lld, \"step\": %lld, "
-                         "\"loss\": %.9g, \"lr\": %.9g, \"images_per_s\": %.4g, \"eta_s\": %.1f}",
-                         (long long)epoch, (long long)it, (long long)st.global_step, ml, lr, ips,
-                         per_it * (double)left);
-                trun_metric(&r.log, js);
-                t_win = t;
-                win_images = 0;
-                win_loss = 0;
-                win_n = 0;
-            }
-            if ((opts->stop && *opts->stop) || (opts->stop_after > 0 && ran >= opts->stop_after)) {
-                if (it < iters) {
-                    stopped = 1;
-                    break;
-                }
-            }
-        }
-        prg_end(r.log.bar);
-        r.log.bar = NULL;
-        if (got < 0) goto out;
-        if (stopped) {
-            st.epoch = epoch;
-            st.iteration = it;
-            if (save(&r, r.last_path, &st) != 0) goto out;
-            trun_logf(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
-                      (long long)epoch, (long long)it, (long long)iters, r.last_path);
-            break;
-        }
-        double mean = st.loss_count ? st.loss_sum / (double)st.loss_count : NAN;
-        if (isnan(first_mean)) first_mean = mean;
-        last_mean = mean;
-        if (ld_skipped(r.ld) > 0)
-            trun_logf(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
-                      ld_skipped_name(r.ld, 0));
-        /* validation */
-        double map = NAN;
-        char js[1024];
-        if (r.ev) {
-            hm_set_training(r.student, 0);
-            ev_opts eo;
-            ev_opts_default(&eo);
-            eo.batch_size = cfg->test_batch_size;
-            eo.workers = cfg->dataset.num_workers;
-            eo.progress = opts->progress && !opts->quiet;
-            ev_result er;
-            if (ev_run(r.ev, r.student, &eo, &er) != 0) goto out;
-            map = er.bbox[0];
-            memcpy(res->last_bbox, er.bbox, sizeof er.bbox);
-            memcpy(res->last_segm, er.segm, sizeof er.segm);
-            res->has_val = 1;
-            res->has_segm = er.has_segm;
-            char segm[64] = "";
-            if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
-            trun_logf(&r.log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
-                      er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
-            snprintf(js, sizeof js,
-                     "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
-                     "%.6f, \"segm_ap\": %.6f, \"bottleneck_bytes_q8\": %.1f, \"seconds\": %.2f}",
-                     (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0,
-                     er.mean_bytes_q8, er.seconds);
-        } else {
-            snprintf(js, sizeof js, "{\"type\": \"epoch\", \"epoch\": %lld, \"train_loss\": %.9g}", (long long)epoch,
-                     mean);
-        }
-        trun_metric(&r.log, js);
-        st.epoch = epoch + 1;
-        st.iteration = 0;
-        /* without validation the best is the last: written once, at the end */
-        int better = r.ev ? map > st.best_map || st.best_epoch < 0 : epoch + 1 == cfg->train.num_epochs;
-        if (better) {
-            st.best_map = r.ev ? map : -1;
-            st.best_epoch = epoch;
-            if (save(&r, cfg->student.ckpt, &st) != 0) goto out;
-            if (r.ev) trun_logf(&r.log, "best bbox AP so far: %.4f -> %s", map, cfg->student.ckpt);
-        }
-        if (save(&r, r.last_path, &st) != 0) goto out;
-        trun_logf(&r.log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, trun_now() - t_epoch);
-        if (opts->stop && *opts->stop && epoch + 1 < cfg->train.num_epochs) {
-            stopped = 1;
-            trun_logf(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
-                      r.last_path);
-        }
-    }
+    r.opts = opts;
+    r.res = res;
+    trun_loop L;
+    trun_loop_init(&L, cfg, r.ld, &r.log, opts->stop, opts->stop_after, opts->progress && !opts->quiet);
+    L.bar_label = "epoch";
+    L.last_path = r.last_path;
+    L.best_path = cfg->student.ckpt;
+    L.ctx = &r;
+    L.step = cb_step;
+    L.set_training = cb_set_training;
+    L.validate = r.ev ? cb_validate : NULL;
+    L.save = cb_save;
+    if (trun_run_epochs(&L, &st) != 0) goto out;
+    int stopped = L.stopped;
+    int64_t ran = L.ran;
+    double first_mean = L.first_mean, last_mean = L.last_mean;
     res->status = stopped ? HT_INTERRUPTED : HT_DONE;
     res->epochs_done = st.epoch;
     res->iterations = ran;

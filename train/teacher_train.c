@@ -159,6 +159,8 @@ typedef struct {
     ev_ctx *ev;
     trun_log log;
     char last_path[1100], best_path[1100];
+    const tt_opts *opts;    /* for the callbacks of trun_run_epochs */
+    tt_result *res;
 } tt_run;
 
 static void run_free(tt_run *r) {
@@ -313,6 +315,32 @@ static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, 
     return 0;
 }
 
+/* ---- trun_run_epochs callbacks ---- */
+
+static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr, double *loss, double *parts) {
+    tt_run *r = ctx;
+    /* the samplers draw from torch's generator: seeded per step, so that a
+     * resumed run draws what the uninterrupted one drew */
+    ct_manual_seed(mix(r->cfg->seed ^ mix((uint64_t)global_step)));
+    return step(r, b, lr, loss, parts);
+}
+
+static void cb_set_training(void *ctx, int on) { rcnn_set_training(((tt_run *)ctx)->model->det, on); }
+
+static int cb_save(void *ctx, const char *path, const ck_state *st, int resumable) {
+    tt_run *r = ctx;
+    /* the teacher file is a detector state dict; last.h5 also resumes */
+    return ck_save(path, rcnn_params(r->model->det), resumable ? r->opt : NULL, st, r->cfg->json,
+                   resumable ? r->trainable : NULL, "hnd-teacher");
+}
+
+static int cb_validate(void *ctx, int64_t epoch, double mean, const double *part_means, double *map) {
+    tt_run *r = ctx;
+    return validate(r, r->opts, epoch, mean, part_means, map, r->res);
+}
+
+static const char *part_name(int i) { return rl_loss_name(i); }
+
 int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     if (!cfg || !res) return hnd_error_set("tt_train: NULL argument");
     tt_opts dflt;
@@ -373,158 +401,27 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     if (cfg->dataset.val.present && opts->validate) {
         if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.model->det)))) goto out;
     }
-    int64_t ran = 0;
-    int stopped = 0;
-    const int64_t total_iters = iters * cfg->train.num_epochs;
-    double first_mean = NAN, last_mean = NAN;
-    res->first_iter_loss = res->last_iter_loss = NAN;
-    for (int i = 0; i < RL_NUM_LOSSES; i++) res->last_losses[i] = NAN;
-    for (int64_t epoch = st.epoch; epoch < cfg->train.num_epochs && !stopped; epoch++) {
-        if (ld_epoch_begin(r.ld, (int)epoch) != 0) goto out;
-        int64_t it = 0;
-        ld_batch *b;
-        int got;
-        if (epoch == st.epoch && st.iteration > 0) {
-            for (; it < st.iteration && (got = ld_next(r.ld, &b)) == 1; it++) ld_batch_free(b);
-            if (it < st.iteration) goto out;
-        } else {
-            st.loss_sum = 0;
-            st.loss_count = 0;
-        }
-        /* per-loss means of this process's part of the epoch (logs only) */
-        double part_sum[RL_NUM_LOSSES] = {0};
-        int64_t part_n = 0;
-        rcnn_set_training(r.model->det, 1);
-        double epoch_lr = tc_epoch_lr(&cfg->train, (int)epoch);
-        char label[64];
-        snprintf(label, sizeof label, "teacher epoch %lld/%d", (long long)epoch + 1, cfg->train.num_epochs);
-        r.log.bar = prg_begin(label, (uint64_t)iters, "it", opts->progress && !opts->quiet);
-        prg_update(r.log.bar, (uint64_t)it);
-        double t_win = trun_now(), t_epoch = t_win;
-        int64_t win_images = 0, it_start = it;
-        double win_loss = 0, win_parts[RL_NUM_LOSSES] = {0};
-        int64_t win_n = 0;
-        while ((got = ld_next(r.ld, &b)) == 1) {
-            double lr = epoch_lr;
-            if (epoch == 0 && cfg->train.warmup) lr *= tc_warmup_factor((int)it, iters);
-            double loss = 0, parts[RL_NUM_LOSSES];
-            int bn = b->n;
-            ct_manual_seed(mix(cfg->seed ^ mix((uint64_t)st.global_step)));
-            int ok = bn == 0 || step(&r, b, lr, &loss, parts) == 0;
-            ld_batch_free(b);
-            if (!ok) {
-                hnd_error_prefix("epoch %lld, iteration %lld", (long long)epoch, (long long)it);
-                goto out;
-            }
-            it++;
-            ran++;
-            st.global_step++;
-            if (bn > 0) {
-                if (isnan(res->first_iter_loss)) res->first_iter_loss = loss;
-                res->last_iter_loss = loss;
-                st.loss_sum += loss;
-                st.loss_count++;
-                win_loss += loss;
-                win_n++;
-                win_images += bn;
-                part_n++;
-                for (int i = 0; i < RL_NUM_LOSSES; i++) {
-                    part_sum[i] += parts[i];
-                    win_parts[i] += parts[i];
-                }
-            }
-            prg_update(r.log.bar, (uint64_t)it);
-            if (it % cfg->train.log_freq == 0 || it == iters) {
-                double t = trun_now(), dt = t - t_win;
-                double ips = dt > 0 ? (double)win_images / dt : 0;
-                double per_it = (t - t_epoch) / (double)(it - it_start);
-                int64_t left = total_iters - (epoch * iters + it);
-                char eta[32], detail[256] = "";
-                trun_fmt_eta(per_it * (double)left, eta, sizeof eta);
-                double ml = win_n ? win_loss / (double)win_n : NAN;
-                int o = 0;
-                char js[1024];
-                int jo = snprintf(js, sizeof js,
-                                  "{\"type\": \"train\", \"epoch\": %lld, \"iteration\": %lld, \"step\": %lld, "
-                                  "\"loss\": %.9g, \"lr\": %.9g, \"images_per_s\": %.4g, \"eta_s\": %.1f",
-                                  (long long)epoch, (long long)it, (long long)st.global_step, ml, lr, ips,
-                                  per_it * (double)left);
-                for (int i = 0; i < RL_NUM_LOSSES; i++) {
-                    double v = win_n ? win_parts[i] / (double)win_n : NAN;
-                    if (!isfinite(v)) continue;
-                    const char *nm = rl_loss_name(i) + 5;   /* without "loss_" */
-                    o += snprintf(detail + o, sizeof detail - (size_t)o, "%s%s %.4f", o ? " " : "", nm, v);
-                    jo += snprintf(js + jo, sizeof js - (size_t)jo, ", \"%s\": %.6g", rl_loss_name(i), v);
-                    if (o >= (int)sizeof detail - 40 || jo >= (int)sizeof js - 64) break;
-                }
-                snprintf(js + jo, sizeof js - (size_t)jo, "}");
-                trun_logf(&r.log, "epoch %lld [%lld/%lld] loss %.4f (%s) lr %.3g %.2f images/s %.2f s/it eta %s",
-                          (long long)epoch, (long long)it, (long long)iters, ml, detail, lr, ips,
-                          win_n ? dt / (double)win_n : 0.0, eta);
-                trun_metric(&r.log, js);
-                t_win = t;
-                win_images = 0;
-                win_loss = 0;
-                win_n = 0;
-                memset(win_parts, 0, sizeof win_parts);
-            }
-            if ((opts->stop && *opts->stop) || (opts->stop_after > 0 && ran >= opts->stop_after)) {
-                if (it < iters) {
-                    stopped = 1;
-                    break;
-                }
-            }
-        }
-        prg_end(r.log.bar);
-        r.log.bar = NULL;
-        if (got < 0) goto out;
-        if (stopped) {
-            st.epoch = epoch;
-            st.iteration = it;
-            if (ck_save(r.last_path, rcnn_params(r.model->det), r.opt, &st, cfg->json, r.trainable, "hnd-teacher") !=
-                0)
-                goto out;
-            trun_logf(&r.log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
-                      (long long)epoch, (long long)it, (long long)iters, r.last_path);
-            break;
-        }
-        double mean = st.loss_count ? st.loss_sum / (double)st.loss_count : NAN;
-        double means[RL_NUM_LOSSES];
-        for (int i = 0; i < RL_NUM_LOSSES; i++) means[i] = part_n ? part_sum[i] / (double)part_n : NAN;
-        memcpy(res->last_losses, means, sizeof means);
-        if (isnan(first_mean)) first_mean = mean;
-        last_mean = mean;
-        if (ld_skipped(r.ld) > 0)
-            trun_logf(&r.log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(r.ld),
-                      ld_skipped_name(r.ld, 0));
-        double map = NAN;
-        if (r.ev) {
-            if (validate(&r, opts, epoch, mean, means, &map, res) != 0) goto out;
-        } else {
-            char js[256];
-            snprintf(js, sizeof js, "{\"type\": \"epoch\", \"epoch\": %lld, \"train_loss\": %.9g}", (long long)epoch,
-                     mean);
-            trun_metric(&r.log, js);
-        }
-        st.epoch = epoch + 1;
-        st.iteration = 0;
-        int better = r.ev ? map > st.best_map || st.best_epoch < 0 : epoch + 1 == cfg->train.num_epochs;
-        if (better) {
-            st.best_map = r.ev ? map : -1;
-            st.best_epoch = epoch;
-            if (ck_save(r.best_path, rcnn_params(r.model->det), NULL, &st, cfg->json, NULL, "hnd-teacher") != 0)
-                goto out;
-            if (r.ev) trun_logf(&r.log, "best bbox AP so far: %.4f -> %s", map, r.best_path);
-        }
-        if (ck_save(r.last_path, rcnn_params(r.model->det), r.opt, &st, cfg->json, r.trainable, "hnd-teacher") != 0)
-            goto out;
-        trun_logf(&r.log, "epoch %lld done: mean loss %.4f (%.1f s)", (long long)epoch, mean, trun_now() - t_epoch);
-        if (opts->stop && *opts->stop && epoch + 1 < cfg->train.num_epochs) {
-            stopped = 1;
-            trun_logf(&r.log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
-                      r.last_path);
-        }
-    }
+    r.opts = opts;
+    r.res = res;
+    trun_loop L;
+    trun_loop_init(&L, cfg, r.ld, &r.log, opts->stop, opts->stop_after, opts->progress && !opts->quiet);
+    L.bar_label = "teacher epoch";
+    L.last_path = r.last_path;
+    L.best_path = r.best_path;
+    L.n_parts = RL_NUM_LOSSES;
+    L.part_name = part_name;
+    L.ctx = &r;
+    L.step = cb_step;
+    L.set_training = cb_set_training;
+    L.validate = r.ev ? cb_validate : NULL;
+    L.save = cb_save;
+    if (trun_run_epochs(&L, &st) != 0) goto out;
+    int stopped = L.stopped;
+    int64_t ran = L.ran;
+    double first_mean = L.first_mean, last_mean = L.last_mean;
+    res->first_iter_loss = L.first_iter_loss;
+    res->last_iter_loss = L.last_iter_loss;
+    for (int i = 0; i < RL_NUM_LOSSES; i++) res->last_losses[i] = L.last_parts[i];
     res->status = stopped ? TT_INTERRUPTED : TT_DONE;
     res->epochs_done = st.epoch;
     res->iterations = ran;

@@ -177,3 +177,172 @@ int trun_open_train_data(const tc_config *c, int with_masks, coco_dataset **ds, 
                              c->train.batch_size, (long long)ld_num_samples(*ld));
     return 0;
 }
+
+/* The running means of one logged window, and the log + metrics lines. */
+typedef struct {
+    double t0, loss, parts[TRUN_MAX_PARTS];
+    int64_t n, images;
+} trun_window;
+
+static void window_log(trun_loop *L, trun_window *w, const ck_state *st, int64_t epoch, int64_t it, int64_t iters,
+                       double lr, double t_epoch, int64_t it_start) {
+    double t = trun_now(), dt = t - w->t0;
+    double ips = dt > 0 ? (double)w->images / dt : 0;
+    double per_it = it > it_start ? (t - t_epoch) / (double)(it - it_start) : 0;
+    int64_t left = (int64_t)L->cfg->train.num_epochs * iters - (epoch * iters + it);
+    char eta[32], detail[256] = "", js[1024];
+    trun_fmt_eta(per_it * (double)left, eta, sizeof eta);
+    double ml = w->n ? w->loss / (double)w->n : NAN;
+    int o = 0;
+    int jo = snprintf(js, sizeof js,
+                      "{\"type\": \"train\", \"epoch\": %lld, \"iteration\": %lld, \"step\": %lld, \"loss\": %.9g, "
+                      "\"lr\": %.9g, \"images_per_s\": %.4g, \"eta_s\": %.1f",
+                      (long long)epoch, (long long)it, (long long)st->global_step, ml, lr, ips, per_it * (double)left);
+    for (int i = 0; i < L->n_parts; i++) {
+        double v = w->n ? w->parts[i] / (double)w->n : NAN;
+        if (!isfinite(v)) continue;
+        const char *nm = L->part_name(i);
+        const char *shortnm = strncmp(nm, "loss_", 5) == 0 ? nm + 5 : nm;
+        if (o < (int)sizeof detail - 40)
+            o += snprintf(detail + o, sizeof detail - (size_t)o, "%s%s %.4f", o ? " " : "", shortnm, v);
+        if (jo < (int)sizeof js - 64) jo += snprintf(js + jo, sizeof js - (size_t)jo, ", \"%s\": %.6g", nm, v);
+    }
+    snprintf(js + jo, sizeof js - (size_t)jo, "}");
+    trun_logf(L->log, "epoch %lld [%lld/%lld] loss %.6g%s%s%s lr %.3g %.2f images/s %.2f s/it eta %s", (long long)epoch,
+              (long long)it, (long long)iters, ml, o ? " (" : "", detail, o ? ")" : "", lr, ips,
+              w->n ? dt / (double)w->n : 0.0, eta);
+    trun_metric(L->log, js);
+    memset(w, 0, sizeof *w);
+    w->t0 = t;
+}
+
+void trun_loop_init(trun_loop *L, const tc_config *cfg, ld_loader *ld, trun_log *log, volatile sig_atomic_t *stop,
+                    int64_t stop_after, int progress) {
+    memset(L, 0, sizeof *L);
+    L->cfg = cfg;
+    L->ld = ld;
+    L->log = log;
+    L->stop = stop;
+    L->stop_after = stop_after;
+    L->progress = progress;
+}
+
+int trun_run_epochs(trun_loop *L, ck_state *st) {
+    const tc_config *cfg = L->cfg;
+    if (L->n_parts < 0 || L->n_parts > TRUN_MAX_PARTS) return hnd_error_set("trun_run_epochs: %d loss parts", L->n_parts);
+    const int64_t iters = ld_num_batches(L->ld);
+    L->ran = 0;
+    L->stopped = 0;
+    L->first_mean = L->last_mean = L->first_iter_loss = L->last_iter_loss = NAN;
+    for (int i = 0; i < TRUN_MAX_PARTS; i++) L->last_parts[i] = NAN;
+    for (int64_t epoch = st->epoch; epoch < cfg->train.num_epochs && !L->stopped; epoch++) {
+        if (ld_epoch_begin(L->ld, (int)epoch) != 0) return -1;
+        int64_t it = 0;
+        ld_batch *b;
+        int got = 1;
+        if (epoch == st->epoch && st->iteration > 0) {
+            /* resuming mid-epoch: the loader replays the epoch's batches in
+             * the same order; skip what was trained */
+            for (; it < st->iteration && (got = ld_next(L->ld, &b)) == 1; it++) ld_batch_free(b);
+            if (it < st->iteration) return got < 0 ? -1 : hnd_error_set("epoch %lld ended early", (long long)epoch);
+        } else {
+            st->loss_sum = 0;
+            st->loss_count = 0;
+        }
+        double part_sum[TRUN_MAX_PARTS] = {0};   /* this process's part of the epoch (logs only) */
+        int64_t part_n = 0;
+        L->set_training(L->ctx, 1);
+        double epoch_lr = tc_epoch_lr(&cfg->train, (int)epoch);
+        char label[64];
+        snprintf(label, sizeof label, "%s %lld/%d", L->bar_label, (long long)epoch + 1, cfg->train.num_epochs);
+        L->log->bar = prg_begin(label, (uint64_t)iters, "it", L->progress);
+        prg_update(L->log->bar, (uint64_t)it);
+        double t_epoch = trun_now();
+        int64_t it_start = it;
+        trun_window w;
+        memset(&w, 0, sizeof w);
+        w.t0 = t_epoch;
+        while ((got = ld_next(L->ld, &b)) == 1) {
+            double lr = epoch_lr;
+            if (epoch == 0 && cfg->train.warmup) lr *= tc_warmup_factor((int)it, iters);
+            double loss = 0, parts[TRUN_MAX_PARTS];
+            for (int i = 0; i < TRUN_MAX_PARTS; i++) parts[i] = NAN;
+            int bn = b->n;
+            int ok = bn == 0 || L->step(L->ctx, b, st->global_step, lr, &loss, parts) == 0;
+            ld_batch_free(b);
+            if (!ok) {
+                prg_end(L->log->bar);
+                L->log->bar = NULL;
+                return hnd_error_prefix("epoch %lld, iteration %lld", (long long)epoch, (long long)it);
+            }
+            it++;
+            L->ran++;
+            st->global_step++;
+            if (bn > 0) {
+                if (isnan(L->first_iter_loss)) L->first_iter_loss = loss;
+                L->last_iter_loss = loss;
+                st->loss_sum += loss;
+                st->loss_count++;
+                w.loss += loss;
+                w.n++;
+                w.images += bn;
+                part_n++;
+                for (int i = 0; i < L->n_parts; i++) {
+                    part_sum[i] += parts[i];
+                    w.parts[i] += parts[i];
+                }
+            }
+            prg_update(L->log->bar, (uint64_t)it);
+            if (it % cfg->train.log_freq == 0 || it == iters) window_log(L, &w, st, epoch, it, iters, lr, t_epoch, it_start);
+            if (((L->stop && *L->stop) || (L->stop_after > 0 && L->ran >= L->stop_after)) && it < iters) {
+                L->stopped = 1;
+                break;
+            }
+        }
+        prg_end(L->log->bar);
+        L->log->bar = NULL;
+        if (got < 0) return -1;
+        if (L->stopped) {
+            st->epoch = epoch;
+            st->iteration = it;
+            if (L->save(L->ctx, L->last_path, st, 1) != 0) return -1;
+            trun_logf(L->log, "interrupted at epoch %lld, iteration %lld/%lld: checkpoint %s (continue with --resume)",
+                      (long long)epoch, (long long)it, (long long)iters, L->last_path);
+            break;
+        }
+        double mean = st->loss_count ? st->loss_sum / (double)st->loss_count : NAN;
+        for (int i = 0; i < L->n_parts; i++) L->last_parts[i] = part_n ? part_sum[i] / (double)part_n : NAN;
+        if (isnan(L->first_mean)) L->first_mean = mean;
+        L->last_mean = mean;
+        if (ld_skipped(L->ld) > 0)
+            trun_logf(L->log, "%lld unreadable images skipped so far (last: %s)", (long long)ld_skipped(L->ld),
+                      ld_skipped_name(L->ld, 0));
+        double map = NAN;
+        if (L->validate) {
+            if (L->validate(L->ctx, epoch, mean, L->last_parts, &map) != 0) return -1;
+        } else {
+            char js[256];
+            snprintf(js, sizeof js, "{\"type\": \"epoch\", \"epoch\": %lld, \"train_loss\": %.9g}", (long long)epoch,
+                     mean);
+            trun_metric(L->log, js);
+        }
+        st->epoch = epoch + 1;
+        st->iteration = 0;
+        /* without validation the best is the last: written once, at the end */
+        int better = L->validate ? map > st->best_map || st->best_epoch < 0 : epoch + 1 == cfg->train.num_epochs;
+        if (better) {
+            st->best_map = L->validate ? map : -1;
+            st->best_epoch = epoch;
+            if (L->save(L->ctx, L->best_path, st, 0) != 0) return -1;
+            if (L->validate) trun_logf(L->log, "best bbox AP so far: %.4f -> %s", map, L->best_path);
+        }
+        if (L->save(L->ctx, L->last_path, st, 1) != 0) return -1;
+        trun_logf(L->log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, trun_now() - t_epoch);
+        if (L->stop && *L->stop && epoch + 1 < cfg->train.num_epochs) {
+            L->stopped = 1;
+            trun_logf(L->log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
+                      L->last_path);
+        }
+    }
+    return 0;
+}

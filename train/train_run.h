@@ -7,10 +7,16 @@
  * - the trainable tensors (those that require grad), their names as the
  *   checkpoint's "trainable" attribute, and the optimizer of train.optimizer;
  * - the checks before a resume: same trainable tensors, same seed, a
- *   position inside the epoch. */
+ *   position inside the epoch;
+ * - the epochs themselves (trun_run_epochs): resuming mid-epoch, lr with the
+ *   epoch-0 warm-up and MultiStepLR, the logged windows (loss, per-loss parts,
+ *   lr, images/s, s/it, ETA), Ctrl-C and the test hook, validation, the best
+ *   and last checkpoints. What differs, the step, validation and saving,
+ *   comes in as callbacks. */
 #ifndef HND_TRAIN_RUN_H
 #define HND_TRAIN_RUN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,5 +70,53 @@ int trun_open_train_data(const tc_config *c, int with_masks, coco_dataset **ds, 
  * differ. 0 / -1 + hnd_error() naming the file. */
 int trun_check_resume(const char *last_path, const char *trainable, const char *what_changed, const ck_state *st,
                       uint64_t seed, int64_t iters_per_epoch);
+
+
+#define TRUN_MAX_PARTS 8
+
+/* One training run's epochs. The caller fills the first block, calls
+ * trun_run_epochs, and reads the results from the second. */
+typedef struct {
+    const tc_config *cfg;            /* train.{num_epochs, log_freq, warmup, ...} */
+    ld_loader *ld;                   /* the training batches */
+    trun_log *log;
+    volatile sig_atomic_t *stop;     /* may be NULL: non-zero stops after the iteration */
+    int64_t stop_after;              /* test hook: stop after this many iterations here (0: never) */
+    int progress;                    /* progress bar on a TTY */
+    const char *bar_label;           /* e.g. "epoch", "teacher epoch" */
+    const char *last_path, *best_path;
+    int n_parts;                     /* per-loss values a step reports (<= TRUN_MAX_PARTS) */
+    const char *(*part_name)(int i); /* their names, e.g. "loss_classifier" (logged without "loss_") */
+    void *ctx;
+    /* One iteration on a batch of b->n > 0 images at learning rate lr
+     * (global_step: iterations before it, for step-seeded randomness).
+     * *loss: the total; parts[n_parts] (NAN where absent). 0 / -1. */
+    int (*step)(void *ctx, const ld_batch *b, int64_t global_step, double lr, double *loss, double *parts);
+    void (*set_training)(void *ctx, int on);
+    /* NULL: no validation (the epoch's metrics line is written here). Else
+     * validates after the epoch, logs and writes its metrics line, *map =
+     * bbox AP. 0 / -1. */
+    int (*validate)(void *ctx, int64_t epoch, double mean_loss, const double *part_means, double *map);
+    /* Writes a checkpoint; `resumable`: last.h5 (optimizer state included). 0 / -1. */
+    int (*save)(void *ctx, const char *path, const ck_state *st, int resumable);
+
+    int64_t ran;                     /* iterations run here */
+    int stopped;                     /* 1: stopped, last.h5 written to continue */
+    double first_mean, last_mean;    /* mean loss of the first and last epoch run here (NAN: none) */
+    double first_iter_loss, last_iter_loss;
+    double last_parts[TRUN_MAX_PARTS]; /* per-loss means of the last epoch */
+} trun_loop;
+
+/* Zeroes L and sets its run-wide fields; the caller adds labels, paths and
+ * callbacks. */
+void trun_loop_init(trun_loop *L, const tc_config *cfg, ld_loader *ld, trun_log *log, volatile sig_atomic_t *stop,
+                    int64_t stop_after, int progress);
+
+/* Runs epochs st->epoch .. num_epochs-1 (from iteration st->iteration of the
+ * first), updating *st, writing best_path whenever the validation bbox AP
+ * improves (without validation: after the last epoch) and last_path after
+ * every epoch and when stopped. 0 / -1 + hnd_error() naming epoch and
+ * iteration. */
+int trun_run_epochs(trun_loop *L, ck_state *st);
 
 #endif
