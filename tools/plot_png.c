@@ -1,60 +1,13 @@
 /* plot_png.c: see plot_png.h. */
 #include "plot_png.h"
 
-#include <errno.h>
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "atomic_file.h"
 #include "hnd_error.h"
-
-/* 5x7 glyphs, rows top to bottom, bit 4 = leftmost column. */
-typedef struct {
-    char c;
-    uint8_t r[7];
-} glyph;
-
-static const glyph k_font[] = {
-    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}}, {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}}, {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
-    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}}, {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
-    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}}, {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
-    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}}, {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
-    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}}, {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
-    {'C', {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E}}, {'D', {0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C}},
-    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}}, {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
-    {'G', {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F}}, {'H', {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
-    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}}, {'J', {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C}},
-    {'K', {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11}}, {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
-    {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}}, {'N', {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11}},
-    {'O', {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}}, {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
-    {'Q', {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D}}, {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
-    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}}, {'T', {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04}},
-    {'U', {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}}, {'V', {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04}},
-    {'W', {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A}}, {'X', {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11}},
-    {'Y', {0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04}}, {'Z', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F}},
-    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}}, {',', {0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08}},
-    {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}}, {'+', {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00}},
-    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}}, {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
-    {'%', {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03}}, {'/', {0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00}},
-    {':', {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00}}, {'=', {0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00}},
-    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F}},
-    {'[', {0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E}}, {']', {0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E}},
-    {'*', {0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00}}, {'@', {0x0E, 0x11, 0x17, 0x15, 0x17, 0x10, 0x0F}},
-    {'<', {0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02}}, {'>', {0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08}},
-    {'\'', {0x04, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00}}, {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}},
-};
-
-static const uint8_t *glyph_of(char c) {
-    if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
-    for (size_t i = 0; i < sizeof k_font / sizeof k_font[0]; i++)
-        if (k_font[i].c == c) return k_font[i].r;
-    return NULL;
-}
+#include "png_canvas.h"
 
 #define PP_MAX_SERIES 16
 #define PP_MAX_NOTES 64
@@ -75,7 +28,7 @@ typedef struct {
 
 struct pp_plot {
     int w, h;
-    uint8_t *px;   /* RGB */
+    pc_canvas cv;
     char title[256], xl[128], yl[128];
     int xlog, fixed_x, fixed_y;
     double x0, x1, y0, y1;
@@ -105,7 +58,7 @@ void pp_free(pp_plot *p) {
         free(p->s[i].x);
         free(p->s[i].y);
     }
-    free(p->px);
+    pc_free(&p->cv);
     free(p);
 }
 
@@ -155,51 +108,23 @@ int pp_annotate(pp_plot *p, double x, double y, const char *text, uint32_t rgb) 
     return 0;
 }
 
-int pp_text_width(const char *s) { return 6 * (int)strlen(s); }
+int pp_text_width(const char *s) { return pc_text_width(s, 1); }
 
-/* ---- raster ---- */
+/* ---- raster (png_canvas.h) ---- */
 
-static void put(pp_plot *p, int x, int y, uint32_t rgb) {
-    if (x < 0 || y < 0 || x >= p->w || y >= p->h) return;
-    uint8_t *d = p->px + 3 * ((size_t)y * (size_t)p->w + (size_t)x);
-    d[0] = (uint8_t)(rgb >> 16);
-    d[1] = (uint8_t)(rgb >> 8);
-    d[2] = (uint8_t)rgb;
-}
+static void put(pp_plot *p, int x, int y, uint32_t rgb) { pc_put(&p->cv, x, y, rgb); }
 
 static void text(pp_plot *p, int x, int y, const char *s, uint32_t rgb, int scale) {
-    for (; *s; s++, x += 6 * scale) {
-        const uint8_t *g = glyph_of(*s);
-        if (!g) continue;
-        for (int r = 0; r < 7; r++)
-            for (int c = 0; c < 5; c++)
-                if (g[r] & (0x10 >> c))
-                    for (int a = 0; a < scale; a++)
-                        for (int b = 0; b < scale; b++) put(p, x + c * scale + b, y + r * scale + a, rgb);
-    }
+    pc_text(&p->cv, x, y, s, scale, 0, rgb);
 }
 
 /* Vertical text, bottom to top (y label). */
-static void text_up(pp_plot *p, int x, int y, const char *s, uint32_t rgb) {
-    for (; *s; s++, y -= 6) {
-        const uint8_t *g = glyph_of(*s);
-        if (!g) continue;
-        for (int r = 0; r < 7; r++)
-            for (int c = 0; c < 5; c++)
-                if (g[r] & (0x10 >> c)) put(p, x + r, y - c, rgb);
-    }
-}
+static void text_up(pp_plot *p, int x, int y, const char *s, uint32_t rgb) { pc_text(&p->cv, x, y, s, 1, 1, rgb); }
 
+/* dashed: 6 px on, 6 off; thick 2 is drawn 3 px wide, as before the canvas
+ * module existed (centred pen) */
 static void line(pp_plot *p, double x0, double y0, double x1, double y1, uint32_t rgb, int thick, int dashed) {
-    double dx = x1 - x0, dy = y1 - y0;
-    int n = (int)ceil(fmax(fabs(dx), fabs(dy))) + 1;
-    for (int i = 0; i <= n; i++) {
-        if (dashed && (i / 6) % 2) continue;
-        double t = (double)i / n;
-        int x = (int)lround(x0 + t * dx), y = (int)lround(y0 + t * dy);
-        for (int a = -(thick / 2); a <= thick / 2; a++)
-            for (int b = -(thick / 2); b <= thick / 2; b++) put(p, x + a, y + b, rgb);
-    }
+    pc_line(&p->cv, x0, y0, x1, y1, thick / 2 * 2 + 1, dashed ? 6 : 0, rgb);
 }
 
 static void marker(pp_plot *p, int x, int y, uint32_t rgb) {
@@ -208,10 +133,7 @@ static void marker(pp_plot *p, int x, int y, uint32_t rgb) {
             if (a * a + b * b <= 10) put(p, x + a, y + b, rgb);
 }
 
-static double nice_step(double range, int target) {
-    double raw = range / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
-    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
-}
+static double nice_step(double range, int target) { return pc_nice_step(range, target); }
 
 static void fmt_num(double v, double step, char *buf, size_t n) {
     int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
@@ -258,10 +180,8 @@ static void auto_ranges(pp_plot *p) {
 }
 
 static int render(pp_plot *p) {
-    free(p->px);
-    p->px = malloc((size_t)p->w * (size_t)p->h * 3);
-    if (!p->px) return hnd_error_set("out of memory");
-    memset(p->px, 255, (size_t)p->w * (size_t)p->h * 3);
+    pc_free(&p->cv);
+    if (pc_init(&p->cv, p->w, p->h) != 0) return -1;
     auto_ranges(p);
     p->L = 70;
     p->R = p->w - 20;
@@ -359,32 +279,5 @@ static int render(pp_plot *p) {
 int pp_write(pp_plot *p, const char *path) {
     if (!p || !path) return hnd_error_set("plot: NULL argument");
     if (render(p) != 0) return -1;
-    af_file a;
-    FILE *f = af_open(&a, path);
-    if (!f) return -1;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    png_bytep *rows = malloc(sizeof(png_bytep) * (size_t)p->h);
-    if (!png || !info || !rows) {
-        png_destroy_write_struct(&png, &info);
-        free(rows);
-        af_abort(&a);
-        return hnd_error_set("plot: out of memory");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        free(rows);
-        af_abort(&a);
-        return hnd_error_set("%s: libpng error", path);
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)p->w, (png_uint_32)p->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < p->h; y++) rows[y] = p->px + 3 * (size_t)y * (size_t)p->w;
-    png_write_image(png, rows);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(rows);
-    return af_commit(&a, 0);
+    return pc_write_png(&p->cv, path);
 }
