@@ -1,12 +1,14 @@
 /* coco_ann.h: COCO instance annotations (instances_*.json), loaded into a
  * compact form. Torch-free, prefix coco_.
  *
- * The file is never turned into one cJSON tree (a train2017-sized file would
- * take several GB): a small structural scanner walks the top-level object and
- * hands each element of "images", "annotations" and "categories" to
- * cJSON_ParseWithLength on its own, and what is kept goes into contiguous
- * arrays and one string pool. Other top-level keys ("info", "licenses", ...)
- * are parsed (so a malformed file is always reported) and dropped.
+ * The file is never turned into one JSON tree (a train2017-sized file would
+ * take several GB): the scanner of json_scan.h walks the top-level object
+ * and hands out each element of "images", "annotations" and "categories";
+ * images and categories are parsed by cJSON one element at a time,
+ * annotations by json_scan's strict reader straight into the arrays
+ * (coco_ann_read.c), and what is kept goes into contiguous arrays and one
+ * string pool. Other top-level keys ("info", "licenses", ...) are validated
+ * (so a malformed file is always reported) and dropped.
  *
  * Errors name the file and the JSON path:
  *   "x.json: annotations[1234].bbox: expected 4 numbers"
@@ -75,12 +77,21 @@ typedef struct coco_dataset {
     size_t n_counts;
     char *strings; /* the pool: NUL-terminated strings */
     size_t strings_len;
+    /* the file had "annotations" / "categories" ("images" is required);
+     * COCO evaluation refuses a file without them, such as an image-info
+     * file (image_info_test2017.json) given as ground truth */
+    int has_anns, has_cats;
     /* id -> index hash tables (private) */
     void *img_index, *cat_index;
 } coco_dataset;
 
 typedef struct {
     int progress; /* progress bar on a TTY (stderr) */
+    /* Accept what COCO evaluation (pycocotools) accepts although a training
+     * set could not be read from it: images without file_name ("") or
+     * without width/height (-1: coco_ann_rle refuses their annotations),
+     * categories without a name (""). */
+    int for_eval;
 } coco_load_opts;
 
 /* Load a COCO instances file. NULL on failure with hnd_error() set. opts may

@@ -1,7 +1,8 @@
 /* coco_eval.h: COCO bbox / segm evaluation, identical to pycocotools'
  * COCOeval (default parameters: IoU .50:.05:.95, 101 recall thresholds,
  * maxDets 1/10/100, areas all/small/medium/large, categories used).
- * Torch-free (links hnd_rle, hnd_util, cJSON only).
+ * Torch-free (links hnd_data, hnd_util, cJSON only). Both files are read
+ * with data/json_scan.h; the ground truth with data/coco_ann.h's loader.
  *
  *   ce_result r;
  *   if (ce_evaluate("instances_val2017.json", "results.json", CE_BBOX, NULL, &r) < 0)
@@ -10,8 +11,9 @@
  *   ce_result_free(&r);
  *
  * To evaluate several result sets (bbox and segm of one model, or one per
- * epoch) against the same ground truth, load it once with ce_gt_load and
- * call ce_dt_load / ce_dt_parse + ce_eval for each.
+ * epoch) against the same ground truth, load it once with ce_gt_load (or
+ * make it with ce_gt_from_coco from a dataset already loaded) and call
+ * ce_dt_load / ce_dt_parse + ce_eval for each.
  *
  * What is read, as pycocotools reads it:
  *   ground truth: images (id; width and height for segm), categories (id,
@@ -55,9 +57,16 @@ typedef struct {
 
 typedef struct ce_gt ce_gt;
 typedef struct ce_dt ce_dt;
+struct coco_dataset; /* data/coco_ann.h */
 
-/* Ground truth from a COCO annotations file. with_segm = 1 rasterises the
- * masks (needed for CE_SEGM; CE_BBOX works with either). NULL on error. */
+/* Ground truth from a COCO dataset loaded by coco_load (any options). It
+ * copies what it needs: the dataset may be freed afterwards. with_segm = 1
+ * rasterises the masks (needed for CE_SEGM; CE_BBOX works with either).
+ * NULL on error, with a message naming the file and the JSON path. */
+ce_gt *ce_gt_from_coco(const struct coco_dataset *ds, int with_segm);
+/* The same from a COCO annotations file (coco_load + ce_gt_from_coco; file
+ * names, image sizes for boxes, category names may be absent, as for
+ * pycocotools) or from its text in memory. */
 ce_gt *ce_gt_load(const char *path, int with_segm);
 ce_gt *ce_gt_parse(const char *json, size_t len, const char *name, int with_segm);
 void ce_gt_free(ce_gt *gt);

@@ -1,5 +1,6 @@
 /* coco_eval_int.h: the prepared forms of ground truth and results shared by
- * coco_eval_load.c (JSON -> arrays) and coco_eval.c (matching, accumulation).
+ * coco_eval_gt.c (a loaded COCO dataset -> ground truth), coco_eval_load.c
+ * (results JSON -> detections) and coco_eval.c (matching, accumulation).
  * Not a public header. */
 #ifndef HND_COCO_EVAL_INT_H
 #define HND_COCO_EVAL_INT_H

@@ -1,21 +1,21 @@
-/* coco_eval_load.c: COCO ground truth and results JSON into the arrays of
- * coco_eval_int.h.
+/* coco_eval_load.c: a COCO results file (or text) into the prepared
+ * detections of coco_eval_int.h, as pycocotools' loadRes reads it, checked
+ * against the ground truth (coco_eval_gt.c makes that).
  *
- * Files are scanned once for the extent of each array element and every
- * element is parsed on its own with cJSON, so memory stays at the size of
- * the file plus the compact arrays (a whole cJSON tree of a results file is
- * several times the file). */
+ * The file is mapped and walked once by data/json_scan.h's scanner, and
+ * every element of the results array is parsed on its own: the common
+ * forms by a fast reader over json_scan's strict reader, anything else by
+ * cJSON on that element (with the messages). No tree of the file is
+ * built, so memory stays at the mapped file plus the compact arrays. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coco_eval_int.h"
 #include "hnd_error.h"
+#include "json_scan.h"
 #include "mask_rle.h"
-
-/* ---- small helpers ------------------------------------------------------ */
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
@@ -28,142 +28,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
-static int ce_read_file(const char *path, char **buf, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return hnd_error_set("%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long sz = ftell(f);
-        if (sz > 0) cap = (size_t)sz + 1;
-        rewind(f);
-    }
-    b = malloc(cap);
-    if (!b) {
-        fclose(f);
-        return hnd_error_set("%s: out of memory reading %zu bytes", path, cap);
-    }
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *t = realloc(b, cap * 2);
-            if (!t) {
-                free(b);
-                fclose(f);
-                return hnd_error_set("%s: out of memory", path);
-            }
-            b = t;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return hnd_error_set("%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
-}
-
-/* ---- a structural JSON scanner ------------------------------------------ */
-
-static const char *skip_ws(const char *p, const char *e) {
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-    return p;
-}
-
-/* p at '"'; returns the char after the closing quote, NULL if unterminated. */
-static const char *skip_string(const char *p, const char *e) {
-    for (p++; p < e; p++) {
-        if (*p == '\\') {
-            p++;
-            continue;
-        }
-        if (*p == '"') return p + 1;
-    }
-    return NULL;
-}
-
-/* The end of the value at p (no leading whitespace), NULL if it is cut
- * short. Only brackets and strings are looked at: cJSON checks the rest. */
-static const char *skip_value(const char *p, const char *e) {
-    if (p >= e) return NULL;
-    if (*p == '"') return skip_string(p, e);
-    if (*p == '{' || *p == '[') {
-        long depth = 0;
-        while (p < e) {
-            char c = *p;
-            if (c == '"') {
-                p = skip_string(p, e);
-                if (!p) return NULL;
-                continue;
-            }
-            if (c == '{' || c == '[')
-                depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
-                return p + 1;
-            p++;
-        }
-        return NULL;
-    }
-    const char *s = p;
-    while (p < e && *p != ',' && *p != ']' && *p != '}' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-        p++;
-    return p > s ? p : NULL;
-}
-
-typedef struct {
-    const char *p, *e, *start;
-    size_t index;
-    int done;
-} js_iter;
-
-/* p at the value of an array. */
-static int js_iter_begin(js_iter *it, const char *p, const char *e, const char *name, const char *what) {
-    it->start = p;
-    it->p = skip_ws(p, e);
-    it->e = e;
-    it->index = 0;
-    it->done = 0;
-    if (it->p >= e || *it->p != '[') return hnd_error_set("%s: %s: expected an array", name, what);
-    it->p = skip_ws(it->p + 1, e);
-    if (it->p < e && *it->p == ']') {
-        it->done = 1;
-        it->p++;
-    }
-    return 0;
-}
-
-/* 1: an element in [*s, *s + *len); 0: the end; -1: malformed. */
-static int js_iter_next(js_iter *it, const char **s, size_t *len, const char *name, const char *what) {
-    if (it->done) return 0;
-    const char *p = it->p;
-    const char *q = skip_value(p, it->e);
-    if (!q)
-        return hnd_error_set("%s: %s[%zu]: truncated or malformed JSON (byte %zu)", name, what, it->index,
-                             (size_t)(p - it->start));
-    *s = p;
-    *len = (size_t)(q - p);
-    q = skip_ws(q, it->e);
-    if (q < it->e && *q == ',') {
-        it->p = skip_ws(q + 1, it->e);
-    } else if (q < it->e && *q == ']') {
-        it->done = 1;
-        it->p = q + 1;
-    } else if (q >= it->e) {
-        return hnd_error_set("%s: %s[%zu]: truncated JSON (the array is not closed)", name, what, it->index);
-    } else {
-        return hnd_error_set("%s: %s[%zu]: expected ',' or ']' after the element (byte %zu)", name, what,
-                             it->index, (size_t)(q - it->start));
-    }
-    it->index++;
-    return 1;
-}
+/* ---- the cJSON path's field readers ------------------------------------ */
 
 /* Parse one element; on error a message with a few chars of context. */
 static cJSON *parse_elem(const char *s, size_t len, const char *name, const char *what, size_t i) {
@@ -239,322 +104,6 @@ static int find_id(const int64_t *ids, int n, int64_t v) {
             return mid;
     }
     return -1;
-}
-
-/* ---- ground truth ---------------------------------------------------- */
-
-void ce_gt_free(ce_gt *gt) {
-    if (!gt) return;
-    free(gt->name);
-    free(gt->img_id);
-    free(gt->img_h);
-    free(gt->img_w);
-    free(gt->cat_id);
-    if (gt->cat_name)
-        for (int k = 0; k < gt->ncat; k++) free(gt->cat_name[k]);
-    free(gt->cat_name);
-    free(gt->ann);
-    free(gt->cat_start);
-    free(gt->pool);
-    free(gt);
-}
-
-int ce_gt_num_images(const ce_gt *gt) { return gt->nimg; }
-int ce_gt_num_categories(const ce_gt *gt) { return gt->ncat; }
-size_t ce_gt_num_annotations(const ce_gt *gt) { return gt->nann; }
-
-typedef struct {
-    int64_t id;
-    uint32_t h, w;
-    size_t idx;
-} img_tmp;
-
-static int cmp_img(const void *a, const void *b) {
-    const img_tmp *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id ? 1 : (x->idx < y->idx ? -1 : x->idx > y->idx);
-}
-
-typedef struct {
-    int64_t id;
-    char *name;
-    size_t idx;
-} cat_tmp;
-
-static int cmp_cat(const void *a, const void *b) {
-    const cat_tmp *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id ? 1 : (x->idx < y->idx ? -1 : x->idx > y->idx);
-}
-
-static int cmp_gt_ann(const void *a, const void *b) {
-    const ce_gt_ann *x = a, *y = b;
-    if (x->cat != y->cat) return x->cat < y->cat ? -1 : 1;
-    if (x->img != y->img) return x->img < y->img ? -1 : 1;
-    return x->file_idx < y->file_idx ? -1 : x->file_idx > y->file_idx;
-}
-
-static int gt_images(ce_gt *gt, const char *p, const char *e, const char *name) {
-    js_iter it;
-    if (js_iter_begin(&it, p, e, name, "images") < 0) return -1;
-    img_tmp *tmp = NULL;
-    size_t cap = 0, n = 0;
-    const char *s;
-    size_t len;
-    int r;
-    while ((r = js_iter_next(&it, &s, &len, name, "images")) == 1) {
-        cJSON *o = parse_elem(s, len, name, "images", n);
-        if (!o) goto fail;
-        int64_t id, h = 0, w = 0;
-        int bad = get_id(o, "id", &id, 1, name, "images", n) < 0 ||
-                  get_id(o, "height", &h, gt->with_segm, name, "images", n) < 0 ||
-                  get_id(o, "width", &w, gt->with_segm, name, "images", n) < 0;
-        cJSON_Delete(o);
-        if (bad) goto fail;
-        if (h < 0 || w < 0 || h > 1000000 || w > 1000000 || h * w > (int64_t)UINT32_MAX) {
-            hnd_error_set("%s: images[%zu]: size %lld x %lld out of range", name, n, (long long)h, (long long)w);
-            goto fail;
-        }
-        if (grow((void **)&tmp, &cap, n + 1, sizeof *tmp) < 0) goto fail;
-        tmp[n] = (img_tmp){id, (uint32_t)h, (uint32_t)w, n};
-        n++;
-    }
-    if (r < 0) goto fail;
-    if (n > 1) qsort(tmp, n, sizeof *tmp, cmp_img);
-    for (size_t i = 1; i < n; i++)
-        if (tmp[i].id == tmp[i - 1].id) {
-            hnd_error_set("%s: images[%zu]: duplicate id %lld", name, tmp[i].idx, (long long)tmp[i].id);
-            goto fail;
-        }
-    if (n > INT32_MAX) {
-        hnd_error_set("%s: too many images", name);
-        goto fail;
-    }
-    gt->nimg = (int)n;
-    gt->img_id = malloc((n + 1) * sizeof *gt->img_id);
-    gt->img_h = malloc((n + 1) * sizeof *gt->img_h);
-    gt->img_w = malloc((n + 1) * sizeof *gt->img_w);
-    if (!gt->img_id || !gt->img_h || !gt->img_w) {
-        hnd_error_set("out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < n; i++) {
-        gt->img_id[i] = tmp[i].id;
-        gt->img_h[i] = tmp[i].h;
-        gt->img_w[i] = tmp[i].w;
-    }
-    free(tmp);
-    return 0;
-fail:
-    free(tmp);
-    return -1;
-}
-
-static int gt_categories(ce_gt *gt, const char *p, const char *e, const char *name) {
-    js_iter it;
-    if (js_iter_begin(&it, p, e, name, "categories") < 0) return -1;
-    cat_tmp *tmp = NULL;
-    size_t cap = 0, n = 0;
-    const char *s;
-    size_t len;
-    int r;
-    while ((r = js_iter_next(&it, &s, &len, name, "categories")) == 1) {
-        cJSON *o = parse_elem(s, len, name, "categories", n);
-        if (!o) goto fail;
-        int64_t id;
-        if (get_id(o, "id", &id, 1, name, "categories", n) < 0) {
-            cJSON_Delete(o);
-            goto fail;
-        }
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
-        char *str = strdup(cJSON_IsString(nm) ? nm->valuestring : "");
-        cJSON_Delete(o);
-        if (!str || grow((void **)&tmp, &cap, n + 1, sizeof *tmp) < 0) {
-            free(str);
-            hnd_error_set("out of memory");
-            goto fail;
-        }
-        tmp[n] = (cat_tmp){id, str, n};
-        n++;
-    }
-    if (r < 0) goto fail;
-    if (n > 1) qsort(tmp, n, sizeof *tmp, cmp_cat);
-    for (size_t i = 1; i < n; i++)
-        if (tmp[i].id == tmp[i - 1].id) {
-            hnd_error_set("%s: categories[%zu]: duplicate id %lld", name, tmp[i].idx, (long long)tmp[i].id);
-            goto fail;
-        }
-    gt->cat_id = malloc((n + 1) * sizeof *gt->cat_id);
-    gt->cat_name = calloc(n + 1, sizeof *gt->cat_name);
-    if (!gt->cat_id || !gt->cat_name) {
-        hnd_error_set("out of memory");
-        goto fail;
-    }
-    gt->ncat = (int)n;
-    for (size_t i = 0; i < n; i++) {
-        gt->cat_id[i] = tmp[i].id;
-        gt->cat_name[i] = tmp[i].name;
-        tmp[i].name = NULL;
-    }
-    free(tmp);
-    return 0;
-fail:
-    for (size_t i = 0; i < n; i++) free(tmp[i].name);
-    free(tmp);
-    return -1;
-}
-
-static int gt_annotations(ce_gt *gt, const char *p, const char *e, const char *name) {
-    js_iter it;
-    if (js_iter_begin(&it, p, e, name, "annotations") < 0) return -1;
-    size_t cap = 0, n = 0, pcap = 0;
-    const char *s;
-    size_t len;
-    int r;
-    while ((r = js_iter_next(&it, &s, &len, name, "annotations")) == 1) {
-        cJSON *o = parse_elem(s, len, name, "annotations", n);
-        if (!o) return -1;
-        ce_gt_ann a;
-        memset(&a, 0, sizeof a);
-        int64_t img, cat, crowd = 0;
-        if (get_id(o, "id", &a.id, 1, name, "annotations", n) < 0 ||
-            get_id(o, "image_id", &img, 1, name, "annotations", n) < 0 ||
-            get_id(o, "category_id", &cat, 1, name, "annotations", n) < 0 ||
-            get_num(o, "area", &a.area, name, "annotations", n) < 0 ||
-            get_bbox(cJSON_GetObjectItemCaseSensitive(o, "bbox"), a.bbox, name, "annotations", n) < 0)
-            goto fail;
-        const cJSON *cr = cJSON_GetObjectItemCaseSensitive(o, "iscrowd");
-        if (cJSON_IsBool(cr))
-            crowd = cJSON_IsTrue(cr);
-        else if (get_id(o, "iscrowd", &crowd, 0, name, "annotations", n) < 0)
-            goto fail;
-        a.crowd = crowd != 0;
-        a.img = find_id(gt->img_id, gt->nimg, img);
-        if (a.img < 0) {
-            hnd_error_set("%s: annotations[%zu]: image_id %lld not in images", name, n, (long long)img);
-            goto fail;
-        }
-        a.cat = find_id(gt->cat_id, gt->ncat, cat);
-        if (a.cat < 0) {
-            hnd_error_set("%s: annotations[%zu]: category_id %lld not in categories", name, n, (long long)cat);
-            goto fail;
-        }
-        a.file_idx = n;
-        if (gt->with_segm) {
-            const cJSON *sg = cJSON_GetObjectItemCaseSensitive(o, "segmentation");
-            if (!sg) {
-                hnd_error_set("%s: annotations[%zu]: missing segmentation", name, n);
-                goto fail;
-            }
-            rle_t rle;
-            rle_init(&rle);
-            if (rle_from_json(&rle, sg, gt->img_h[a.img], gt->img_w[a.img]) < 0) {
-                hnd_error_prefix("%s: annotations[%zu]", name, n);
-                goto fail;
-            }
-            if (grow((void **)&gt->pool, &pcap, gt->pool_n + rle.m, sizeof *gt->pool) < 0) {
-                rle_free(&rle);
-                goto fail;
-            }
-            if (rle.m) memcpy(gt->pool + gt->pool_n, rle.cnts, rle.m * sizeof *rle.cnts);
-            a.off = gt->pool_n;
-            a.m = (uint32_t)rle.m;
-            rle_to_bbox(&rle, a.rbb);
-            gt->pool_n += rle.m;
-            rle_free(&rle);
-        }
-        cJSON_Delete(o);
-        if (grow((void **)&gt->ann, &cap, n + 1, sizeof *gt->ann) < 0) return -1;
-        gt->ann[n++] = a;
-        continue;
-    fail:
-        cJSON_Delete(o);
-        return -1;
-    }
-    if (r < 0) return -1;
-    gt->nann = n;
-    if (n > 1) qsort(gt->ann, n, sizeof *gt->ann, cmp_gt_ann);
-    gt->cat_start = calloc((size_t)gt->ncat + 1, sizeof *gt->cat_start);
-    if (!gt->cat_start) return hnd_error_set("out of memory");
-    for (size_t i = 0; i < n; i++) gt->cat_start[gt->ann[i].cat + 1]++;
-    for (int k = 0; k < gt->ncat; k++) gt->cat_start[k + 1] += gt->cat_start[k];
-    return 0;
-}
-
-ce_gt *ce_gt_parse(const char *json, size_t len, const char *name, int with_segm) {
-    ce_gt *gt = calloc(1, sizeof *gt);
-    if (!gt || !(gt->name = strdup(name))) {
-        free(gt);
-        hnd_error_set("out of memory");
-        return NULL;
-    }
-    gt->with_segm = with_segm;
-    const char *p = json, *e = json + len, *sec[3] = {NULL, NULL, NULL};
-    static const char *const keys[3] = {"images", "categories", "annotations"};
-    p = skip_ws(p, e);
-    if (p >= e || *p != '{') {
-        hnd_error_set("%s: expected a JSON object (COCO annotations)", name);
-        goto fail;
-    }
-    p = skip_ws(p + 1, e);
-    if (p < e && *p == '}') p = e; /* empty object */
-    while (p < e) {
-        if (*p != '"') {
-            hnd_error_set("%s: malformed JSON at byte %zu (expected a key)", name, (size_t)(p - json));
-            goto fail;
-        }
-        const char *k0 = p + 1, *k1 = skip_string(p, e);
-        if (!k1) {
-            hnd_error_set("%s: truncated JSON (in a key at byte %zu)", name, (size_t)(p - json));
-            goto fail;
-        }
-        size_t kl = (size_t)(k1 - 1 - k0);
-        p = skip_ws(k1, e);
-        if (p >= e || *p != ':') {
-            hnd_error_set("%s: malformed JSON at byte %zu (expected ':')", name, (size_t)(p - json));
-            goto fail;
-        }
-        p = skip_ws(p + 1, e);
-        const char *v = p;
-        p = skip_value(p, e);
-        if (!p) {
-            hnd_error_set("%s: truncated or malformed JSON (value of '%.*s')", name, (int)(kl < 40 ? kl : 40), k0);
-            goto fail;
-        }
-        for (int i = 0; i < 3; i++)
-            if (kl == strlen(keys[i]) && memcmp(k0, keys[i], kl) == 0) sec[i] = v;
-        p = skip_ws(p, e);
-        if (p < e && *p == ',') {
-            p = skip_ws(p + 1, e);
-            continue;
-        }
-        if (p < e && *p == '}') break;
-        hnd_error_set("%s: malformed JSON at byte %zu (expected ',' or '}')", name, (size_t)(p - json));
-        goto fail;
-    }
-    if (p >= e) {
-        hnd_error_set("%s: truncated JSON (the top-level object is not closed)", name);
-        goto fail;
-    }
-    for (int i = 0; i < 3; i++)
-        if (!sec[i]) {
-            hnd_error_set("%s: missing '%s'", name, keys[i]);
-            goto fail;
-        }
-    if (gt_images(gt, sec[0], e, name) < 0 || gt_categories(gt, sec[1], e, name) < 0 ||
-        gt_annotations(gt, sec[2], e, name) < 0)
-        goto fail;
-    return gt;
-fail:
-    ce_gt_free(gt);
-    return NULL;
-}
-
-ce_gt *ce_gt_load(const char *path, int with_segm) {
-    char *buf;
-    size_t len;
-    if (ce_read_file(path, &buf, &len) < 0) return NULL;
-    ce_gt *gt = ce_gt_parse(buf, len, path, with_segm);
-    free(buf);
-    return gt;
 }
 
 /* ---- results ----------------------------------------------------------- */
@@ -648,167 +197,95 @@ static int dt_segm(dt_build *b, const res_fields *f, uint32_t h, uint32_t w, ce_
     return rc;
 }
 
-/* ---- the fast scanner for the common result forms -------------------------
+/* ---- the fast reader for the common result forms ------------------------
  * {"image_id": N, "category_id": N, "score": X, "bbox": [4 numbers]} and/or
  * "segmentation": {"size": [h, w], "counts": "..."}, keys in any order,
  * no escapes, nothing else. Anything it does not take (other keys, other
  * forms, anything malformed or out of range) goes to the cJSON path, which
- * gives the messages: the two paths agree on every input the fast one takes. */
+ * gives the messages: the two paths agree on every input the fast one takes
+ * (both round numbers correctly). Returns 1 if it took the element. */
 
-static int fs_number(const char **pp, const char *e, double *v) {
-    const char *p = *pp, *s = p;
-    if (p < e && *p == '-') p++;
-    if (p >= e || *p < '0' || *p > '9') return 0;
-    if (*p == '0')
-        p++;
-    else
-        while (p < e && *p >= '0' && *p <= '9') p++;
-    if (p < e && *p == '.') {
-        p++;
-        if (p >= e || *p < '0' || *p > '9') return 0;
-        while (p < e && *p >= '0' && *p <= '9') p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < e && (*p == '+' || *p == '-')) p++;
-        if (p >= e || *p < '0' || *p > '9') return 0;
-        while (p < e && *p >= '0' && *p <= '9') p++;
-    }
-    char buf[64];
-    size_t n = (size_t)(p - s);
-    if (n >= sizeof buf) return 0;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    *v = strtod(buf, NULL);
-    if (!isfinite(*v)) return 0;
-    *pp = p;
-    return 1;
+/* A finite number, short enough for cJSON's 63-character number buffer
+ * (a longer one is the cJSON path's to judge). */
+static int fs_number(js_reader *r, double *v) {
+    const char *s = r->p;
+    return js_number(r, v) == 0 && r->p - s < 64 && isfinite(*v);
 }
 
-static int fs_id(const char **pp, const char *e, int64_t *v) {
+static int fs_id(js_reader *r, int64_t *v) {
     double d;
-    if (!fs_number(pp, e, &d) || !(fabs(d) <= 9007199254740992.0) || d != floor(d)) return 0;
+    if (!fs_number(r, &d) || !(fabs(d) <= 9007199254740992.0) || d != floor(d)) return 0;
     *v = (int64_t)d;
     return 1;
 }
 
-/* "key" (no escapes): *k, *kl; p after the closing quote */
-static int fs_key(const char **pp, const char *e, const char **k, size_t *kl) {
-    const char *p = *pp;
-    if (p >= e || *p != '"') return 0;
-    const char *s = ++p;
-    while (p < e && *p != '"') {
-        if (*p == '\\' || (unsigned char)*p < 0x20) return 0;
-        p++;
-    }
-    if (p >= e) return 0;
-    *k = s;
-    *kl = (size_t)(p - s);
-    *pp = p + 1;
-    return 1;
+/* Exactly n numbers in a list. */
+static int fs_numbers(js_reader *r, double *v, int n) {
+    int first = 1, k = 0, m;
+    while ((m = js_array_next(r, &first)) == 1)
+        if (k >= n || !fs_number(r, &v[k++])) return 0;
+    return m == 0 && k == n;
 }
 
-static int fs_numbers(const char **pp, const char *e, double *v, int n) {
-    const char *p = skip_ws(*pp, e);
-    if (p >= e || *p != '[') return 0;
-    for (int i = 0; i < n; i++) {
-        p = skip_ws(p + 1, e);
-        if (!fs_number(&p, e, &v[i])) return 0;
-        p = skip_ws(p, e);
-        if (p >= e || *p != (i + 1 < n ? ',' : ']')) return 0;
-    }
-    *pp = p + 1;
-    return 1;
-}
-
-#define FS_KEY(k, kl, lit) ((kl) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
-
-static int fs_segm(const char **pp, const char *e, res_fields *f) {
-    const char *p = skip_ws(*pp, e), *k;
-    size_t kl;
-    int got_size = 0;
+static int fs_segm(js_reader *r, res_fields *f) {
+    int first = 1, m, got_size = 0, esc;
     double sz[2];
-    if (p >= e || *p != '{') return 0;
-    p = skip_ws(p + 1, e);
-    for (;;) {
-        if (!fs_key(&p, e, &k, &kl)) return 0;
-        p = skip_ws(p, e);
-        if (p >= e || *p != ':') return 0;
-        p = skip_ws(p + 1, e);
-        if (FS_KEY(k, kl, "size") && !got_size) {
-            if (!fs_numbers(&p, e, sz, 2)) return 0;
+    const char *k;
+    size_t kn;
+    while ((m = js_object_next(r, &first, &k, &kn)) == 1) {
+        if (JS_KEY_IS(k, kn, "size") && !got_size) {
+            if (!fs_numbers(r, sz, 2)) return 0;
             got_size = 1;
-        } else if (FS_KEY(k, kl, "counts") && !f->cs) {
-            const char *c;
-            size_t cl;
-            if (!fs_key(&p, e, &c, &cl)) return 0;
-            f->cs = c;
-            f->cl = cl;
+        } else if (JS_KEY_IS(k, kn, "counts") && !f->cs) {
+            if (js_string(r, &f->cs, &f->cl, &esc) < 0 || esc) return 0;
         } else {
             return 0;
         }
-        p = skip_ws(p, e);
-        if (p < e && *p == ',') {
-            p = skip_ws(p + 1, e);
-            continue;
-        }
-        if (p < e && *p == '}') break;
-        return 0;
     }
-    if (!got_size || !f->cs || !(sz[0] >= 0 && sz[0] <= 1e6 && sz[0] == floor(sz[0]) && sz[1] >= 0 &&
-                                 sz[1] <= 1e6 && sz[1] == floor(sz[1])))
+    if (m < 0 || !got_size || !f->cs ||
+        !(sz[0] >= 0 && sz[0] <= 1e6 && sz[0] == floor(sz[0]) && sz[1] >= 0 && sz[1] <= 1e6 && sz[1] == floor(sz[1])))
         return 0;
     f->sh = sz[0];
     f->sw = sz[1];
     f->has_sg = 1;
-    *pp = p + 1;
     return 1;
 }
 
 static int fast_result(const char *s, size_t len, res_fields *f) {
-    const char *p = s, *e = s + len, *k;
-    size_t kl;
-    unsigned seen = 0;
+    js_reader r;
+    js_reader_init(&r, s, s + len);
     memset(f, 0, sizeof *f);
-    if (p >= e || *p != '{') return 0;
-    p = skip_ws(p + 1, e);
-    for (;;) {
-        if (!fs_key(&p, e, &k, &kl)) return 0;
-        p = skip_ws(p, e);
-        if (p >= e || *p != ':') return 0;
-        p = skip_ws(p + 1, e);
+    unsigned seen = 0;
+    int first = 1, m;
+    const char *k;
+    size_t kn;
+    while ((m = js_object_next(&r, &first, &k, &kn)) == 1) {
         unsigned bit;
         int ok;
-        if (FS_KEY(k, kl, "image_id")) {
+        if (JS_KEY_IS(k, kn, "image_id")) {
             bit = 1;
-            ok = fs_id(&p, e, &f->img);
-        } else if (FS_KEY(k, kl, "category_id")) {
+            ok = fs_id(&r, &f->img);
+        } else if (JS_KEY_IS(k, kn, "category_id")) {
             bit = 2;
-            ok = fs_id(&p, e, &f->cat);
-        } else if (FS_KEY(k, kl, "score")) {
+            ok = fs_id(&r, &f->cat);
+        } else if (JS_KEY_IS(k, kn, "score")) {
             bit = 4;
-            ok = fs_number(&p, e, &f->score);
-        } else if (FS_KEY(k, kl, "bbox")) {
+            ok = fs_number(&r, &f->score);
+        } else if (JS_KEY_IS(k, kn, "bbox")) {
             bit = 8;
-            ok = fs_numbers(&p, e, f->bb, 4) && f->bb[2] >= 0 && f->bb[3] >= 0;
+            ok = fs_numbers(&r, f->bb, 4) && f->bb[2] >= 0 && f->bb[3] >= 0;
             f->has_bb = f->bb_present = 1;
-        } else if (FS_KEY(k, kl, "segmentation")) {
+        } else if (JS_KEY_IS(k, kn, "segmentation")) {
             bit = 16;
-            ok = fs_segm(&p, e, f);
+            ok = fs_segm(&r, f);
         } else {
             return 0;
         }
         if (!ok || (seen & bit)) return 0;
         seen |= bit;
-        p = skip_ws(p, e);
-        if (p < e && *p == ',') {
-            p = skip_ws(p + 1, e);
-            continue;
-        }
-        if (p < e && *p == '}') break;
-        return 0;
     }
-    return (seen & 7) == 7 && skip_ws(p + 1, e) == e;
+    js_ws(&r);
+    return m == 0 && (seen & 7) == 7 && r.p == r.end;
 }
 
 /* The cJSON path: type checks with messages. */
@@ -928,14 +405,17 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
     ce_dt *dt = b.dt;
     dt->gt = gt;
     dt->type = type;
-    js_iter it;
-    const char *s;
-    size_t slen, i = 0;
+    js_doc doc;
+    js_arr it;
+    const char *s, *e;
+    size_t i = 0;
     int r, box_mode = -1; /* loadRes: decided by results[0] */
-    if (js_iter_begin(&it, json, json + len, name, W) < 0) goto fail;
-    while ((r = js_iter_next(&it, &s, &slen, name, W)) == 1) {
+    js_doc_init(&doc, name, json, len);
+    if (js_arr_begin(&it, &doc, W) < 0) goto fail;
+    while ((r = js_arr_next(&it, &s, &e)) == 1) {
         res_fields f;
         int rc;
+        size_t slen = (size_t)(e - s);
         if (fast_result(s, slen, &f)) {
             rc = add_result(&b, &f, &box_mode, opts, name, i);
         } else {
@@ -949,7 +429,7 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
         i++;
     }
     if (r < 0) goto fail;
-    if (skip_ws(it.p, json + len) != json + len) {
+    if (!js_doc_at_end(&doc)) {
         hnd_error_set("%s: unexpected data after the results array", name);
         goto fail;
     }
@@ -976,10 +456,9 @@ fail:
 }
 
 ce_dt *ce_dt_load(const ce_gt *gt, const char *path, ce_iou_type type, const ce_options *opts) {
-    char *buf;
-    size_t len;
-    if (ce_read_file(path, &buf, &len) < 0) return NULL;
-    ce_dt *dt = ce_dt_parse(gt, buf, len, path, type, opts);
-    free(buf);
+    js_file f;
+    if (js_file_open(&f, path) < 0) return NULL;
+    ce_dt *dt = ce_dt_parse(gt, f.buf, f.len, path, type, opts);
+    js_file_close(&f);
     return dt;
 }

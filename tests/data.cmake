@@ -1,4 +1,5 @@
 # data: COCO annotations, images, transforms, samplers, loader, synthetic set.
+hnd_add_test(test_json_scan SOURCES ${CMAKE_SOURCE_DIR}/tests/test_json_scan.c LIBS hnd_data)
 hnd_add_test(test_data_ann SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_ann.c LIBS hnd_data)
 hnd_add_test(test_data_img SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_img.c LIBS hnd_data)
 hnd_add_test(test_data_tf SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_tf.c LIBS hnd_data)

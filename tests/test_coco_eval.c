@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coco_ann.h"
 #include "coco_eval.h"
 #include "hnd_error.h"
 #include "test_util.h"
@@ -62,9 +63,16 @@ static void check_fixture(const char *seed) {
     cJSON *exp = cJSON_Parse(exs);
     free(exs);
     assert_non_null(exp);
-    /* one GT load (with masks) for both types, as the training driver does */
+    /* one GT load (with masks) for both types, as `hnd eval` does; and the
+     * same ground truth made from a dataset loaded as for training, as the
+     * training driver does (one read of the file for loader and evaluator) */
     ce_gt *g = ce_gt_load(gt, 1);
     if (!g) fail_msg("%s", hnd_error());
+    coco_dataset *ds = coco_load(gt, NULL);
+    if (!ds) fail_msg("%s", hnd_error());
+    ce_gt *g2 = ce_gt_from_coco(ds, 1);
+    coco_free(ds);
+    if (!g2) fail_msg("%s", hnd_error());
     for (int t = 0; t < 2; t++) {
         const char *name = ce_iou_name((ce_iou_type)t);
         snprintf(dt, sizeof dt, "%s/dt_%s.json", dir, name);
@@ -82,6 +90,13 @@ static void check_fixture(const char *seed) {
             exact += r.stats[i] == want;
         }
         print_message("%s %s: 12/12 within 1e-9, %d/12 bit-identical\n", seed, name, exact);
+        ce_dt *d2 = ce_dt_load(g2, dt, (ce_iou_type)t, NULL);
+        ce_result r2;
+        assert_non_null(d2);
+        assert_int_equal(ce_eval(g2, d2, &r2), 0);
+        assert_memory_equal(r.stats, r2.stats, sizeof r.stats);
+        ce_result_free(&r2);
+        ce_dt_free(d2);
         assert_true(d && ce_dt_dropped(d) > 0); /* the fixtures hold a category absent from GT */
         ce_result_free(&r);
         ce_dt_free(d);
@@ -93,6 +108,7 @@ static void check_fixture(const char *seed) {
     assert_true(fabs(r.stats[0] - cJSON_GetArrayItem(cJSON_GetObjectItem(exp, "bbox"), 0)->valuedouble) <= 1e-9);
     ce_result_free(&r);
     ce_gt_free(g);
+    ce_gt_free(g2);
     cJSON_Delete(exp);
 }
 
@@ -321,6 +337,25 @@ static void test_empty_results(void **st) {
     expect_stats(s, none);
 }
 
+/* What pycocotools does not need may be absent from a ground truth for
+ * boxes: file names, image sizes, category names; iscrowd may be a JSON
+ * boolean. The same numbers as with them (test_perfect's case). */
+static void test_gt_optional_fields(void **st) {
+    (void)st;
+    const char *gt = "{\"images\":[{\"id\":1}],\"categories\":[{\"id\":1},{\"id\":2}],"
+                     "\"annotations\":[{\"id\":1,\"image_id\":1,\"category_id\":1,\"bbox\":[10,10,40,40],"
+                     "\"area\":1600,\"iscrowd\":false},{\"id\":2,\"image_id\":1,\"category_id\":2,"
+                     "\"bbox\":[60,60,10,10],\"area\":100,\"iscrowd\":true}]}";
+    const char *dt = "[{\"image_id\":1,\"category_id\":1,\"bbox\":[10,10,40,40],\"score\":0.9}]";
+    double s[12];
+    const double want[12] = {1, 1, 1, -1, 1, -1, 1, 1, 1, -1, 1, -1};
+    run(gt, dt, CE_BBOX, s);
+    expect_stats(s, want);
+    /* masks need the image size */
+    assert_null(ce_gt_parse(gt, strlen(gt), "gt.json", 1));
+    assert_non_null(strstr(hnd_error(), "gt.json: images[0].height: missing"));
+}
+
 /* ---- bad input ------------------------------------------------------------ */
 
 static const char *k_gt_small =
@@ -391,6 +426,10 @@ static void test_bad_results(void **st) {
     ce_gt_free(g);
 }
 
+/* One annotation of image 1, category 1 with an extra member. */
+#define ANN1(extra) "{\"id\":1,\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,1,1],\"area\":1," extra "}"
+#define ANN2(extra) "{\"id\":2,\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,1,1],\"area\":1," extra "}"
+
 static void test_bad_gt(void **st) {
     (void)st;
     static const struct {
@@ -399,23 +438,53 @@ static void test_bad_gt(void **st) {
         {"[]", "expected a JSON object"},
         {"{\"images\":[],\"categories\":[]}", "missing 'annotations'"},
         {"{\"images\":[" IMG(1, 5, 5) "," IMG(1, 5, 5) "],\"categories\":[],\"annotations\":[]}",
-         "images[1]: duplicate id 1"},
+         "images[1].id: duplicate id 1"},
         {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[{\"id\":1,\"image_id\":2,"
          "\"category_id\":1,\"bbox\":[0,0,1,1],\"area\":1}]}",
-         "annotations[0]: image_id 2 not in images"},
+         "annotations[0].image_id: unknown image 2"},
         {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[{\"id\":1,\"image_id\":1,"
          "\"category_id\":3,\"bbox\":[0,0,1,1],\"area\":1}]}",
-         "annotations[0]: category_id 3 not in categories"},
+         "annotations[0].category_id: unknown category 3"},
         {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[{\"id\":1,\"image_id\":1,"
          "\"category_id\":1,\"bbox\":[0,0,1],\"area\":1}]}",
          "annotations[0].bbox: expected 4 numbers"},
         {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[{\"id\":1,\"image_id\":1,"
          "\"category_id\":1,\"bbox\":[0,0,1,1]}]}",
-         "annotations[0]: missing area"},
+         "annotations[0].area: missing"},
         {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[{\"id\":1,\"image_id\":1,"
-         "\"category_id\":1,\"bbox\":[0,0,1,1],\"area\":1,\"segmentation\":{\"size\":[5,4],\"counts\":[25]}}]}",
-         "annotations[0]: segmentation.size: [5, 4] does not match the image (5 x 5)"},
+         "\"category_id\":1,\"bbox\":[0,0,1,1],\"area\":1,\"segmentation\":{\"size\":[5,4],\"counts\":[20]}}]}",
+         "annotations[0].segmentation.size: [5, 4] does not match the image (5 x 5)"},
         {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[{\"id\":1,", "truncated"},
+        {"{\"images\":[],\"annotations\":[]}", "missing 'categories'"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[" ANN1("\"bbox\":[0,0,-1,1]")
+         "]}",
+         "annotations[0].bbox: negative width or height"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[" ANN1("\"bbox\":[0,0,1e999,1]")
+         "]}",
+         "annotations[0].bbox: expected 4 numbers"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[" ANN1("\"area\":-1e999")
+         "]}",
+         "annotations[0].area: not a finite number"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[" ANN1("\"iscrowd\":2") "]}",
+         "annotations[0].iscrowd: expected 0 or 1"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[" ANN1("\"segmentation\":[]")
+         "]}",
+         "annotations[0].segmentation: empty polygon list"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":["
+         ANN1("\"segmentation\":[[0,0,1,1]]") "," ANN2("\"segmentation\":[[0,0,1,1,2]]") "]}",
+         "annotations[1].segmentation[0]: a polygon needs 3 points"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":["
+         ANN1("\"segmentation\":[[0,0,1,1],[0,0,1,1,2,2]]") "]}",
+         "annotations[0].segmentation[1]: expected 4 numbers (the first part was a box)"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[" ANN1("\"x\":0") "]}",
+         "annotations[0].segmentation: missing"},
+        {"{\"images\":[{\"id\":1,\"width\":5}],\"categories\":[],\"annotations\":[]}",
+         "images[0].height: missing (masks need the image size)"},
+        {"{\"images\":[" IMG(1, 2000000, 5) "],\"categories\":[],\"annotations\":[]}",
+         "images[0]: size 5 x 2000000 out of range"},
+        {"{\"images\":[" IMG(1, 5, 5) "],\"categories\":[" CAT(1) "],\"annotations\":[" ANN1("\"x\":0") ","
+         ANN1("\"x\":1") "]}",
+         "annotations[1].id: duplicate id 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ce_gt *g = ce_gt_parse(cases[i].json, strlen(cases[i].json), "gt.json", 1);
@@ -554,7 +623,8 @@ int main(void) {
         cmocka_unit_test(test_perfect),       cmocka_unit_test(test_crowd),
         cmocka_unit_test(test_two_objects),   cmocka_unit_test(test_ties),
         cmocka_unit_test(test_maxdets),       cmocka_unit_test(test_area_ranges),
-        cmocka_unit_test(test_empty_results), cmocka_unit_test(test_bad_results),
+        cmocka_unit_test(test_empty_results), cmocka_unit_test(test_gt_optional_fields),
+        cmocka_unit_test(test_bad_results),
         cmocka_unit_test(test_bad_gt),        cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_output),
     };

@@ -216,6 +216,19 @@ static void test_errors(void **state) {
     expect_error("{\"images\": [" IMG "], \"categories\": [" CAT "], \"annotations\": ["
                  "{\"id\": 1, \"image_id\": 7, \"category_id\": 3, \"bbox\": [1,2,3,4]}]}",
                  "annotations[0].area: missing");
+    /* a non-number then numbers in bbox: refused, nothing written outside it */
+    expect_error("{\"images\": [" IMG "], \"categories\": [" CAT "], \"annotations\": ["
+                 "{\"id\": 1, \"image_id\": 7, \"category_id\": 3, \"bbox\": [\"x\", 1, 2, 3, 4, 5], \"area\": 1}]}",
+                 "annotations[0].bbox: expected 4 numbers");
+    expect_error("{\"images\": [" IMG "], \"categories\": [" CAT "], \"annotations\": ["
+                 "{\"id\": 1, \"image_id\": 7, \"category_id\": 3, \"bbox\": [1, 2, 3, 4, 5], \"area\": 1}]}",
+                 "annotations[0].bbox: expected 4 numbers");
+    expect_error("{\"images\": [" IMG "], \"categories\": [" CAT "], \"annotations\": ["
+                 "{\"id\": 1, \"image_id\": 7, \"category_id\": 3, \"bbox\": [1, 2, 3, 4], \"area\": 1.}]}",
+                 "annotations[0]: invalid JSON at line 1, column");
+    expect_error("{\"images\": [" IMG "], \"categories\": [" CAT "]", "truncated");
+    expect_error("{\"images\": [" IMG "], \"categories\": [{\"id\": 4}]}", "categories[0].name: missing");
+    expect_error("{\"images\": [{\"id\": 1, \"width\": 2, \"height\": 2}]}", "images[0].file_name: missing");
     expect_error("{\"images\": 5}", "images: expected an array");
     expect_error("{\"categories\": []}", "no \"images\" array");
     expect_error("[1, 2]", "expected a JSON object");
@@ -300,6 +313,34 @@ static void test_fields_and_masks(void **state) {
     coco_free(ds);
 }
 
+/* coco_load_opts.for_eval: what pycocotools does not need may be absent;
+ * iscrowd may be a JSON boolean (also without for_eval). */
+static void test_for_eval(void **state) {
+    const char *js = "{\"images\": [{\"id\": 7}], \"categories\": [{\"id\": 3}], \"annotations\": ["
+                     "{\"id\": 1, \"image_id\": 7, \"category_id\": 3, \"bbox\": [0,0,2,3], \"area\": 5, \"iscrowd\": true,"
+                     " \"segmentation\": [[1, 1, 3, 1, 3, 3]]}]}";
+    assert_null(load_str(js)); /* a training set needs them */
+    coco_load_opts o = {.for_eval = 1};
+    coco_dataset *ds = coco_load_mem("t.json", js, strlen(js), &o);
+    if (!ds) fail_msg("%s", hnd_error());
+    assert_int_equal(ds->images[0].width, -1);
+    assert_int_equal(ds->images[0].height, -1);
+    assert_string_equal(coco_str(ds, ds->images[0].file_name), "");
+    assert_string_equal(coco_str(ds, ds->cats[0].name), "");
+    assert_int_equal(ds->anns[0].iscrowd, 1);
+    assert_int_equal(ds->has_anns, 1);
+    assert_int_equal(ds->has_cats, 1);
+    rle_t r;
+    assert_int_equal(coco_ann_rle(ds, &ds->anns[0], &r), -1); /* no size to rasterise into */
+    assert_non_null(strstr(hnd_error(), "t.json: annotations[0]: image 7 has no width and height"));
+    coco_free(ds);
+    ds = coco_load_mem("t.json", "{\"images\": []}", 14, &o);
+    assert_non_null(ds);
+    assert_int_equal(ds->has_anns, 0);
+    assert_int_equal(ds->has_cats, 0);
+    coco_free(ds);
+}
+
 /* Every prefix of a valid file and byte-garbled copies: an error or a
  * dataset, never a crash (the test runs under ASan in make test SANITIZE=1). */
 static void test_truncated_and_garbled(void **state) {
@@ -348,6 +389,7 @@ int main(void) {
         cmocka_unit_test(test_against_python),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_fields_and_masks),
+        cmocka_unit_test(test_for_eval),
         cmocka_unit_test(test_truncated_and_garbled),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

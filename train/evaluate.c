@@ -40,8 +40,10 @@ ev_ctx *ev_open(const tc_split *split, int with_segm) {
     }
     e->split = *split;
     e->with_segm = with_segm;
+    /* one read of the annotation file: the dataset feeds the loader and
+     * becomes the evaluator's ground truth */
     coco_load_opts lo = {0};
-    if (!(e->ds = coco_load(split->annotations, &lo)) || !(e->gt = ce_gt_load(split->annotations, with_segm))) {
+    if (!(e->ds = coco_load(split->annotations, &lo)) || !(e->gt = ce_gt_from_coco(e->ds, with_segm))) {
         ev_close(e);
         return NULL;
     }
@@ -148,6 +150,22 @@ done:
     return rc;
 }
 
+/* bbox (and segm) stats of the detections' results JSON. */
+static int score_results(const ev_ctx *e, const char *json, int masks, ev_result *out) {
+    for (int t = 0; t < (masks ? 2 : 1); t++) {
+        ce_dt *dt = ce_dt_parse(e->gt, json, strlen(json), "detections", t ? CE_SEGM : CE_BBOX, NULL);
+        ce_result res;
+        if (!dt || ce_eval(e->gt, dt, &res) != 0) {
+            ce_dt_free(dt);
+            return -1;
+        }
+        memcpy(t ? out->segm : out->bbox, res.stats, sizeof res.stats);
+        ce_result_free(&res);
+        ce_dt_free(dt);
+    }
+    return 0;
+}
+
 int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
     if (!e || !h || !o || !out) return hnd_error_set("evaluation: NULL argument");
     memset(out, 0, sizeof *out);
@@ -232,19 +250,9 @@ int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
         free(json);
         goto done;
     }
-    for (int t = 0; t < (masks ? 2 : 1); t++) {
-        ce_dt *dt = ce_dt_parse(e->gt, json, strlen(json), "detections", t ? CE_SEGM : CE_BBOX, NULL);
-        ce_result res;
-        if (!dt || ce_eval(e->gt, dt, &res) != 0) {
-            ce_dt_free(dt);
-            free(json);
-            goto done;
-        }
-        memcpy(t ? out->segm : out->bbox, res.stats, sizeof res.stats);
-        ce_result_free(&res);
-        ce_dt_free(dt);
-    }
+    int scored = score_results(e, json, masks, out);
     free(json);
+    if (scored != 0) goto done;
     out->has_segm = masks;
     if (h->stu && out->images > 0) {
         double k = (double)out->images;

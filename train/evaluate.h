@@ -16,8 +16,9 @@ extern "C" {
 
 typedef struct ev_ctx ev_ctx;
 
-/* Loads the split's annotations (for the loader and as ground truth;
- * with_segm rasterises GT masks for segm). NULL + hnd_error(). */
+/* Loads the split's annotations once, for the loader and as ground truth
+ * (ce_gt_from_coco; with_segm rasterises GT masks for segm). NULL +
+ * hnd_error(). */
 ev_ctx *ev_open(const tc_split *split, int with_segm);
 void ev_close(ev_ctx *e);
 int64_t ev_num_images(const ev_ctx *e);
