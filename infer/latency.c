@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bottleneck_quant.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 
 static const char *const k_parts[LAT_NPARTS] = {"transform", "stem", "encoder", "quantizer", "head",
                                                 "dequantizer", "decoder", "rest", "tail", "whole"};
@@ -53,11 +53,7 @@ void lat_stats_compute(const double *v, int n, lat_stats *out) {
 
 /* ------------------------------------------------------------ timing */
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return 1e3 * mono_now_s(); }
 
 static int sync_dev(const an_model *m) {
     if (ct_device_synchronize(m->spec.device) != 0)
@@ -237,6 +233,7 @@ int lat_bench(an_model *m, const img_u8 *images, int n, const lat_bench_options 
             failed = 1;
     }
     double zsum = 0;
+    const int tty = isatty(2);
     for (int r = 0; r < runs && !failed; r++) {
         memset(t, 0, sizeof t);
         if (split_pass(m, imgs[r % n], t, zs, &out->last_scale, &out->last_zero_point, rs) != 0 ||
@@ -248,9 +245,10 @@ int lat_bench(an_model *m, const img_u8 *images, int n, const lat_bench_options 
         zsum += (double)(zs[0] * zs[1] * zs[2]);
         out->resized_hw[0] += rs[0] / runs;
         out->resized_hw[1] += rs[1] / runs;
-        if (!opt.quiet) fprintf(stderr, "\rbench-latency: run %d/%d", r + 1, runs);
+        /* \r redraws on a terminal; a log file gets no progress lines */
+        if (!opt.quiet && tty) fprintf(stderr, "\rbench-latency: run %d/%d", r + 1, runs);
     }
-    if (!opt.quiet) fputc('\n', stderr);
+    if (!opt.quiet && tty) fputc('\n', stderr);
     ct_grad_set_enabled(prev);
     if (failed) goto out;
     for (int p = 0; p < LAT_NPARTS; p++) lat_stats_compute(v[p], runs, &out->parts[p]);
@@ -360,7 +358,11 @@ int lat_write_report_csv(FILE *f, const lat_report *r) {
         fprintf(f, "%s,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", k_parts[p], s->n, s->mean, s->std, s->p50, s->p95,
                 s->min, s->max);
     }
-    fprintf(f, "\nquantity,bytes_per_image\n");
+    return ferror(f) ? hnd_error_set("writing CSV failed") : 0;
+}
+
+int lat_write_sizes_csv(FILE *f, const lat_report *r) {
+    fprintf(f, "quantity,bytes_per_image\n");
     fprintf(f, "input_rgb8,%.1f\ninput_jpeg95,%.1f\n", r->input_rgb_bytes, r->input_jpeg_bytes);
     if (r->is_student)
         fprintf(f, "bottleneck_float32,%.1f\nbottleneck_float16,%.1f\nbottleneck_8bit,%.1f\n",

@@ -116,9 +116,10 @@ int lat_parse_rates(const char *s, double *rates, int max);
 /* CSV of the model: rate_mbps,<strategy>_ms...,best. 0 / -1. */
 int lat_write_model_csv(FILE *f, const lat_strategy *s, int n, const double *rates, int nr,
                         double overhead_ms);
-/* CSV of the measurement: part,n,mean_ms,std_ms,p50_ms,p95_ms,min_ms,max_ms,
- * then the data rows (quantity,bytes). 0 / -1. */
+/* CSV of the timing: part,n,mean_ms,std_ms,p50_ms,p95_ms,min_ms,max_ms. 0 / -1. */
 int lat_write_report_csv(FILE *f, const lat_report *r);
+/* CSV of the sizes: quantity,bytes_per_image (input, bottleneck). 0 / -1. */
+int lat_write_sizes_csv(FILE *f, const lat_report *r);
 void lat_print(FILE *f, const lat_report *r);
 
 #ifdef __cplusplus

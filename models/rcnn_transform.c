@@ -31,6 +31,15 @@ int rt_resized_size(int64_t h, int64_t w, double min_size, double max_size, int6
     /* F.interpolate, recompute_scale_factor=True: floor(float(in) * scale) */
     out[0] = (int64_t)floor((double)h * s);
     out[1] = (int64_t)floor((double)w * s);
+    /* an extreme aspect ratio (10000x10 at 800/1333) or a huge min_size
+     * would reach libtorch as an empty or gigantic tensor: say so here */
+    if (out[0] < 1 || out[1] < 1)
+        return hnd_error_set("image %lldx%lld: resized to min/max size %g/%g it would be %lldx%lld (aspect ratio "
+                             "too extreme)",
+                             (long long)w, (long long)h, min_size, max_size, (long long)out[1], (long long)out[0]);
+    if (out[0] > 16384 || out[1] > 16384)
+        return hnd_error_set("image %lldx%lld: resized to min/max size %g/%g it would be %lldx%lld (over 16384)",
+                             (long long)w, (long long)h, min_size, max_size, (long long)out[1], (long long)out[0]);
     return 0;
 }
 

@@ -28,7 +28,8 @@ ls "$T/an" | grep -q tmp && fail "temporary files left"
 "$BIN/hnd" bench-latency --arch faster_rcnn_resnet18_fpn --student-channels 3 --images "$T/syn/val" \
     --input 64x96 --min-size 64 --runs 2 --warmup 1 --rates 1,10 --out "$T/lat" --quiet
 grep -q '^head,2,' "$T/lat/latency_parts.csv" || fail "parts csv"
-grep -q '^bottleneck_8bit,' "$T/lat/latency_parts.csv" || fail "bytes rows"
+grep -q '^bottleneck_8bit,' "$T/lat/latency_sizes.csv" || fail "bytes rows"
+grep -q 'bytes_per_image' "$T/lat/latency_parts.csv" && fail "latency_parts.csv holds one table only"
 head -1 "$T/lat/latency_model.csv" | grep -q '^rate_mbps,mobile_ms,edge-jpeg95_ms,edge-rgb_ms,split-8bit_ms' \
     || fail "model csv header"
 [ "$(wc -l < "$T/lat/latency_model.csv")" = 3 ] || fail "model csv rows"

@@ -72,8 +72,13 @@ train --set output_dir=E --set train.num_epochs=1
 [ -f E/best.h5 ] || fail "no best.h5"
 grep -q '"type": "val"' E/metrics.jsonl || fail "no validation metrics"
 cp E/best.h5 E1.h5
-train --no-val --set output_dir=E --resume
+# more epochs is another config: refused without --allow-config-change
+if train --no-val --set output_dir=E --resume 2>err.txt; then fail "resume under a changed config accepted"; fi
+grep -q "train.num_epochs (1 -> 3)" err.txt || fail "changed-config message: $(cat err.txt)"
+train --no-val --set output_dir=E --resume --allow-config-change
 grep -q "resuming from E/last.h5: epoch 1, iteration 0" E/train.log || fail "E did not resume at epoch 1"
+grep -q "config changed since the checkpoint (--allow-config-change): train.num_epochs (1 -> 3)" E/train.log ||
+  fail "config change not logged"
 
 "$PY" "$SRC/tests/py/check_hnd_train.py" teacher.h5 A B D E
 
@@ -92,13 +97,58 @@ mkdir -p SW && cp -r A SW/b3ch
 [ "$(grep -c 'hnd train:' SW/b3ch/train.log)" = 1 ] || fail "sweep retrained a finished run"
 [ "$(wc -l < SW/results.csv)" = 3 ] || fail "results.csv: $(cat SW/results.csv)"
 grep -q "^student,3,3x20.0x20.0,1200.0,4800.0,1205.0," SW/results.csv || fail "results.csv: $(cat SW/results.csv)"
-grep -q "^teacher,0,input," SW/results.csv || fail "no teacher row"
+# the teacher sends the 8-bit input: synth's 64x64 images at min/max size 64
+# stay 64x64, so 3*64*64 = 12288 bytes (49152 at float32), ratio 1
+grep -q "^teacher,0,input,12288.0,49152.0,12288.0,0,0,12288.0,1,1," SW/results.csv ||
+  fail "teacher row: $(cat SW/results.csv)"
 # the printed table: one row per model, all columns on one line
 grep -Eq "^student +3 3x20.0x20.0 +4800 +1205 +[0-9.]+ +[0-9.]+ +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
   fail "sweep table: $(cat SW/out.txt)"
-grep -Eq "^teacher +- \(input\) .* [0-9.]+ +(-|[0-9.]+)$" SW/out.txt || fail "sweep table: $(cat SW/out.txt)"
+grep -Eq "^teacher +- \(input\) +49152 +12288 +1.0000 +1.0000 +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
+  fail "sweep table: $(cat SW/out.txt)"
 "$PY" -c "import json; r = json.load(open('SW/results.json'))['rows']; assert len(r) == 2 and r[0]['ratio_8bit'] > 0"
 head -c 8 SW/curve.png | od -An -tx1 | grep -q "89 50 4e 47" || fail "curve.png is not a PNG"
+
+# ---- run-directory safety (issue 19): nothing in a run directory changes
+# when a command refuses or fails during setup
+sums() { md5sum A/last.h5 A/best.h5 A/train.log A/metrics.jsonl A/config.json; }
+sums > A.sum
+# a fresh run into a directory that holds a run
+rc=0; train --no-val --set output_dir=A 2>err.txt || rc=$?
+[ "$rc" = 1 ] || fail "fresh run into a run dir: exit $rc"
+grep -q "A holds a run (last.h5): use --resume to continue it or --overwrite to replace it" err.txt ||
+  fail "run-dir message: $(cat err.txt)"
+# a setup failure (missing teacher), fresh and resumed
+rc=0; train --no-val --set output_dir=A --resume --set teacher_model.ckpt=missing.h5 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "missing.h5" err.txt || fail "missing teacher: exit $rc: $(cat err.txt)"
+rc=0; train --no-val --set output_dir=F --set teacher_model.ckpt=missing.h5 2>/dev/null || rc=$?
+[ "$rc" = 1 ] && [ ! -e F ] || fail "a failed setup left F behind (exit $rc)"
+# resuming (or a sweep reusing) a run under another training config
+rc=0; train --no-val --set output_dir=A --resume --set train.optimizer.params.lr=0.01 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "train.optimizer.params.lr (0.001 -> 0.01)" err.txt || fail "lr change: $(cat err.txt)"
+rc=0; train --no-val --set output_dir=A --resume --set dataset.root=elsewhere 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q 'dataset.root ("synth" -> "elsewhere")' err.txt || fail "root change: $(cat err.txt)"
+mkdir -p SW2 && cp -r A SW2/b3ch
+# shellcheck disable=SC2086
+rc=0; "$BIN/hnd" sweep "$CFG" --channels 3 --out SW2 $ARGS --set train.optimizer.params.lr=0.01 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "C=3: SW2/b3ch/last.h5 was trained with another config" err.txt ||
+  fail "sweep reuse under a changed config: exit $rc: $(cat err.txt)"
+md5sum -c --quiet A.sum || fail "a refused or failed command changed run A"
+# --overwrite replaces the run (one epoch: metrics of one epoch only)
+cp -r A A2
+train --no-val --set output_dir=A2 --overwrite --set train.num_epochs=1
+[ "$(grep -c '"type": "epoch"' A2/metrics.jsonl)" = 1 ] || fail "--overwrite kept the old metrics"
+rc=0; train --set output_dir=A2 --overwrite --resume 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "--overwrite with --resume: exit $rc"
+# eval-model: strict numbers, an empty split is an error
+EV="--config $CFG --quiet --set dataset.root=synth --set student_model.params.min_size=64 --set student_model.params.max_size=64"
+for b in abc 0 8abc; do
+  rc=0; "$BIN/hnd" eval-model E1.h5 $EV --bits "$b" 2>err.txt || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--bits" err.txt || fail "--bits $b: exit $rc: $(cat err.txt)"
+done
+"$PY" -c "import json; d = json.load(open('synth/annotations/instances_val.json')); d['images'] = []; d['annotations'] = []; json.dump(d, open('synth/annotations/empty.json', 'w'))"
+rc=0; "$BIN/hnd" eval-model E1.h5 $EV --set dataset.splits.test.annotations=annotations/empty.json 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "the test split has no images" err.txt || fail "empty split: exit $rc: $(cat err.txt)"
 echo "test_hnd_train: ok"
 # large files go on success (HND_KEEP_TEST_FILES=1 keeps them)
 if [ -z "${HND_KEEP_TEST_FILES:-}" ]; then cd .. && rm -rf "$T"; fi

@@ -34,6 +34,18 @@ tt() {
 if tt --set output_dir=X --set model.params.fpn_out_chanels=8 2>err.txt; then fail "typo accepted"; fi
 grep -q "model.params.fpn_out_chanels: unknown key" err.txt || fail "typo message: $(cat err.txt)"
 
+# checked before anything is written (issue 19): categories beyond the
+# model's classes (synth's ids reach 21), --box-teacher with a Faster R-CNN
+# or into a missing directory; none of them leaves a directory behind
+rc=0; tt --set output_dir=N --set model.params.num_classes=10 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -Eq "category (13|21) \('[a-z]+'\) is outside the model's classes 1..9" err.txt ||
+  fail "categories beyond num_classes: exit $rc: $(cat err.txt)"
+rc=0; tt --set output_dir=N --set model.name=faster_rcnn --box-teacher box.h5 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "not a Mask R-CNN" err.txt || fail "--box-teacher with Faster R-CNN: $(cat err.txt)"
+rc=0; tt --set output_dir=N --box-teacher nodir/box.h5 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "directory nodir does not exist" err.txt || fail "--box-teacher dir: $(cat err.txt)"
+[ ! -e N ] || fail "a refused run left N behind"
+
 # A: uninterrupted, 2 epochs of 3-4 iterations, validated after each (the
 # best bbox AP checkpoint goes to model.ckpt; validation changes no weight)
 tt --set output_dir=A --set model.ckpt=A/teacher.h5
@@ -126,4 +138,9 @@ for x, y in zip(a, b):
     assert abs(x["score"] - y["score"]) < 1e-4 and max(abs(u - v) for u, v in zip(x["bbox"], y["bbox"])) < 1e-2, (x, y)
 print("detect --config: %d detections equal eval-model's" % len(a))
 PYEOF
+# a fresh run into a directory holding a run is refused, A untouched
+md5sum A/last.h5 A/train.log A/metrics.jsonl > A.sum
+rc=0; tt --set output_dir=A --set model.ckpt=A/teacher.h5 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "A holds a run" err.txt || fail "fresh run into A: exit $rc: $(cat err.txt)"
+md5sum -c --quiet A.sum || fail "a refused run changed A"
 echo "test_train_teacher: ok"

@@ -4,4 +4,4 @@ hnd_add_test(test_bottleneck SOURCES test_bottleneck.c LIBS hnd_models PkgConfig
 set_tests_properties(test_bottleneck PROPERTIES TIMEOUT 300)
 hnd_add_test(test_train_config SOURCES test_train_config.c LIBS hnd_train_config)
 hnd_add_script_test(test_hnd_train ${CMAKE_CURRENT_SOURCE_DIR}/test_hnd_train.sh)
-set_tests_properties(test_hnd_train PROPERTIES TIMEOUT 300 LABELS torch)
+set_tests_properties(test_hnd_train PROPERTIES TIMEOUT 900 LABELS torch)

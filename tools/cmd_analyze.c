@@ -12,33 +12,14 @@
 
 #include "analysis.h"
 #include "analysis_plot.h"
+#include "cmd_common.h"
+#include "commands.h"
 #include "hnd_error.h"
 #ifdef HND_HAVE_TRAIN_CONFIG
 #include "config.h"
 #endif
 
 /* ------------------------------------------------------------ helpers */
-
-int an_cli_parse_device(const char *s, ct_device *d) {
-    if (!strcmp(s, "cpu")) {
-        *d = ct_cpu();
-        return 0;
-    }
-    if (!strncmp(s, "cuda", 4)) {
-        int idx = 0;
-        if (s[4] == ':') {
-            char *end;
-            long v = strtol(s + 5, &end, 10);
-            if (end == s + 5 || *end || v < 0 || v > 64) return -1;
-            idx = (int)v;
-        } else if (s[4]) {
-            return -1;
-        }
-        *d = ct_cuda(idx);
-        return 0;
-    }
-    return -1;
-}
 
 int an_cli_parse_size(const char *s, int64_t chw[3]) {
     long long v[3];
@@ -48,7 +29,7 @@ int an_cli_parse_size(const char *s, int64_t chw[3]) {
         char *end;
         errno = 0;
         v[n] = strtoll(p, &end, 10);
-        if (end == p || errno || v[n] <= 0) return -1;
+        if (end == p || errno || v[n] <= 0 || v[n] > 8192) return -1;
         n++;
         p = end;
         if (*p == 'x' || *p == 'X') p++;
@@ -197,11 +178,6 @@ out:
 
 /* ------------------------------------------------------------ command */
 
-static int usage_error(const char *msg, const char *arg) {
-    fprintf(stderr, "hnd analyze: %s%s%s (see 'hnd analyze --help')\n", msg, arg ? " " : "", arg ? arg : "");
-    return 2;
-}
-
 /* The paper's finding in this model's numbers. */
 static void conclude(const an_result *r) {
     char label[128];
@@ -220,6 +196,30 @@ static void conclude(const an_result *r) {
                r->pts[b].ratio <= 1 ? "smaller" : "LARGER", r->pts[b].cum_params);
 }
 
+/* The options into base/input/chans (table in cmd_help.c). 0, or 2 / 1
+ * after a message. */
+static int parse_args(int argc, char **argv, an_model_spec *base, int64_t input[3], int64_t *chans, int *n_chans,
+                      co_args *a) {
+    if (hnd_parse("analyze", argc, argv, a) != 0) return 2;
+    const co_command *cmd = a->cmd;
+    const char *v;
+    if ((v = co_str(a, "--input", NULL)) && (an_cli_parse_size(v, input) != 0 || input[0] != 3))
+        return co_usage_error(cmd, "--input: expected 3xHxW or HxW, each side 1..8192, got '%s'", v);
+    if ((v = co_str(a, "--student-channels", NULL)) && (*n_chans = an_cli_parse_channels(v, chans, 16)) < 0)
+        return co_usage_error(cmd, "--student-channels: expected C or C1,C2,... (1..4096, at most 16), got '%s'", v);
+    if ((v = co_str(a, "--student-kind", NULL)) && (base->student_kind = stu_kind_parse(v)) < 0)
+        return co_usage_error(cmd, "--student-kind: expected Bottleneck4LargeResNet or Bottleneck4SmallResNet, got '%s'", v);
+    snprintf(base->weights, sizeof base->weights, "%s", co_str(a, "--weights", ""));
+    snprintf(base->student_weights, sizeof base->student_weights, "%s", co_str(a, "--student-weights", ""));
+    base->num_classes = (int)co_int(a, "--num-classes", 0);
+    base->min_size = co_real(a, "--min-size", 0);
+    base->max_size = co_real(a, "--max-size", 0);
+    base->seed = co_u64(a, "--seed", 0);
+    int rc = cc_threads(a);
+    if (rc == 0) rc = cc_device(cmd, co_str(a, "--device", "cpu"), &base->device);
+    return rc;
+}
+
 int cmd_analyze(int argc, char **argv) {
     an_model_spec base;
     memset(&base, 0, sizeof base);
@@ -227,59 +227,18 @@ int cmd_analyze(int argc, char **argv) {
     base.device = ct_cpu();
     int64_t input[3] = {3, 800, 800};
     int64_t chans[16];
-    int n_chans = -1, no_student = 0, quiet = 0, threads = -1;
-    const char *config = NULL, *out = "analysis", *device = "cpu", *arch = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDS_VALUE                                                  \
-    if (!v) return usage_error("missing value after", a); \
-    i++
-        if (!strcmp(a, "--arch")) { NEEDS_VALUE; arch = v; }
-        else if (!strcmp(a, "--config")) { NEEDS_VALUE; config = v; }
-        else if (!strcmp(a, "--out")) { NEEDS_VALUE; out = v; }
-        else if (!strcmp(a, "--device")) { NEEDS_VALUE; device = v; }
-        else if (!strcmp(a, "--input")) {
-            NEEDS_VALUE;
-            if (an_cli_parse_size(v, input) != 0 || input[0] != 3)
-                return usage_error("--input expects 3xHxW or HxW, got", v);
-        } else if (!strcmp(a, "--student-channels")) {
-            NEEDS_VALUE;
-            if ((n_chans = an_cli_parse_channels(v, chans, 16)) < 0)
-                return usage_error("--student-channels expects C or C1,C2,... (1..4096), got", v);
-        } else if (!strcmp(a, "--student-kind")) {
-            NEEDS_VALUE;
-            if ((base.student_kind = stu_kind_parse(v)) < 0)
-                return usage_error("--student-kind expects Bottleneck4LargeResNet or Bottleneck4SmallResNet, got", v);
-        } else if (!strcmp(a, "--weights")) { NEEDS_VALUE; snprintf(base.weights, sizeof base.weights, "%s", v); }
-        else if (!strcmp(a, "--student-weights")) {
-            NEEDS_VALUE;
-            snprintf(base.student_weights, sizeof base.student_weights, "%s", v);
-        } else if (!strcmp(a, "--num-classes")) {
-            NEEDS_VALUE;
-            if ((base.num_classes = atoi(v)) < 2) return usage_error("--num-classes must be >= 2, got", v);
-        } else if (!strcmp(a, "--min-size") || !strcmp(a, "--max-size")) {
-            NEEDS_VALUE;
-            char *e_;
-            double sz = strtod(v, &e_);
-            if (e_ == v || *e_ || !(sz >= 32 && sz <= 8192)) return usage_error("sizes must be 32..8192, got", v);
-            if (!strcmp(a, "--min-size")) base.min_size = sz;
-            else base.max_size = sz;
-        } else if (!strcmp(a, "--seed")) { NEEDS_VALUE; base.seed = strtoull(v, NULL, 10); }
-        else if (!strcmp(a, "--threads")) { NEEDS_VALUE; threads = atoi(v); }
-        else if (!strcmp(a, "--no-student")) no_student = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else return usage_error("unknown argument", a);
-#undef NEEDS_VALUE
+    int n_chans = -1;
+    co_args args;
+    int prc = parse_args(argc, argv, &base, input, chans, &n_chans, &args);
+    if (prc != 0) {
+        co_args_clear(&args);
+        return prc;
     }
-    if (an_cli_parse_device(device, &base.device) != 0)
-        return usage_error("--device expects cpu, cuda or cuda:N, got", device);
-    if (base.device.type == CT_CUDA && !ct_cuda_available()) {
-        fprintf(stderr, "hnd analyze: --device %s: CUDA is not available in this libtorch build\n", device);
-        return 1;
-    }
-    if (threads >= 0) ct_set_num_threads(threads);
-
+    int no_student = co_has(&args, "--no-student"), quiet = co_has(&args, "--quiet");
+    const char *config = co_str(&args, "--config", NULL), *out = co_str(&args, "--out", "analysis");
+    const char *arch = co_str(&args, "--arch", NULL), *format = co_str(&args, "--format", "png");
+    const co_command *cmd = args.cmd;
+    co_args_clear(&args);   /* the strings point into argv */
     an_model_spec specs[18];
     int n_specs = 0;
     if (config) {
@@ -298,7 +257,7 @@ int cmd_analyze(int argc, char **argv) {
         if (n_specs == 2 && base.student_weights[0])
             snprintf(specs[1].student_weights, sizeof specs[1].student_weights, "%s", base.student_weights);
     } else {
-        if (!arch) return usage_error("--arch (or --config) is required", NULL);
+        if (!arch) return co_usage_error(cmd, "--arch ARCH (or --config) is required");
         rcnn_config probe;
         if (rcnn_config_default(&probe, arch) != 0) {
             fprintf(stderr, "hnd analyze: %s\n", hnd_error());
@@ -361,7 +320,7 @@ int cmd_analyze(int argc, char **argv) {
         goto done;
     }
     for (int k = 0; k < n_specs; k++) conclude(&rs[k]);
-    if (!quiet) printf("wrote %s/analysis.csv, %s/tensor_sizes.png, %s/params.png\n", out, out, out);
+    if (!quiet) printf("wrote %s/analysis.csv, %s/tensor_sizes.%s, %s/params.%s\n", out, out, format, out, format);
     rc = 0;
 done:
     free(rs);

@@ -12,9 +12,7 @@
 
 int cmd_analyze(int argc, char **argv);
 
-/* "cpu", "cuda", "cuda:N" -> device; -1 on anything else. */
-int an_cli_parse_device(const char *s, ct_device *d);
-/* "3x800x800" or "800x800" (3 channels) -> chw; -1 on a bad string. */
+/* "3x800x800" or "800x800" (3 channels) -> chw, each 1..8192; -1 on a bad string. */
 int an_cli_parse_size(const char *s, int64_t chw[3]);
 /* "3,6,9" -> values (>= 1); returns the count or -1. */
 int an_cli_parse_channels(const char *s, int64_t *v, int max);

@@ -13,15 +13,11 @@
 #include "analysis.h"
 #include "analysis_plot.h"
 #include "cmd_analyze.h"
+#include "cmd_common.h"
+#include "commands.h"
 #include "hnd_error.h"
 #include "img.h"
 #include "latency.h"
-
-static int usage_error(const char *msg, const char *arg) {
-    fprintf(stderr, "hnd bench-latency: %s%s%s (see 'hnd bench-latency --help')\n", msg, arg ? " " : "",
-            arg ? arg : "");
-    return 2;
-}
 
 /* Up to max images of a directory (name order), or one file. */
 static int load_images(const char *path, int max, img_u8 **out, int *n_out) {
@@ -96,98 +92,65 @@ static int plot_model(const char *dir, const lat_strategy *s, int n, const doubl
     return ap_line_chart(path, &c, ser, n < 8 ? n : 8);
 }
 
-int cmd_bench_latency(int argc, char **argv) {
+typedef struct {
     an_model_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.student_kind = -1;
-    const char *src = NULL, *images = NULL, *device = "cpu", *out = "bench-latency", *arch = NULL;
-    const char *rates_s = "0.5,1,2,5,10,50";
-    int64_t input[3] = {0, 0, 0};
-    int64_t chans[1] = {0};
-    int max_images = 8, threads = -1, have_chans = 0;
-    lat_bench_options bo = {0};
-    lat_device dv = {20.0, 0, 0};
-    double overhead_ms = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDS_VALUE                                       \
-    if (!v) return usage_error("missing value after", a); \
-    i++
-#define POSITIVE(dst, what)                                                  \
-    do {                                                                     \
-        char *e_;                                                            \
-        dst = strtod(v, &e_);                                                \
-        if (e_ == v || *e_ || !(dst >= 0) || !isfinite(dst)) return usage_error(what, v); \
-    } while (0)
-        if (!strcmp(a, "--images")) { NEEDS_VALUE; images = v; }
-        else if (!strcmp(a, "--arch")) { NEEDS_VALUE; arch = v; }
-        else if (!strcmp(a, "--student-channels")) {
-            NEEDS_VALUE;
-            if (an_cli_parse_channels(v, chans, 1) != 1) return usage_error("--student-channels expects one C >= 1, got", v);
-            have_chans = 1;
-        } else if (!strcmp(a, "--student-kind")) {
-            NEEDS_VALUE;
-            if ((spec.student_kind = stu_kind_parse(v)) < 0)
-                return usage_error("--student-kind expects Bottleneck4LargeResNet or Bottleneck4SmallResNet, got", v);
-        } else if (!strcmp(a, "--teacher")) { NEEDS_VALUE; snprintf(spec.weights, sizeof spec.weights, "%s", v); }
-        else if (!strcmp(a, "--device")) { NEEDS_VALUE; device = v; }
-        else if (!strcmp(a, "--out")) { NEEDS_VALUE; out = v; }
-        else if (!strcmp(a, "--rates")) { NEEDS_VALUE; rates_s = v; }
-        else if (!strcmp(a, "--input")) {
-            NEEDS_VALUE;
-            if (an_cli_parse_size(v, input) != 0 || input[0] != 3)
-                return usage_error("--input expects 3xHxW or HxW, got", v);
-        } else if (!strcmp(a, "--runs")) {
-            NEEDS_VALUE;
-            if ((bo.runs = atoi(v)) < 1) return usage_error("--runs must be >= 1, got", v);
-        } else if (!strcmp(a, "--warmup")) {
-            NEEDS_VALUE;
-            bo.warmup = atoi(v);
-            if (bo.warmup < 0 || strspn(v, "0123456789") != strlen(v)) return usage_error("--warmup must be >= 0, got", v);
-            if (bo.warmup == 0) bo.warmup = -1;
-        } else if (!strcmp(a, "--max-images")) {
-            NEEDS_VALUE;
-            if ((max_images = atoi(v)) < 1) return usage_error("--max-images must be >= 1, got", v);
-        } else if (!strcmp(a, "--overhead-ms")) { NEEDS_VALUE; POSITIVE(overhead_ms, "--overhead-ms expects a time >= 0, got"); }
-        else if (!strcmp(a, "--slowdown")) {
-            NEEDS_VALUE;
-            POSITIVE(dv.slowdown, "--slowdown expects a factor > 0, got");
-            if (dv.slowdown <= 0) return usage_error("--slowdown expects a factor > 0, got", v);
-        } else if (!strcmp(a, "--device-head-ms")) { NEEDS_VALUE; POSITIVE(dv.device_head_ms, "--device-head-ms expects a time, got"); }
-        else if (!strcmp(a, "--device-whole-ms")) { NEEDS_VALUE; POSITIVE(dv.device_whole_ms, "--device-whole-ms expects a time, got"); }
-        else if (!strcmp(a, "--min-size") || !strcmp(a, "--max-size")) {
-            NEEDS_VALUE;
-            char *e_;
-            double sz = strtod(v, &e_);
-            if (e_ == v || *e_ || !(sz >= 32 && sz <= 8192)) return usage_error("sizes must be 32..8192, got", v);
-            if (!strcmp(a, "--min-size")) spec.min_size = sz;
-            else spec.max_size = sz;
-        } else if (!strcmp(a, "--seed")) { NEEDS_VALUE; spec.seed = strtoull(v, NULL, 10); }
-        else if (!strcmp(a, "--threads")) { NEEDS_VALUE; threads = atoi(v); }
-        else if (!strcmp(a, "--quiet")) bo.quiet = 1;
-        else if (a[0] == '-' && a[1]) return usage_error("unknown option", a);
-        else if (!src) src = a;
-        else return usage_error("more than one CONFIG_OR_CKPT given:", a);
-#undef NEEDS_VALUE
-#undef POSITIVE
-    }
-    if (!images) return usage_error("--images DIR is required", NULL);
-    double rates[LAT_MAX_RATES];
-    int nr = lat_parse_rates(rates_s, rates, LAT_MAX_RATES);
-    if (nr < 0) {
-        fprintf(stderr, "hnd bench-latency: --%s\n", hnd_error());
-        return 2;
-    }
-    ct_device dev;
-    if (an_cli_parse_device(device, &dev) != 0) return usage_error("--device expects cpu, cuda or cuda:N, got", device);
-    if (dev.type == CT_CUDA && !ct_cuda_available()) {
-        fprintf(stderr, "hnd bench-latency: --device %s: CUDA is not available in this libtorch build\n", device);
-        return 1;
-    }
-    if (threads >= 0) ct_set_num_threads(threads);
+    const char *src, *images, *out, *arch, *format;
+    int64_t input[3];
+    int64_t channels;   /* --student-channels, 0 when not given */
+    int max_images;
+    lat_bench_options bo;
+    lat_device dv;
+    double overhead_ms, rates[LAT_MAX_RATES];
+    int nr;
+} bl_args;
 
-    /* the model: a config, a weight file, or --arch with random weights */
+/* The options (table in cmd_help.c). 0, or 2 / 1 after a message. */
+static int parse_args(int argc, char **argv, bl_args *b) {
+    co_args a;
+    if (hnd_parse("bench-latency", argc, argv, &a) != 0) return 2;
+    const co_command *cmd = a.cmd;
+    memset(b, 0, sizeof *b);
+    b->spec.student_kind = -1;
+    b->src = a.n_pos ? a.pos[0] : NULL;
+    b->images = co_str(&a, "--images", NULL);
+    b->out = co_str(&a, "--out", "bench-latency");
+    b->arch = co_str(&a, "--arch", NULL);
+    b->format = co_str(&a, "--format", "png");
+    b->channels = co_int(&a, "--student-channels", 0);
+    b->max_images = (int)co_int(&a, "--max-images", 8);
+    b->bo.runs = (int)co_int(&a, "--runs", 0);
+    b->bo.warmup = (int)co_int(&a, "--warmup", 2);
+    if (b->bo.warmup == 0) b->bo.warmup = -1;   /* lat_bench: 0 means its default */
+    b->bo.quiet = co_has(&a, "--quiet");
+    b->dv = (lat_device){co_real(&a, "--slowdown", 20.0), co_real(&a, "--device-head-ms", 0),
+                         co_real(&a, "--device-whole-ms", 0)};
+    b->overhead_ms = co_real(&a, "--overhead-ms", 0);
+    b->spec.min_size = co_real(&a, "--min-size", 0);
+    b->spec.max_size = co_real(&a, "--max-size", 0);
+    b->spec.seed = co_u64(&a, "--seed", 0);
+    snprintf(b->spec.weights, sizeof b->spec.weights, "%s", co_str(&a, "--teacher", ""));
+    const char *v;
+    int rc = 0;
+    if ((v = co_str(&a, "--student-kind", NULL)) && (b->spec.student_kind = stu_kind_parse(v)) < 0)
+        rc = co_usage_error(cmd, "--student-kind: expected Bottleneck4LargeResNet or Bottleneck4SmallResNet, got '%s'", v);
+    if (rc == 0 && (v = co_str(&a, "--input", NULL)) && (an_cli_parse_size(v, b->input) != 0 || b->input[0] != 3))
+        rc = co_usage_error(cmd, "--input: expected 3xHxW or HxW, each side 1..8192, got '%s'", v);
+    if (rc == 0 && !b->images) rc = co_usage_error(cmd, "--images DIR is required");
+    if (rc == 0 && (b->nr = lat_parse_rates(co_str(&a, "--rates", "0.5,1,2,5,10,50"), b->rates, LAT_MAX_RATES)) < 0)
+        rc = co_usage_error(cmd, "--%s", hnd_error());
+    if (rc == 0) rc = cc_threads(&a);
+    if (rc == 0) rc = cc_device(cmd, co_str(&a, "--device", "cpu"), &b->spec.device);
+    if (rc == 0 && !b->src && !b->arch) rc = co_usage_error(cmd, "give CONFIG.json, WEIGHTS.h5 or --arch ARCH");
+    co_args_clear(&a);
+    return rc;
+}
+
+/* The model: a config, a weight file, or --arch with random weights. 0,
+ * or 1 / 2 after a message. */
+static int resolve_spec(const bl_args *b, an_model_spec *out) {
+    an_model_spec spec = b->spec;
+    const char *src = b->src, *arch = b->arch;
+    ct_device dev = b->spec.device;
     char teacher_override[1024];
     snprintf(teacher_override, sizeof teacher_override, "%s", spec.weights);
     if (src) {
@@ -227,11 +190,9 @@ int cmd_bench_latency(int argc, char **argv) {
                 if (teacher_override[0]) snprintf(spec.weights, sizeof spec.weights, "%s", teacher_override);
             }
         }
-    } else if (!arch) {
-        return usage_error("give CONFIG.json, WEIGHTS.h5 or --arch ARCH", NULL);
     }
     if (arch) snprintf(spec.arch, sizeof spec.arch, "%s", arch);
-    if (have_chans) spec.student_channels = chans[0];
+    if (b->channels > 0) spec.student_channels = b->channels;
     if (!src && teacher_override[0]) snprintf(spec.weights, sizeof spec.weights, "%s", teacher_override);
     rcnn_config probe;
     if (rcnn_config_default(&probe, spec.arch) != 0) {
@@ -240,16 +201,31 @@ int cmd_bench_latency(int argc, char **argv) {
     }
     spec.device = dev;
 
+    *out = spec;
+    return 0;
+}
+
+int cmd_bench_latency(int argc, char **argv) {
+    bl_args b;
+    int prc = parse_args(argc, argv, &b);
+    if (prc != 0) return prc;
+    an_model_spec spec;
+    if ((prc = resolve_spec(&b, &spec)) != 0) return prc;
+    const char *out = b.out;
+    lat_bench_options bo = b.bo;
+    lat_device dv = b.dv;
+    const double *rates = b.rates, overhead_ms = b.overhead_ms;
+    int nr = b.nr;
     img_u8 *ims = NULL;
     int n = 0, rc = 1;
-    if (load_images(images, max_images, &ims, &n) != 0) {
+    if (load_images(b.images, b.max_images, &ims, &n) != 0) {
         fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
         return 1;
     }
     an_model m;
     memset(&m, 0, sizeof m);
-    for (int i = 0; i < n && input[0]; i++)
-        if (resize_image(&ims[i], input[1], input[2]) != 0) {
+    for (int i = 0; i < n && b.input[0]; i++)
+        if (resize_image(&ims[i], b.input[1], b.input[2]) != 0) {
             fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
             goto done;
         }
@@ -271,6 +247,8 @@ int cmd_bench_latency(int argc, char **argv) {
     af_file a;
     FILE *f = an_cli_open(&a, out, "latency_parts.csv");
     if (!f || an_cli_commit(&a, lat_write_report_csv(f, &rep) != 0) != 0) goto io_fail;
+    f = an_cli_open(&a, out, "latency_sizes.csv");
+    if (!f || an_cli_commit(&a, lat_write_sizes_csv(f, &rep) != 0) != 0) goto io_fail;
     f = an_cli_open(&a, out, "latency_model.csv");
     if (!f || an_cli_commit(&a,
                             lat_write_model_csv(f, st, ns, rates, nr, overhead_ms) != 0) != 0)
@@ -290,7 +268,8 @@ int cmd_bench_latency(int argc, char **argv) {
             for (int i = 0; i < ns; i++) printf(" %12.1f", lat_total_ms(&st[i], rates[k], overhead_ms));
             printf("  %s\n", st[lat_best(st, ns, rates[k], overhead_ms)].name);
         }
-        printf("wrote %s/latency_parts.csv, %s/latency_model.csv, %s/latency_model.png\n", out, out, out);
+        printf("wrote %s/latency_parts.csv, %s/latency_sizes.csv, %s/latency_model.csv, %s/latency_model.%s\n", out,
+               out, out, out, b.format);
     }
     rc = 0;
     goto done;

@@ -20,13 +20,16 @@
 
 #include <cjson/cJSON.h>
 
+#include "cmd_common.h"
 #include "coco_ann.h"
+#include "commands.h"
 #include "config.h"
 #include "hnd_model.h"
 #include "ct_detection.h"
 #include "ctorch.h"
 #include "atomic_file.h"
 #include "det_results.h"
+#include "file_check.h"
 #include "hnd_error.h"
 #include "img.h"
 #include "progress.h"
@@ -199,24 +202,9 @@ static int visualize(const char *dir, const char *src, img_u8 *im, int64_t k, co
 
 typedef struct {
     const char *weights, *arch, *ann, *out, *vis, *device, *config;
-    int num_classes, batch, strict, quiet, threads;
+    int num_classes, batch, strict, strict_images, quiet;
     double score_thresh, min_size, max_size;
 } det_opts;
-
-static int parse_device(const char *s, ct_device *d) {
-    if (!strcmp(s, "cpu")) {
-        *d = ct_cpu();
-        return 0;
-    }
-    if (!strncmp(s, "cuda", 4)) {
-        int idx = 0;
-        if (s[4] == ':') idx = atoi(s + 5);
-        else if (s[4]) return -1;
-        *d = ct_cuda(idx);
-        return 0;
-    }
-    return -1;
-}
 
 /* One image's results into the JSON array (and the PNG). */
 static int emit(cJSON *arr, const det_opts *o, const det_input *in, img_u8 *im,
@@ -234,214 +222,226 @@ static int cmp_dbl(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int usage_error(const char *msg, const char *arg) {
-    fprintf(stderr, "hnd detect: %s%s%s (see 'hnd detect --help')\n", msg, arg ? " " : "", arg ? arg : "");
-    return 2;
+/* Options from the table (cmd_help.c) and the image list. 0, or 2 / 1
+ * after a message. */
+static int parse_args(int argc, char **argv, det_opts *o, det_inputs *in, const co_command **cmdp) {
+    co_args a;
+    if (hnd_parse("detect", argc, argv, &a) != 0) return 2;
+    const co_command *cmd = *cmdp = a.cmd;
+    o->weights = co_str(&a, "--weights", NULL);
+    o->arch = co_str(&a, "--arch", NULL);
+    o->config = co_str(&a, "--config", NULL);
+    o->ann = co_str(&a, "--ann", NULL);
+    o->out = co_str(&a, "--out", NULL);
+    o->vis = co_str(&a, "--visualize", NULL);
+    o->device = co_str(&a, "--device", "cpu");
+    o->num_classes = (int)co_int(&a, "--num-classes", 0);   /* 0: 91 (COCO) unless --config says */
+    o->batch = (int)co_int(&a, "--batch", 1);
+    o->score_thresh = co_real(&a, "--score-thresh", NAN);
+    o->min_size = co_real(&a, "--min-size", 0);
+    o->max_size = co_real(&a, "--max-size", 0);
+    o->strict = !co_has(&a, "--no-strict");
+    o->strict_images = co_has(&a, "--strict-images");
+    o->quiet = co_has(&a, "--quiet");
+    int rc = cc_threads(&a);
+    if (rc == 0 && o->config && o->arch) rc = co_usage_error(cmd, "--config and --arch exclude each other");
+    if (rc == 0 && !o->out) rc = co_usage_error(cmd, "--out RESULTS.json is required");
+    if (rc == 0 && !o->arch && !o->config) rc = co_usage_error(cmd, "--arch ARCH or --config C.json is required");
+    for (int i = 0; rc == 0 && i < a.n_pos; i++)
+        if (add_path(in, a.pos[i]) != 0) {
+            fprintf(stderr, "hnd detect: %s\n", hnd_error());
+            rc = 1;
+        }
+    if (rc == 0 && in->n == 0) {
+        fprintf(stderr, "hnd detect: no .jpg/.jpeg/.png images in the given paths\n");
+        rc = 1;
+    }
+    co_args_clear(&a);
+    return rc;
+}
+
+/* The model of --arch or --config, its weights loaded, on the device. */
+static rcnn_model *load_model(const det_opts *o, const tc_config *tcfg, ct_device dev, rcnn_config *cfg) {
+    if (tcfg ? hm_model_config(&tcfg->teacher, cfg) != 0 : rcnn_config_default(cfg, o->arch) != 0) {
+        hnd_error_prefix("%s", tcfg ? "--config" : "--arch");
+        return NULL;
+    }
+    if (o->num_classes) cfg->box.num_classes = o->num_classes;
+    else if (!tcfg) cfg->box.num_classes = 91;
+    if (!isnan(o->score_thresh)) cfg->box.score_thresh = o->score_thresh;
+    if (o->min_size > 0) cfg->transform.min_size = o->min_size;
+    if (o->max_size > 0) cfg->transform.max_size = o->max_size;
+    rcnn_model *m = rcnn_new(cfg);
+    if (!m || rcnn_load(m, o->weights, o->strict) < 0 || rcnn_to_device(m, dev) != 0) {
+        rcnn_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* One image decoded to a tensor on the device; NULL with hnd_error() set. */
+static ct_tensor *image_tensor(const char *path, img_u8 *im, ct_device dev) {
+    if (img_decode_file(path, im) != 0) return NULL;
+    int64_t shape[3] = {3, im->height, im->width};
+    float *chw = malloc(sizeof(float) * 3 * (size_t)im->width * im->height);
+    if (!chw) {
+        hnd_error_set("%s: out of memory", path);
+        return NULL;
+    }
+    img_to_chw_f32(im, chw);
+    ct_tensor *t = ct_from_buffer(chw, CT_F32, 3, shape);
+    free(chw);
+    if (t && dev.type != CT_CPU) t = ct_to_device(t, dev);
+    if (!t) hnd_error_set("%s: %s", path, ct_last_error());
+    return t;
+}
+
+typedef struct {
+    cJSON *arr;
+    double *per_image, stage[RCNN_T_COUNT], decode_ms;
+    int done, skipped;
+} det_run;
+
+/* Decodes up to o->batch images from *next on (skipping unreadable ones
+ * unless --strict-images), detects, appends the results. 0 or -1. */
+static int run_batch(const det_opts *o, const det_inputs *in, int *next, rcnn_model *m, ct_device dev,
+                     double mask_thresh, det_run *r, img_u8 *ims, rcnn_detections *dets, ct_tensor **tens,
+                     int *idx) {
+    int nb = 0, rc = 0;
+    double t0 = now_ms();
+    while (nb < o->batch && *next < in->n) {
+        int i = (*next)++;
+        tens[nb] = image_tensor(in->v[i].path, &ims[nb], dev);
+        if (tens[nb]) {
+            idx[nb++] = i;
+            continue;
+        }
+        img_free(&ims[nb]);
+        if (o->strict_images) return -1;
+        fprintf(stderr, "hnd detect: skipping %s\n", hnd_error());
+        r->skipped++;
+    }
+    double t1 = now_ms();
+    r->decode_ms += t1 - t0;
+    double t[RCNN_T_COUNT];
+    if (nb > 0 && rcnn_detect(m, (const ct_tensor *const *)tens, nb, dets, t) != 0) {
+        hnd_error_prefix("%s", in->v[idx[0]].path);
+        rc = -1;
+    }
+    if (nb > 0 && rc == 0) {
+        double dt = now_ms() - t1;
+        for (int k = 0; k < RCNN_T_COUNT; k++) r->stage[k] += t[k];
+        for (int j = 0; j < nb; j++) r->per_image[r->done + j] = dt / nb;
+        r->done += nb;
+        for (int j = 0; j < nb && rc == 0; j++)
+            rc = emit(r->arr, o, &in->v[idx[j]], &ims[j], &dets[j], mask_thresh);
+        for (int j = 0; j < nb; j++) rcnn_detections_clear(&dets[j]);
+    }
+    for (int j = 0; j < nb; j++) img_free(&ims[j]);
+    return rc;
+}
+
+static void print_summary(const det_opts *o, det_run *r, double t_load) {
+    int n = r->done;
+    if (o->quiet) return;
+    fprintf(stderr, "hnd detect: %d images, %d detections -> %s", n, cJSON_GetArraySize(r->arr), o->out);
+    if (r->skipped) fprintf(stderr, " (%d unreadable images skipped)", r->skipped);
+    fputc('\n', stderr);
+    if (n == 0) return;
+    qsort(r->per_image, (size_t)n, sizeof *r->per_image, cmp_dbl);
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += r->per_image[i];
+    double med = n % 2 ? r->per_image[n / 2] : 0.5 * (r->per_image[n / 2 - 1] + r->per_image[n / 2]);
+    const double *st = r->stage;
+    fprintf(stderr,
+            "per image: median %.1f ms, mean %.1f ms (transform %.1f, backbone %.1f, rpn %.1f, "
+            "roi_heads %.1f, postprocess %.1f); decoding %.1f ms; model load %.0f ms; %d threads, %s\n",
+            med, sum / n, st[0] / n, st[1] / n, st[2] / n, st[3] / n, st[4] / n, r->decode_ms / n, t_load,
+            ct_get_num_threads(), o->device);
+}
+
+/* Every image, in batches, into r->arr. 0 or -1. */
+static int run_all(const det_opts *o, const det_inputs *in, rcnn_model *m, ct_device dev, double mask_thresh,
+                   det_run *r) {
+    img_u8 *ims = calloc((size_t)o->batch, sizeof *ims);
+    rcnn_detections *dets = calloc((size_t)o->batch, sizeof *dets);
+    ct_tensor **tens = calloc((size_t)o->batch, sizeof *tens);
+    int *idx = calloc((size_t)o->batch, sizeof *idx);
+    int rc = ims && dets && tens && idx ? 0 : hnd_error_set("out of memory");
+    prg_bar *bar = rc == 0 && !o->quiet ? prg_begin("detecting", (uint64_t)in->n, "images", 1) : NULL;
+    for (int next = 0; rc == 0 && next < in->n;) {
+        ct_scope_begin();
+        rc = run_batch(o, in, &next, m, dev, mask_thresh, r, ims, dets, tens, idx);
+        ct_scope_end();
+        prg_update(bar, (uint64_t)next);
+    }
+    prg_end(bar);
+    free(ims);
+    free(dets);
+    free(tens);
+    free(idx);
+    return rc;
 }
 
 int cmd_detect(int argc, char **argv) {
     det_opts o = {0};
-    o.num_classes = 0;   /* 91 (COCO) unless --num-classes or --config says */
-    o.batch = 1;
-    o.strict = 1;
-    o.score_thresh = NAN;
-    o.device = "cpu";
-    o.threads = -1;
     det_inputs in = {0};
-    int rc = 1;
+    const co_command *cmd = NULL;
     tc_config tcfg;   /* --config */
     memset(&tcfg, 0, sizeof tcfg);
-    int have_cfg = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDS_VALUE \
-    if (!v) return usage_error("missing value after", a); \
-    i++
-        if (!strcmp(a, "--weights")) { NEEDS_VALUE; o.weights = v; }
-        else if (!strcmp(a, "--arch")) { NEEDS_VALUE; o.arch = v; }
-        else if (!strcmp(a, "--config")) { NEEDS_VALUE; o.config = v; }
-        else if (!strcmp(a, "--ann")) { NEEDS_VALUE; o.ann = v; }
-        else if (!strcmp(a, "--out")) { NEEDS_VALUE; o.out = v; }
-        else if (!strcmp(a, "--visualize")) { NEEDS_VALUE; o.vis = v; }
-        else if (!strcmp(a, "--device")) { NEEDS_VALUE; o.device = v; }
-        else if (!strcmp(a, "--num-classes")) { NEEDS_VALUE; o.num_classes = atoi(v); }
-        else if (!strcmp(a, "--batch")) { NEEDS_VALUE; o.batch = atoi(v); }
-        else if (!strcmp(a, "--threads")) { NEEDS_VALUE; o.threads = atoi(v); }
-        else if (!strcmp(a, "--score-thresh")) { NEEDS_VALUE; o.score_thresh = atof(v); }
-        else if (!strcmp(a, "--min-size")) { NEEDS_VALUE; o.min_size = atof(v); }
-        else if (!strcmp(a, "--max-size")) { NEEDS_VALUE; o.max_size = atof(v); }
-        else if (!strcmp(a, "--no-strict")) o.strict = 0;
-        else if (!strcmp(a, "--quiet")) o.quiet = 1;
-        else if (a[0] == '-' && a[1]) return usage_error("unknown option", a);
-        else if (add_path(&in, a) != 0) {
-            fprintf(stderr, "hnd detect: %s\n", hnd_error());
-            goto out_inputs;
-        }
-#undef NEEDS_VALUE
-    }
+    int have_cfg = 0, rc = parse_args(argc, argv, &o, &in, &cmd);
+    ct_device dev;
+    if (rc == 0) rc = cc_device(cmd, o.device, &dev);
     /* --config: the model (a teacher config's `model`, else its
      * `teacher_model`) as hnd train-teacher / hnd train build it, shrunk FPN,
      * anchors and sizes included; its ckpt is the default --weights */
-    if (o.config) {
-        if (o.arch) {
-            rc = usage_error("--config and --arch exclude each other", NULL);
-            goto out_inputs;
-        }
+    if (rc == 0 && o.config) {
         if (tc_load(o.config, NULL, 0, &tcfg) != 0) {
             fprintf(stderr, "hnd detect: %s\n", hnd_error());
-            goto out_inputs;
+            rc = 1;
+        } else {
+            have_cfg = 1;
+            if (!o.weights && *tcfg.teacher.ckpt) o.weights = tcfg.teacher.ckpt;
         }
-        have_cfg = 1;
-        if (!o.weights && *tcfg.teacher.ckpt) o.weights = tcfg.teacher.ckpt;
     }
-    if (!o.weights || (!o.arch && !have_cfg) || !o.out) {
-        rc = usage_error("--weights (or a --config with a ckpt), --arch or --config, and --out are required", NULL);
-        goto out_inputs;
-    }
-    if (in.n == 0) {
-        rc = usage_error("no images given", NULL);
-        goto out_inputs;
-    }
-    if ((o.num_classes != 0 && o.num_classes < 2) || o.batch < 1 || o.min_size < 0 || o.max_size < 0) {
-        rc = usage_error("--num-classes must be >= 2, --batch >= 1, sizes > 0", NULL);
-        goto out_inputs;
-    }
-    ct_device dev;
-    if (parse_device(o.device, &dev) != 0) {
-        rc = usage_error("--device expects cpu, cuda or cuda:N, got", o.device);
-        goto out_inputs;
-    }
-    if (dev.type == CT_CUDA && !ct_cuda_available()) {
-        fprintf(stderr, "hnd detect: --device %s: CUDA is not available in this libtorch build\n", o.device);
-        goto out_inputs;
-    }
-    if (o.threads >= 0) ct_set_num_threads(o.threads);
-    if (o.vis && mkdir(o.vis, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "hnd detect: %s: %s\n", o.vis, strerror(errno));
-        goto out_inputs;
+    if (rc == 0 && !o.weights)
+        rc = co_usage_error(cmd, "--weights W.h5 is required (or a --config whose model has a ckpt)");
+    if (rc == 0 && o.vis && mkdir(o.vis, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "hnd detect: --visualize %s: %s\n", o.vis, strerror(errno));
+        rc = 1;
     }
     coco_dataset *ds = NULL;
-    if (o.ann && !(ds = coco_load(o.ann, NULL))) {
-        fprintf(stderr, "hnd detect: %s\n", hnd_error());
-        goto out_inputs;
+    if (rc == 0 && o.ann && (fchk_regular(o.ann, FCHK_JSON_MAX) != 0 || !(ds = coco_load(o.ann, NULL)))) {
+        fprintf(stderr, "hnd detect: --ann: %s\n", hnd_error());
+        rc = 1;
     }
-    int ids = assign_ids(&in, ds);
+    if (rc == 0 && assign_ids(&in, ds) != 0) {
+        fprintf(stderr, "hnd detect: %s\n", hnd_error());
+        rc = 1;
+    }
     coco_free(ds);
-    if (ids != 0) {
-        fprintf(stderr, "hnd detect: %s\n", hnd_error());
-        goto out_inputs;
-    }
-
     rcnn_config cfg;
-    if (have_cfg ? hm_model_config(&tcfg.teacher, &cfg) != 0 : rcnn_config_default(&cfg, o.arch) != 0) {
-        fprintf(stderr, "hnd detect: %s%s\n", have_cfg ? "--config: " : "", hnd_error());
-        goto out_inputs;
-    }
-    if (o.num_classes) cfg.box.num_classes = o.num_classes;
-    else if (!have_cfg) cfg.box.num_classes = 91;
-    if (!isnan(o.score_thresh)) cfg.box.score_thresh = o.score_thresh;
-    if (o.min_size > 0) cfg.transform.min_size = o.min_size;
-    if (o.max_size > 0) cfg.transform.max_size = o.max_size;
     double t_load = now_ms();
-    rcnn_model *m = rcnn_new(&cfg);
-    if (!m || rcnn_load(m, o.weights, o.strict) < 0 || rcnn_to_device(m, dev) != 0) {
-        fprintf(stderr, "hnd detect: %s\n", hnd_error());
-        rcnn_free(m);
-        goto out_inputs;
-    }
+    rcnn_model *m = rc == 0 ? load_model(&o, have_cfg ? &tcfg : NULL, dev, &cfg) : NULL;
     t_load = now_ms() - t_load;
-
-    cJSON *arr = cJSON_CreateArray();
-    double *per_image = malloc(sizeof(double) * (size_t)in.n);
-    img_u8 *ims = calloc((size_t)o.batch, sizeof *ims);
-    rcnn_detections *dets = calloc((size_t)o.batch, sizeof *dets);
-    ct_tensor **tens = calloc((size_t)o.batch, sizeof *tens);
-    double stage[RCNN_T_COUNT] = {0}, decode_ms = 0;
-    int ok = arr && per_image && ims && dets && tens;
-    if (!ok) fprintf(stderr, "hnd detect: out of memory\n");
-    prg_bar *bar = ok && !o.quiet ? prg_begin("detecting", (uint64_t)in.n, "images", 1) : NULL;
-    for (int s = 0; ok && s < in.n; s += o.batch) {
-        int nb = in.n - s < o.batch ? in.n - s : o.batch;
-        ct_scope_begin();
-        double t0 = now_ms();
-        for (int j = 0; j < nb && ok; j++) {
-            const char *p = in.v[s + j].path;
-            if (img_decode_file(p, &ims[j]) != 0) {
-                fprintf(stderr, "hnd detect: %s\n", hnd_error());
-                ok = 0;
-                break;
-            }
-            int64_t shape[3] = {3, ims[j].height, ims[j].width};
-            float *chw = malloc(sizeof(float) * 3 * (size_t)ims[j].width * ims[j].height);
-            if (!chw) {
-                fprintf(stderr, "hnd detect: out of memory\n");
-                ok = 0;
-                break;
-            }
-            img_to_chw_f32(&ims[j], chw);
-            tens[j] = ct_from_buffer(chw, CT_F32, 3, shape);
-            free(chw);
-            if (tens[j] && dev.type != CT_CPU) tens[j] = ct_to_device(tens[j], dev);
-            if (!tens[j]) {
-                fprintf(stderr, "hnd detect: %s: %s\n", p, ct_last_error());
-                ok = 0;
-            }
-        }
-        double t1 = now_ms();
-        decode_ms += t1 - t0;
-        double t[RCNN_T_COUNT];
-        if (ok && rcnn_detect(m, (const ct_tensor *const *)tens, nb, dets, t) != 0) {
-            fprintf(stderr, "hnd detect: %s: %s\n", in.v[s].path, hnd_error());
-            ok = 0;
-        }
-        if (ok) {
-            double dt = now_ms() - t1;
-            for (int k = 0; k < RCNN_T_COUNT; k++) stage[k] += t[k];
-            for (int j = 0; j < nb; j++) per_image[s + j] = dt / nb;
-            for (int j = 0; j < nb && ok; j++)
-                if (emit(arr, &o, &in.v[s + j], &ims[j], &dets[j], cfg.mask.mask_thresh) != 0) {
-                    fprintf(stderr, "hnd detect: %s\n", hnd_error());
-                    ok = 0;
-                }
-            for (int j = 0; j < nb; j++) rcnn_detections_clear(&dets[j]);
-        }
-        for (int j = 0; j < nb; j++) img_free(&ims[j]);
-        ct_scope_end();
-        prg_update(bar, (uint64_t)(s + nb));
+    if (rc == 0 && !m) {
+        fprintf(stderr, "hnd detect: %s\n", hnd_error());
+        rc = 1;
     }
-    prg_end(bar);
-    if (ok) {
-        char *text = cJSON_PrintUnformatted(arr);
-        if (!text || af_write_text(o.out, text) != 0) {
-            fprintf(stderr, "hnd detect: %s\n", text ? hnd_error() : "out of memory");
-            ok = 0;
-        }
+    det_run r = {0};
+    if (rc == 0) {
+        r.arr = cJSON_CreateArray();
+        r.per_image = malloc(sizeof(double) * (size_t)in.n);
+        if (!r.arr || !r.per_image || run_all(&o, &in, m, dev, cfg.mask.mask_thresh, &r) != 0) rc = 1;
+        char *text = rc == 0 ? cJSON_PrintUnformatted(r.arr) : NULL;
+        if (rc == 0 && (!text || af_write_text(o.out, text) != 0)) rc = 1;
         free(text);
+        if (rc != 0) fprintf(stderr, "hnd detect: %s\n", hnd_error()[0] ? hnd_error() : "out of memory");
+        else print_summary(&o, &r, t_load);
     }
-    if (ok) {
-        int n = in.n;
-        qsort(per_image, (size_t)n, sizeof *per_image, cmp_dbl);
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += per_image[i];
-        double med = n % 2 ? per_image[n / 2] : 0.5 * (per_image[n / 2 - 1] + per_image[n / 2]);
-        if (!o.quiet) {
-            fprintf(stderr, "hnd detect: %d images, %d detections -> %s\n", n, cJSON_GetArraySize(arr), o.out);
-            fprintf(stderr,
-                    "per image: median %.1f ms, mean %.1f ms (transform %.1f, backbone %.1f, rpn %.1f, "
-                    "roi_heads %.1f, postprocess %.1f); decoding %.1f ms; model load %.0f ms; %d threads, %s\n",
-                    med, sum / n, stage[0] / n, stage[1] / n, stage[2] / n, stage[3] / n, stage[4] / n,
-                    decode_ms / n, t_load, ct_get_num_threads(), o.device);
-        }
-        rc = 0;
-    }
-    cJSON_Delete(arr);
-    free(per_image);
-    free(ims);
-    free(dets);
-    free(tens);
+    cJSON_Delete(r.arr);
+    free(r.per_image);
     rcnn_free(m);
-out_inputs:
     for (int i = 0; i < in.n; i++) free(in.v[i].path);
     free(in.v);
     if (have_cfg) tc_free(&tcfg);

@@ -9,17 +9,10 @@
 
 #include "coco_eval.h"
 #include "commands.h"
+#include "file_check.h"
 #include "hnd_error.h"
 
 #define CMD "eval"
-
-static void usage(FILE *f) {
-    const hnd_command_info *info = hnd_command_find(CMD);
-    fputs(info ? info->usage
-               : "usage: hnd eval --gt GT.json --dt RESULTS.json --iou bbox|segm [--json OUT.json] "
-                 "[--per-category]\n",
-          f);
-}
 
 static double now_s(void) {
     struct timespec ts;
@@ -27,71 +20,21 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* --opt VALUE or --opt=VALUE; 1 if matched (value in *v), -1 if the value
- * is missing, 0 if a is another option. */
-static int opt_value(const char *a, const char *name, int argc, char **argv, int *i, const char **v) {
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return 0;
-    if (a[n] == '=') {
-        *v = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0') return 0;
-    if (*i + 1 >= argc) return -1;
-    *v = argv[++*i];
-    return 1;
-}
-
 int cmd_eval(int argc, char **argv) {
-    const char *gt_path = NULL, *dt_path = NULL, *iou = NULL, *json = NULL;
-    int per_cat = 0, quiet = 0;
+    co_args args;
+    if (hnd_parse(CMD, argc, argv, &args) != 0) return 2;
+    const char *gt_path = co_str(&args, "--gt", NULL), *dt_path = co_str(&args, "--dt", NULL);
+    const char *iou = co_str(&args, "--iou", NULL), *json = co_str(&args, "--json", NULL);
+    int per_cat = co_has(&args, "--per-category"), quiet = co_has(&args, "--quiet") || co_has(&args, "-q");
     ce_options opts = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        const char *names[4] = {"--gt", "--dt", "--iou", "--json"};
-        const char **slots[4] = {&gt_path, &dt_path, &iou, &json};
-        int hit = 0;
-        for (int k = 0; k < 4 && !hit; k++) {
-            const char *v = NULL;
-            int r = opt_value(a, names[k], argc, argv, &i, &v);
-            if (r < 0) {
-                fprintf(stderr, "hnd " CMD ": %s needs a value\n", names[k]);
-                usage(stderr);
-                return 2;
-            }
-            if (r > 0) {
-                slot = slots[k];
-                *slot = v;
-                hit = 1;
-            }
-        }
-        if (hit) continue;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--per-category") == 0) {
-            per_cat = 1;
-        } else if (strcmp(a, "--strict-categories") == 0) {
-            opts.strict_categories = 1;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = 1;
-        } else {
-            fprintf(stderr, "hnd " CMD ": %s '%s'\n", a[0] == '-' ? "unknown option" : "unexpected argument", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!gt_path || !dt_path || !iou) {
-        fprintf(stderr, "hnd " CMD ": --gt, --dt and --iou are required\n");
-        usage(stderr);
-        return 2;
-    }
+    opts.strict_categories = co_has(&args, "--strict-categories");
+    co_args_clear(&args);
+    if (!gt_path || !dt_path || !iou)
+        return co_usage_error(hnd_command_find(CMD), "--gt, --dt and --iou are required");
     int type = ce_iou_parse(iou);
-    if (type < 0) {
-        fprintf(stderr, "hnd " CMD ": --iou must be bbox or segm, not '%s'\n", iou);
-        usage(stderr);
-        return 2;
+    if (fchk_regular(gt_path, FCHK_JSON_MAX) != 0 || fchk_regular(dt_path, FCHK_JSON_MAX) != 0) {
+        fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
+        return 1;
     }
     double t0 = now_s();
     ce_gt *gt = ce_gt_load(gt_path, type == CE_SEGM);

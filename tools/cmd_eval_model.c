@@ -5,55 +5,72 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "atomic_file.h"
 #include "ckpt.h"
+#include "cmd_common.h"
 #include "cmd_eval_model.h"
 #include "coco_eval.h"
+#include "commands.h"
 #include "config.h"
 #include "ctorch.h"
 #include "evaluate.h"
+#include "device.h"
 #include "hnd_error.h"
 #include "hnd_model.h"
 
+/* --json: the stats (and bottleneck sizes), atomically. 0 / -1. */
+static int write_stats_json(const char *json, const char *ckpt, const ev_result *r) {
+    af_file a;
+    FILE *f = af_open(&a, json);
+    if (!f) return -1;
+    cJSON *name = cJSON_CreateString(ckpt);   /* the path, JSON-escaped */
+    char *quoted = name ? cJSON_PrintUnformatted(name) : NULL;
+    cJSON_Delete(name);
+    fprintf(f, "{\"checkpoint\": %s, \"images\": %lld, \"bbox\": [", quoted ? quoted : "null", (long long)r->images);
+    free(quoted);
+    for (int i = 0; i < 12; i++) fprintf(f, "%s%.17g", i ? ", " : "", r->bbox[i]);
+    fprintf(f, "]");
+    if (r->has_segm) {
+        fprintf(f, ", \"segm\": [");
+        for (int i = 0; i < 12; i++) fprintf(f, "%s%.17g", i ? ", " : "", r->segm[i]);
+        fprintf(f, "]");
+    }
+    if (r->has_bottleneck)
+        fprintf(f, ", \"bottleneck\": {\"channels\": %lld, \"mean_h\": %.4f, \"mean_w\": %.4f, "
+                   "\"bytes_f32\": %.2f, \"bytes_q8\": %.2f, \"ratio_f32\": %.6g, \"ratio_q8\": %.6g}",
+                (long long)r->channels, r->mean_h, r->mean_w, r->mean_bytes_f32, r->mean_bytes_q8, r->ratio_f32,
+                r->ratio_q8);
+    fprintf(f, "}\n");
+    return af_commit(&a, 0);
+}
+
 int cmd_eval_model(int argc, char **argv) {
-    const char *ckpt = NULL, *config = NULL, *split = NULL, *out = NULL, *json = NULL;
-    int bits = -1, quiet = 0;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0;
-    if (!sets) return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--config") == 0 && i + 1 < argc) config = argv[++i];
-        else if (strcmp(a, "--set") == 0 && i + 1 < argc) sets[n_sets++] = argv[++i];
-        else if (strcmp(a, "--split") == 0 && i + 1 < argc) split = argv[++i];
-        else if (strcmp(a, "--out") == 0 && i + 1 < argc) out = argv[++i];
-        else if (strcmp(a, "--json") == 0 && i + 1 < argc) json = argv[++i];
-        else if (strcmp(a, "--bits") == 0 && i + 1 < argc) bits = atoi(argv[++i]);
-        else if (strcmp(a, "--no-transform") == 0) bits = 0;
-        else if (strcmp(a, "--quiet") == 0) quiet = 1;
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hnd eval-model: unknown option '%s' (see hnd eval-model --help)\n", a);
-            free(sets);
-            return 2;
-        } else if (!ckpt) ckpt = a;
-        else {
-            fprintf(stderr, "hnd eval-model: one checkpoint only\n");
-            free(sets);
-            return 2;
+    co_args args;
+    if (hnd_parse("eval-model", argc, argv, &args) != 0) return 2;
+    const co_command *cmd = args.cmd;
+    const char *ckpt = args.pos[0], *config = co_str(&args, "--config", NULL);
+    const char *split = co_str(&args, "--split", NULL), *out = co_str(&args, "--out", NULL);
+    const char *json = co_str(&args, "--json", NULL);
+    int quiet = co_has(&args, "--quiet");
+    int bits = (int)co_int(&args, "--bits", -1);
+    if (co_has(&args, "--no-transform")) {
+        if (bits != -1 && bits != 32) {
+            co_args_clear(&args);
+            return co_usage_error(cmd, "--no-transform contradicts --bits %d", bits);
         }
+        bits = 32;
     }
-    if (!ckpt || !config) {
-        fprintf(stderr, "usage: hnd eval-model CKPT.h5 --config CONFIG.json [--split val|test] [--out R.json]\n");
-        free(sets);
-        return 2;
-    }
-    if (bits != -1 && bits != 0 && bits != 8 && bits != 16 && bits != 32) {
-        fprintf(stderr, "hnd eval-model: --bits must be 8, 16 or 32\n");
-        free(sets);
-        return 2;
+    int n_sets;
+    const char **sets = co_list(&args, "--set", &n_sets);
+    if (!config) {
+        co_args_clear(&args);
+        return co_usage_error(cmd, "--config CONFIG.json is required");
     }
     tc_config cfg;
     int rc = tc_load(config, sets, n_sets, &cfg);
-    free(sets);
+    co_args_clear(&args);
     if (rc != 0) {
         fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
         return 1;
@@ -62,14 +79,8 @@ int cmd_eval_model(int argc, char **argv) {
     hm_model *h = NULL;
     ev_ctx *e = NULL;
     if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
-    const tc_split *sp = split ? (strcmp(split, "val") == 0 ? &cfg.dataset.val
-                                  : strcmp(split, "test") == 0 ? &cfg.dataset.test : NULL)
+    const tc_split *sp = split ? (strcmp(split, "val") == 0 ? &cfg.dataset.val : &cfg.dataset.test)
                                : cfg.dataset.test.present ? &cfg.dataset.test : &cfg.dataset.val;
-    if (!sp) {
-        fprintf(stderr, "hnd eval-model: --split must be val or test\n");
-        tc_free(&cfg);
-        return 2;
-    }
     if (!sp->present) {
         fprintf(stderr, "hnd eval-model: %s: dataset.splits.%s is not configured\n", config,
                 split ? split : "test (or val)");
@@ -85,14 +96,16 @@ int cmd_eval_model(int argc, char **argv) {
         goto done;
     }
     ct_device dev;
-    if (hm_parse_device(cfg.device, &dev) != 0) {
-        fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
-        goto done;
-    }
+    if (cc_device(cmd, cfg.device, &dev) != 0) goto done;
     h = student ? hm_new_student(&cfg.student) : hm_new_teacher(&cfg.teacher);
     if (!h || hm_load(h, ckpt) != 0 || hm_to_device(h, dev) != 0 ||
         !(e = ev_open(sp, rcnn_has_masks(h->det)))) {
         fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
+        goto done;
+    }
+    if (ev_num_images(e) == 0) {   /* every stat would be -1: not a result */
+        fprintf(stderr, "hnd eval-model: %s: the %s split has no images\n", sp->annotations,
+                sp == &cfg.dataset.val ? "val" : "test");
         goto done;
     }
     ev_opts o;
@@ -101,7 +114,7 @@ int cmd_eval_model(int argc, char **argv) {
     o.workers = cfg.dataset.num_workers;
     o.progress = !quiet;
     o.results_path = out;
-    o.transform_bits = bits == 32 ? 0 : bits;
+    o.transform_bits = bits == 32 ? 0 : bits;   /* -1: as configured */
     ev_result r;
     if (ev_run(e, h, &o, &r) != 0) {
         fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
@@ -122,27 +135,9 @@ int cmd_eval_model(int argc, char **argv) {
         printf("segm:\n");
         ce_print_summary(stdout, r.segm);
     }
-    if (json) {
-        FILE *f = fopen(json, "w");
-        if (!f) {
-            fprintf(stderr, "hnd eval-model: cannot write %s\n", json);
-            goto done;
-        }
-        fprintf(f, "{\"checkpoint\": \"%s\", \"images\": %lld, \"bbox\": [", ckpt, (long long)r.images);
-        for (int i = 0; i < 12; i++) fprintf(f, "%s%.17g", i ? ", " : "", r.bbox[i]);
-        fprintf(f, "]");
-        if (r.has_segm) {
-            fprintf(f, ", \"segm\": [");
-            for (int i = 0; i < 12; i++) fprintf(f, "%s%.17g", i ? ", " : "", r.segm[i]);
-            fprintf(f, "]");
-        }
-        if (r.has_bottleneck)
-            fprintf(f, ", \"bottleneck\": {\"channels\": %lld, \"mean_h\": %.4f, \"mean_w\": %.4f, "
-                       "\"bytes_f32\": %.2f, \"bytes_q8\": %.2f, \"ratio_f32\": %.6g, \"ratio_q8\": %.6g}",
-                    (long long)r.channels, r.mean_h, r.mean_w, r.mean_bytes_f32, r.mean_bytes_q8, r.ratio_f32,
-                    r.ratio_q8);
-        fprintf(f, "}\n");
-        fclose(f);
+    if (json && write_stats_json(json, ckpt, &r) != 0) {
+        fprintf(stderr, "hnd eval-model: --json: %s\n", hnd_error());
+        goto done;
     }
     rc = 0;
 done:

@@ -1,28 +1,200 @@
-/* cmd_help.c: command table and help texts (torch-free). */
+/* cmd_help.c: every command's option table and help text (torch-free, so
+ * that `hnd CMD --help` never loads libtorch). The tables are what the
+ * commands parse with (cli_opt.h) and what --help prints. */
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
 
-static const hnd_command_info k_commands[] = {
-    {"help", "show commands, or the help of one command",
-     "usage: hnd help [COMMAND]\n", 0},
-    {"version", "print the hnd version",
-     "usage: hnd version\n", 0},
+/* Table rows: name, metavariable, kind, range, choices, default, help. */
+#define NORANGE 1, 0
+#define FLAG(n, h) {n, NULL, CO_FLAG, NORANGE, NULL, NULL, h}
+#define STR(n, a, d, h) {n, a, CO_STR, NORANGE, NULL, d, h}
+#define CHOICE(n, a, ch, d, h) {n, a, CO_STR, NORANGE, ch, d, h}
+#define INT(n, a, lo, hi, d, h) {n, a, CO_INT, lo, hi, NULL, d, h}
+#define INTSET(n, a, ch, d, h) {n, a, CO_INT, NORANGE, ch, d, h}
+#define REAL(n, a, lo, hi, d, h) {n, a, CO_REAL, lo, hi, NULL, d, h}
+#define U64(n, a, d, h) {n, a, CO_U64, NORANGE, NULL, d, h}
+#define LIST(n, a, h) {n, a, CO_LIST, NORANGE, NULL, NULL, h}
+#define N_OPTS(t) (int)(sizeof t / sizeof t[0])
+
+/* the largest image side anything accepts (synth's, the transform's) */
+#define SIZE_MAX_TEXT "8192"
+#define THREADS_OPT INT("--threads", "N", 0, 1 << 20, NULL, "intra-op threads, 0 = all cores (default: HND_THREADS,\nelse all cores; at most 4 per core)")
+#define DEVICE_OPT STR("--device", "DEV", "cpu", "cpu, cuda or cuda:N")
+#define FORMAT_OPT CHOICE("--format", "F", "png|svg|pdf", "png", "figure format: png, svg or pdf")
+#define SET_OPT LIST("--set", "K=V", "override a config value before validation (repeatable), e.g.\n--set train.num_epochs=2 --set device=cuda; V is JSON when it\nparses as JSON (3, 1e-3, true, [5,15]), else a string")
+
+static const co_opt k_import[] = {
+    STR("--prefix-strip", "P", NULL, "remove P from the start of every key (e.g. 'module.')"),
+    FLAG("--quiet", "no summary"),
+};
+
+static const co_opt k_synth[] = {
+    STR("--out", "DIR", NULL, "output directory (created; must not hold another set)"),
+    INT("--train", "N", 0, 10000000, NULL, "training images (required)"),
+    INT("--val", "M", 0, 10000000, NULL, "validation images (required)"),
+    STR("--size", "WxH", "320x240", "image size, each side 32.." SIZE_MAX_TEXT),
+    U64("--seed", "S", "0", "seed"),
+    INT("--quality", "Q", 1, 100, "90", "JPEG quality"),
+    INT("--threads", "T", 1, 64, NULL, "writer threads (default: cores, at most 16)"),
+    FLAG("--class-colors", "each class in its own colour (red circles, green squares,\n"
+                           "blue triangles, yellow stars, magenta hexagons, cyan\n"
+                           "ellipses; jittered per object): an easier set, learnt by a\n"
+                           "detector trained from scratch in minutes (make demo); the\n"
+                           "shapes and layout are those of the same seed without it"),
+    FLAG("--quiet", "no summary line, no progress bar"),
+};
+
+static const co_opt k_eval[] = {
+    STR("--gt", "GT.json", NULL, "ground truth (COCO instances file; required)"),
+    STR("--dt", "RESULTS.json", NULL, "detections; segm results as RLE (compressed or not) or polygons\n(required)"),
+    CHOICE("--iou", "bbox|segm", "bbox|segm", NULL, "box IoU or mask IoU (required)"),
+    STR("--json", "OUT.json", NULL, "also write {\"bbox\": [12 stats]} (or \"segm\"), atomically"),
+    FLAG("--per-category", "also print (and write) AP, AP50, AP75 of every category"),
+    FLAG("--strict-categories", "a result whose category is not in GT is an error\n"
+                                "(default: ignored and counted, as pycocotools does)"),
+    FLAG("--quiet", "no counts/timing line on stderr"),
+    FLAG("-q", "the same as --quiet"),
+};
+
+static const co_opt k_detect[] = {
+    STR("--weights", "W.h5", NULL, "hnd weight file (torchvision state_dict keys)"),
+    STR("--config", "C.json", NULL, "the model of a config (a teacher config's model, else its\n"
+                                    "teacher_model), as hnd train-teacher builds it: shrunk\n"
+                                    "FPN, anchors, sizes, classes; its ckpt is the default\n"
+                                    "--weights (e.g. configs/demo/teacher_mask_rcnn_r18_synth.json;\n"
+                                    "relative paths in it are relative to the current directory)"),
+    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn or\nmask_rcnn_resnet{18,34,50,101}_fpn"),
+    STR("--out", "RESULTS.json", NULL, "COCO results file (required)"),
+    INT("--num-classes", "N", 2, 100000, "91", "classes with background (COCO)"),
+    STR("--ann", "INSTANCES.json", NULL, "take image_id from the annotation file's file_name (default:\n"
+                                         "the numeric file stem, 000000139.jpg -> 139) and class\n"
+                                         "names for --visualize"),
+    REAL("--score-thresh", "T", 0, 1, "0.05", "box score threshold, 0..1"),
+    REAL("--min-size", "N", 32, 8192, "800", "shorter side after resizing, 32..8192"),
+    REAL("--max-size", "N", 32, 8192, "1333", "longer side cap, 32..8192"),
+    INT("--batch", "N", 1, 1024, "1", "images per forward pass"),
+    DEVICE_OPT,
+    THREADS_OPT,
+    STR("--visualize", "DIR", NULL, "also write DIR/<stem>.png with boxes, 'label score' and\nmask overlays"),
+    FLAG("--no-strict", "load weights non-strictly (missing/unexpected keys allowed)"),
+    FLAG("--strict-images", "an image that cannot be read is fatal (default: skipped,\ncounted and named on stderr)"),
+    FLAG("--quiet", "no progress bar, no summary"),
+};
+
+#define RUN_OPTS                                                                                      \
+    SET_OPT,                                                                                          \
+    FLAG("--resume", "continue from output_dir/last.h5 (the next epoch, or the next\n"               \
+                     "iteration after a Ctrl-C); the result equals an uninterrupted run;\n"         \
+                     "refused when the training-relevant config changed"),                          \
+    FLAG("--allow-config-change", "with --resume: accept a changed config (e.g. a new lr)"),        \
+    FLAG("--overwrite", "replace a run that output_dir already holds"),                             \
+    FLAG("--no-val", "skip the validation after each epoch"),                                       \
+    FLAG("--quiet", "no log lines on stderr (the files are still written)"),                        \
+    INT("--stop-after", "N", 1, 1LL << 50, NULL, "stop (as Ctrl-C does) after N iterations (a test hook)")
+
+static const co_opt k_train[] = {RUN_OPTS};
+
+static const co_opt k_train_teacher[] = {
+    RUN_OPTS,
+    STR("--init", "W.h5", NULL, "start from these weights (e.g. hnd import-torchvision output);\n"
+                                "tensors missing there keep torchvision's initialisation\n"
+                                "(drawn from the config's seed; a tensor of another shape is\n"
+                                "an error); without it: from scratch"),
+    STR("--box-teacher", "F.h5", NULL, "(Mask R-CNN) also write the trained teacher's box branch,\n"
+                                       "every tensor but roi_heads.mask_*, to F.h5: a Faster R-CNN\n"
+                                       "teacher for configs with the same model.params"),
+};
+
+static const co_opt k_sweep[] = {
+    STR("--channels", "L", NULL, "comma-separated bottleneck channel counts (required)"),
+    STR("--out", "DIR", NULL, "sweep directory (default: the config's output_dir + \"-sweep\")"),
+    SET_OPT,
+    FLAG("--no-teacher", "do not evaluate the teacher"),
+    FORMAT_OPT,
+    FLAG("--quiet", "no log lines and no table"),
+};
+
+static const co_opt k_eval_model[] = {
+    STR("--config", "CONFIG.json", NULL, "the experiment or teacher config (required)"),
+    CHOICE("--split", "S", "test|val", NULL, "test (default when configured) or val"),
+    STR("--out", "R.json", NULL, "also write the COCO results JSON"),
+    STR("--json", "S.json", NULL, "write the stats as JSON"),
+    INTSET("--bits", "B", "8|16|32", NULL, "bottleneck transformer: 8 (quantize), 16 (half), 32 (none);\n"
+                                          "default: as the config's student_model.bottleneck_transformer"),
+    FLAG("--no-transform", "the same as --bits 32"),
+    SET_OPT,
+    FLAG("--quiet", "no progress bar"),
+};
+
+#define MODEL_SIZE_OPTS                                                                                    \
+    REAL("--min-size", "N", 32, 8192, "800", "the transform's shorter side (the model resizes every\ninput to it, as torchvision does)"), \
+    REAL("--max-size", "N", 32, 8192, "1333", "the transform's longer-side cap")
+
+static const co_opt k_analyze[] = {
+    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_..."),
+    STR("--config", "S.json", NULL, "an experiment config (hnd train): its teacher and student\n"
+                                    "(weights from teacher_model.ckpt / student_model.ckpt when\n"
+                                    "those files exist), model.params honoured"),
+    STR("--input", "[3x]HxW", "3x800x800", "input image size (the paper's)"),
+    STR("--out", "DIR", "analysis", "output directory"),
+    STR("--student-channels", "L", NULL, "students with these bottleneck channels, e.g. 3,6,9,12\n(default without --config: 3)"),
+    STR("--student-kind", "K", NULL, "Bottleneck4LargeResNet | Bottleneck4SmallResNet\n(default: the one for the ResNet depth)"),
+    FLAG("--no-student", "the original model only"),
+    STR("--weights", "W.h5", NULL, "weights (default: deterministic random ones; sizes and\n"
+                                   "counts do not depend on them, only the count of\n"
+                                   "detections of the pass does)"),
+    STR("--student-weights", "S.h5", NULL, "a student's layer1 weights"),
+    INT("--num-classes", "N", 2, 100000, "91", "classes with background"),
+    MODEL_SIZE_OPTS,
+    DEVICE_OPT,
+    U64("--seed", "S", "0", "seed of the random weights and input"),
+    THREADS_OPT,
+    FORMAT_OPT,
+    FLAG("--quiet", "only the conclusion lines"),
+};
+
+static const co_opt k_bench_latency[] = {
+    STR("--images", "DIR|FILE", NULL, "JPEG/PNG images (name order), required"),
+    INT("--max-images", "N", 1, 100000, "8", "use at most N images"),
+    STR("--input", "[3x]HxW", NULL, "resize every image to HxW first (the camera's size)"),
+    STR("--arch", "ARCH", NULL, "architecture (overrides what the file says)"),
+    INT("--student-channels", "C", 1, 4096, NULL, "a student with C bottleneck channels"),
+    STR("--student-kind", "K", NULL, "Bottleneck4LargeResNet | Bottleneck4SmallResNet"),
+    STR("--teacher", "T.h5", NULL, "weights of everything but a student's layer1"),
+    MODEL_SIZE_OPTS,
+    DEVICE_OPT,
+    INT("--runs", "N", 1, 1000000, NULL, "timed passes, cycling over the images (default max(10, images))"),
+    INT("--warmup", "N", 0, 1000000, "2", "untimed passes first"),
+    STR("--rates", "LIST", "0.5,1,2,5,10,50", "link rates in Mbit/s"),
+    REAL("--overhead-ms", "MS", 0, 1e9, "0", "per-message overhead added to every transfer"),
+    REAL("--slowdown", "F", 1e-6, 1e9, "20", "mobile device time = F x the time measured here (about\nJetson TX2 vs a desktop GPU in the paper's Table 2)"),
+    REAL("--device-head-ms", "MS", 0, 1e9, NULL, "the head's time measured on the real device (replaces F)"),
+    REAL("--device-whole-ms", "MS", 0, 1e9, NULL, "the whole model's time on the real device (replaces F)"),
+    STR("--out", "DIR", "bench-latency", "output directory"),
+    U64("--seed", "S", "0", "seed of random weights"),
+    THREADS_OPT,
+    FORMAT_OPT,
+    FLAG("--quiet", "no progress and no tables"),
+};
+
+static const co_opt k_info[] = {THREADS_OPT};
+
+static const co_command k_commands[] = {
+    {"help", "show commands, or the help of one command", "usage: hnd help [COMMAND]\n", NULL, NULL, 0, NULL,
+     "COMMAND", 0, 1, 0},
+    {"version", "print the hnd version", "usage: hnd version\n", NULL, NULL, 0, NULL, NULL, 0, 0, 0},
     {"import-torchvision", "convert a torchvision .pth state dict to an hnd weight file (.h5)",
-     "usage: hnd import-torchvision IN.pth OUT.h5 [--prefix-strip PREFIX] [--quiet]\n"
-     "\n"
+     "usage: hnd import-torchvision IN.pth OUT.h5 [--prefix-strip PREFIX] [--quiet]\n",
      "Reads a file written by torch.save, zip (torch >= 1.6) or legacy format\n"
      "(the torchvision COCO checkpoints, e.g. fasterrcnn_resnet50_fpn_coco-258fb6c6.pth),\n"
      "holding a state dict or a checkpoint dict with a 'model' entry, and writes\n"
-     "every tensor to OUT.h5 under /weights/<key> (atomically). Needs no libtorch.\n"
-     "\n"
-     "  --prefix-strip P  remove P from the start of every key (e.g. 'module.')\n"
-     "  --quiet           no summary\n", 0},
+     "every tensor to OUT.h5 under /weights/<key> (atomically). Needs no libtorch.\n",
+     k_import, N_OPTS(k_import), NULL, "IN.pth and OUT.h5", 2, 2, 0},
     {"synth", "write the synthetic COCO-format dataset (shapes, JPEG + instances json)",
      "usage: hnd synth --out DIR --train N --val M [--size WxH] [--seed S]\n"
-     "                 [--quality Q] [--threads T] [--class-colors] [--quiet]\n"
-     "\n"
+     "                 [--quality Q] [--threads T] [--class-colors] [--quiet]\n",
      "Writes a COCO-format instance segmentation set of simple shapes:\n"
      "  DIR/annotations/instances_train.json, DIR/annotations/instances_val.json\n"
      "  DIR/train/*.jpg, DIR/val/*.jpg\n"
@@ -32,80 +204,39 @@ static const hnd_command_info k_commands[] = {
      "pycocotools RLE area of the polygon and bbox the RLE's box, and the painted\n"
      "pixels are exactly the mask. About 4% of the images have no objects.\n"
      "The same seed gives byte-identical files, whatever the thread count.\n"
-     "\n"
-     "  --out DIR      output directory (created)\n"
-     "  --train N      training images\n"
-     "  --val M        validation images\n"
-     "  --size WxH     image size (default 320x240)\n"
-     "  --seed S       seed (default 0)\n"
-     "  --quality Q    JPEG quality 1..100 (default 90)\n"
-     "  --threads T    writer threads (default: cores, at most 16)\n"
-     "  --class-colors each class in its own colour (red circles, green squares,\n"
-     "                 blue triangles, yellow stars, magenta hexagons, cyan\n"
-     "                 ellipses; jittered per object): an easier set, learnt by a\n"
-     "                 detector trained from scratch in minutes (make demo); the\n"
-     "                 shapes and layout are those of the same seed without it\n"
-     "  --quiet        no summary line, no progress bar\n", 0},
+     "A DIR that holds a set written by hnd synth is replaced; any other\n"
+     "non-empty DIR is refused.\n",
+     k_synth, N_OPTS(k_synth), NULL, NULL, 0, 0, 0},
     {"eval", "COCO bbox / segm mAP of a results file (as pycocotools, much faster)",
      "usage: hnd eval --gt GT.json --dt RESULTS.json --iou bbox|segm [--json OUT.json]\n"
-     "                [--per-category] [--strict-categories] [--quiet]\n"
-     "\n"
+     "                [--per-category] [--strict-categories] [--quiet]\n",
      "Evaluates COCO results JSON ([{image_id, category_id, score, bbox | segmentation}])\n"
      "against COCO ground truth exactly as pycocotools' COCOeval (IoU .50:.05:.95,\n"
      "101 recall points, maxDets 1/10/100, areas all/small/medium/large) and prints\n"
-     "the 12 lines of its summarize(). Needs no libtorch.\n"
-     "\n"
-     "  --gt GT.json           ground truth (COCO instances file)\n"
-     "  --dt RESULTS.json      detections; segm results as RLE (compressed or not) or polygons\n"
-     "  --iou bbox|segm        box IoU or mask IoU\n"
-     "  --json OUT.json        also write {\"bbox\": [12 stats]} (or \"segm\"), atomically\n"
-     "  --per-category         also print (and write) AP, AP50, AP75 of every category\n"
-     "  --strict-categories    a result whose category is not in GT is an error\n"
-     "                         (default: ignored and counted, as pycocotools does)\n"
-     "  --quiet                no counts/timing line on stderr\n"
-     "\n"
+     "the 12 lines of its summarize(). Needs no libtorch.\n",
+     k_eval, N_OPTS(k_eval),
      "Errors (exit 1) name the file, the index and the field, e.g.\n"
      "  results[12].bbox: expected 4 numbers\n"
      "  results[3]: image_id 999 not in ground truth\n"
-     "An empty results array gives every stat -1. HND_EVAL_THREADS=N sets the\n"
-     "threads (default: all cores; results do not depend on it).\n", 0},
+     "An empty results array gives every stat -1; results that cover only some of\n"
+     "the ground-truth images are evaluated as pycocotools does, with a warning.\n"
+     "HND_EVAL_THREADS=N sets the threads (default: all cores; results do not\n"
+     "depend on it).\n",
+     NULL, 0, 0, 0},
     {"detect", "Faster/Mask R-CNN detection on images, to COCO results JSON",
      "usage: hnd detect --weights W.h5 --arch ARCH --out RESULTS.json [options] IMAGE_OR_DIR...\n"
-     "       hnd detect --config CONFIG.json [--weights W.h5] --out RESULTS.json [options] IMAGE_OR_DIR...\n"
-     "\n"
+     "       hnd detect --config CONFIG.json [--weights W.h5] --out RESULTS.json [options] IMAGE_OR_DIR...\n",
      "Runs a torchvision-exact Faster or Mask R-CNN on JPEG/PNG files (a directory\n"
      "means its .jpg/.jpeg/.png files, in name order) and writes COCO results JSON\n"
      "(atomically): [{image_id, category_id, bbox [x,y,w,h] in original pixels, score,\n"
      "segmentation {size, counts} (compressed RLE, Mask R-CNN, mask > 0.5)}].\n"
-     "Import torchvision weights first: hnd import-torchvision X.pth W.h5\n"
-     "\n"
-     "  --weights W.h5       hnd weight file (torchvision state_dict keys)\n"
-     "  --config C.json      the model of a config (a teacher config's model, else its\n"
-     "                       teacher_model), as hnd train-teacher builds it: shrunk\n"
-     "                       FPN, anchors, sizes, classes; its ckpt is the default\n"
-     "                       --weights (e.g. configs/demo/teacher_mask_rcnn_r18_synth.json)\n"
-     "  --arch ARCH          faster_rcnn_resnet{18,34,50,101}_fpn or\n"
-     "                       mask_rcnn_resnet{18,34,50,101}_fpn\n"
-     "  --out RESULTS.json   COCO results file\n"
-     "  --num-classes N      classes with background (default 91, COCO)\n"
-     "  --ann INSTANCES.json take image_id from the annotation file's file_name\n"
-     "                       (default: the numeric file stem, 000000139.jpg -> 139)\n"
-     "  --score-thresh T     box score threshold (default 0.05)\n"
-     "  --min-size N         shorter side after resizing (default 800)\n"
-     "  --max-size N         longer side cap (default 1333)\n"
-     "  --batch N            images per forward pass (default 1)\n"
-     "  --device DEV         cpu (default), cuda or cuda:N\n"
-     "  --threads N          intra-op threads (default: HND_THREADS, else all cores)\n"
-     "  --visualize DIR      also write DIR/<stem>.png with boxes, 'label score' and\n"
-     "                       mask overlays\n"
-     "  --no-strict          load weights non-strictly (missing/unexpected keys allowed)\n"
-     "  --quiet              no progress bar, no summary\n"
-     "\n"
+     "Import torchvision weights first: hnd import-torchvision X.pth W.h5\n",
+     k_detect, N_OPTS(k_detect),
      "A progress bar is drawn on a TTY; the summary gives the median and mean time per\n"
-     "image and per stage (transform, backbone, rpn, roi_heads, postprocess).\n", 1},
+     "image and per stage (transform, backbone, rpn, roi_heads, postprocess).\n",
+     "IMAGE_OR_DIR", 1, -1, 1},
     {"train", "head network distillation of a student (bottleneck in layer1) from a JSON config",
-     "usage: hnd train CONFIG.json [--set KEY.PATH=VALUE ...] [--resume] [--no-val] [--quiet]\n"
-     "\n"
+     "usage: hnd train CONFIG.json [--set KEY.PATH=VALUE ...] [--resume | --overwrite] [--no-val] [--quiet]\n",
      "Distills the config's student (student_model: the teacher's detector with layer1\n"
      "replaced by Bottleneck4LargeResNet / Bottleneck4SmallResNet with C bottleneck\n"
      "channels) against its frozen teacher (teacher_model.ckpt, an hnd .h5): the loss is\n"
@@ -116,22 +247,15 @@ static const hnd_command_info k_commands[] = {
      "\n"
      "Writes to output_dir: last.h5 (every epoch), best.h5 (best validation bbox AP;\n"
      "student_model.ckpt), train.log, metrics.jsonl (JSON lines), config.json.\n"
-     "\n"
-     "  --set K=V     override a config value before validation (repeatable), e.g.\n"
-     "                --set student_model.backbone.params.layer1.bottleneck_channel=6\n"
-     "                --set train.num_epochs=2 --set device=cuda\n"
-     "                V is JSON when it parses as JSON (3, 1e-3, true, [5,15]), else a string\n"
-     "  --resume      continue from output_dir/last.h5 (the next epoch, or the next\n"
-     "                iteration after a Ctrl-C); the result equals an uninterrupted run\n"
-     "  --no-val      skip the validation after each epoch\n"
-     "  --quiet       no log lines on stderr (the files are still written)\n"
-     "\n"
+     "A fresh run refuses an output_dir that already holds a run (--resume or\n"
+     "--overwrite); every input is checked before anything there is written.\n",
+     k_train, N_OPTS(k_train),
      "Ctrl-C finishes the current iteration, writes output_dir/last.h5 and exits with\n"
-     "status 130; a second Ctrl-C aborts. Threads: the config's 'threads' (0 = all cores).\n", 1},
+     "status 130; a second Ctrl-C aborts. Threads: the config's 'threads' (0 = all cores).\n",
+     "CONFIG.json", 1, 1, 1},
     {"train-teacher", "train a teacher (Faster/Mask R-CNN) with torchvision's losses from a JSON config",
      "usage: hnd train-teacher CONFIG.json [--set KEY.PATH=VALUE ...] [--init WEIGHTS.h5]\n"
-     "                         [--resume] [--no-val] [--quiet] [--box-teacher F.h5]\n"
-     "\n"
+     "                         [--resume | --overwrite] [--no-val] [--quiet] [--box-teacher F.h5]\n",
      "Trains the config's `model` (a teacher / \"org\" config: model, dataset, train,\n"
      "test; see configs/demo/teacher_*.json) on dataset.splits.train with torchvision's\n"
      "training losses (RPN objectness and box regression, RoI classifier and box\n"
@@ -147,62 +271,38 @@ static const hnd_command_info k_commands[] = {
      "train.log, metrics.jsonl (JSON lines, each loss), config.json; and the teacher\n"
      "(best validation bbox AP) to model.ckpt (default output_dir/best.h5): a complete\n"
      "detector state dict for hnd detect, hnd eval-model and teacher_model.ckpt.\n"
-     "\n"
-     "  --set K=V       override a config value before validation (repeatable), e.g.\n"
-     "                  --set train.num_epochs=2 --set model.params.fpn_out_channels=64\n"
-     "  --init W.h5     start from these weights (e.g. hnd import-torchvision output);\n"
-     "                  tensors missing there keep torchvision's initialisation\n"
-     "                  (drawn from the config's seed; a tensor of another shape is\n"
-     "                  an error); without it: from scratch\n"
-     "  --resume        continue from output_dir/last.h5 (the next epoch, or the next\n"
-     "                  iteration after a Ctrl-C); the result equals an uninterrupted run\n"
-     "  --no-val        skip the validation after each epoch\n"
-     "  --quiet         no log lines on stderr (the files are still written)\n"
-     "  --box-teacher F.h5  (Mask R-CNN) also write the trained teacher's box branch,\n"
-     "                  every tensor but roi_heads.mask_*, to F.h5: a Faster R-CNN\n"
-     "                  teacher for configs with the same model.params\n"
-     "\n"
+     "A fresh run refuses an output_dir that already holds a run (--resume or\n"
+     "--overwrite); every input is checked before anything there is written.\n",
+     k_train_teacher, N_OPTS(k_train_teacher),
      "Ctrl-C finishes the current iteration, writes output_dir/last.h5 and exits with\n"
-     "status 130; a second Ctrl-C aborts. Threads: the config's 'threads' (0 = all cores).\n", 1},
+     "status 130; a second Ctrl-C aborts. Threads: the config's 'threads' (0 = all cores).\n",
+     "CONFIG.json", 1, 1, 1},
     {"sweep", "train and evaluate one student per bottleneck size; results.csv/json and curve.png",
      "usage: hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR] [--set K=V ...]\n"
-     "                 [--no-teacher] [--quiet]\n"
-     "\n"
+     "                 [--no-teacher] [--quiet]\n",
      "For each C: trains the config's student with bottleneck_channel = C in DIR/b<C>ch\n"
-     "(skipped when DIR/b<C>ch/last.h5 already finished all epochs; resumed when it\n"
-     "stopped early), then evaluates its best checkpoint on the test split (else val)\n"
-     "with the bottleneck transformer as configured. Also evaluates the teacher\n"
-     "(teacher_model.ckpt). Writes, atomically:\n"
+     "(skipped when DIR/b<C>ch/last.h5 already finished all epochs of the same\n"
+     "training-relevant config; resumed when it stopped early; a run of another\n"
+     "config is refused, naming the keys that differ), then evaluates its best\n"
+     "checkpoint on the test split (else val) with the bottleneck transformer as\n"
+     "configured. Also evaluates the teacher (teacher_model.ckpt). Writes, atomically:\n"
      "  DIR/results.csv, DIR/results.json  per C: bottleneck shape, mean bytes (float32;\n"
      "      8-bit with scale and zero point), ratios to the input tensor (3xHxW at 32 and\n"
      "      8 bits), bbox AP and mask AP; and the teacher's row\n"
      "  DIR/curve.png  mAP against normalized bottleneck size, the teacher right-most\n"
-     "      (the paper's Figure 5)\n"
-     "\n"
-     "  --channels L  comma-separated bottleneck channel counts\n"
-     "  --out DIR     sweep directory (default: the config's output_dir + \"-sweep\")\n"
-     "  --set K=V     config overrides applied to every run\n"
-     "  --no-teacher  do not evaluate the teacher\n", 1},
+     "      (the paper's Figure 5)\n",
+     k_sweep, N_OPTS(k_sweep), NULL, "CONFIG.json", 1, 1, 1},
     {"eval-model", "evaluate a teacher or student checkpoint on a config's split (mAP, bottleneck size)",
      "usage: hnd eval-model CKPT.h5 --config CONFIG.json [--split test|val] [--out RESULTS.json]\n"
-     "                      [--json STATS.json] [--bits 8|16|32 | --no-transform] [--set K=V ...]\n"
-     "\n"
+     "                      [--json STATS.json] [--bits 8|16|32 | --no-transform] [--set K=V ...]\n",
      "Runs the checkpoint (a student from hnd train, recognised by its bottleneck\n"
      "tensors, or a teacher weight file) on the config's test split (else val) and\n"
      "prints pycocotools' 12 bbox (and segm) stats, and for a student the mean\n"
-     "bottleneck shape and size.\n"
-     "\n"
-     "  --split S        test (default when configured) or val\n"
-     "  --out R.json     also write the COCO results JSON\n"
-     "  --json S.json    write the stats as JSON\n"
-     "  --bits B         bottleneck transformer: 8 (quantize), 16 (half), 32 (none);\n"
-     "                   default: as the config's student_model.bottleneck_transformer\n"
-     "  --no-transform   the same as --bits 32\n"
-     "  --set K=V        config overrides\n", 1},
+     "bottleneck shape and size. A split without images is an error.\n",
+     k_eval_model, N_OPTS(k_eval_model), NULL, "CKPT.h5", 1, 1, 1},
     {"analyze", "where to split: tensor sizes and cumulative parameters per module (Figs. 2-4)",
      "usage: hnd analyze --arch ARCH [--config STUDENT.json] [--input 3x800x800] [--out DIR]\n"
-     "                   [--student-channels C[,C...]] [--no-student] [options]\n"
-     "\n"
+     "                   [--student-channels C[,C...]] [--no-student] [options]\n",
      "Runs one real forward pass of the original detector and of students (layer1\n"
      "replaced by an encoder | bottleneck | decoder, models/bottleneck.h) on an input of\n"
      "the given size and reports, for a split after each core module (input, conv1, bn1,\n"
@@ -214,34 +314,11 @@ static const hnd_command_info k_commands[] = {
      "  - the parameters of each module and their running sum: Figures 3 and 4.\n"
      "Writes DIR/analysis.csv (every model side by side), DIR/tensor_sizes.png and\n"
      "DIR/params.png (atomically) and prints a table per model plus one line with the\n"
-     "smallest split point before layer2 and the bottleneck's reduction.\n"
-     "\n"
-     "  --arch ARCH            faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_...\n"
-     "  --config S.json        an experiment config (hnd train): its teacher and student\n"
-     "                         (weights from teacher_model.ckpt / student_model.ckpt when\n"
-     "                         those files exist)\n"
-     "  --input [3x]HxW        input image size (default 3x800x800, the paper's)\n"
-     "  --out DIR              output directory (default analysis/)\n"
-     "  --student-channels L   students with these bottleneck channels, e.g. 3,6,9,12\n"
-     "                         (default without --config: 3)\n"
-     "  --student-kind K       Bottleneck4LargeResNet | Bottleneck4SmallResNet\n"
-     "                         (default: the one for the ResNet depth)\n"
-     "  --no-student           the original model only\n"
-     "  --weights W.h5         weights (default: deterministic random ones; sizes and\n"
-     "                         counts do not depend on them, only the count of\n"
-     "                         detections of the pass does)\n"
-     "  --student-weights S.h5 a student's layer1 weights\n"
-     "  --num-classes N        classes with background (default 91)\n"
-     "  --min-size N, --max-size N  the transform's sizes (default 800, 1333): the\n"
-     "                         model resizes every input to them, as torchvision does\n"
-     "  --device DEV           cpu (default), cuda or cuda:N\n"
-     "  --seed S               seed of the random weights and input (default 0)\n"
-     "  --threads N            intra-op threads (default: HND_THREADS, else all cores)\n"
-     "  --quiet                only the conclusion lines\n", 1},
+     "smallest split point before layer2 and the bottleneck's reduction.\n",
+     k_analyze, N_OPTS(k_analyze), NULL, NULL, 0, 0, 1},
     {"bench-latency", "head/tail/whole timing and the mobile/edge/split total time vs link rate",
      "usage: hnd bench-latency [CONFIG.json | WEIGHTS.h5] --images DIR [--arch ARCH]\n"
-     "                         [--student-channels C] [--device cpu|cuda] [--runs N] [options]\n"
-     "\n"
+     "                         [--student-channels C] [--device cpu|cuda] [--runs N] [options]\n",
      "Times the model on images (the transform resizes them to the 800-pixel shorter\n"
      "side, as the paper): head = transform, stem, encoder (layer1 for an original\n"
      "model), 8-bit quantizer (+ copy to host); tail = dequantizer, decoder, rest\n"
@@ -253,39 +330,17 @@ static const hnd_command_info k_commands[] = {
      "  mobile (all on the device), edge-jpeg95 / edge-rgb (input sent, all on the\n"
      "  server), split-8bit / split-fp16 / split-fp32 (students: head on the device)\n"
      "at each link rate, with the best strategy per rate.\n"
-     "Writes DIR/latency_parts.csv, DIR/latency_model.csv, DIR/latency_model.png.\n"
+     "Writes DIR/latency_parts.csv, DIR/latency_sizes.csv, DIR/latency_model.csv and\n"
+     "DIR/latency_model.png.\n"
      "\n"
      "The model: CONFIG.json (an experiment config: its student, or its model), a\n"
      "weight file (architecture, classes and a student's C read from its keys;\n"
      "a student file without the detector's other weights takes --teacher T.h5),\n"
-     "or --arch ARCH [--student-channels C] alone (random weights).\n"
-     "\n"
-     "  --images DIR|FILE      JPEG/PNG images (name order), required\n"
-     "  --max-images N         use at most N images (default 8)\n"
-     "  --input [3x]HxW        resize every image to HxW first (the camera's size)\n"
-     "  --arch ARCH            architecture (overrides what the file says)\n"
-     "  --student-channels C   a student with C bottleneck channels\n"
-     "  --student-kind K       Bottleneck4LargeResNet | Bottleneck4SmallResNet\n"
-     "  --teacher T.h5         weights of everything but a student's layer1\n"
-     "  --min-size N, --max-size N  the transform's sizes (default 800, 1333)\n"
-     "  --device DEV           cpu (default), cuda or cuda:N\n"
-     "  --runs N               timed passes, cycling over the images (default max(10, images))\n"
-     "  --warmup N             untimed passes first (default 2)\n"
-     "  --rates LIST           link rates in Mbit/s (default 0.5,1,2,5,10,50)\n"
-     "  --overhead-ms MS       per-message overhead added to every transfer (default 0)\n"
-     "  --slowdown F           mobile device time = F x the time measured here (default 20,\n"
-     "                         about Jetson TX2 vs a desktop GPU in the paper's Table 2)\n"
-     "  --device-head-ms MS    the head's time measured on the real device (replaces F)\n"
-     "  --device-whole-ms MS   the whole model's time on the real device (replaces F)\n"
-     "  --out DIR              output directory (default bench-latency/)\n"
-     "  --seed S               seed of random weights (default 0)\n"
-     "  --threads N            intra-op threads (default: HND_THREADS, else all cores)\n"
-     "  --quiet                no progress and no tables\n", 1},
-    {"info", "show the libtorch build: version, threads, BLAS, CUDA",
-     "usage: hnd info [--threads N]\n"
-     "\n"
-     "Prints what the torch side of hnd was built with and can use.\n"
-     "  --threads N   intra-op threads (default: HND_THREADS, else all cores)\n", 1},
+     "or --arch ARCH [--student-channels C] alone (random weights).\n",
+     k_bench_latency, N_OPTS(k_bench_latency), NULL, "CONFIG_OR_CKPT", 0, 1, 1},
+    {"info", "show the libtorch build: version, threads, BLAS, CUDA", "usage: hnd info [--threads N]\n",
+     "Prints what the torch side of hnd was built with and can use.\n", k_info, N_OPTS(k_info), NULL, NULL, 0, 0,
+     1},
 };
 
 const hnd_command_info *hnd_commands(int *count) {
@@ -308,7 +363,7 @@ int hnd_print_help(const char *cmd) {
             fprintf(stderr, "hnd: unknown command '%s' (see 'hnd help')\n", cmd);
             return 2;
         }
-        fputs(c->usage, stdout);
+        co_print_help(stdout, c);
         return 0;
     }
     int n;
@@ -326,4 +381,13 @@ int hnd_wants_help(int argc, char **argv) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
     }
     return 0;
+}
+
+int hnd_parse(const char *name, int argc, char **argv, co_args *out) {
+    const hnd_command_info *c = hnd_command_find(name);
+    if (!c) {
+        fprintf(stderr, "hnd: internal error: no command '%s'\n", name);
+        return 2;
+    }
+    return co_parse(c, argc, argv, out);
 }

@@ -15,11 +15,6 @@
 
 #define CMD "import-torchvision"
 
-static void usage(FILE *f) {
-    const hnd_command_info *info = hnd_command_find(CMD);
-    fputs(info ? info->usage : "usage: hnd " CMD " IN.pth OUT.h5 [--prefix-strip PREFIX] [--quiet]\n", f);
-}
-
 static const char *base_name(const char *path) {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
@@ -71,42 +66,12 @@ static int write_all(const pth_state *st, const char *in, const char *out, const
 }
 
 int cmd_import_torchvision(int argc, char **argv) {
-    const char *pos[2] = {NULL, NULL}, *strip = NULL;
-    int npos = 0, quiet = 0, only_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!only_pos && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
-            usage(stdout);
-            return 0;
-        } else if (!only_pos && strcmp(a, "--") == 0) {
-            only_pos = 1;
-        } else if (!only_pos && strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-        } else if (!only_pos && strcmp(a, "--prefix-strip") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "hnd " CMD ": --prefix-strip needs a value\n");
-                usage(stderr);
-                return 2;
-            }
-            strip = argv[++i];
-        } else if (!only_pos && strncmp(a, "--prefix-strip=", 15) == 0) {
-            strip = a + 15;
-        } else if (!only_pos && a[0] == '-' && a[1]) {
-            fprintf(stderr, "hnd " CMD ": unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else if (npos < 2) {
-            pos[npos++] = a;
-        } else {
-            fprintf(stderr, "hnd " CMD ": too many arguments\n");
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (npos != 2) {
-        usage(stderr);
-        return 2;
-    }
+    co_args args;
+    if (hnd_parse(CMD, argc, argv, &args) != 0) return 2;
+    const char *pos[2] = {args.pos[0], args.pos[1]};
+    const char *strip = co_str(&args, "--prefix-strip", NULL);
+    int quiet = co_has(&args, "--quiet");
+    co_args_clear(&args);
     pth_state st;
     if (pth_load(pos[0], NULL, &st) < 0) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_common.h"
+#include "commands.h"
 #include "ctorch.h"
 
 /* The BLAS actually mapped into this process: Debian's libtorch reports
@@ -36,20 +38,11 @@ static void print_blas(void) {
 }
 
 int cmd_info(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 0) {
-                fprintf(stderr, "hnd info: --threads expects a non-negative integer, got '%s'\n", argv[i]);
-                return 2;
-            }
-            ct_set_num_threads((int)n);
-        } else {
-            fprintf(stderr, "hnd info: unknown argument '%s' (see 'hnd info --help')\n", argv[i]);
-            return 2;
-        }
-    }
+    co_args args;
+    if (hnd_parse("info", argc, argv, &args) != 0) return 2;
+    int rc = cc_threads(&args);
+    co_args_clear(&args);
+    if (rc != 0) return rc;
     printf("%s\n", ct_build_info());
     printf("threads: %d\n", ct_get_num_threads());
     print_blas();

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "ctorch.h"
 #include "hnd_error.h"
 
@@ -42,48 +43,25 @@ void cr_release_stop(void) {
     signal(SIGTERM, SIG_DFL);
 }
 
-int cr_parse(const char *cmd, const char *usage, int argc, char **argv, const cr_opt *opts, int n_opts,
-             cr_args *out) {
+int cr_parse(const char *cmd, int argc, char **argv, cr_args *out) {
     memset(out, 0, sizeof *out);
-    out->sets = calloc((size_t)argc + 1, sizeof *out->sets);
-    if (!out->sets) {
-        fprintf(stderr, "hnd %s: out of memory\n", cmd);
+    if (hnd_parse(cmd, argc, argv, &out->opts) != 0) return 2;
+    const co_args *o = &out->opts;
+    out->config = o->pos[0];
+    out->sets = co_list(o, "--set", &out->n_sets);
+    out->resume = co_has(o, "--resume");
+    out->overwrite = co_has(o, "--overwrite");
+    out->allow_config_change = co_has(o, "--allow-config-change");
+    out->quiet = co_has(o, "--quiet");
+    out->no_val = co_has(o, "--no-val");
+    out->stop_after = co_int(o, "--stop-after", 0);
+    if (out->resume && out->overwrite) {
+        co_usage_error(o->cmd, "--resume and --overwrite exclude each other");
+        cr_args_free(out);
         return 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc, matched = 0;
-        for (int k = 0; k < n_opts && !matched; k++) {
-            if (strcmp(a, opts[k].name) != 0) continue;
-            matched = 1;
-            if (!has_value) {
-                fprintf(stderr, "hnd %s: %s needs a value (see hnd %s --help)\n", cmd, a, cmd);
-                cr_args_free(out);
-                return 2;
-            }
-            *opts[k].value = argv[++i];
-        }
-        if (matched) continue;
-        if (strcmp(a, "--set") == 0 && has_value) out->sets[out->n_sets++] = argv[++i];
-        else if (strncmp(a, "--set=", 6) == 0) out->sets[out->n_sets++] = a + 6;
-        else if (strcmp(a, "--resume") == 0) out->resume = 1;
-        else if (strcmp(a, "--quiet") == 0) out->quiet = 1;
-        else if (strcmp(a, "--no-val") == 0) out->no_val = 1;
-        else if (strcmp(a, "--stop-after") == 0 && has_value) out->stop_after = atoll(argv[++i]);
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hnd %s: unknown option '%s' (see hnd %s --help)\n", cmd, a, cmd);
-            cr_args_free(out);
-            return 2;
-        } else if (!out->config) {
-            out->config = a;
-        } else {
-            fprintf(stderr, "hnd %s: one config only ('%s' and '%s')\n", cmd, out->config, a);
-            cr_args_free(out);
-            return 2;
-        }
-    }
-    if (!out->config) {
-        fprintf(stderr, "%s\n", usage);
+    if (out->allow_config_change && !out->resume) {
+        co_usage_error(o->cmd, "--allow-config-change goes with --resume");
         cr_args_free(out);
         return 2;
     }
@@ -92,9 +70,10 @@ int cr_parse(const char *cmd, const char *usage, int argc, char **argv, const cr
 
 void cr_args_free(cr_args *a) {
     if (!a) return;
-    free(a->sets);
+    co_args_clear(&a->opts);
     a->sets = NULL;
     a->n_sets = 0;
+    a->config = NULL;
 }
 
 int cr_load(const char *cmd, const cr_args *a, tc_config *cfg) {

@@ -4,14 +4,16 @@
  * - Ctrl-C / SIGTERM: the first sets a flag the trainers poll (they finish the
  *   iteration and write a resumable checkpoint), with a message on stderr;
  *   the second kills the process as the default action would.
- * - The common arguments: one CONFIG.json, --set KEY=VALUE (or --set=K=V,
- *   repeatable), --resume, --quiet, --no-val, --stop-after N (a test hook),
- *   plus per-command options taking a value. */
+ * - The common arguments (RUN_OPTS in cmd_help.c): one CONFIG.json,
+ *   --set KEY=VALUE (or --set=K=V, repeatable), --resume, --overwrite,
+ *   --allow-config-change, --quiet, --no-val, --stop-after N (a test hook),
+ *   plus the command's own options. */
 #ifndef HND_CMD_RUN_H
 #define HND_CMD_RUN_H
 
 #include <signal.h>
 
+#include "cli_opt.h"
 #include "config.h"
 
 /* Installs the handler; `msg` (kept by pointer, must live on) is written on
@@ -21,23 +23,17 @@ volatile sig_atomic_t *cr_catch_stop(const char *msg);
 void cr_release_stop(void);
 
 typedef struct {
-    const char *name;   /* e.g. "--init" */
-    const char **value; /* set to the argument after it */
-} cr_opt;
-
-typedef struct {
+    co_args opts;        /* everything given (co_str(&a.opts, "--init", NULL), ...) */
     const char *config;
-    const char **sets;   /* --set values (malloc'd array; cr_args_free) */
+    const char **sets;   /* --set values (borrowed from opts) */
     int n_sets;
-    int resume, quiet, no_val;
+    int resume, overwrite, allow_config_change, quiet, no_val;
     long long stop_after;
 } cr_args;
 
-/* Parses argv[1..] of `cmd` (e.g. "train"); extra options with a value in
- * opts[n_opts]. 0, or 2 after a message on stderr (usage error; `usage` is
- * printed when the config is missing). */
-int cr_parse(const char *cmd, const char *usage, int argc, char **argv, const cr_opt *opts, int n_opts,
-             cr_args *out);
+/* Parses argv[1..] of `cmd` (e.g. "train") with its table (cmd_help.c).
+ * 0, or 2 after a one-line message on stderr. */
+int cr_parse(const char *cmd, int argc, char **argv, cr_args *out);
 void cr_args_free(cr_args *a);
 /* tc_load of the config with its --set values, then the config's thread
  * count. 0, or 1 after "hnd CMD: message" on stderr. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd_run.h"
+#include "commands.h"
 #include "cmd_sweep.h"
 #include "config.h"
 #include "ctorch.h"
@@ -45,14 +46,13 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
     int rc = pp_add(p, "student bbox mAP", xb, yb, k, 0x1F77B4, PP_LINE | PP_POINTS);
     if (rc == 0 && segm) rc = pp_add(p, "student mask mAP", xb, ys, k, 0xD62728, PP_LINE | PP_POINTS);
     if (rc == 0 && teacher) {
+        /* the teacher sends the input (x = 1): its points there, and its
+         * levels as dashed lines across to compare the students with */
         double tx = 1.0, tyb = teacher->ev.bbox[0], tys = teacher->ev.segm[0];
-        rc = pp_add(p, "teacher bbox mAP (input)", &tx, &tyb, 1, 0x2CA02C, PP_POINTS);
-        if (rc == 0 && teacher->ev.has_segm) rc = pp_add(p, "teacher mask mAP (input)", &tx, &tys, 1, 0xFF7F0E, PP_POINTS);
-        /* the teacher's levels as dashed lines across */
-        if (rc == 0 && k > 0) {
-            double lx[2] = {xb[0], 1.0}, ly[2] = {tyb, tyb};
-            rc = pp_add(p, "", lx, ly, 2, 0x9ACD9A, PP_LINE | PP_DASHED);
-        }
+        rc = pp_add(p, "", &tx, &tyb, 1, 0x2CA02C, PP_POINTS);
+        if (rc == 0) rc = pp_hline(p, "teacher bbox mAP (sends the input)", tyb, 0x2CA02C);
+        if (rc == 0 && teacher->ev.has_segm) rc = pp_add(p, "", &tx, &tys, 1, 0xFF7F0E, PP_POINTS);
+        if (rc == 0 && teacher->ev.has_segm) rc = pp_hline(p, "teacher mask mAP (sends the input)", tys, 0xFF7F0E);
     }
     for (int i = 0; rc == 0 && i < n; i++) {
         if (rows[i].is_teacher) continue;
@@ -66,39 +66,24 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
 }
 
 int cmd_sweep(int argc, char **argv) {
-    const char *config = NULL, *channels = NULL, *out = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, teacher = 1, quiet = 0;
-    if (!sets) return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--channels") == 0 && i + 1 < argc) channels = argv[++i];
-        else if (strcmp(a, "--out") == 0 && i + 1 < argc) out = argv[++i];
-        else if (strcmp(a, "--set") == 0 && i + 1 < argc) sets[n_sets++] = argv[++i];
-        else if (strcmp(a, "--no-teacher") == 0) teacher = 0;
-        else if (strcmp(a, "--quiet") == 0) quiet = 1;
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hnd sweep: unknown option '%s' (see hnd sweep --help)\n", a);
-            free(sets);
-            return 2;
-        } else if (!config) config = a;
-        else {
-            fprintf(stderr, "hnd sweep: one config only\n");
-            free(sets);
-            return 2;
-        }
-    }
-    if (!config || !channels) {
-        fprintf(stderr, "usage: hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR]\n");
-        free(sets);
+    co_args args;
+    if (hnd_parse("sweep", argc, argv, &args) != 0) return 2;
+    const char *config = args.pos[0], *channels = co_str(&args, "--channels", NULL);
+    const char *out = co_str(&args, "--out", NULL), *format = co_str(&args, "--format", "png");
+    int teacher = !co_has(&args, "--no-teacher"), quiet = co_has(&args, "--quiet");
+    int n_sets;
+    const char **sets = co_list(&args, "--set", &n_sets);
+    if (!channels) {
+        co_usage_error(args.cmd, "--channels L is required");
+        co_args_clear(&args);
         return 2;
     }
     int ch[SW_MAX];
     int n = sw_parse_channels(channels, ch, SW_MAX);
     tc_config cfg;
     if (n < 0 || tc_load(config, sets, n_sets, &cfg) != 0) {
-        fprintf(stderr, "hnd sweep: %s\n", hnd_error());
-        free(sets);
+        fprintf(stderr, "hnd sweep: %s%s\n", n < 0 ? "--channels: " : "", hnd_error());
+        co_args_clear(&args);
         return n < 0 ? 2 : 1;
     }
     char dir[1100];
@@ -110,7 +95,7 @@ int cmd_sweep(int argc, char **argv) {
     sw_opts o = {out, teacher, quiet, !quiet, stop};
     sw_row *rows = calloc(SW_MAX + 1, sizeof *rows);
     int n_rows = 0, rc = rows ? sw_run(config, sets, n_sets, ch, n, &o, rows, &n_rows) : -1;
-    free(sets);
+    co_args_clear(&args);
     if (rc < 0) {
         fprintf(stderr, "hnd sweep: %s\n", hnd_error());
         free(rows);
@@ -118,7 +103,7 @@ int cmd_sweep(int argc, char **argv) {
         return 1;
     }
     char png[1200], title[200];
-    snprintf(png, sizeof png, "%s/curve.png", out);
+    snprintf(png, sizeof png, "%s/curve.%s", out, format);
     snprintf(title, sizeof title, "%s: mAP vs bottleneck size", cfg.student.arch);
     if (n_rows > 0 && draw_curve(png, rows, n_rows, title) != 0) {
         fprintf(stderr, "hnd sweep: %s\n", hnd_error());
@@ -140,7 +125,7 @@ int cmd_sweep(int argc, char **argv) {
                    shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, r->is_teacher ? 1.0 : r->ev.ratio_f32,
                    r->is_teacher ? 1.0 : r->ev.ratio_q8, r->ev.bbox[0], segm);
         }
-        printf("%s/results.csv, results.json, curve.png\n", out);
+        printf("%s/results.csv, results.json, curve.%s\n", out, format);
     }
     free(rows);
     tc_free(&cfg);

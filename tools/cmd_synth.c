@@ -1,6 +1,7 @@
 /* cmd_synth.c: hnd synth --out DIR --train N --val M [--size WxH] [--seed S]. */
 #include "cmd_synth.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,20 +15,47 @@
 
 #define CMD "synth"
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "hnd " CMD ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see 'hnd " CMD " --help')\n");
-    return 2;
+/* Removes the .jpg files of dir (a split of an earlier set). 0 / -1. */
+static int remove_jpegs(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : hnd_error_set("%s: %s", dir, strerror(errno));
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 4 || strcmp(e->d_name + n - 4, ".jpg") != 0) continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0) rc = hnd_error_set("%s: %s", p, strerror(errno));
+    }
+    closedir(d);
+    return rc;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
+/* An existing DIR: a set written by hnd synth (only annotations/, train/,
+ * val/) is replaced, so that no image of a larger earlier set stays behind;
+ * anything else is refused. 0 / -1 + hnd_error(). */
+static int prepare_out_dir(const char *out) {
+    DIR *d = opendir(out);
+    if (!d) return errno == ENOENT ? 0 : hnd_error_set("--out %s: %s", out, strerror(errno));
+    struct dirent *e;
+    int foreign = 0, any = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        any = 1;
+        if (strcmp(e->d_name, "annotations") && strcmp(e->d_name, "train") && strcmp(e->d_name, "val")) foreign = 1;
+    }
+    closedir(d);
+    char ann[4096];
+    snprintf(ann, sizeof ann, "%s/annotations/instances_train.json", out);
+    if (any && (foreign || access(ann, F_OK) != 0))
+        return hnd_error_set("--out %s: the directory is not empty and holds no set written by hnd synth: "
+                             "choose another or empty it", out);
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/train", out);
+    if (remove_jpegs(sub) != 0) return -1;
+    snprintf(sub, sizeof sub, "%s/val", out);
+    return remove_jpegs(sub);
 }
 
 int cmd_synth(int argc, char **argv) {
@@ -36,59 +64,35 @@ int cmd_synth(int argc, char **argv) {
     long nt = sysconf(_SC_NPROCESSORS_ONLN);
     o.threads = nt > 0 ? (int)(nt > 16 ? 16 : nt) : 1;
     o.progress = 1;
-    int have_train = 0, have_val = 0, quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long x;
-        if (strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-            o.progress = 0;
-            continue;
-        }
-        if (strcmp(a, "--class-colors") == 0) {
-            o.class_colors = 1;
-            continue;
-        }
-        if (strcmp(a, "--out") != 0 && strcmp(a, "--train") != 0 && strcmp(a, "--val") != 0 &&
-            strcmp(a, "--size") != 0 && strcmp(a, "--seed") != 0 && strcmp(a, "--quality") != 0 &&
-            strcmp(a, "--threads") != 0)
-            return usage_error("unknown argument '%s'", a);
-        if (!v) return usage_error("%s needs a value", a);
-        i++;
-        if (strcmp(a, "--out") == 0) {
-            o.out_dir = v;
-        } else if (strcmp(a, "--train") == 0) {
-            if (parse_long(v, 0, 10000000, &x) < 0) return usage_error("--train: bad count '%s'", v);
-            o.n_train = (int)x;
-            have_train = 1;
-        } else if (strcmp(a, "--val") == 0) {
-            if (parse_long(v, 0, 10000000, &x) < 0) return usage_error("--val: bad count '%s'", v);
-            o.n_val = (int)x;
-            have_val = 1;
-        } else if (strcmp(a, "--size") == 0) {
-            int w, h;
-            char tail;
-            if (sscanf(v, "%dx%d%c", &w, &h, &tail) != 2 || w < 32 || h < 32 || w > 8192 || h > 8192)
-                return usage_error("--size: expected WIDTHxHEIGHT, each 32..8192, got '%s'", v);
-            o.width = w;
-            o.height = h;
-        } else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (errno || end == v || *end || *v == '-') return usage_error("--seed: bad value '%s'", v);
-            o.seed = s;
-        } else if (strcmp(a, "--quality") == 0) {
-            if (parse_long(v, 1, 100, &x) < 0) return usage_error("--quality: expected 1..100, got '%s'", v);
-            o.quality = (int)x;
-        } else {
-            if (parse_long(v, 1, 64, &x) < 0) return usage_error("--threads: expected 1..64, got '%s'", v);
-            o.threads = (int)x;
-        }
+    co_args args;
+    if (hnd_parse(CMD, argc, argv, &args) != 0) return 2;
+    const hnd_command_info *cmd = args.cmd;
+    int quiet = co_has(&args, "--quiet");
+    o.progress = !quiet;
+    o.class_colors = co_has(&args, "--class-colors");
+    o.out_dir = co_str(&args, "--out", NULL);
+    o.n_train = (int)co_int(&args, "--train", 0);
+    o.n_val = (int)co_int(&args, "--val", 0);
+    o.seed = co_u64(&args, "--seed", o.seed);
+    o.quality = (int)co_int(&args, "--quality", o.quality);
+    o.threads = (int)co_int(&args, "--threads", o.threads);
+    int have_train = co_has(&args, "--train"), have_val = co_has(&args, "--val");
+    const char *size = co_str(&args, "--size", NULL);
+    co_args_clear(&args);
+    if (size) {
+        int w, h;
+        char tail;
+        if (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 32 || h < 32 || w > 8192 || h > 8192)
+            return co_usage_error(cmd, "--size: expected WIDTHxHEIGHT, each 32..8192, got '%s'", size);
+        o.width = w;
+        o.height = h;
     }
-    if (!o.out_dir) return usage_error("%s", "--out DIR is required");
-    if (!have_train || !have_val) return usage_error("%s", "--train N and --val M are required");
+    if (!o.out_dir) return co_usage_error(cmd, "--out DIR is required");
+    if (!have_train || !have_val) return co_usage_error(cmd, "--train N and --val M are required");
+    if (prepare_out_dir(o.out_dir) != 0) {
+        fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
+        return 1;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int64_t na[2];

@@ -16,8 +16,7 @@
 
 int cmd_train(int argc, char **argv) {
     cr_args a;
-    int rc = cr_parse("train", "usage: hnd train CONFIG.json [--set KEY=VALUE ...] [--resume]", argc, argv, NULL, 0,
-                      &a);
+    int rc = cr_parse("train", argc, argv, &a);
     if (rc != 0) return rc;
     const char *config = a.config;
     int quiet = a.quiet;
@@ -30,6 +29,8 @@ int cmd_train(int argc, char **argv) {
     ht_opts o;
     ht_opts_default(&o);
     o.resume = a.resume;
+    o.overwrite = a.overwrite;
+    o.allow_config_change = a.allow_config_change;
     o.quiet = quiet;
     o.validate = !a.no_val;
     o.stop_after = a.stop_after;

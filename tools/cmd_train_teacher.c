@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd_run.h"
@@ -14,17 +15,33 @@
 #include "config.h"
 #include "ctorch.h"
 #include "hnd_error.h"
+#include "hnd_model.h"
 #include "teacher_train.h"
 
+/* --box-teacher F.h5 needs a Mask R-CNN and an existing directory for F:
+ * checked before training, not after hours of it. 0 / -1 + hnd_error(). */
+static int check_box_teacher(const tc_config *cfg, const char *path) {
+    rcnn_config rc;
+    if (hm_model_config(&cfg->teacher, &rc) != 0) return -1;
+    if (!rc.mask.enabled)
+        return hnd_error_set("%s: model %s is not a Mask R-CNN: it has no mask branch to drop", cfg->source,
+                             cfg->teacher.arch);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *sl = strrchr(dir, '/');
+    if (!sl) return 0;
+    if (sl == dir) sl[1] = 0;
+    else *sl = 0;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return hnd_error_set("%s: directory %s does not exist", path, dir);
+    return 0;
+}
+
 int cmd_train_teacher(int argc, char **argv) {
-    const char *init = NULL, *box_out = NULL;
-    const cr_opt extra[] = {{"--init", &init}, {"--box-teacher", &box_out}};
     cr_args a;
-    int rc = cr_parse("train-teacher",
-                      "usage: hnd train-teacher CONFIG.json [--set KEY=VALUE ...] [--init W.h5] [--resume] "
-                      "[--box-teacher F.h5]",
-                      argc, argv, extra, 2, &a);
+    int rc = cr_parse("train-teacher", argc, argv, &a);
     if (rc != 0) return rc;
+    const char *init = co_str(&a.opts, "--init", NULL), *box_out = co_str(&a.opts, "--box-teacher", NULL);
     const char *config = a.config;
     int quiet = a.quiet, reused = 0;
     tc_config cfg;
@@ -36,6 +53,8 @@ int cmd_train_teacher(int argc, char **argv) {
     tt_opts o;
     tt_opts_default(&o);
     o.resume = a.resume;
+    o.overwrite = a.overwrite;
+    o.allow_config_change = a.allow_config_change;
     o.init = init;
     o.quiet = quiet;
     o.validate = !a.no_val;
@@ -44,7 +63,20 @@ int cmd_train_teacher(int argc, char **argv) {
     o.stop = cr_catch_stop("\nhnd train-teacher: interrupted: finishing the iteration and writing a checkpoint "
                            "(Ctrl-C again to abort)\n");
     tt_result res;
-    if (o.resume && tt_finished(&cfg)) {
+    if (box_out && check_box_teacher(&cfg, box_out) != 0) {
+        fprintf(stderr, "hnd train-teacher: --box-teacher: %s\n", hnd_error());
+        cr_release_stop();
+        tc_free(&cfg);
+        return 1;
+    }
+    int finished = o.resume ? tt_finished_same(&cfg) : 0;
+    if (finished < 0) {
+        fprintf(stderr, "hnd train-teacher: %s\n", hnd_error());
+        cr_release_stop();
+        tc_free(&cfg);
+        return 1;
+    }
+    if (finished) {
         /* a finished run: nothing to train (the weights are best.h5 / model.ckpt) */
         memset(&res, 0, sizeof res);
         res.status = TT_DONE;

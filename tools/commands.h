@@ -8,14 +8,12 @@
 #ifndef HND_COMMANDS_H
 #define HND_COMMANDS_H
 
+#include "cli_opt.h"
+
 typedef int (*hnd_cmd_fn)(int argc, char **argv);
 
-typedef struct {
-    const char *name;
-    const char *summary;   /* one line for `hnd help` */
-    const char *usage;     /* full text for `hnd CMD --help` */
-    int needs_torch;       /* 1: runs in hnd-torch */
-} hnd_command_info;
+/* A command: name, summary, help text and option table (cli_opt.h). */
+typedef co_command hnd_command_info;
 
 /* All commands, in the order `hnd help` lists them. */
 const hnd_command_info *hnd_commands(int *count);
@@ -25,5 +23,8 @@ const hnd_command_info *hnd_command_find(const char *name);
 int hnd_print_help(const char *cmd);
 /* 1 if argv holds -h or --help (before a "--"). */
 int hnd_wants_help(int argc, char **argv);
+/* co_parse with the table of command `name` (argv[0] is the command name).
+ * 0, or 2 after a one-line error on stderr. */
+int hnd_parse(const char *name, int argc, char **argv, co_args *out);
 
 #endif

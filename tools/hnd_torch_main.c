@@ -6,6 +6,7 @@
 
 #include "cmd_analyze.h"
 #include "cmd_bench_latency.h"
+#include "cmd_common.h"
 #include "cmd_detect.h"
 #include "cmd_eval_model.h"
 #include "cmd_info.h"
@@ -41,8 +42,7 @@ int main(int argc, char **argv) {
     }
     if (hnd_wants_help(argc - 1, argv + 1)) return hnd_print_help(info->name);
     /* Debian's libtorch defaults to one thread: use every core unless told. */
-    const char *th = getenv("HND_THREADS");
-    ct_set_num_threads(th ? atoi(th) : 0);
+    if (cc_env_threads() != 0) return 2;
     for (size_t i = 0; i < sizeof k_torch / sizeof k_torch[0]; i++)
         if (strcmp(k_torch[i].name, info->name) == 0) return k_torch[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "hnd-torch: command '%s' is not built into this executable\n", info->name);

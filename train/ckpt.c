@@ -1,5 +1,6 @@
 /* ckpt.c: see ckpt.h. */
 #include "ckpt.h"
+#include "config_diff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,11 @@ int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_st
                put_f64(w, "loss_sum", st->loss_sum) || put_i64(w, "loss_count", st->loss_count)))
         goto fail;
     if (config && ws_writer_set_attr(w, "config", config) != 0) goto fail;
+    if (config) {   /* for a quick equality check without parsing (config_diff.h) */
+        char digest[32];
+        snprintf(digest, sizeof digest, "%016llx", (unsigned long long)cdiff_digest(config));
+        if (ws_writer_set_attr(w, "train_digest", digest) != 0) goto fail;
+    }
     if (trainable && ws_writer_set_attr(w, "trainable", trainable) != 0) goto fail;
     if (kind && ws_writer_set_attr(w, "kind", kind) != 0) goto fail;
     if (ws_writer_commit(w) != 0) return hnd_error_prefix("checkpoint %s", path);

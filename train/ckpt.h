@@ -7,7 +7,8 @@
  *                               epoch boundary; > 0 after an interruption)
  *   /train/global_step, /train/seed (int64), /train/best_map, /train/best_epoch,
  *   /train/loss_sum, /train/loss_count (the running epoch's loss, for its mean)
- *   attributes: config (the run's effective config JSON), trainable (the
+ *   attributes: config (the run's effective config JSON), train_digest (its
+ *   training-relevant keys' digest, config_diff.h), trainable (the
  *   trainable tensor names, one per line, the optimizer's parameter order),
  *   kind ("hnd-student" or "hnd-teacher").
  * Written to a temporary file and renamed into place (atomic). Prefix ck_. */

@@ -10,7 +10,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "device_spec.h"
+#include "file_check.h"
 #include "hnd_error.h"
+#include "thread_cap.h"
 
 /* ---- schema ---- */
 
@@ -637,17 +640,13 @@ static int fill(const cJSON *j, const char *src, tc_config *c) {
     c->test_batch_size = jint(j, "test.batch_size", 1);
     if (c->test_batch_size < 1) return hnd_error_set("%s: test.batch_size: must be >= 1", src);
     if (jstr(j, "device", c->device, sizeof c->device, "cpu", src)) return -1;
-    if (strcmp(c->device, "cpu") != 0 && strcmp(c->device, "cuda") != 0) {
-        char *end = NULL;
-        if (strncmp(c->device, "cuda:", 5) != 0 || !isdigit((unsigned char)c->device[5]) ||
-            (strtol(c->device + 5, &end, 10), *end))
-            return hnd_error_set("%s: device: '%s' (cpu, cuda or cuda:N)", src, c->device);
-    }
+    int cuda_index;
+    if (dspec_parse(c->device, &cuda_index) != 0) return hnd_error_prefix("%s: device", src);
     const cJSON *seed = jp(j, "seed");
     if (seed && seed->valuedouble < 0) return hnd_error_set("%s: seed: must be >= 0", src);
     c->seed = seed ? (uint64_t)seed->valuedouble : 0;
     c->threads = jint(j, "threads", 0);
-    if (c->threads < 0) return hnd_error_set("%s: threads: must be >= 0 (0 = all cores)", src);
+    if (tcap_check(c->threads, "threads") != 0) return hnd_error_prefix("%s", src);
     if (jp(j, "output_dir")) {
         if (jstr(j, "output_dir", c->output_dir, sizeof c->output_dir, "", src)) return -1;
     } else {
@@ -701,6 +700,8 @@ done:
 
 int tc_load(const char *path, const char *const *sets, int n_sets, tc_config *out) {
     if (out) memset(out, 0, sizeof *out);
+    /* a config is a few kB: anything over 16 MB is not one */
+    if (fchk_regular(path, (uint64_t)16 << 20) != 0) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) return hnd_error_set("%s: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;

@@ -9,23 +9,6 @@
 
 #define LAYER1 "backbone.body.layer1."
 
-int hm_parse_device(const char *s, ct_device *out) {
-    if (!s || strcmp(s, "cpu") == 0) {
-        *out = ct_cpu();
-        return 0;
-    }
-    int idx = 0;
-    if (strcmp(s, "cuda") == 0) idx = 0;
-    else if (strncmp(s, "cuda:", 5) == 0) idx = atoi(s + 5);
-    else return hnd_error_set("device '%s': expected cpu, cuda or cuda:N", s);
-    if (!ct_cuda_available())
-        return hnd_error_set("device '%s': CUDA is not available in this libtorch build / machine", s);
-    if (idx >= ct_cuda_device_count())
-        return hnd_error_set("device '%s': only %d CUDA device(s)", s, ct_cuda_device_count());
-    *out = ct_cuda(idx);
-    return 0;
-}
-
 int hm_model_config(const tc_model *m, rcnn_config *rc) {
     if (rcnn_config_default(rc, m->arch) != 0) return -1;
     rc->box.num_classes = m->num_classes;

@@ -26,8 +26,7 @@ typedef struct {
     ct_device dev;
 } hm_model;
 
-/* "cpu", "cuda", "cuda:N" -> device. 0 / -1 (also when CUDA is unusable). */
-int hm_parse_device(const char *s, ct_device *out);
+/* devices: models/device.h (md_device_parse) */
 
 /* The rcnn_config of a config's model (arch defaults, num_classes, sizes and
  * the optional params overrides of config.h). 0 / -1. */

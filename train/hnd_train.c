@@ -11,6 +11,7 @@
 #include "coco_ann.h"
 #include "data_tensors.h"
 #include "evaluate.h"
+#include "device.h"
 #include "hnd_error.h"
 #include "hnd_model.h"
 #include "ld.h"
@@ -56,7 +57,7 @@ static void run_free(ht_run *r) {
 static int build(ht_run *r) {
     const tc_config *c = r->cfg;
     ct_device dev;
-    if (hm_parse_device(c->device, &dev) != 0) return -1;
+    if (md_device_parse(c->device, &dev) != 0) return -1;
     if (c->teacher.min_size != c->student.min_size || c->teacher.max_size != c->student.max_size)
         return hnd_error_set("%s: teacher and student must share min_size/max_size (%g/%g vs %g/%g)", c->source,
                              c->teacher.min_size, c->teacher.max_size, c->student.min_size, c->student.max_size);
@@ -182,6 +183,13 @@ int ht_finished(const tc_config *cfg) {
     return st.epoch >= cfg->train.num_epochs && st.iteration == 0;
 }
 
+int ht_finished_same(const tc_config *cfg) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/last.h5", cfg->output_dir);
+    if (access(p, R_OK) == 0 && trun_check_config(p, cfg->json, 0, NULL, 0) != 0) return -1;
+    return ht_finished(cfg);
+}
+
 /* ---- trun_run_epochs callbacks ---- */
 
 static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr, double *loss, double *parts) {
@@ -249,31 +257,43 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     snprintf(r.last_path, sizeof r.last_path, "%s/last.h5", cfg->output_dir);
     snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
     snprintf(res->best_path, sizeof res->best_path, "%s", cfg->student.ckpt);
+    /* every input is checked before anything in output_dir is touched */
     int resuming = opts->resume && access(r.last_path, R_OK) == 0;
-    if (trun_log_open(&r.log, cfg->output_dir, resuming, cfg->json) != 0) goto out;
-    trun_logf(&r.log, "hnd train: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
+    char changed[2048] = "";
+    if (!resuming && trun_check_fresh_dir(cfg->output_dir, "train", opts->overwrite) != 0) goto out;
+    if (resuming && trun_check_config(r.last_path, cfg->json, opts->allow_config_change, changed, sizeof changed) != 0)
+        goto out;
     double t_build = trun_now();
     if (build(&r) != 0 || open_data(&r) != 0) goto out;
     const int64_t iters = ld_num_batches(r.ld);
+    ck_state st = {0};
+    st.best_map = -1;
+    st.best_epoch = -1;
+    st.seed = cfg->seed;
+    if (resuming &&
+        (ck_load_state(r.last_path, &st) != 0 ||
+         trun_check_resume(r.last_path, r.trainable, "frozen_modules or the student", &st, cfg->seed, iters) != 0 ||
+         hm_load(r.student, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.student->dev) != 0))
+        goto out;
+    if (cfg->dataset.val.present && opts->validate) {
+        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.student->det)))) goto out;
+    }
+    if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
+    /* logs are appended to, never truncated (--overwrite removed them) */
+    if (trun_log_open(&r.log, cfg->output_dir, 1, cfg->json) != 0) goto out;
+    trun_logf(&r.log, "hnd train: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
     trun_logf(&r.log, "teacher %s (%s), student %s C=%d (%d trainable tensors, %lld parameters in the bottleneck), "
                       "%lld images, %lld iterations/epoch, built in %.1f s",
               cfg->teacher.arch, cfg->teacher.ckpt, cfg->student.layer1, cfg->student.bottleneck_channel, r.n_trainable,
               (long long)stu_num_parameters(r.student->stu), (long long)ld_num_samples(r.ld), (long long)iters,
               trun_now() - t_build);
-    ck_state st = {0};
-    st.best_map = -1;
-    st.best_epoch = -1;
-    st.seed = cfg->seed;
+    if (!cfg->dataset.val.present)
+        trun_logf(&r.log, "note: %s configures no dataset.splits.val: no validation, best.h5 is the last epoch",
+                  cfg->source);
     if (resuming) {
-        if (ck_load_state(r.last_path, &st) != 0 ||
-            trun_check_resume(r.last_path, r.trainable, "frozen_modules or the student", &st, cfg->seed, iters) != 0 ||
-            hm_load(r.student, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.student->dev) != 0)
-            goto out;
         trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
                   (long long)st.epoch, (long long)st.iteration, st.best_map);
-    }
-    if (cfg->dataset.val.present && opts->validate) {
-        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.student->det)))) goto out;
+        if (changed[0]) trun_logf(&r.log, "config changed since the checkpoint (--allow-config-change): %s", changed);
     }
     r.opts = opts;
     r.res = res;

@@ -52,6 +52,8 @@ typedef struct {
     int progress;                  /* progress bar on a TTY */
     int quiet;                     /* no log lines on stderr (files still written) */
     int validate;                  /* 1 (default): validate after each epoch when val is configured */
+    int overwrite;                 /* a fresh run may replace a run output_dir holds */
+    int allow_config_change;       /* resume under a config whose training-relevant keys changed */
     int64_t stop_after;            /* test hook: behave as if stopped after this many iterations of
                                       this process (0: never) */
 } ht_opts;
@@ -75,6 +77,10 @@ int ht_train(const tc_config *cfg, const ht_opts *o, ht_result *res);
 
 /* 1 if <output_dir>/last.h5 holds a run that finished all cfg's epochs. */
 int ht_finished(const tc_config *cfg);
+/* ht_finished, and when a run is there, its stored config must match cfg's
+ * training-relevant keys: 1 finished, 0 not (or no run), -1 + hnd_error()
+ * naming the keys that differ (config_diff.h). */
+int ht_finished_same(const tc_config *cfg);
 
 #ifdef __cplusplus
 }

@@ -10,9 +10,13 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "coco_ann.h"
+#include "device.h"
 #include "hnd_error.h"
 #include "hnd_model.h"
 #include "hnd_train.h"
+#include "rcnn_transform.h"
+#include "smp.h"
 
 int sw_parse_channels(const char *s, int *out, int max) {
     int n = 0;
@@ -118,7 +122,7 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
     const tc_split *sp = cfg->dataset.test.present ? &cfg->dataset.test : &cfg->dataset.val;
     if (!sp->present) return hnd_error_set("%s: neither dataset.splits.test nor val is configured", cfg->source);
     ct_device dev;
-    if (hm_parse_device(cfg->device, &dev) != 0) return -1;
+    if (md_device_parse(cfg->device, &dev) != 0) return -1;
     hm_model *h = student ? hm_new_student(&cfg->student) : hm_new_teacher(&cfg->teacher);
     ev_ctx *e = NULL;
     int rc = -1;
@@ -132,6 +136,37 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
     }
     ev_close(e);
     hm_free(h);
+    return rc;
+}
+
+/* The teacher's row: in split-computing terms it sends the 8-bit input
+ * image itself, 3 x H x W bytes at the size its R-CNN transform resizes
+ * each evaluated image to (students measure their bottleneck in
+ * evaluate.c). The images are the loader's: remove_non_annotated applies. */
+static int teacher_sends(const tc_config *cfg, ev_result *ev) {
+    const tc_split *sp = cfg->dataset.test.present ? &cfg->dataset.test : &cfg->dataset.val;
+    coco_dataset *ds = coco_load(sp->annotations, NULL);
+    if (!ds) return -1;
+    int64_t *order = smp_dataset_order(ds), *keep = malloc(((size_t)ds->n_images + 1) * sizeof *keep), n = 0;
+    int rc = order && keep ? 0 : hnd_error_set("out of memory");
+    if (rc == 0 && sp->remove_non_annotated) n = smp_filter_with_annotations(ds, order, ds->n_images, keep);
+    else if (rc == 0)
+        for (n = 0; n < ds->n_images; n++) keep[n] = n;
+    double sum = 0;
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        const coco_image *im = &ds->images[order[keep[i]]];
+        int64_t hw[2];
+        rc = rt_resized_size(im->height, im->width, cfg->teacher.min_size, cfg->teacher.max_size, hw);
+        sum += 3.0 * (double)hw[0] * (double)hw[1];
+    }
+    if (rc == 0 && n > 0) {
+        ev->mean_input_numel = ev->mean_numel = ev->mean_bytes_q8 = sum / (double)n;   /* a byte a value */
+        ev->mean_bytes_f32 = 4 * ev->mean_bytes_q8;
+        ev->ratio_f32 = ev->ratio_q8 = 1;
+    }
+    free(order);
+    free(keep);
+    coco_free(ds);
     return rc;
 }
 
@@ -183,7 +218,13 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         tc_config c;
         if (tc_load(config_path, all, n_sets + 3, &c) != 0) goto fail;
         snprintf(r->ckpt, sizeof r->ckpt, "%s", c.student.ckpt);
-        if (!ht_finished(&c)) {
+        int fin = ht_finished_same(&c);   /* a run of another config is refused, not reused */
+        if (fin < 0) {
+            hnd_error_prefix("C=%d", channels[i]);
+            tc_free(&c);
+            goto fail;
+        }
+        if (!fin) {
             if (!o->quiet) fprintf(stderr, "sweep: C=%d: training in %s\n", channels[i], r->run_dir);
             ht_opts to;
             ht_opts_default(&to);
@@ -227,7 +268,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         r->is_teacher = 1;
         snprintf(r->ckpt, sizeof r->ckpt, "%s", base.teacher.ckpt);
         if (!o->quiet) fprintf(stderr, "sweep: evaluating the teacher %s\n", base.teacher.ckpt);
-        if (eval_ckpt(&base, 0, base.teacher.ckpt, o, &r->ev) != 0) goto fail;
+        if (eval_ckpt(&base, 0, base.teacher.ckpt, o, &r->ev) != 0 || teacher_sends(&base, &r->ev) != 0) goto fail;
         (*n_rows)++;
         if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
     }

@@ -11,10 +11,15 @@
 #include "coco_ann.h"
 #include "data_tensors.h"
 #include "evaluate.h"
+#include "device.h"
 #include "hnd_error.h"
 #include "hnd_model.h"
 #include "ld.h"
+#include "mono_clock.h"
+#include "path.h"
 #include "progress.h"
+#include "splitmix.h"
+#include "str_util.h"
 #include "train_run.h"
 
 void tt_opts_default(tt_opts *o) {
@@ -39,6 +44,13 @@ int tt_finished(const tc_config *cfg) {
         return 0;
     }
     return st.epoch >= cfg->train.num_epochs && st.iteration == 0;
+}
+
+int tt_finished_same(const tc_config *cfg) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/last.h5", cfg->output_dir);
+    if (access(p, R_OK) == 0 && trun_check_config(p, cfg->json, 0, NULL, 0) != 0) return -1;
+    return tt_finished(cfg);
 }
 
 int tt_write_box_teacher(const tc_config *cfg, const char *src, const char *dst) {
@@ -85,12 +97,6 @@ out:
 
 /* ---- torchvision's initialisation ---- */
 
-static int starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-static int ends(const char *s, const char *e) {
-    size_t a = strlen(s), b = strlen(e);
-    return a >= b && strcmp(s + a - b, e) == 0;
-}
-
 /* t = N(0, std) or U(-bound, bound) (uniform != 0), drawn from the global generator. */
 static int fill_random(ct_tensor *t, double scale, int uniform) {
     int64_t shape[8];
@@ -118,21 +124,21 @@ static int init_weights(mp_params *p) {
         int nd = ct_shape(t, sh, 8);
         if (nd < 0) return hnd_error_set("init: %s: %s", n, ct_last_error());
         int rc = 0;
-        if (ends(n, "running_mean") || ends(n, "num_batches_tracked")) rc = ct_fill_(t, 0.0);
-        else if (ends(n, "running_var")) rc = ct_fill_(t, 1.0);
-        else if (starts(n, "backbone.body.")) {
+        if (su_ends_with(n, "running_mean") || su_ends_with(n, "num_batches_tracked")) rc = ct_fill_(t, 0.0);
+        else if (su_ends_with(n, "running_var")) rc = ct_fill_(t, 1.0);
+        else if (su_starts_with(n, "backbone.body.")) {
             if (nd == 4) rc = fill_random(t, sqrt(2.0 / (double)(sh[0] * sh[2] * sh[3])), 0);
-            else rc = ct_fill_(t, ends(n, ".weight") ? 1.0 : 0.0);   /* BN */
-        } else if (nd == 1 && !starts(n, "roi_heads.box_")) {
+            else rc = ct_fill_(t, su_ends_with(n, ".weight") ? 1.0 : 0.0);   /* BN */
+        } else if (nd == 1 && !su_starts_with(n, "roi_heads.box_")) {
             rc = ct_fill_(t, 0.0);   /* conv biases: FPN, RPN, mask head */
-        } else if (starts(n, "backbone.fpn.")) {
+        } else if (su_starts_with(n, "backbone.fpn.")) {
             rc = fill_random(t, sqrt(3.0 / (double)(sh[1] * sh[2] * sh[3])), 1);   /* kaiming_uniform a=1 */
-        } else if (starts(n, "rpn.")) {
+        } else if (su_starts_with(n, "rpn.")) {
             rc = fill_random(t, 0.01, 0);
-        } else if (starts(n, "roi_heads.box_")) {
+        } else if (su_starts_with(n, "roi_heads.box_")) {
             if (nd == 2) last_fan_in = sh[1];
             rc = fill_random(t, 1.0 / sqrt((double)last_fan_in), 1);   /* nn.Linear's default */
-        } else if (starts(n, "roi_heads.mask_")) {
+        } else if (su_starts_with(n, "roi_heads.mask_")) {
             /* kaiming_normal fan_out relu; torch's fan_out = size(0) * receptive field
              * (for the ConvTranspose2d too) */
             int64_t rf = nd == 4 ? sh[2] * sh[3] : 1;
@@ -176,7 +182,7 @@ static void run_free(tt_run *r) {
 static int build(tt_run *r, const tt_opts *o) {
     const tc_config *c = r->cfg;
     ct_device dev;
-    if (hm_parse_device(c->device, &dev) != 0) return -1;
+    if (md_device_parse(c->device, &dev) != 0) return -1;
     hm_model *h = calloc(1, sizeof *h);
     if (!h) return hnd_error_set("out of memory");
     r->model = h;
@@ -198,7 +204,7 @@ static int build(tt_run *r, const tt_opts *o) {
     for (int i = 0; i < mp_params_count(p); i++) {
         const char *name = mp_params_name(p, i);
         ct_tensor *t = mp_params_tensor(p, i);
-        if (!starts(name, "backbone.body.") && mp_params_kind(p, i) == MP_PARAM &&
+        if (!su_starts_with(name, "backbone.body.") && mp_params_kind(p, i) == MP_PARAM &&
             ct_set_requires_grad(t, 1) != 0)
             return hnd_error_set("%s: %s", name, ct_last_error());
         if (ct_requires_grad(t) == 1) n++;
@@ -276,13 +282,6 @@ done:
     return rc;
 }
 
-static uint64_t mix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, const double *means, double *map,
                     tt_result *res) {
     const tc_config *cfg = r->cfg;
@@ -321,7 +320,7 @@ static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr,
     tt_run *r = ctx;
     /* the samplers draw from torch's generator: seeded per step, so that a
      * resumed run draws what the uninterrupted one drew */
-    ct_manual_seed(mix(r->cfg->seed ^ mix((uint64_t)global_step)));
+    ct_manual_seed(sm64_mix(r->cfg->seed ^ sm64_mix((uint64_t)global_step)));
     return step(r, b, lr, loss, parts);
 }
 
@@ -354,7 +353,7 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
         return hnd_error_set("%s: a distillation config: hnd train-teacher trains a 'model' (teacher) config; "
                              "distill students with hnd train", cfg->source);
     if (!cfg->has_train) return hnd_error_set("%s: train: the schedule is needed", cfg->source);
-    const double t0 = trun_now();
+    const double t0 = mono_now_s();
     tt_run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
@@ -364,20 +363,39 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     tt_best_path(cfg, r.best_path, sizeof r.best_path);
     snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
     snprintf(res->best_path, sizeof res->best_path, "%s", r.best_path);
-    {
+    /* every input is checked before anything in output_dir is touched */
+    int resuming = opts->resume && access(r.last_path, R_OK) == 0;
+    char changed[2048] = "";
+    if (!resuming && trun_check_fresh_dir(cfg->output_dir, "train-teacher", opts->overwrite) != 0) goto out;
+    if (resuming && trun_check_config(r.last_path, cfg->json, opts->allow_config_change, changed, sizeof changed) != 0)
+        goto out;
+    if (build(&r, opts) != 0 || open_data(&r) != 0) goto out;
+    const int64_t iters = ld_num_batches(r.ld);
+    ck_state st = {0};
+    st.best_map = -1;
+    st.best_epoch = -1;
+    st.seed = cfg->seed;
+    if (resuming &&
+        (ck_load_state(r.last_path, &st) != 0 ||
+         trun_check_resume(r.last_path, r.trainable, "model or trainable_backbone_layers", &st, cfg->seed, iters) != 0 ||
+         hm_load(r.model, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.model->dev) != 0))
+        goto out;
+    if (cfg->dataset.val.present && opts->validate) {
+        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.model->det)))) goto out;
+    }
+    if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
+    {   /* model.ckpt may live outside output_dir */
         char dir[1100];
         snprintf(dir, sizeof dir, "%s", r.best_path);
         char *sl = strrchr(dir, '/');
         if (sl && sl != dir) {
             *sl = 0;
-            if (trun_mkdirs(dir) != 0) return -1;
+            if (path_mkdirs(dir) != 0) goto out;
         }
     }
-    int resuming = opts->resume && access(r.last_path, R_OK) == 0;
-    if (trun_log_open(&r.log, cfg->output_dir, resuming, cfg->json) != 0) goto out;
+    /* logs are appended to, never truncated (--overwrite removed them) */
+    if (trun_log_open(&r.log, cfg->output_dir, 1, cfg->json) != 0) goto out;
     trun_logf(&r.log, "hnd train-teacher: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
-    if (build(&r, opts) != 0 || open_data(&r) != 0) goto out;
-    const int64_t iters = ld_num_batches(r.ld);
     const rcnn_config *rcc = &r.model->rc;
     trun_logf(&r.log, "%s, %d classes, input %g/%g, FPN %d channels, trainable backbone layers %d, %s BN; "
                       "%d trainable tensors (%lld parameters); %lld images, %lld iterations/epoch, %d epochs",
@@ -385,21 +403,13 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
               rcc->backbone.fpn_out_channels, rcc->backbone.trainable_layers,
               rcc->backbone.frozen_bn ? "frozen" : "trainable", r.n_trainable, (long long)r.n_params,
               (long long)ld_num_samples(r.ld), (long long)iters, cfg->train.num_epochs);
-    ck_state st = {0};
-    st.best_map = -1;
-    st.best_epoch = -1;
-    st.seed = cfg->seed;
+    if (!cfg->dataset.val.present)
+        trun_logf(&r.log, "note: %s configures no dataset.splits.val: no validation, the teacher is the last epoch",
+                  cfg->source);
     if (resuming) {
-        if (ck_load_state(r.last_path, &st) != 0 ||
-            trun_check_resume(r.last_path, r.trainable, "model or trainable_backbone_layers", &st, cfg->seed,
-                              iters) != 0 ||
-            hm_load(r.model, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.model->dev) != 0)
-            goto out;
         trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
                   (long long)st.epoch, (long long)st.iteration, st.best_map);
-    }
-    if (cfg->dataset.val.present && opts->validate) {
-        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.model->det)))) goto out;
+        if (changed[0]) trun_logf(&r.log, "config changed since the checkpoint (--allow-config-change): %s", changed);
     }
     r.opts = opts;
     r.res = res;
@@ -429,7 +439,7 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     res->last_loss = last_mean;
     res->best_map = st.best_map;
     res->best_epoch = st.best_epoch;
-    res->seconds = trun_now() - t0;
+    res->seconds = mono_now_s() - t0;
     if (!stopped)
         trun_logf(&r.log, "finished %d epochs in %.0f s; best bbox AP %.4f (epoch %lld) -> %s", cfg->train.num_epochs,
                   res->seconds, st.best_map, (long long)st.best_epoch, r.best_path);

@@ -62,6 +62,8 @@ typedef struct {
     int progress;                  /* progress bar on a TTY */
     int quiet;                     /* no log lines on stderr (files still written) */
     int validate;                  /* 1 (default): validation after each epoch when val is configured */
+    int overwrite;                 /* a fresh run may replace a run output_dir holds */
+    int allow_config_change;       /* resume under a config whose training-relevant keys changed */
     int64_t stop_after;            /* test hook: stop after this many iterations of this process */
 } tt_opts;
 
@@ -92,6 +94,9 @@ void tt_best_path(const tc_config *cfg, char *buf, size_t n);
 /* 1 if <output_dir>/last.h5 holds a run that finished all cfg's epochs and
  * the best-teacher file exists. */
 int tt_finished(const tc_config *cfg);
+/* tt_finished after checking that a run there has cfg's training-relevant
+ * config: 1 / 0, or -1 + hnd_error() naming the keys that differ. */
+int tt_finished_same(const tc_config *cfg);
 
 /* Writes the Faster R-CNN part of a Mask R-CNN teacher (every tensor but
  * roi_heads.mask_*: its box branch is a Faster R-CNN) from src to dst, a

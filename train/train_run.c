@@ -1,37 +1,27 @@
 /* train_run.c: see train_run.h. */
 #include "train_run.h"
 
+#include "atomic_file.h"
+#include "config_diff.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hnd_error.h"
+#include "mono_clock.h"
+#include "path.h"
 
-double trun_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+/* Kept for train_run.h's callers; new code calls util's mono_now_s and
+ * path_mkdirs directly. */
+double trun_now(void) { return mono_now_s(); }
 
-int trun_mkdirs(const char *path) {
-    char buf[1100];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return hnd_error_set("%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
+int trun_mkdirs(const char *path) { return path_mkdirs(path); }
 
 void trun_fmt_eta(double s, char *buf, size_t n) {
     if (!isfinite(s) || s < 0) s = 0;
@@ -40,7 +30,7 @@ void trun_fmt_eta(double s, char *buf, size_t n) {
 }
 
 int trun_log_open(trun_log *l, const char *dir, int append, const char *config_json) {
-    if (trun_mkdirs(dir) != 0) return -1;
+    if (path_mkdirs(dir) != 0) return -1;
     char p[1100];
     const char *mode = append ? "a" : "w";
     snprintf(p, sizeof p, "%s/train.log", dir);
@@ -50,11 +40,47 @@ int trun_log_open(trun_log *l, const char *dir, int append, const char *config_j
     if (config_json) {
         /* a record of what ran, not an input: a failed write is not fatal */
         snprintf(p, sizeof p, "%s/config.json", dir);
-        FILE *cf = fopen(p, "w");
-        if (cf) {
-            fprintf(cf, "%s\n", config_json);
-            fclose(cf);
-        }
+        if (af_write_text(p, config_json) != 0) hnd_error_clear();
+    }
+    return 0;
+}
+
+int trun_check_config(const char *ckpt_path, const char *config_json, int allow_change, char *changed, size_t cap) {
+    if (cap) changed[0] = 0;
+    char *stored = ck_attr(ckpt_path, "config");
+    if (!stored) return 0;   /* written before configs were stored: nothing to compare */
+    char diff[2048];
+    int n = cdiff_keys(stored, config_json, diff, sizeof diff);
+    free(stored);
+    if (n < 0) return hnd_error_prefix("%s", ckpt_path);
+    if (n > 0 && !allow_change)
+        return hnd_error_set("%s was trained with another config (%d training-relevant key%s differ%s: %s); "
+                             "use the same config, another output_dir, or --resume --allow-config-change to "
+                             "continue under the new one",
+                             ckpt_path, n, n == 1 ? "" : "s", n == 1 ? "s" : "", diff);
+    if (cap) snprintf(changed, cap, "%s", diff);
+    return 0;
+}
+
+static const char *const k_run_files[] = {"last.h5", "best.h5", "train.log", "metrics.jsonl", "config.json"};
+
+int trun_check_fresh_dir(const char *dir, const char *cmd, int overwrite) {
+    for (size_t i = 0; i < sizeof k_run_files / sizeof k_run_files[0]; i++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/%s", dir, k_run_files[i]);
+        if (access(p, F_OK) == 0 && !overwrite)
+            return hnd_error_set("%s holds a run (%s): use --resume to continue it or --overwrite to replace it "
+                                 "(hnd %s CONFIG --resume | --overwrite)",
+                                 dir, k_run_files[i], cmd);
+    }
+    return 0;
+}
+
+int trun_clear_run_dir(const char *dir) {
+    for (size_t i = 0; i < sizeof k_run_files / sizeof k_run_files[0]; i++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/%s", dir, k_run_files[i]);
+        if (unlink(p) != 0 && errno != ENOENT) return hnd_error_set("%s: %s", p, strerror(errno));
     }
     return 0;
 }
@@ -152,11 +178,26 @@ int trun_check_resume(const char *last_path, const char *trainable, const char *
     return 0;
 }
 
+int trun_check_classes(const coco_dataset *ds, int num_classes, const char *what) {
+    for (int64_t i = 0; i < ds->n_anns; i++) {
+        int64_t id = ds->anns[i].category_id;
+        if (id >= 1 && id < num_classes) continue;
+        const coco_category *cat = &ds->cats[ds->anns[i].category];
+        return hnd_error_set("%s: annotations[%lld]: category %lld ('%s') is outside the model's classes 1..%d "
+                             "(%s num_classes %d counts the background; category ids are the labels)",
+                             ds->path, (long long)i, (long long)id, coco_str(ds, cat->name), num_classes - 1, what,
+                             num_classes);
+    }
+    return 0;
+}
+
 int trun_open_train_data(const tc_config *c, int with_masks, coco_dataset **ds, ld_loader **ld) {
     const tc_split *s = &c->dataset.train;
     if (!s->present) return hnd_error_set("%s: dataset.splits.train is needed for training", c->source);
     coco_load_opts lo = {0};
     if (!(*ds = coco_load(s->annotations, &lo))) return -1;
+    const tc_model *m = c->is_org ? &c->teacher : &c->student;
+    if (trun_check_classes(*ds, m->num_classes, c->is_org ? "model.params" : "student_model.params") != 0) return -1;
     ld_opts o;
     ld_opts_default(&o);
     o.ds = *ds;
@@ -186,7 +227,7 @@ typedef struct {
 
 static void window_log(trun_loop *L, trun_window *w, const ck_state *st, int64_t epoch, int64_t it, int64_t iters,
                        double lr, double t_epoch, int64_t it_start) {
-    double t = trun_now(), dt = t - w->t0;
+    double t = mono_now_s(), dt = t - w->t0;
     double ips = dt > 0 ? (double)w->images / dt : 0;
     double per_it = it > it_start ? (t - t_epoch) / (double)(it - it_start) : 0;
     int64_t left = (int64_t)L->cfg->train.num_epochs * iters - (epoch * iters + it);
@@ -257,7 +298,7 @@ int trun_run_epochs(trun_loop *L, ck_state *st) {
         snprintf(label, sizeof label, "%s %lld/%d", L->bar_label, (long long)epoch + 1, cfg->train.num_epochs);
         L->log->bar = prg_begin(label, (uint64_t)iters, "it", L->progress);
         prg_update(L->log->bar, (uint64_t)it);
-        double t_epoch = trun_now();
+        double t_epoch = mono_now_s();
         int64_t it_start = it;
         trun_window w;
         memset(&w, 0, sizeof w);
@@ -337,7 +378,7 @@ int trun_run_epochs(trun_loop *L, ck_state *st) {
             if (L->validate) trun_logf(L->log, "best bbox AP so far: %.4f -> %s", map, L->best_path);
         }
         if (L->save(L->ctx, L->last_path, st, 1) != 0) return -1;
-        trun_logf(L->log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, trun_now() - t_epoch);
+        trun_logf(L->log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, mono_now_s() - t_epoch);
         if (L->stop && *L->stop && epoch + 1 < cfg->train.num_epochs) {
             L->stopped = 1;
             trun_logf(L->log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,

@@ -63,6 +63,11 @@ ct_optim *trun_optimizer(const tc_train *t, ct_tensor **params, int n);
  * unreadable images skipped and counted; GT masks when with_masks. At least
  * one batch, or an error naming the file. 0 / -1 + hnd_error(). */
 int trun_open_train_data(const tc_config *c, int with_masks, coco_dataset **ds, ld_loader **ld);
+/* Every annotation's category id must be a label of the model: 1 <=
+ * id < num_classes (labels are category ids; 0 is the background). 0 / -1
+ * + hnd_error() naming the file, the annotation and the category; `what`
+ * names the config key in the message. */
+int trun_check_classes(const coco_dataset *ds, int num_classes, const char *what);
 
 /* Before resuming from last_path: its trainable tensors must be `trainable`,
  * its seed `seed`, and st->iteration < iters_per_epoch (st: its state, loaded
@@ -71,6 +76,21 @@ int trun_open_train_data(const tc_config *c, int with_masks, coco_dataset **ds, 
 int trun_check_resume(const char *last_path, const char *trainable, const char *what_changed, const ck_state *st,
                       uint64_t seed, int64_t iters_per_epoch);
 
+/* Before reusing or resuming the run of ckpt_path under config_json: the
+ * training-relevant keys (config_diff.h) of the config stored in it must be
+ * the same, unless allow_change (then the differences are only returned in
+ * changed[], for the log). A checkpoint without a stored config passes.
+ * 0 / -1 + hnd_error(): "<ckpt> was trained with another config:
+ * train.optimizer.params.lr (0.001 -> 0.01) ...". */
+int trun_check_config(const char *ckpt_path, const char *config_json, int allow_change, char *changed, size_t cap);
+
+/* A fresh (not resumed) run into dir: when dir holds a run (last.h5,
+ * best.h5, train.log, metrics.jsonl or config.json), refuses unless
+ * overwrite. Touches nothing. 0 / -1 + hnd_error(). */
+int trun_check_fresh_dir(const char *dir, const char *cmd, int overwrite);
+/* With --overwrite: removes those files of dir (after every other check
+ * passed). 0 / -1 + hnd_error(). */
+int trun_clear_run_dir(const char *dir);
 
 #define TRUN_MAX_PARTS 8
 
