@@ -8,6 +8,7 @@ pkgs=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas0-pthread        # torch; OpenBLAS: Debian's reference BLAS is ~9x slower
   libhdf5-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libzip-dev
+  libcairo2-dev fonts-dejavu-core          # figures: cairo (PNG/SVG/PDF), the font they use
   libcmocka-dev
   python3-torchvision python3-h5py python3-pil   # test oracles (/usr/bin/python3)
   "$@"

@@ -1,10 +1,12 @@
-/* analysis_plot.h: minimal line charts as PNG (libpng) for hnd analyze and
- * hnd bench-latency: categorical or numeric x axis, linear or log10 y
- * (and x) axis, several series with a legend, an optional horizontal
- * reference line. A 5x7 bitmap font (upper case, digits, a few symbols;
- * lower case is drawn as upper case). Torch-free, prefix ap_. */
+/* analysis_plot.h: line charts for hnd analyze (tensor size and cumulative
+ * parameters per split point) and hnd bench-latency (time vs link rate):
+ * categorical or numeric x axis, linear or log10 axes, several series with
+ * a legend, an optional dashed reference line; PNG, SVG or PDF. Drawn by
+ * plot_chart.h (cairo). Torch-free, prefix ap_. */
 #ifndef HND_ANALYSIS_PLOT_H
 #define HND_ANALYSIS_PLOT_H
+
+#include "plot_format.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,8 +30,10 @@ typedef struct {
     int width, height;                /* 0: 960 x 600 */
 } ap_chart;
 
-/* Writes the chart to path atomically (path.tmp, then rename). 0 / -1 +
- * hnd_error(). */
+/* Writes the chart in format f to path with its extension replaced by the
+ * format's (pf_path), atomically. 0 / -1 + hnd_error(). */
+int ap_line_chart_as(const char *path, const ap_chart *c, const ap_series *s, int ns, pf_format f);
+/* ap_line_chart_as with the format path's extension names (PNG if none). */
 int ap_line_chart(const char *path, const ap_chart *c, const ap_series *s, int ns);
 
 #ifdef __cplusplus
