@@ -77,6 +77,8 @@ size_t ce_gt_num_annotations(const ce_gt *gt);
 /* Results (COCO results JSON) checked against gt and prepared for one IoU
  * type. name is used in error messages. NULL on error. */
 ce_dt *ce_dt_load(const ce_gt *gt, const char *path, ce_iou_type t, const ce_options *opts);
+/* Distinct ground-truth images the results cover (0 for none). */
+size_t ce_dt_num_images(const ce_dt *dt);
 ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *name, ce_iou_type t,
                    const ce_options *opts);
 void ce_dt_free(ce_dt *dt);

@@ -40,6 +40,20 @@ int ce_gt_num_images(const ce_gt *gt) { return gt->nimg; }
 int ce_gt_num_categories(const ce_gt *gt) { return gt->ncat; }
 size_t ce_gt_num_annotations(const ce_gt *gt) { return gt->nann; }
 
+size_t ce_dt_num_images(const ce_dt *dt) {
+    if (!dt || dt->n == 0) return 0;
+    unsigned char *seen = calloc((size_t)dt->gt->nimg, 1);
+    if (!seen) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < dt->n; i++)
+        if (!seen[dt->rec[i].img]) {
+            seen[dt->rec[i].img] = 1;
+            n++;
+        }
+    free(seen);
+    return n;
+}
+
 /* An id and its index in the file, to sort by id. Ids are unique (the
  * loader refuses duplicates). */
 typedef struct {

@@ -278,10 +278,6 @@ int cmd_analyze(int argc, char **argv) {
             specs[n_specs++] = s;
         }
     }
-    if (an_cli_mkdir(out) != 0) {
-        fprintf(stderr, "hnd analyze: %s\n", hnd_error());
-        return 1;
-    }
     an_result *rs = calloc((size_t)n_specs, sizeof *rs);
     if (!rs) return 1;
     int rc = 1;
@@ -308,6 +304,11 @@ int cmd_analyze(int argc, char **argv) {
             an_print(stdout, &rs[k]);
             printf("\n");
         }
+    }
+    /* the directory only now: a failed run leaves none behind */
+    if (an_cli_mkdir(out) != 0) {
+        fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+        goto done;
     }
     af_file a;
     FILE *f = an_cli_open(&a, out, "analysis.csv");

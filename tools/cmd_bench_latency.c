@@ -229,7 +229,7 @@ int cmd_bench_latency(int argc, char **argv) {
             fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
             goto done;
         }
-    if (an_cli_mkdir(out) != 0 || an_model_open(&spec, &m) != 0) {
+    if (an_model_open(&spec, &m) != 0) {
         fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
         goto done;
     }
@@ -242,6 +242,7 @@ int cmd_bench_latency(int argc, char **argv) {
         fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
         goto done;
     }
+    if (an_cli_mkdir(out) != 0) goto io_fail;   /* only now: a failed run leaves no directory */
     lat_strategy st[8];
     int ns = lat_strategies(&rep, &dv, st, 8);
     af_file a;

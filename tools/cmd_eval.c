@@ -50,6 +50,14 @@ int cmd_eval(int argc, char **argv) {
         return 1;
     }
     double t2 = now_s();
+    /* pycocotools scores missing images as misses. A detector leaves a few
+     * images empty; results for under half of them are usually a file of a
+     * subset (or of another split), worth a word */
+    size_t covered = ce_dt_num_images(dt);
+    if (covered > 0 && 2 * covered < (size_t)ce_gt_num_images(gt))
+        fprintf(stderr, "hnd " CMD ": warning: %s covers %zu of the %d ground-truth images; the others count as "
+                        "images without detections\n",
+                dt_path, covered, ce_gt_num_images(gt));
     ce_result res;
     int rc = ce_eval(gt, dt, &res);
     if (rc == 0 && json && ce_write_json(json, &res, per_cat) < 0) {

@@ -19,6 +19,7 @@
 #include "device.h"
 #include "hnd_error.h"
 #include "hnd_model.h"
+#include "train_run.h"
 
 /* --json: the stats (and bottleneck sizes), atomically. 0 / -1. */
 static int write_stats_json(const char *json, const char *ckpt, const ev_result *r) {
@@ -100,6 +101,11 @@ int cmd_eval_model(int argc, char **argv) {
     h = student ? hm_new_student(&cfg.student) : hm_new_teacher(&cfg.teacher);
     if (!h || hm_load(h, ckpt) != 0 || hm_to_device(h, dev) != 0 ||
         !(e = ev_open(sp, rcnn_has_masks(h->det)))) {
+        fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
+        goto done;
+    }
+    if (trun_check_classes(ev_dataset(e), h->rc.box.num_classes,
+                           student ? "student_model.params" : "the model's") != 0) {
         fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
         goto done;
     }

@@ -218,7 +218,7 @@ static const co_command k_commands[] = {
      "Errors (exit 1) name the file, the index and the field, e.g.\n"
      "  results[12].bbox: expected 4 numbers\n"
      "  results[3]: image_id 999 not in ground truth\n"
-     "An empty results array gives every stat -1; results that cover only some of\n"
+     "An empty results array gives every stat -1; results that cover under half of\n"
      "the ground-truth images are evaluated as pycocotools does, with a warning.\n"
      "HND_EVAL_THREADS=N sets the threads (default: all cores; results do not\n"
      "depend on it).\n",

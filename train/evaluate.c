@@ -59,6 +59,8 @@ void ev_close(ev_ctx *e) {
 
 int64_t ev_num_images(const ev_ctx *e) { return e ? e->ds->n_images : 0; }
 
+const coco_dataset *ev_dataset(const ev_ctx *e) { return e ? e->ds : NULL; }
+
 void ev_opts_default(ev_opts *o) {
     memset(o, 0, sizeof *o);
     o->batch_size = 1;

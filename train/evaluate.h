@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "coco_ann.h"
 #include "config.h"
 #include "hnd_model.h"
 
@@ -22,6 +23,8 @@ typedef struct ev_ctx ev_ctx;
 ev_ctx *ev_open(const tc_split *split, int with_segm);
 void ev_close(ev_ctx *e);
 int64_t ev_num_images(const ev_ctx *e);
+/* The split's annotations (owned by e). */
+const coco_dataset *ev_dataset(const ev_ctx *e);
 
 typedef struct {
     int batch_size;          /* images per forward (test.batch_size) */

@@ -102,6 +102,15 @@ with open(bad, "w") as f:
     f.write('[{"image_id": 999, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]')
 rc, out, err = run("eval", "--gt", os.path.join(d, "gt.json"), "--dt", bad, "--iou", "bbox")
 check(rc == 1 and "results[0]: image_id 999 not in ground truth" in err, "unknown image: %d %r" % (rc, err))
+# results of some images only: evaluated as pycocotools does, with a warning
+gt_doc = json.load(open(os.path.join(d, "gt.json")))
+first = gt_doc["images"][0]["id"]
+with open(bad, "w") as f:
+    json.dump([{"image_id": first, "category_id": gt_doc["categories"][0]["id"], "bbox": [1, 2, 3, 4],
+                "score": 0.5}], f)
+rc, out, err = run("eval", "--gt", os.path.join(d, "gt.json"), "--dt", bad, "--iou", "bbox", "-q")
+want = "covers 1 of the %d ground-truth images" % len(gt_doc["images"])
+check(rc == 0 and want in err, "partial results: %d %r" % (rc, err))
 with open(bad, "w") as f:
     f.write("[]")
 rc, out, err = run("eval", "--gt", os.path.join(d, "gt.json"), "--dt", bad, "--iou", "segm", "-q")
