@@ -60,6 +60,15 @@ if [ -x "$BIN/hnd-torch" ]; then
     expect 2 "--threads 100000: at most [0-9]+ threads" "$hnd" info --threads 100000
     expect 2 "HND_THREADS='x'" env HND_THREADS=x "$hnd" info
     [ -e r.json ] && { echo "FAIL: a usage error wrote r.json"; fail=1; }
+    # figures in the format asked for; a failed run leaves no directory
+    expect 2 "--format: expected one of png\|svg\|pdf, got 'bmp'" "$hnd" analyze --arch faster_rcnn_resnet18_fpn --format bmp
+    A=(--arch faster_rcnn_resnet18_fpn --input 3x96x96 --min-size 96 --max-size 96 --quiet --no-student)
+    "$hnd" analyze "${A[@]}" --out an_svg --format svg > /dev/null && "$hnd" analyze "${A[@]}" --out an_pdf --format pdf > /dev/null ||
+        { echo "FAIL: analyze --format"; fail=1; }
+    head -c 5 an_svg/params.svg | grep -q '<?xml' && head -c 4 an_pdf/tensor_sizes.pdf | grep -q '%PDF' ||
+        { echo "FAIL: analyze --format svg/pdf: $(ls an_svg an_pdf)"; fail=1; }
+    expect 1 "nope.h5" "$hnd" analyze "${A[@]}" --weights nope.h5 --out an_failed
+    [ -e an_failed ] && { echo "FAIL: a failed analyze left an_failed/"; fail=1; }
     # a corrupt image is skipped and counted; --strict-images makes it fatal
     mkdir imgs && cp syn/val/*.jpg imgs/ && head -c 100 syn/train/$(ls syn/train | head -1) > imgs/000000009999.jpg
     expect 0 "1 unreadable images skipped" "$hnd" detect "${D[@]}" imgs

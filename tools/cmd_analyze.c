@@ -134,7 +134,7 @@ int an_cli_specs_from_config(const char *path, an_model_spec specs[2], int *n_sp
 
 /* ------------------------------------------------------------ plots */
 
-static int plot_results(const char *dir, an_result *const *rs, int n, int params) {
+static int plot_results(const char *dir, an_result *const *rs, int n, int params, const char *format) {
     /* categories: the union of point names in order (students add "bottleneck") */
     const char *cats[AN_MAX_POINTS + 2];
     int nc = 0;
@@ -162,13 +162,13 @@ static int plot_results(const char *dir, an_result *const *rs, int n, int params
     if (params) {
         snprintf(title, sizeof title, "Cumulative parameters up to each module");
         ap_chart c = {title, "split after", "parameters (cumulative)", 0, 1, cats, nc, 0, 0, NULL, 0, 0};
-        snprintf(path, sizeof path, "%s/params.png", dir);
+        snprintf(path, sizeof path, "%s/params.%s", dir, format);
         rc = ap_line_chart(path, &c, s, ns);
     } else {
         snprintf(title, sizeof title, "Tensor size to send / input size (%" PRId64 "x%" PRId64 "x%" PRId64 ")",
                  rs[0]->input[0], rs[0]->input[1], rs[0]->input[2]);
         ap_chart c = {title, "split after", "scaled tensor size", 0, 1, cats, nc, 1, 1.0, "input size", 0, 0};
-        snprintf(path, sizeof path, "%s/tensor_sizes.png", dir);
+        snprintf(path, sizeof path, "%s/tensor_sizes.%s", dir, format);
         rc = ap_line_chart(path, &c, s, ns);
     }
 out:
@@ -316,7 +316,7 @@ int cmd_analyze(int argc, char **argv) {
     an_result *pr[18];
     for (int k = 0; k < n_specs; k++) cr[k] = pr[k] = &rs[k];
     if (!f || an_cli_commit(&a, an_write_csv(f, cr, n_specs) != 0) != 0 ||
-        plot_results(out, pr, n_specs, 0) != 0 || plot_results(out, pr, n_specs, 1) != 0) {
+        plot_results(out, pr, n_specs, 0, format) != 0 || plot_results(out, pr, n_specs, 1, format) != 0) {
         fprintf(stderr, "hnd analyze: %s\n", hnd_error());
         goto done;
     }

@@ -77,7 +77,7 @@ static int resize_image(img_u8 *im, int64_t h, int64_t w) {
     return rc;
 }
 
-static int plot_model(const char *dir, const lat_strategy *s, int n, const double *rates, int nr,
+static int plot_model(const char *dir, const char *format, const lat_strategy *s, int n, const double *rates, int nr,
                       double overhead_ms, const char *label) {
     ap_series ser[8];
     double ys[8][LAT_MAX_RATES];
@@ -88,7 +88,7 @@ static int plot_model(const char *dir, const lat_strategy *s, int n, const doubl
     char title[256], path[4096];
     snprintf(title, sizeof title, "Total inference time vs link rate: %s", label);
     ap_chart c = {title, "link rate [Mbit/s]", "total time [s]", 1, 1, NULL, 0, 0, 0, NULL, 0, 0};
-    snprintf(path, sizeof path, "%s/latency_model.png", dir);
+    snprintf(path, sizeof path, "%s/latency_model.%s", dir, format);
     return ap_line_chart(path, &c, ser, n < 8 ? n : 8);
 }
 
@@ -254,7 +254,7 @@ int cmd_bench_latency(int argc, char **argv) {
     if (!f || an_cli_commit(&a,
                             lat_write_model_csv(f, st, ns, rates, nr, overhead_ms) != 0) != 0)
         goto io_fail;
-    if (plot_model(out, st, ns, rates, nr, overhead_ms, rep.label) != 0) goto io_fail;
+    if (plot_model(out, b.format, st, ns, rates, nr, overhead_ms, rep.label) != 0) goto io_fail;
     if (!bo.quiet) {
         lat_print(stdout, &rep);
         printf("  device: %s\n",
