@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "ctorch.h"
 #include "atomic_file.h"
 #include "det_results.h"
+#include "det_visualize.h"
 #include "file_check.h"
 #include "hnd_error.h"
 #include "img.h"
@@ -108,94 +108,43 @@ static double now_ms(void) {
 
 /* ------------------------------------------------------------- visualize */
 
-/* 3x5 glyphs for digits and '.', bit 2 = left column, rows top to bottom. */
-static const uint8_t k_glyphs[11][5] = {
-    {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1},
-    {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7},
-    {0, 0, 0, 0, 2},
-};
+/* Class names for --visualize: the categories of a COCO file (--ann, or the
+ * evaluation split of --config). */
+typedef struct {
+    int64_t *ids;
+    char **names;
+    int n;
+} det_names;
 
-static void color_of(int64_t label, uint8_t c[3]) {
-    uint32_t h = (uint32_t)label * 2654435761u;
-    c[0] = (uint8_t)(64 + (h & 0xBF));
-    c[1] = (uint8_t)(64 + ((h >> 8) & 0xBF));
-    c[2] = (uint8_t)(64 + ((h >> 16) & 0xBF));
+static void names_clear(det_names *nm) {
+    for (int i = 0; i < nm->n; i++) free(nm->names[i]);
+    free(nm->ids);
+    free(nm->names);
+    memset(nm, 0, sizeof *nm);
 }
 
-static void put_px(img_u8 *im, int x, int y, const uint8_t c[3]) {
-    if (x < 0 || y < 0 || x >= im->width || y >= im->height) return;
-    memcpy(im->rgb + 3 * ((size_t)y * im->width + x), c, 3);
-}
-
-static void draw_text(img_u8 *im, int x, int y, const char *s, const uint8_t c[3]) {
-    const int sc = 2;
-    for (; *s; s++, x += 4 * sc) {
-        int g = *s == '.' ? 10 : (*s >= '0' && *s <= '9' ? *s - '0' : -1);
-        if (g < 0) continue;
-        for (int r = 0; r < 5; r++)
-            for (int col = 0; col < 3; col++)
-                if (k_glyphs[g][r] & (4 >> col))
-                    for (int dy = 0; dy < sc; dy++)
-                        for (int dx = 0; dx < sc; dx++) put_px(im, x + col * sc + dx, y + r * sc + dy, c);
+static int names_from(const coco_dataset *ds, det_names *nm) {
+    nm->ids = calloc((size_t)ds->n_cats + 1, sizeof *nm->ids);
+    nm->names = calloc((size_t)ds->n_cats + 1, sizeof *nm->names);
+    if (!nm->ids || !nm->names) return hnd_error_set("out of memory");
+    for (int32_t i = 0; i < ds->n_cats; i++) {
+        nm->ids[i] = ds->cats[i].id;
+        if (!(nm->names[i] = strdup(coco_str(ds, ds->cats[i].name)))) return hnd_error_set("out of memory");
+        nm->n = i + 1;
     }
-}
-
-static int write_png(const char *path, const img_u8 *im) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return hnd_error_set("%s: %s", path, strerror(errno));
-    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = p ? png_create_info_struct(p) : NULL;
-    if (!p || !info || setjmp(png_jmpbuf(p))) {
-        png_destroy_write_struct(&p, &info);
-        fclose(f);
-        remove(path);
-        return hnd_error_set("%s: cannot write PNG", path);
-    }
-    png_init_io(p, f);
-    png_set_IHDR(p, info, (png_uint_32)im->width, (png_uint_32)im->height, 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(p, info);
-    for (int y = 0; y < im->height; y++) png_write_row(p, im->rgb + (size_t)y * 3 * im->width);
-    png_write_end(p, NULL);
-    png_destroy_write_struct(&p, &info);
-    if (fclose(f) != 0) return hnd_error_set("%s: %s", path, strerror(errno));
     return 0;
 }
 
-/* Boxes (2 px), mask overlays (50%), "label score" above each box. */
-static int visualize(const char *dir, const char *src, img_u8 *im, int64_t k, const float *boxes,
-                     const float *scores, const int64_t *labels, const uint8_t *masks) {
-    for (int64_t d = k - 1; d >= 0; d--) {
-        uint8_t c[3];
-        color_of(labels[d], c);
-        if (masks) {
-            const uint8_t *m = masks + (size_t)d * im->width * im->height;
-            for (size_t p = 0; p < (size_t)im->width * im->height; p++)
-                if (m[p])
-                    for (int ch = 0; ch < 3; ch++) im->rgb[3 * p + ch] = (uint8_t)((im->rgb[3 * p + ch] + c[ch]) / 2);
-        }
-        int x0 = (int)boxes[4 * d], y0 = (int)boxes[4 * d + 1];
-        int x1 = (int)boxes[4 * d + 2], y1 = (int)boxes[4 * d + 3];
-        for (int t = 0; t < 2; t++) {
-            for (int x = x0; x <= x1; x++) {
-                put_px(im, x, y0 + t, c);
-                put_px(im, x, y1 - t, c);
-            }
-            for (int y = y0; y <= y1; y++) {
-                put_px(im, x0 + t, y, c);
-                put_px(im, x1 - t, y, c);
-            }
-        }
-        char txt[32];
-        snprintf(txt, sizeof txt, "%lld %.2f", (long long)labels[d], scores[d]);
-        draw_text(im, x0 + 3, y0 > 14 ? y0 - 12 : y0 + 4, txt, c);
-    }
+/* Boxes, mask overlays and "name score" labels: DIR/<stem>.png. */
+static int visualize(const char *dir, const char *src, const img_u8 *im, const dr_host *h, const det_names *nm) {
     char path[4096], stem[1024];
     snprintf(stem, sizeof stem, "%s", base_name(src));
     char *dot = strrchr(stem, '.');
     if (dot) *dot = 0;
     snprintf(path, sizeof path, "%s/%s.png", dir, stem);
-    return write_png(path, im);
+    dv_image v = {im->rgb, im->width, im->height, h->k, h->boxes, h->scores, h->labels, h->masks};
+    dv_names names = {nm->ids, (const char *const *)nm->names, nm->n};
+    return dv_write_png(path, &v, &names);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -204,6 +153,7 @@ typedef struct {
     const char *weights, *arch, *ann, *out, *vis, *device, *config;
     int num_classes, batch, strict, strict_images, quiet;
     double score_thresh, min_size, max_size;
+    det_names names;   /* for --visualize */
 } det_opts;
 
 /* One image's results into the JSON array (and the PNG). */
@@ -212,7 +162,7 @@ static int emit(cJSON *arr, const det_opts *o, const det_input *in, img_u8 *im,
     dr_host h;
     if (dr_to_host(d, im->height, im->width, mask_thresh, &h) != 0) return hnd_error_prefix("%s", in->path);
     int rc = dr_append_json(arr, in->image_id, &h);
-    if (rc == 0 && o->vis) rc = visualize(o->vis, in->path, im, h.k, h.boxes, h.scores, h.labels, h.masks);
+    if (rc == 0 && o->vis) rc = visualize(o->vis, in->path, im, &h, &o->names);
     dr_host_free(&h);
     return rc;
 }
@@ -419,6 +369,17 @@ int cmd_detect(int argc, char **argv) {
         fprintf(stderr, "hnd detect: %s\n", hnd_error());
         rc = 1;
     }
+    if (rc == 0 && o.vis && !ds && have_cfg) {   /* names from the config's evaluation split */
+        const tc_split *sp = tcfg.dataset.val.present ? &tcfg.dataset.val : &tcfg.dataset.test;
+        if (sp->present && !(ds = coco_load(sp->annotations, NULL))) {
+            fprintf(stderr, "hnd detect: --visualize: class names from %s: %s\n", sp->annotations, hnd_error());
+            rc = 1;
+        }
+    }
+    if (rc == 0 && o.vis && ds && names_from(ds, &o.names) != 0) {
+        fprintf(stderr, "hnd detect: %s\n", hnd_error());
+        rc = 1;
+    }
     coco_free(ds);
     rcnn_config cfg;
     double t_load = now_ms();
@@ -445,5 +406,6 @@ int cmd_detect(int argc, char **argv) {
     for (int i = 0; i < in.n; i++) free(in.v[i].path);
     free(in.v);
     if (have_cfg) tc_free(&tcfg);
+    names_clear(&o.names);
     return rc;
 }
