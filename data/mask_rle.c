@@ -285,6 +285,47 @@ static int cmp_u32(const void *a, const void *b) {
     return x > y ? 1 : x < y ? -1 : 0;
 }
 
+/* Step 2 for one edge: the points of (xs,ys)->(xe,ye) on the 5x grid, one
+ * per step along the longer axis (walked from the lower end, stored in the
+ * edge's direction). Returns the count written to u, v. */
+static size_t walk_edge(int xs, int ys, int xe, int ye, int *u, int *v) {
+    int dx = abs(xe - xs), dy = abs(ys - ye);
+    int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+    if (flip) {
+        int t = xs;
+        xs = xe;
+        xe = t;
+        t = ys;
+        ys = ye;
+        ye = t;
+    }
+    size_t n = 0;
+    if (dx == 0 && dy == 0) {
+        /* a repeated vertex: one point; its row is never used because
+         * its column equals its neighbours' (0/0 in the original) */
+        u[n] = xs;
+        v[n] = ys;
+        n++;
+    } else if (dx >= dy) {
+        double s = (double)(ye - ys) / dx;
+        for (int d = 0; d <= dx; d++) {
+            int t = flip ? dx - d : d;
+            u[n] = t + xs;
+            v[n] = (int)(ys + s * t + .5);
+            n++;
+        }
+    } else {
+        double s = (double)(xe - xs) / dy;
+        for (int d = 0; d <= dy; d++) {
+            int t = flip ? dy - d : d;
+            v[n] = t + ys;
+            u[n] = (int)(xs + s * t + .5);
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Rasterisation of pycocotools' rleFrPoly:
  * 1. scale the vertices by 5 and round (truncating (int)(5v + 0.5));
  * 2. walk every edge densely on the 5x grid (one point per step along the
@@ -322,42 +363,7 @@ int rle_from_poly(rle_t *r, const double *xy, size_t k, uint32_t h, uint32_t w) 
         goto oom0;
     }
     n = 0;
-    for (size_t j = 0; j < k; j++) {
-        int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
-        int dx = abs(xe - xs), dy = abs(ys - ye);
-        int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
-        if (flip) {
-            int t = xs;
-            xs = xe;
-            xe = t;
-            t = ys;
-            ys = ye;
-            ye = t;
-        }
-        if (dx == 0 && dy == 0) {
-            /* a repeated vertex: one point; its row is never used because
-             * its column equals its neighbours' (0/0 in the original) */
-            u[n] = xs;
-            v[n] = ys;
-            n++;
-        } else if (dx >= dy) {
-            double s = (double)(ye - ys) / dx;
-            for (int d = 0; d <= dx; d++) {
-                int t = flip ? dx - d : d;
-                u[n] = t + xs;
-                v[n] = (int)(ys + s * t + .5);
-                n++;
-            }
-        } else {
-            double s = (double)(xe - xs) / dy;
-            for (int d = 0; d <= dy; d++) {
-                int t = flip ? dy - d : d;
-                v[n] = t + ys;
-                u[n] = (int)(xs + s * t + .5);
-                n++;
-            }
-        }
-    }
+    for (size_t j = 0; j < k; j++) n += walk_edge(x[j], y[j], x[j + 1], y[j + 1], u + n, v + n);
     free(x);
     free(y);
     /* toggle positions */
