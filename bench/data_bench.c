@@ -12,18 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "coco_ann.h"
 #include "hnd_error.h"
 #include "img.h"
+#include "mono_clock.h"
 #include "tf.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -143,14 +137,14 @@ static int gen_file(const char *path, long n_img, long n_ann) {
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "gen") == 0) return gen_file(argv[2], atol(argv[3]), atol(argv[4]));
     if (argc >= 3 && strcmp(argv[1], "ann") == 0) {
-        double t0 = now_s();
-        coco_load_opts o = {1};
+        double t0 = mono_now_s();
+        coco_load_opts o = {.progress = 1};
         coco_dataset *ds = coco_load(argv[2], &o);
         if (!ds) {
             fprintf(stderr, "%s\n", hnd_error());
             return 1;
         }
-        double t = now_s() - t0;
+        double t = mono_now_s() - t0;
         printf("images %lld annotations %lld categories %d polygons %zu coords %zu seconds %.3f\n",
                (long long)ds->n_images, (long long)ds->n_anns, ds->n_cats, ds->n_polys, ds->n_coords, t);
         coco_free(ds);
@@ -184,10 +178,10 @@ int main(int argc, char **argv) {
         if (nt < 1) nt = 1;
         pthread_mutex_init(&j.mu, NULL);
         pthread_t th[64];
-        double t0 = now_s();
+        double t0 = mono_now_s();
         for (int t = 0; t < nt && t < 64; t++) pthread_create(&th[t], NULL, pipe_worker, &j);
         for (int t = 0; t < nt && t < 64; t++) pthread_join(th[t], NULL);
-        double t = now_s() - t0;
+        double t = mono_now_s() - t0;
         if (j.failed) return 1;
         printf("%.3f\n", (double)j.n / t);
         fprintf(stderr, "hnd pipeline: %d images, %d threads, %.3f s (checksum %.4f)\n", j.n, nt, t, j.checksum);

@@ -7,27 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bottleneck.h"
 #include "ctorch.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 #include "model_params.h"
 #include "rcnn_config.h"
 #include "resnet.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "str_util.h"
 
 /* torchvision-like init: convs kaiming (fan_out), BN 1/0, running var 1. */
 static int init_params(mp_params *p) {
     for (int i = 0; i < mp_params_count(p); i++) {
         const char *n = mp_params_name(p, i);
         ct_tensor *t = mp_params_tensor(p, i);
-        size_t L = strlen(n);
         int rc = 0;
         if (ct_ndim(t) == 4) {
             double fan_out = (double)(ct_size(t, 0) * ct_size(t, 2) * ct_size(t, 3));
@@ -37,7 +31,7 @@ static int init_params(mp_params *p) {
             ct_tensor *r = ct_mul_scalar(ct_randn(sh, 4, CT_F32, ct_cpu()), sqrt(2.0 / fan_out));
             rc = r ? ct_copy_(t, r) : -1;
             ct_scope_end();
-        } else if (L > 7 && (strcmp(n + L - 7, ".weight") == 0 || strcmp(n + L - 12, ".running_var") == 0)) {
+        } else if (su_ends_with(n, ".weight") || su_ends_with(n, ".running_var")) {
             rc = ct_fill_(t, 1.0);
         }
         if (rc != 0) return -1;
@@ -81,7 +75,7 @@ int main(int argc, char **argv) {
         x = xc;
     }
     for (int k = 0; k < steps + 1; k++) {
-        double t0 = now();
+        double t0 = mono_now_s();
         ct_scope_begin();
         int prev = ct_grad_set_enabled(0);
         ct_tensor *yt = rn_layer(t, 1, rn_stem(t, x));
@@ -96,7 +90,7 @@ int main(int argc, char **argv) {
         double v;
         ct_item_f64(loss, &v);
         ct_scope_end();
-        double dt = now() - t0;
+        double dt = mono_now_s() - t0;
         if (k > 0) printf("%.4f\n", dt);   /* the first step warms up */
         else fprintf(stderr, "hnd step 0 (warm-up): %.2f s, loss %.6g\n", dt, v);
     }

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctorch.h"
 #include "hnd_error.h"
 #include "model_params.h"
+#include "mono_clock.h"
 #include "wstore.h"
 
 static mp_params *g_p;
@@ -100,12 +100,6 @@ static ct_tensor *load_data(const char *path, const char *name) {
     return x;
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s WEIGHTS.h5 RUNS THREADS\n", argv[0]);
@@ -151,9 +145,9 @@ int main(int argc, char **argv) {
     y = forward(x);  /* second warm-up, as on the Python side */
     ct_free(y);
     for (int i = 0; i < runs; i++) {
-        double t = now();
+        double t = mono_now_s();
         y = forward(x);
-        printf("%.6f\n", now() - t);
+        printf("%.6f\n", mono_now_s() - t);
         ct_free(y);
     }
     mp_params_free(g_p);

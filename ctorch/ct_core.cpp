@@ -23,9 +23,26 @@ namespace ct {
 // ---------------------------------------------------------------- errors --
 
 static thread_local std::string tl_error;
+// Whether tl_error comes from the latest guarded call on this thread. The
+// message itself outlives successful calls (like errno, see ctorch.h); this
+// flag does not, so that a NULL passed long after an unrelated, handled
+// failure is not blamed on it.
+static thread_local bool tl_pending = false;
 
-void set_error(const std::string &msg) { tl_error = msg; }
-void clear_error() { tl_error.clear(); }
+void set_error(const std::string &msg) {
+    tl_error = msg;
+    tl_pending = true;
+}
+void clear_error() {
+    tl_error.clear();
+    tl_pending = false;
+}
+void mark_success() { tl_pending = false; }
+
+std::string null_arg(const std::string &msg) {
+    if (!tl_pending || tl_error.empty()) return msg;
+    return msg + " (after: " + tl_error + ")";
+}
 
 void raise(const std::string &msg) { throw UserError(msg); }
 
@@ -204,7 +221,7 @@ extern "C" {
 // ---------------------------------------------------------------- errors --
 
 const char *ct_last_error(void) { return tl_error.c_str(); }
-void ct_clear_error(void) { tl_error.clear(); }
+void ct_clear_error(void) { clear_error(); }
 
 static thread_local std::string tl_info;
 
@@ -732,7 +749,7 @@ static std::vector<at::Tensor> tensor_list(const char *op, const ct_tensor *cons
     std::vector<at::Tensor> v;
     v.reserve(n);
     for (int i = 0; i < n; ++i) {
-        if (!ts[i]) raise("tensors[" + std::to_string(i) + "] is NULL");
+        if (!ts[i]) raise(null_arg("tensors[" + std::to_string(i) + "] is NULL"));
         v.push_back(ts[i]->t);
     }
     return v;

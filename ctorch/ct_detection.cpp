@@ -198,7 +198,7 @@ ct_tensor *ct_roi_align_multilevel(const ct_tensor *const *features, int n, cons
         std::vector<int64_t> hs, ws, starts;
         int64_t B = -1, C = -1, start = 0;
         for (int l = 0; l < n; l++) {
-            if (!features[l]) raise("feature map " + std::to_string(l) + " is NULL");
+            if (!features[l]) raise(null_arg("feature map " + std::to_string(l) + " is NULL"));
             const at::Tensor &f = features[l]->t;
             if (f.dim() != 4) raise("feature map " + std::to_string(l) + " must be [B,C,H,W], got " +
                                     shape_str(f.sizes()));

@@ -27,8 +27,16 @@ struct ct_tensor {
 namespace ct {
 
 // ---- errors ----
+// set_error also marks the message "pending": the failure whose NULL result a
+// caller may pass on to the next call. A successful guarded call unmarks it.
 void set_error(const std::string &msg);
 void clear_error();
+void mark_success();
+// msg + " (after: <pending message>)" when a failure is pending, else msg.
+// For every "X is NULL" about a handle: C callers nest calls
+// (ct_flatten(ct_nonzero(x))), and without this the inner failure's message
+// would be overwritten by the outer "argument 1 is NULL".
+std::string null_arg(const std::string &msg);
 // "[1,3,8,8]"
 std::string shape_str(at::IntArrayRef sizes);
 // The useful part of a libtorch message: its first lines, no backtrace.
@@ -51,21 +59,26 @@ std::string describe_args(std::initializer_list<Arg> args);
 void fail_with(const char *op, std::initializer_list<Arg> args, const char *what);
 
 // Runs body() with every C++ exception turned into (fail, ct_last_error()).
-// Non-optional NULL args are reported as "op: argument i (name) is NULL".
+// Non-optional NULL args are reported as "op: argument i (name) is NULL",
+// followed by " (after: ...)" when the previous call failed (see null_arg).
 template <class R, class F>
 R guard(const char *op, std::initializer_list<Arg> args, R fail, F &&body) noexcept {
     try {
         int i = 1;
         for (const Arg &a : args) {
             if (!a.t && !a.optional) {
-                set_error(std::string(op) + ": argument " + std::to_string(a.pos ? a.pos : i) +
-                          " (" + a.name +
-                          ") is NULL");
+                set_error(null_arg(std::string(op) + ": argument " +
+                                   std::to_string(a.pos ? a.pos : i) + " (" + a.name +
+                                   ") is NULL"));
                 return fail;
             }
             ++i;
         }
-        return body();
+        R r = body();
+        // After the body, not before: its own NULL checks (tensor arrays,
+        // optimizers) still see the failure pending from the previous call.
+        mark_success();
+        return r;
     } catch (const c10::Error &e) {
         try { fail_with(op, args, e.what_without_backtrace()); } catch (...) {}
     } catch (const std::exception &e) {

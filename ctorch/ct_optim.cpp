@@ -64,7 +64,7 @@ std::vector<at::Tensor> take_params(ct_tensor *const *params, int n) {
     std::vector<at::Tensor> v;
     v.reserve(n);
     for (int i = 0; i < n; ++i) {
-        if (!params[i]) raise("params[" + std::to_string(i) + "] is NULL");
+        if (!params[i]) raise(null_arg("params[" + std::to_string(i) + "] is NULL"));
         if (!at::isFloatingType(params[i]->t.scalar_type()))
             raise("params[" + std::to_string(i) + "] is not floating point");
         v.push_back(params[i]->t);
@@ -192,7 +192,7 @@ ct_optim *ct_optim_adam(ct_tensor *const *params, int n, double lr, double beta1
 
 int ct_optim_step(ct_optim *o) {
     return guard("optim_step", {}, -1, [&] {
-        if (!o) raise("optimizer is NULL");
+        if (!o) raise(null_arg("optimizer is NULL"));
         c10::AutoGradMode no_grad(false);
         if (o->kind == SGD) sgd_step(o);
         else adam_step(o);
@@ -202,7 +202,7 @@ int ct_optim_step(ct_optim *o) {
 
 int ct_optim_zero_grad(ct_optim *o, int set_to_none) {
     return guard("optim_zero_grad", {}, -1, [&] {
-        if (!o) raise("optimizer is NULL");
+        if (!o) raise(null_arg("optimizer is NULL"));
         c10::AutoGradMode no_grad(false);
         for (at::Tensor &p : o->params) {
             at::Tensor &g = p.mutable_grad();
@@ -220,7 +220,7 @@ int ct_optim_zero_grad(ct_optim *o, int set_to_none) {
 
 int ct_optim_set_lr(ct_optim *o, double lr) {
     return guard("optim_set_lr", {}, -1, [&] {
-        if (!o) raise("optimizer is NULL");
+        if (!o) raise(null_arg("optimizer is NULL"));
         check_nonneg(lr, "learning rate");
         o->lr = lr;
         return 0;
@@ -229,7 +229,7 @@ int ct_optim_set_lr(ct_optim *o, double lr) {
 
 double ct_optim_get_lr(const ct_optim *o) {
     if (!o) {
-        set_error("optim_get_lr: optimizer is NULL");
+        set_error(null_arg("optim_get_lr: optimizer is NULL"));
         return NAN;
     }
     return o->lr;
@@ -237,7 +237,7 @@ double ct_optim_get_lr(const ct_optim *o) {
 
 int ct_optim_param_count(const ct_optim *o) {
     if (!o) {
-        set_error("optim_param_count: optimizer is NULL");
+        set_error(null_arg("optim_param_count: optimizer is NULL"));
         return -1;
     }
     return (int)o->params.size();
@@ -247,7 +247,7 @@ void ct_optim_free(ct_optim *o) { delete o; }
 
 int ct_optim_state_count(const ct_optim *o) {
     return guard("optim_state_count", {}, -1, [&] {
-        if (!o) raise("optimizer is NULL");
+        if (!o) raise(null_arg("optimizer is NULL"));
         o->refresh();
         return (int)o->entries.size();
     });
@@ -255,7 +255,7 @@ int ct_optim_state_count(const ct_optim *o) {
 
 const char *ct_optim_state_name(const ct_optim *o, int i) {
     return guard("optim_state_name", {}, (const char *)nullptr, [&] {
-        if (!o) raise("optimizer is NULL");
+        if (!o) raise(null_arg("optimizer is NULL"));
         o->refresh();
         if (i < 0 || (size_t)i >= o->names.size())
             raise("index " + std::to_string(i) + " out of range [0," +
@@ -266,7 +266,7 @@ const char *ct_optim_state_name(const ct_optim *o, int i) {
 
 ct_tensor *ct_optim_state_get(const ct_optim *o, int i) {
     return guard("optim_state_get", {}, (ct_tensor *)nullptr, [&] {
-        if (!o) raise("optimizer is NULL");
+        if (!o) raise(null_arg("optimizer is NULL"));
         o->refresh();
         if (i < 0 || (size_t)i >= o->entries.size())
             raise("index " + std::to_string(i) + " out of range [0," +
@@ -278,7 +278,7 @@ ct_tensor *ct_optim_state_get(const ct_optim *o, int i) {
 
 int ct_optim_state_set(ct_optim *o, const char *name, const ct_tensor *value) {
     return guard("optim_state_set", {A("value", value, 3)}, -1, [&] {
-        if (!o) raise("optimizer is NULL");
+        if (!o) raise(null_arg("optimizer is NULL"));
         if (!name) raise("name is NULL");
         int idx = -1, used = 0;
         char field[32] = {0};

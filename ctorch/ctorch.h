@@ -22,7 +22,11 @@
  *    after a failure. libtorch's C++ backtraces are stripped.
  *  - A NULL tensor argument is an error, not a crash ("add: argument 2 (b) is
  *    NULL"), unless the documentation says the argument is optional (biases,
- *    weights of losses, ...).
+ *    weights of losses, ...). When the previous ct_ call on this thread
+ *    failed, its message is kept after the new one, so nesting calls loses
+ *    nothing: ct_flatten(ct_nonzero(x), 0, -1) after a failing nonzero says
+ *    "flatten: argument 1 (input) is NULL (after: nonzero: ...)". A
+ *    successful call ends that link (the message itself stays, see above).
  *  - Shapes are `const int64_t *shape, int ndim` (ndim <= CT_MAX_DIMS for the
  *    functions that fill caller arrays). Negative dims count from the end.
  *  - Scalars are passed as double; they are converted to the tensor's dtype the

@@ -16,6 +16,7 @@
 #include <png.h>
 
 #include "hnd_error.h"
+#include "path.h"
 
 void img_free(img_u8 *im) {
     if (!im) return;
@@ -427,7 +428,7 @@ int img_list_files(const char *path, char ***names_out, int *n_out) {
             rc = hnd_error_set("out of memory");
             break;
         }
-        snprintf(names[n++], len, "%s/%s", path, e->d_name);
+        path_join(names[n++], len, path, e->d_name); /* len always fits */
     }
     closedir(d);
     if (rc == 0 && n == 0) rc = hnd_error_set("%s: no .jpg/.jpeg/.png files", path);

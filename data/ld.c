@@ -9,6 +9,7 @@
 
 #include "hnd_error.h"
 #include "img.h"
+#include "path.h"
 #include "progress.h"
 #include "smp.h"
 
@@ -74,10 +75,7 @@ int ld_load_sample(const coco_dataset *ds, const char *image_dir, int64_t image,
     const coco_image *im = &ds->images[image];
     const char *fn = coco_str(ds, im->file_name);
     char path[4096];
-    if (image_dir && *image_dir)
-        snprintf(path, sizeof path, "%s/%s", image_dir, fn);
-    else
-        snprintf(path, sizeof path, "%s", fn);
+    if (path_join(path, sizeof path, image_dir, fn) < 0) return -1;
     img_u8 u;
     if (img_decode_file(path, &u) < 0) return -1;
     if (u.width != im->width || u.height != im->height) {

@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "mono_clock.h"
 
 struct prg_bar {
     char label[96];
@@ -14,12 +15,6 @@ struct prg_bar {
     uint64_t total, done;
     double t0, last_draw;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void fmt_amount(char *buf, size_t n, uint64_t v, const char *unit) {
     if (strcmp(unit, "B") == 0)
@@ -30,7 +25,7 @@ static void fmt_amount(char *buf, size_t n, uint64_t v, const char *unit) {
 
 static void draw(prg_bar *b, int final) {
     char d[48], t[48];
-    double el = now_s() - b->t0;
+    double el = mono_now_s() - b->t0;
     fmt_amount(d, sizeof d, b->done, b->unit);
     if (b->total) {
         double f = (double)b->done / (double)b->total;
@@ -57,14 +52,14 @@ prg_bar *prg_begin(const char *label, uint64_t total, const char *unit, int enab
     snprintf(b->label, sizeof b->label, "%s", label ? label : "");
     snprintf(b->unit, sizeof b->unit, "%s", unit ? unit : "");
     b->total = total;
-    b->t0 = b->last_draw = now_s();
+    b->t0 = b->last_draw = mono_now_s();
     return b;
 }
 
 void prg_update(prg_bar *b, uint64_t done) {
     if (!b) return;
     b->done = done;
-    double t = now_s();
+    double t = mono_now_s();
     if (t - b->last_draw >= 0.1) {
         b->last_draw = t;
         draw(b, 0);

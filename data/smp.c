@@ -6,17 +6,11 @@
 #include <string.h>
 
 #include "hnd_error.h"
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+#include "splitmix.h"
 
 void smp_rng_seed(smp_rng *r, uint64_t seed) {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = sm64_next(&x);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -45,13 +39,13 @@ uint64_t smp_rng_below(smp_rng *r, uint64_t n) {
 
 uint64_t smp_mix_seed(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
     uint64_t x = seed;
-    uint64_t h = splitmix64(&x);
+    uint64_t h = sm64_next(&x);
     x = h ^ (a * 0xd6e8feb86659fd93ULL);
-    h = splitmix64(&x);
+    h = sm64_next(&x);
     x = h ^ (b * 0xa0761d6478bd642fULL);
-    h = splitmix64(&x);
+    h = sm64_next(&x);
     x = h ^ (c * 0xe7037ed1a0b428dbULL);
-    return splitmix64(&x);
+    return sm64_next(&x);
 }
 
 int64_t *smp_dataset_order(const coco_dataset *ds) {

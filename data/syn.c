@@ -2,19 +2,18 @@
 #define _GNU_SOURCE
 #include "syn.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomic_file.h"
 #include "hnd_error.h"
 #include "img.h"
 #include "mask_rle.h"
+#include "path.h"
 #include "progress.h"
 #include "smp.h"
 
@@ -220,36 +219,6 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     }
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0777) < 0 && errno != EEXIST) return hnd_error_set("%s: cannot create: %s", tmp, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(tmp, 0777) < 0 && errno != EEXIST) return hnd_error_set("%s: cannot create: %s", tmp, strerror(errno));
-    return 0;
-}
-
-static int write_atomic(const char *path, const char *data, size_t n) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hnd_error_set("%s: cannot create: %s", tmp, strerror(errno));
-    size_t w = fwrite(data, 1, n, f);
-    if (fclose(f) != 0 || w != n) {
-        unlink(tmp);
-        return hnd_error_set("%s: write error", tmp);
-    }
-    if (rename(tmp, path) < 0) {
-        unlink(tmp);
-        return hnd_error_set("%s: cannot rename into place: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
 static int64_t image_id(int split, int i) { return split == 0 ? 1 + 3 * (int64_t)i : 500000 + 7 * (int64_t)i; }
 
 typedef struct {
@@ -301,8 +270,7 @@ static void *image_worker(void *arg) {
 static int write_split(const syn_opts *o, int split, int n, int64_t *ann_id, int64_t *n_anns) {
     const char *sname = split == 0 ? "train" : "val";
     char dir[4200], jpath[4200];
-    snprintf(dir, sizeof dir, "%s/%s", o->out_dir, sname);
-    if (mkdir_p(dir) < 0) return -1;
+    if (path_join(dir, sizeof dir, o->out_dir, sname) < 0 || path_mkdirs(dir) < 0) return -1;
     job_t j;
     memset(&j, 0, sizeof j);
     j.o = o;
@@ -362,7 +330,9 @@ static int write_split(const syn_opts *o, int split, int n, int64_t *ann_id, int
         return hnd_error_set("out of memory");
     }
     snprintf(jpath, sizeof jpath, "%s/annotations/instances_%s.json", o->out_dir, sname);
-    int rc = write_atomic(jpath, b.s, b.n);
+    af_file af;
+    FILE *f = af_open(&af, jpath);
+    int rc = f ? af_commit(&af, fwrite(b.s, 1, b.n, f) != b.n) : -1;
     free(b.s);
     if (n_anns) *n_anns = na;
     return rc;
@@ -375,8 +345,7 @@ int syn_generate(const syn_opts *o, int64_t n_anns[2]) {
         return hnd_error_set("synth: size %dx%d out of range (32..8192)", o->width, o->height);
     if (o->quality < 1 || o->quality > 100) return hnd_error_set("synth: JPEG quality %d out of 1..100", o->quality);
     char ad[4200];
-    snprintf(ad, sizeof ad, "%s/annotations", o->out_dir);
-    if (mkdir_p(ad) < 0) return -1;
+    if (path_join(ad, sizeof ad, o->out_dir, "annotations") < 0 || path_mkdirs(ad) < 0) return -1;
     int64_t ann_id = 1, na[2] = {0, 0};
     if (write_split(o, 0, o->n_train, &ann_id, &na[0]) < 0) return -1;
     if (write_split(o, 1, o->n_val, &ann_id, &na[1]) < 0) return -1;

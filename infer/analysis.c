@@ -8,14 +8,8 @@
 #include <string.h>
 
 #include "hnd_error.h"
+#include "str_util.h"
 #include "wstore.h"
-
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-static int starts_with(const char *s, const char *pre) { return strncmp(s, pre, strlen(pre)) == 0; }
 
 /* ------------------------------------------------------------ the model */
 
@@ -29,14 +23,14 @@ static int random_init(mp_params *p, uint64_t seed) {
         const char *name = mp_params_name(p, i);
         ct_tensor *t = mp_params_tensor(p, i);
         int nd = ct_ndim(t);
-        if (ends_with(name, ".weight") && nd >= 2) {
+        if (su_ends_with(name, ".weight") && nd >= 2) {
             int64_t shape[CT_MAX_DIMS];
             ct_shape(t, shape, CT_MAX_DIMS);
             int64_t fan_in = ct_numel(t) / (shape[0] > 0 ? shape[0] : 1);
             ct_tensor *r = ct_randn(shape, nd, CT_F32, ct_cpu());
             ct_tensor *s = r ? ct_mul_scalar(r, 1.0 / sqrt((double)(fan_in > 0 ? fan_in : 1))) : NULL;
             if (!s || ct_copy_(t, s) != 0) rc = -1;
-        } else if (ends_with(name, ".weight") || ends_with(name, "running_var")) {
+        } else if (su_ends_with(name, ".weight") || su_ends_with(name, "running_var")) {
             if (ct_fill_(t, 1.0) != 0) rc = -1;
         } else {
             if (ct_fill_(t, 0.0) != 0) rc = -1;
@@ -116,10 +110,10 @@ int an_spec_from_weights(const char *path, an_model_spec *spec) {
     int mask = 0, bottleneck_conv3 = 0, layer3_blocks = 0, has_body = 0;
     for (int i = 0; i < n; i++) {
         const char *k = names[i];
-        if (starts_with(k, "roi_heads.mask_head.") || starts_with(k, "roi_heads.mask_predictor.")) mask = 1;
-        if (starts_with(k, "backbone.body.")) has_body = 1;
-        if (starts_with(k, "backbone.body.layer2.0.conv3.")) bottleneck_conv3 = 1;
-        if (starts_with(k, "backbone.body.layer3.")) {
+        if (su_starts_with(k, "roi_heads.mask_head.") || su_starts_with(k, "roi_heads.mask_predictor.")) mask = 1;
+        if (su_starts_with(k, "backbone.body.")) has_body = 1;
+        if (su_starts_with(k, "backbone.body.layer2.0.conv3.")) bottleneck_conv3 = 1;
+        if (su_starts_with(k, "backbone.body.layer3.")) {
             int b = atoi(k + strlen("backbone.body.layer3."));
             if (b + 1 > layer3_blocks) layer3_blocks = b + 1;
         }
@@ -206,7 +200,7 @@ static int count_params(mp_params *mp, an_result *r, const char *const *prefixes
         size_t best_len = 0;
         for (int k = 0; k < r->n; k++) {
             const char *pre = prefixes[k];
-            if (pre && starts_with(name, pre) && strlen(pre) > best_len) {
+            if (pre && su_starts_with(name, pre) && strlen(pre) > best_len) {
                 best = k;
                 best_len = strlen(pre);
             }

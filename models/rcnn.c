@@ -3,10 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ct_detection.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 
 struct rcnn_model {
     rcnn_config cfg;
@@ -159,11 +159,7 @@ fail:
     return -1;
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return 1e3 * mono_now_s(); }
 
 /* Shared body of rcnn_detect / rcnn_detect_from_features. */
 static int detect_tail(rcnn_model *m, const rt_image_list *l, ct_tensor *const features[BB_NUM_FEATURES],

@@ -1051,16 +1051,21 @@ static void test_errors(void **state) {
     assert_null(strstr(e, "Exception raised from"));
     assert_true(strlen(e) < 600);
 
+    /* each NULL check after a success: no earlier failure is quoted */
+    assert_non_null(ct_share(x));
     assert_null(ct_add(x, NULL));
     assert_string_equal(ct_last_error(), "add: argument 2 (b) is NULL");
+    assert_non_null(ct_share(x));
     assert_null(ct_relu(NULL));
     assert_string_equal(ct_last_error(), "relu: argument 1 (input) is NULL");
+    ct_clear_error(); /* clearing ends the link as a success does */
     assert_null(ct_conv2d(NULL, w, NULL, one, one, one, 1));
     assert_string_equal(ct_last_error(), "conv2d: argument 1 (input) is NULL");
     assert_int_equal(ct_ndim(NULL), -1);
     assert_int_equal(ct_numel(NULL), -1);
     assert_int_equal(ct_backward(NULL), -1);
     assert_int_equal(ct_copy_(NULL, x), -1);
+    assert_non_null(ct_share(x));
     assert_null(ct_gather(x, 0, NULL));
     assert_string_equal(ct_last_error(), "gather: argument 3 (index) is NULL");
     ct_free(NULL);
@@ -1098,6 +1103,41 @@ static void test_errors(void **state) {
     assert_int_equal(ct_device_of(NULL).type, -1);
     char db[8];
     assert_int_equal(ct_tensor_describe(NULL, db, sizeof db), -1);
+}
+
+/* Nested calls: the outer call's "argument N is NULL" keeps the message of
+ * the inner failure that produced the NULL, however deep the nesting. */
+static void test_error_chain(void **state) {
+    (void)state;
+    int64_t s6 = 6, bad[2] = {4, 4};
+    ct_tensor *x = ct_ones(&s6, 1, CT_F32, CPU);
+    assert_null(ct_flatten(ct_nonzero(ct_reshape(x, bad, 2)), 0, -1));
+    const char *e = ct_last_error();
+    const char *want = "flatten: argument 1 (input) is NULL (after: nonzero: argument 1 "
+                       "(input) is NULL (after: reshape: input [6]";
+    assert_true(strncmp(e, want, strlen(want)) == 0);
+    assert_non_null(strstr(e, "[4, 4]"));           /* libtorch's reason survives */
+    assert_int_equal(e[strlen(e) - 1], ')');
+
+    /* arrays and optimizers take part too */
+    assert_null(ct_reshape(x, bad, 2));
+    const ct_tensor *two[2] = {x, ct_reshape(x, bad, 2)};
+    assert_null(ct_cat(two, 2, 0));
+    assert_non_null(strstr(ct_last_error(), "tensors[1] is NULL (after: reshape: input [6]"));
+    assert_null(ct_optim_sgd(&x, 1, -1, 0, 0, 0, 0));
+    assert_int_equal(ct_optim_step(NULL), -1);
+    assert_non_null(strstr(ct_last_error(), "optimizer is NULL (after: optim_sgd"));
+
+    /* a success in between: a later NULL is the caller's own, no "after" */
+    assert_null(ct_reshape(x, bad, 2));
+    ct_tensor *y = ct_relu(x);
+    assert_non_null(y);
+    assert_null(ct_flatten(NULL, 0, -1));
+    assert_string_equal(ct_last_error(), "flatten: argument 1 (input) is NULL");
+    /* ... and the message of a failure still outlives successes */
+    assert_null(ct_reshape(x, bad, 2));
+    assert_non_null(ct_relu(y));
+    assert_non_null(strstr(ct_last_error(), "reshape: input [6]"));
 }
 
 static void test_scopes(void **state) {
@@ -1171,6 +1211,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_ref_adam, setup, teardown),
         cmocka_unit_test_setup_teardown(test_optim_misc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scopes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);

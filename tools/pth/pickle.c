@@ -116,81 +116,137 @@ void *pk_alloc(pk_ctx *c, size_t size) {
     return memset(p, 0, size);
 }
 
-/* ---------------------------------------------------------------- errors */
+/* ---------------------------------------------------------------- opcodes */
 
+/* The opcodes of pickle protocols 0-5, with the names CPython's pickle.py
+ * and pickletools give them (error messages use the same names, so they can
+ * be compared with `python3 -m pickletools` output). */
+typedef enum {
+    OP_MARK = '(',
+    OP_STOP = '.',
+    OP_POP = '0',
+    OP_POP_MARK = '1',
+    OP_DUP = '2',
+    OP_FLOAT = 'F',
+    OP_INT = 'I',
+    OP_BININT = 'J',
+    OP_BININT1 = 'K',
+    OP_LONG = 'L',
+    OP_BININT2 = 'M',
+    OP_NONE = 'N',
+    OP_PERSID = 'P',
+    OP_BINPERSID = 'Q',
+    OP_REDUCE = 'R',
+    OP_STRING = 'S',
+    OP_BINSTRING = 'T',
+    OP_SHORT_BINSTRING = 'U',
+    OP_UNICODE = 'V',
+    OP_BINUNICODE = 'X',
+    OP_APPEND = 'a',
+    OP_BUILD = 'b',
+    OP_GLOBAL = 'c',
+    OP_DICT = 'd',
+    OP_EMPTY_DICT = '}',
+    OP_APPENDS = 'e',
+    OP_GET = 'g',
+    OP_BINGET = 'h',
+    OP_INST = 'i',
+    OP_LONG_BINGET = 'j',
+    OP_LIST = 'l',
+    OP_EMPTY_LIST = ']',
+    OP_OBJ = 'o',
+    OP_PUT = 'p',
+    OP_BINPUT = 'q',
+    OP_LONG_BINPUT = 'r',
+    OP_SETITEM = 's',
+    OP_TUPLE = 't',
+    OP_EMPTY_TUPLE = ')',
+    OP_SETITEMS = 'u',
+    OP_BINFLOAT = 'G',
+    OP_BINBYTES = 'B',
+    OP_SHORT_BINBYTES = 'C',
+    /* protocol 2 */
+    OP_PROTO = 0x80,
+    OP_NEWOBJ = 0x81,
+    OP_EXT1 = 0x82,
+    OP_EXT2 = 0x83,
+    OP_EXT4 = 0x84,
+    OP_TUPLE1 = 0x85,
+    OP_TUPLE2 = 0x86,
+    OP_TUPLE3 = 0x87,
+    OP_NEWTRUE = 0x88,
+    OP_NEWFALSE = 0x89,
+    OP_LONG1 = 0x8a,
+    OP_LONG4 = 0x8b,
+    /* protocol 4 */
+    OP_SHORT_BINUNICODE = 0x8c,
+    OP_BINUNICODE8 = 0x8d,
+    OP_BINBYTES8 = 0x8e,
+    OP_EMPTY_SET = 0x8f,
+    OP_ADDITEMS = 0x90,
+    OP_FROZENSET = 0x91,
+    OP_NEWOBJ_EX = 0x92,
+    OP_STACK_GLOBAL = 0x93,
+    OP_MEMOIZE = 0x94,
+    OP_FRAME = 0x95,
+    /* protocol 5 */
+    OP_BYTEARRAY8 = 0x96,
+    OP_NEXT_BUFFER = 0x97,
+    OP_READONLY_BUFFER = 0x98,
+} pk_opcode;
+
+/* Which step_* function handles an opcode (0: none, an unknown opcode). */
+enum { G_UNKNOWN, G_CONTROL, G_SCALAR, G_CONTAINER, G_OBJECT, G_MEMO, G_UNSUPPORTED };
+
+typedef struct {
+    const char *name;
+    int group;
+} op_info;
+
+#define OPI(op, group) [OP_##op] = {#op, group}
+static const op_info op_table[256] = {
+    OPI(MARK, G_CONTROL), OPI(STOP, G_CONTROL), OPI(POP, G_CONTROL),
+    OPI(POP_MARK, G_CONTROL), OPI(DUP, G_CONTROL), OPI(PROTO, G_CONTROL),
+    OPI(FRAME, G_CONTROL),
+
+    OPI(NONE, G_SCALAR), OPI(NEWTRUE, G_SCALAR), OPI(NEWFALSE, G_SCALAR),
+    OPI(INT, G_SCALAR), OPI(LONG, G_SCALAR), OPI(BININT, G_SCALAR),
+    OPI(BININT1, G_SCALAR), OPI(BININT2, G_SCALAR), OPI(LONG1, G_SCALAR),
+    OPI(LONG4, G_SCALAR), OPI(FLOAT, G_SCALAR), OPI(BINFLOAT, G_SCALAR),
+    OPI(STRING, G_SCALAR), OPI(BINSTRING, G_SCALAR), OPI(SHORT_BINSTRING, G_SCALAR),
+    OPI(UNICODE, G_SCALAR), OPI(BINUNICODE, G_SCALAR), OPI(SHORT_BINUNICODE, G_SCALAR),
+    OPI(BINUNICODE8, G_SCALAR), OPI(BINBYTES, G_SCALAR), OPI(SHORT_BINBYTES, G_SCALAR),
+    OPI(BINBYTES8, G_SCALAR), OPI(BYTEARRAY8, G_SCALAR),
+
+    OPI(EMPTY_TUPLE, G_CONTAINER), OPI(EMPTY_LIST, G_CONTAINER), OPI(EMPTY_DICT, G_CONTAINER),
+    OPI(EMPTY_SET, G_CONTAINER), OPI(TUPLE, G_CONTAINER), OPI(LIST, G_CONTAINER),
+    OPI(FROZENSET, G_CONTAINER), OPI(TUPLE1, G_CONTAINER), OPI(TUPLE2, G_CONTAINER),
+    OPI(TUPLE3, G_CONTAINER), OPI(DICT, G_CONTAINER), OPI(APPEND, G_CONTAINER),
+    OPI(APPENDS, G_CONTAINER), OPI(ADDITEMS, G_CONTAINER), OPI(SETITEM, G_CONTAINER),
+    OPI(SETITEMS, G_CONTAINER),
+
+    OPI(GLOBAL, G_OBJECT), OPI(STACK_GLOBAL, G_OBJECT), OPI(REDUCE, G_OBJECT),
+    OPI(NEWOBJ, G_OBJECT), OPI(NEWOBJ_EX, G_OBJECT), OPI(OBJ, G_OBJECT),
+    OPI(INST, G_OBJECT), OPI(BUILD, G_OBJECT), OPI(PERSID, G_OBJECT),
+    OPI(BINPERSID, G_OBJECT),
+
+    OPI(PUT, G_MEMO), OPI(BINPUT, G_MEMO), OPI(LONG_BINPUT, G_MEMO),
+    OPI(MEMOIZE, G_MEMO), OPI(GET, G_MEMO), OPI(BINGET, G_MEMO),
+    OPI(LONG_BINGET, G_MEMO),
+
+    OPI(EXT1, G_UNSUPPORTED), OPI(EXT2, G_UNSUPPORTED), OPI(EXT4, G_UNSUPPORTED),
+    OPI(NEXT_BUFFER, G_UNSUPPORTED), OPI(READONLY_BUFFER, G_UNSUPPORTED),
+};
+#undef OPI
+
+/* The opcode's name, "?" for bytes that are no opcode (and for c->op == -1,
+ * before the first byte of an opcode is read). */
 static const char *op_name(int op) {
-    switch (op) {
-    case '(': return "MARK";
-    case '.': return "STOP";
-    case '0': return "POP";
-    case '1': return "POP_MARK";
-    case '2': return "DUP";
-    case 'F': return "FLOAT";
-    case 'I': return "INT";
-    case 'J': return "BININT";
-    case 'K': return "BININT1";
-    case 'L': return "LONG";
-    case 'M': return "BININT2";
-    case 'N': return "NONE";
-    case 'P': return "PERSID";
-    case 'Q': return "BINPERSID";
-    case 'R': return "REDUCE";
-    case 'S': return "STRING";
-    case 'T': return "BINSTRING";
-    case 'U': return "SHORT_BINSTRING";
-    case 'V': return "UNICODE";
-    case 'X': return "BINUNICODE";
-    case 'a': return "APPEND";
-    case 'b': return "BUILD";
-    case 'c': return "GLOBAL";
-    case 'd': return "DICT";
-    case '}': return "EMPTY_DICT";
-    case 'e': return "APPENDS";
-    case 'g': return "GET";
-    case 'h': return "BINGET";
-    case 'i': return "INST";
-    case 'j': return "LONG_BINGET";
-    case 'l': return "LIST";
-    case ']': return "EMPTY_LIST";
-    case 'o': return "OBJ";
-    case 'p': return "PUT";
-    case 'q': return "BINPUT";
-    case 'r': return "LONG_BINPUT";
-    case 's': return "SETITEM";
-    case 't': return "TUPLE";
-    case ')': return "EMPTY_TUPLE";
-    case 'u': return "SETITEMS";
-    case 'G': return "BINFLOAT";
-    case 'B': return "BINBYTES";
-    case 'C': return "SHORT_BINBYTES";
-    case 0x80: return "PROTO";
-    case 0x81: return "NEWOBJ";
-    case 0x82: return "EXT1";
-    case 0x83: return "EXT2";
-    case 0x84: return "EXT4";
-    case 0x85: return "TUPLE1";
-    case 0x86: return "TUPLE2";
-    case 0x87: return "TUPLE3";
-    case 0x88: return "NEWTRUE";
-    case 0x89: return "NEWFALSE";
-    case 0x8a: return "LONG1";
-    case 0x8b: return "LONG4";
-    case 0x8c: return "SHORT_BINUNICODE";
-    case 0x8d: return "BINUNICODE8";
-    case 0x8e: return "BINBYTES8";
-    case 0x8f: return "EMPTY_SET";
-    case 0x90: return "ADDITEMS";
-    case 0x91: return "FROZENSET";
-    case 0x92: return "NEWOBJ_EX";
-    case 0x93: return "STACK_GLOBAL";
-    case 0x94: return "MEMOIZE";
-    case 0x95: return "FRAME";
-    case 0x96: return "BYTEARRAY8";
-    case 0x97: return "NEXT_BUFFER";
-    case 0x98: return "READONLY_BUFFER";
-    default: return NULL;
-    }
+    if (op < 0 || op > 255 || !op_table[op].name) return "?";
+    return op_table[op].name;
 }
+
+/* ---------------------------------------------------------------- errors */
 
 /* "pickle: offset N: OPNAME: message"; returns -1. */
 static int perr(pk_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -200,8 +256,7 @@ static int perr(pk_ctx *c, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *name = op_name(c->op);
-    return hnd_error_set("pickle: offset %zu: %s: %s", c->op_pos, name ? name : "?", msg);
+    return hnd_error_set("pickle: offset %zu: %s: %s", c->op_pos, op_name(c->op), msg);
 }
 
 /* ---------------------------------------------------------------- input */
@@ -214,7 +269,7 @@ static const uint8_t *need(pk_ctx *c, size_t n) {
             return NULL;
         }
         hnd_error_set("pickle: truncated at offset %zu (%s at offset %zu needs %zu bytes, %zu left)",
-                      c->len, op_name(c->op) ? op_name(c->op) : "?", c->op_pos, n, c->len - c->pos);
+                      c->len, op_name(c->op), c->op_pos, n, c->len - c->pos);
         return NULL;
     }
     const uint8_t *p = c->buf + c->pos;
@@ -552,7 +607,7 @@ static pk_value *call(pk_ctx *c, pk_value *f, pk_value *args) {
     return o;
 }
 
-/* ---------------------------------------------------------------- opcodes */
+/* ---------------------------------------------------------------- arguments */
 
 /* Integer or bool from protocol 0's INT/LONG text ("I42\n", "I01\n", "L42L\n"). */
 static pk_value *text_int(pk_ctx *c, int is_long) {
@@ -678,181 +733,256 @@ static uint64_t text_uint(pk_ctx *c, int *ok) {
     return v;
 }
 
-/* One opcode. Returns 1 on STOP (result in *out), 0 to go on, -1 on error. */
-static int step(pk_ctx *c, pk_value **out) {
-    c->op_pos = c->pos;
-    c->op = -1;
-    const uint8_t *p = need(c, 1);
-    if (!p) return -1;
-    int op = c->op = *p;
-    pk_value *v, *w;
+/* The step_* functions run one opcode of their group (see op_table).
+ * Each returns 0 to go on, -1 on error; step_control returns 1 on STOP. */
+
+static int push_mark(pk_ctx *c) {
+    if (c->nmarks == c->marks_cap) {
+        if (c->marks_cap >= c->lim.max_marks) return perr(c, "MARK limit of %zu exceeded", c->lim.max_marks);
+        size_t ncap = c->marks_cap ? c->marks_cap * 2 : 32;
+        size_t *nm = realloc(c->marks, ncap * sizeof *nm);
+        if (!nm) return perr(c, "out of memory");
+        c->marks = nm;
+        c->marks_cap = ncap;
+    }
+    c->marks[c->nmarks++] = c->sp;
+    return 0;
+}
+
+/* Framing, MARK and the plain stack operations. */
+static int step_control(pk_ctx *c, int op, pk_value **out) {
+    const uint8_t *p;
+    pk_value *v;
     size_t start = 0;
     switch (op) {
-    case 0x80: /* PROTO */
+    case OP_PROTO:
         if (!(p = need(c, 1))) return -1;
         if (*p > 5) return perr(c, "unsupported protocol %d", *p);
         return 0;
-    case 0x95: /* FRAME: an advisory length; the bytes follow inline */
+    case OP_FRAME: /* an advisory length; the bytes follow inline */
         return need(c, 8) ? 0 : -1;
-    case '.': /* STOP */
+    case OP_STOP:
         if (!(v = pop(c))) return -1;
         *out = v;
         return 1;
-    case '(':
-        if (c->nmarks == c->marks_cap) {
-            if (c->marks_cap >= c->lim.max_marks) return perr(c, "MARK limit of %zu exceeded", c->lim.max_marks);
-            size_t ncap = c->marks_cap ? c->marks_cap * 2 : 32;
-            size_t *nm = realloc(c->marks, ncap * sizeof *nm);
-            if (!nm) return perr(c, "out of memory");
-            c->marks = nm;
-            c->marks_cap = ncap;
-        }
-        c->marks[c->nmarks++] = c->sp;
-        return 0;
-    case '0': /* POP: like CPython, an empty frame pops its MARK instead */
+    case OP_MARK: return push_mark(c);
+    case OP_POP: /* like CPython, an empty frame pops its MARK instead */
         if (c->nmarks && c->marks[c->nmarks - 1] == c->sp) {
             c->nmarks--;
             return 0;
         }
         return pop(c) ? 0 : -1;
-    case '1': /* POP_MARK */
+    case OP_POP_MARK:
         if (pop_mark(c, &start) < 0) return -1;
         c->sp = start;
         return 0;
-    case '2': /* DUP */
+    case OP_DUP:
         if (!(v = top(c))) return -1;
         return push(c, v);
-    case 'N': return push(c, new_val(c, PK_NONE));
-    case 0x88:
-    case 0x89:
-        if ((v = new_val(c, PK_BOOL))) v->u.b = op == 0x88;
+    }
+    return perr(c, "internal error: not a control opcode");
+}
+
+/* Protocol 0's FLOAT: repr() text up to the end of the line. */
+static pk_value *text_float(pk_ctx *c) {
+    const char *s;
+    size_t n;
+    char tmp[64], *end;
+    if (read_line(c, &s, &n) < 0) return NULL;
+    if (n == 0 || n >= sizeof tmp) {
+        perr(c, "bad float literal");
+        return NULL;
+    }
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    double d = strtod(tmp, &end);
+    if (*end) {
+        perr(c, "bad float literal '%s'", tmp);
+        return NULL;
+    }
+    pk_value *v = new_val(c, PK_FLOAT);
+    if (v) v->u.f = d;
+    return v;
+}
+
+/* BINFLOAT: a big-endian IEEE double. */
+static pk_value *bin_float(pk_ctx *c) {
+    const uint8_t *p = need(c, 8);
+    if (!p) return NULL;
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++) u = (u << 8) | p[i];
+    double d;
+    memcpy(&d, &u, sizeof d);
+    pk_value *v = new_val(c, PK_FLOAT);
+    if (v) v->u.f = d;
+    return v;
+}
+
+/* STRING (a quoted repr) and UNICODE (raw-unicode-escape), both kept as
+ * written: nothing we read needs them unescaped. */
+static pk_value *text_str(pk_ctx *c, int quoted) {
+    const char *s;
+    size_t n;
+    if (read_line(c, &s, &n) < 0) return NULL;
+    if (quoted) {
+        if (n < 2 || (s[0] != '\'' && s[0] != '"') || s[n - 1] != s[0]) {
+            perr(c, "bad quoted string");
+            return NULL;
+        }
+        s++;
+        n -= 2;
+    }
+    return new_blob(c, PK_STR, s, n);
+}
+
+/* A little-endian unsigned integer argument of nb bytes as an int value. */
+static pk_value *bin_uint(pk_ctx *c, int nb) {
+    const uint8_t *p = need(c, (size_t)nb);
+    return p ? new_int(c, (int64_t)le_u(p, nb)) : NULL;
+}
+
+/* Opcodes that push one scalar (None, bool, int, float, str, bytes). */
+static int step_scalar(pk_ctx *c, int op) {
+    const uint8_t *p;
+    pk_value *v;
+    switch (op) {
+    case OP_NONE: return push(c, new_val(c, PK_NONE));
+    case OP_NEWTRUE:
+    case OP_NEWFALSE:
+        if ((v = new_val(c, PK_BOOL))) v->u.b = op == OP_NEWTRUE;
         return push(c, v);
-    case 'I': return push(c, text_int(c, 0));
-    case 'L': return push(c, text_int(c, 1));
-    case 'J':
+    case OP_INT: return push(c, text_int(c, 0));
+    case OP_LONG: return push(c, text_int(c, 1));
+    case OP_BININT:
         if (!(p = need(c, 4))) return -1;
         return push(c, new_int(c, (int32_t)(uint32_t)le_u(p, 4)));
-    case 'K':
-        if (!(p = need(c, 1))) return -1;
-        return push(c, new_int(c, p[0]));
-    case 'M':
-        if (!(p = need(c, 2))) return -1;
-        return push(c, new_int(c, (int64_t)le_u(p, 2)));
-    case 0x8a:
+    case OP_BININT1: return push(c, bin_uint(c, 1));
+    case OP_BININT2: return push(c, bin_uint(c, 2));
+    case OP_LONG1:
         if (!(p = need(c, 1))) return -1;
         return push(c, bin_long(c, p[0]));
-    case 0x8b: {
+    case OP_LONG4: {
         if (!(p = need(c, 4))) return -1;
         int32_t n = (int32_t)(uint32_t)le_u(p, 4);
         if (n < 0) return perr(c, "negative length");
         return push(c, bin_long(c, (size_t)n));
     }
-    case 'F': {
-        const char *s;
-        size_t n;
-        char tmp[64], *end;
-        if (read_line(c, &s, &n) < 0) return -1;
-        if (n == 0 || n >= sizeof tmp) return perr(c, "bad float literal");
-        memcpy(tmp, s, n);
-        tmp[n] = 0;
-        double d = strtod(tmp, &end);
-        if (*end) return perr(c, "bad float literal '%s'", tmp);
-        if ((v = new_val(c, PK_FLOAT))) v->u.f = d;
-        return push(c, v);
+    case OP_FLOAT: return push(c, text_float(c));
+    case OP_BINFLOAT: return push(c, bin_float(c));
+    case OP_STRING: return push(c, text_str(c, 1));
+    case OP_UNICODE: return push(c, text_str(c, 0));
+    case OP_BINSTRING: return push(c, counted(c, 4, PK_STR, 1));
+    case OP_SHORT_BINSTRING: return push(c, counted(c, 1, PK_STR, 0));
+    case OP_BINUNICODE: return push(c, counted(c, 4, PK_STR, 0));
+    case OP_SHORT_BINUNICODE: return push(c, counted(c, 1, PK_STR, 0));
+    case OP_BINUNICODE8: return push(c, counted(c, 8, PK_STR, 0));
+    case OP_BINBYTES: return push(c, counted(c, 4, PK_BYTES, 0));
+    case OP_SHORT_BINBYTES: return push(c, counted(c, 1, PK_BYTES, 0));
+    case OP_BINBYTES8:
+    case OP_BYTEARRAY8: return push(c, counted(c, 8, PK_BYTES, 0));
     }
-    case 'G': { /* BINFLOAT: big-endian IEEE double */
-        if (!(p = need(c, 8))) return -1;
-        uint64_t u = 0;
-        for (int i = 0; i < 8; i++) u = (u << 8) | p[i];
-        double d;
-        memcpy(&d, &u, sizeof d);
-        if ((v = new_val(c, PK_FLOAT))) v->u.f = d;
-        return push(c, v);
+    return perr(c, "internal error: not a scalar opcode");
+}
+
+/* The target of APPENDS/ADDITEMS/SETITEMS: the value just below the MARK
+ * popped into *start. */
+static pk_value *below_mark(pk_ctx *c, size_t *start) {
+    if (pop_mark(c, start) < 0) return NULL;
+    if (*start <= fence(c) || *start == 0) {
+        perr(c, "stack underflow");
+        return NULL;
     }
-    case 'S':   /* STRING: a quoted repr; kept without unescaping */
-    case 'V': { /* UNICODE: raw-unicode-escape; kept as is */
-        const char *s;
-        size_t n;
-        if (read_line(c, &s, &n) < 0) return -1;
-        if (op == 'S') {
-            if (n < 2 || (s[0] != '\'' && s[0] != '"') || s[n - 1] != s[0]) return perr(c, "bad quoted string");
-            s++;
-            n -= 2;
-        }
-        return push(c, new_blob(c, PK_STR, s, n));
-    }
-    case 'T': return push(c, counted(c, 4, PK_STR, 1));
-    case 'U': return push(c, counted(c, 1, PK_STR, 0));
-    case 'X': return push(c, counted(c, 4, PK_STR, 0));
-    case 0x8c: return push(c, counted(c, 1, PK_STR, 0));
-    case 0x8d: return push(c, counted(c, 8, PK_STR, 0));
-    case 'B': return push(c, counted(c, 4, PK_BYTES, 0));
-    case 'C': return push(c, counted(c, 1, PK_BYTES, 0));
-    case 0x8e:
-    case 0x96: return push(c, counted(c, 8, PK_BYTES, 0));
-    case ')': return push(c, new_val(c, PK_TUPLE));
-    case ']': return push(c, new_val(c, PK_LIST));
-    case '}': return push(c, new_val(c, PK_DICT));
-    case 0x8f: return push(c, new_val(c, PK_SET));
-    case 't':
-    case 'l':
-    case 0x91: /* TUPLE, LIST, FROZENSET: the values above the MARK */
+    return c->stack[*start - 1];
+}
+
+/* Building tuples, lists, sets and dicts. */
+static int step_container(pk_ctx *c, int op) {
+    pk_value *v, *w;
+    size_t start = 0;
+    switch (op) {
+    case OP_EMPTY_TUPLE: return push(c, new_val(c, PK_TUPLE));
+    case OP_EMPTY_LIST: return push(c, new_val(c, PK_LIST));
+    case OP_EMPTY_DICT: return push(c, new_val(c, PK_DICT));
+    case OP_EMPTY_SET: return push(c, new_val(c, PK_SET));
+    case OP_TUPLE:
+    case OP_LIST:
+    case OP_FROZENSET: /* the values above the MARK */
         if (pop_mark(c, &start) < 0) return -1;
-        v = new_seq(c, op == 't' ? PK_TUPLE : op == 'l' ? PK_LIST : PK_SET, c->stack + start, c->sp - start);
+        v = new_seq(c, op == OP_TUPLE ? PK_TUPLE : op == OP_LIST ? PK_LIST : PK_SET, c->stack + start,
+                    c->sp - start);
         c->sp = start;
         return push(c, v);
-    case 0x85:
-    case 0x86:
-    case 0x87: { /* TUPLE1..3 */
-        size_t n = (size_t)(op - 0x84);
+    case OP_TUPLE1:
+    case OP_TUPLE2:
+    case OP_TUPLE3: {
+        size_t n = (size_t)(op - OP_TUPLE1 + 1);
         if (c->sp - fence(c) < n) return perr(c, "stack underflow");
         c->sp -= n;
         return push(c, new_seq(c, PK_TUPLE, c->stack + c->sp, n));
     }
-    case 'd':
+    case OP_DICT:
         if (pop_mark(c, &start) < 0) return -1;
         if (!(v = new_val(c, PK_DICT))) return -1;
         if (set_items(c, v, c->stack + start, c->sp - start) < 0) return -1;
         c->sp = start;
         return push(c, v);
-    case 'a':
+    case OP_APPEND:
         if (!(w = pop(c)) || !(v = top(c))) return -1;
         return add_items(c, v, &w, 1);
-    case 'e':
-    case 0x90: /* APPENDS, ADDITEMS */
-        if (pop_mark(c, &start) < 0) return -1;
-        if (start <= fence(c) || start == 0) return perr(c, "stack underflow");
-        v = c->stack[start - 1];
+    case OP_APPENDS:
+    case OP_ADDITEMS:
+        if (!(v = below_mark(c, &start))) return -1;
         if (add_items(c, v, c->stack + start, c->sp - start) < 0) return -1;
         c->sp = start;
         return 0;
-    case 's':
+    case OP_SETITEM:
         if (c->sp - fence(c) < 3) return perr(c, "stack underflow");
         if (set_items(c, c->stack[c->sp - 3], c->stack + c->sp - 2, 2) < 0) return -1;
         c->sp -= 2;
         return 0;
-    case 'u':
-        if (pop_mark(c, &start) < 0) return -1;
-        if (start <= fence(c) || start == 0) return perr(c, "stack underflow");
-        if (set_items(c, c->stack[start - 1], c->stack + start, c->sp - start) < 0) return -1;
+    case OP_SETITEMS:
+        if (!(v = below_mark(c, &start))) return -1;
+        if (set_items(c, v, c->stack + start, c->sp - start) < 0) return -1;
         c->sp = start;
         return 0;
-    case 'c': { /* GLOBAL "module\nname\n" */
+    }
+    return perr(c, "internal error: not a container opcode");
+}
+
+/* INST: "module\nname\n" as two text lines, applied to the values above
+ * the MARK. */
+static int inst(pk_ctx *c) {
+    const char *m, *n;
+    size_t mn, nn, start = 0;
+    if (read_line(c, &m, &mn) < 0 || read_line(c, &n, &nn) < 0) return -1;
+    if (pop_mark(c, &start) < 0) return -1;
+    pk_value *v = make_global(c, m, mn, n, nn);
+    pk_value *w = v ? new_seq(c, PK_TUPLE, c->stack + start, c->sp - start) : NULL;
+    c->sp = start;
+    return push(c, w ? call(c, v, w) : NULL);
+}
+
+/* Globals, calls (never executed, see call()), BUILD and persistent ids. */
+static int step_object(pk_ctx *c, int op) {
+    pk_value *v, *w;
+    size_t start = 0;
+    switch (op) {
+    case OP_GLOBAL: { /* "module\nname\n" */
         const char *m, *n;
         size_t mn, nn;
         if (read_line(c, &m, &mn) < 0 || read_line(c, &n, &nn) < 0) return -1;
         return push(c, make_global(c, m, mn, n, nn));
     }
-    case 0x93: /* STACK_GLOBAL */
+    case OP_STACK_GLOBAL:
         if (!(w = pop(c)) || !(v = pop(c))) return -1;
         if (v->kind != PK_STR || w->kind != PK_STR) return perr(c, "module and name must be str");
         return push(c, make_global(c, v->u.str.s, v->u.str.len, w->u.str.s, w->u.str.len));
-    case 'R':
-    case 0x81: /* REDUCE callable(*args), NEWOBJ cls.__new__(cls, *args) */
+    case OP_REDUCE: /* callable(*args) */
+    case OP_NEWOBJ: /* cls.__new__(cls, *args) */
         if (!(w = pop(c)) || !(v = pop(c))) return -1;
         if (w->kind != PK_TUPLE) return perr(c, "arguments are a %s, not a tuple", pk_kind_name(w->kind));
         return push(c, call(c, v, w));
-    case 0x92: { /* NEWOBJ_EX cls, args, kwargs: always opaque */
+    case OP_NEWOBJ_EX: { /* cls, args, kwargs: always opaque */
         pk_value *kw = pop(c);
         if (!kw || !(w = pop(c)) || !(v = pop(c))) return -1;
         pk_value *o = new_val(c, PK_OBJECT);
@@ -861,76 +991,75 @@ static int step(pk_ctx *c, pk_value **out) {
         o->u.obj.args = w;
         return push(c, o);
     }
-    case 'o': /* OBJ: MARK cls args... */
+    case OP_OBJ: /* MARK cls args... */
         if (pop_mark(c, &start) < 0) return -1;
         if (c->sp == start) return perr(c, "no class given");
         v = c->stack[start];
         w = new_seq(c, PK_TUPLE, c->stack + start + 1, c->sp - start - 1);
         c->sp = start;
         return push(c, w ? call(c, v, w) : NULL);
-    case 'i': { /* INST "module\nname\n" with MARK args */
-        const char *m, *n;
-        size_t mn, nn;
-        if (read_line(c, &m, &mn) < 0 || read_line(c, &n, &nn) < 0) return -1;
-        if (pop_mark(c, &start) < 0) return -1;
-        v = make_global(c, m, mn, n, nn);
-        w = v ? new_seq(c, PK_TUPLE, c->stack + start, c->sp - start) : NULL;
-        c->sp = start;
-        return push(c, w ? call(c, v, w) : NULL);
-    }
-    case 'b': /* BUILD: we keep the state but never run __setstate__ */
+    case OP_INST: return inst(c);
+    case OP_BUILD: /* we keep the state but never run __setstate__ */
         if (!(w = pop(c)) || !(v = top(c))) return -1;
         if (v->kind == PK_DICT) v->u.dict.state = w;
         else if (v->kind == PK_OBJECT) v->u.obj.state = w;
         else if (v->kind != PK_TENSOR) return perr(c, "cannot BUILD a %s", pk_kind_name(v->kind));
         return 0;
-    case 'P': { /* PERSID: text id */
+    case OP_PERSID: { /* a text id */
         const char *s;
         size_t n;
         if (read_line(c, &s, &n) < 0) return -1;
         if (!(w = new_blob(c, PK_STR, s, n))) return -1;
         return push(c, new_persid(c, w));
     }
-    case 'Q':
+    case OP_BINPERSID:
         if (!(w = pop(c))) return -1;
         return push(c, new_persid(c, w));
-    case 'p':
-    case 'q':
-    case 'r':
-    case 0x94: { /* PUT, BINPUT, LONG_BINPUT, MEMOIZE */
-        uint64_t key;
-        int ok = 1;
-        if (op == 'p') key = text_uint(c, &ok);
-        else if (op == 0x94) key = c->memo_n;
-        else {
-            int nb = op == 'q' ? 1 : 4;
-            if (!(p = need(c, (size_t)nb))) return -1;
-            key = le_u(p, nb);
-        }
-        if (!ok || !(v = top(c))) return -1;
-        return memo_put(c, key, v);
     }
-    case 'g':
-    case 'h':
-    case 'j': {
-        uint64_t key;
-        int ok = 1;
-        if (op == 'g') key = text_uint(c, &ok);
-        else {
-            int nb = op == 'h' ? 1 : 4;
-            if (!(p = need(c, (size_t)nb))) return -1;
-            key = le_u(p, nb);
-        }
-        if (!ok) return -1;
-        return push(c, memo_get(c, key));
+    return perr(c, "internal error: not an object opcode");
+}
+
+/* PUT/BINPUT/LONG_BINPUT/MEMOIZE store the top of the stack in the memo,
+ * GET/BINGET/LONG_BINGET push a stored value. */
+static int step_memo(pk_ctx *c, int op) {
+    uint64_t key;
+    int ok = 1;
+    const uint8_t *p;
+    int is_put = op == OP_PUT || op == OP_BINPUT || op == OP_LONG_BINPUT || op == OP_MEMOIZE;
+    if (op == OP_PUT || op == OP_GET) {
+        key = text_uint(c, &ok);
+    } else if (op == OP_MEMOIZE) {
+        key = c->memo_n;
+    } else {
+        int nb = op == OP_BINPUT || op == OP_BINGET ? 1 : 4;
+        if (!(p = need(c, (size_t)nb))) return -1;
+        key = le_u(p, nb);
     }
-    case 0x82:
-    case 0x83:
-    case 0x84: return perr(c, "the extension registry is not supported");
-    case 0x97:
-    case 0x98: return perr(c, "out-of-band buffers are not supported");
-    default: return hnd_error_set("pickle: offset %zu: unknown opcode 0x%02x", c->op_pos, op);
+    if (!ok) return -1;
+    if (!is_put) return push(c, memo_get(c, key));
+    pk_value *v = top(c);
+    return v ? memo_put(c, key, v) : -1;
+}
+
+/* One opcode. Returns 1 on STOP (result in *out), 0 to go on, -1 on error. */
+static int step(pk_ctx *c, pk_value **out) {
+    c->op_pos = c->pos;
+    c->op = -1;
+    const uint8_t *p = need(c, 1);
+    if (!p) return -1;
+    int op = c->op = *p;
+    switch (op_table[op].group) {
+    case G_CONTROL: return step_control(c, op, out);
+    case G_SCALAR: return step_scalar(c, op);
+    case G_CONTAINER: return step_container(c, op);
+    case G_OBJECT: return step_object(c, op);
+    case G_MEMO: return step_memo(c, op);
+    case G_UNSUPPORTED:
+        if (op == OP_NEXT_BUFFER || op == OP_READONLY_BUFFER)
+            return perr(c, "out-of-band buffers are not supported");
+        return perr(c, "the extension registry is not supported");
     }
+    return hnd_error_set("pickle: offset %zu: unknown opcode 0x%02x", c->op_pos, op);
 }
 
 pk_value *pk_parse(pk_ctx *c, const uint8_t *buf, size_t len, size_t *pos) {
