@@ -41,6 +41,8 @@ bb_backbone *bb_new(mp_params *p, const rcnn_backbone_config *cfg, int build_lay
     return bb_new_prefixed(p, "backbone.", cfg, build_layer1);
 }
 
+int bb_init(bb_backbone *b) { return rn_init(b->body) != 0 || fpn_init(b->fpn) != 0 ? -1 : 0; }
+
 void bb_free(bb_backbone *b) {
     if (!b) return;
     rn_free(b->body);

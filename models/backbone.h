@@ -37,6 +37,8 @@ bb_backbone *bb_new(mp_params *p, const rcnn_backbone_config *cfg, int build_lay
 /* The same with a prefix of choice instead of "backbone." (e.g. "" or "teacher.backbone."). */
 bb_backbone *bb_new_prefixed(mp_params *p, const char *prefix, const rcnn_backbone_config *cfg,
                              int build_layer1);
+/* torchvision's initialisation of body and FPN (models/init.h). 0 / -1. */
+int bb_init(bb_backbone *b);
 void bb_free(bb_backbone *b);   /* NULL-safe */
 
 /* images: the padded batch [N,3,H,W] of rt_transform. features[0..4] =

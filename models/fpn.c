@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hnd_error.h"
+#include "init.h"
 
 typedef struct {
     ct_tensor *inner_w, *inner_b, *layer_w, *layer_b;   /* borrowed; NULL: level skipped */
@@ -15,6 +16,8 @@ struct fpn_net {
     int n_in, extra_max_pool;
     int64_t out_channels;
     fpn_level lv[FPN_MAX_LEVELS];
+    mp_params *reg;   /* for fpn_init */
+    ini_range range;
 };
 
 static ct_tensor *fpn_add(mp_params *p, const char *prefix, const char *block, int i,
@@ -43,6 +46,7 @@ fpn_net *fpn_new(mp_params *p, const char *prefix, const int64_t *in_channels, i
                       (long long)out_channels);
         return NULL;
     }
+    ini_range range = ini_begin(p);
     fpn_net *f = calloc(1, sizeof *f);
     if (!f) {
         hnd_error_set("fpn: out of memory");
@@ -64,10 +68,23 @@ fpn_net *fpn_new(mp_params *p, const char *prefix, const int64_t *in_channels, i
         if (!(l->layer_w = fpn_add(p, prefix, "layer_blocks", i, "weight", wl, 4))) goto fail;
         if (!(l->layer_b = fpn_add(p, prefix, "layer_blocks", i, "bias", &out_channels, 1))) goto fail;
     }
+    f->reg = p;
+    f->range = range;
+    ini_end(&f->range, p);
     return f;
 fail:
     fpn_free(f);
     return NULL;
+}
+
+int fpn_init(fpn_net *f) {
+    /* torchvision's FeaturePyramidNetwork: kaiming_uniform_(a=1), bias 0 */
+    for (int i = f->range.first; i < f->range.end; i++) {
+        ct_tensor *t = mp_params_tensor(f->reg, i);
+        int rc = ct_ndim(t) == 4 ? ini_kaiming_uniform_a1(t) : ini_zero(t);
+        if (rc != 0) return hnd_error_prefix("%s", mp_params_name(f->reg, i));
+    }
+    return 0;
 }
 
 void fpn_free(fpn_net *f) { free(f); }

@@ -32,6 +32,8 @@ typedef struct fpn_net fpn_net;
  * extra_max_pool != 0: append the "pool" level. prefix e.g. "backbone.fpn.". */
 fpn_net *fpn_new(mp_params *p, const char *prefix, const int64_t *in_channels, int n_in,
                  int64_t out_channels, int extra_max_pool);
+/* torchvision's initialisation (models/init.h). 0 / -1. */
+int fpn_init(fpn_net *f);
 void fpn_free(fpn_net *f);   /* NULL-safe */
 
 /* Number of outputs: n_in (+1 with the max-pool level). */

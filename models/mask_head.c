@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hnd_error.h"
+#include "init.h"
 
 #define MH_MAX_CONVS 8
 
@@ -72,6 +73,17 @@ fail:
     hnd_error_prefix("mask head");
     free(m);
     return NULL;
+}
+
+int mh_init(mh_head *m) {
+    /* MaskRCNNHeads and MaskRCNNPredictor: kaiming_normal (fan_out, relu),
+     * zero biases */
+    for (int i = 0; i < m->num_convs; i++)
+        if (ini_kaiming_normal_fan_out(m->conv_w[i]) != 0 || ini_zero(m->conv_b[i]) != 0) return -1;
+    if (ini_kaiming_normal_fan_out(m->up_w) != 0 || ini_zero(m->up_b) != 0 ||
+        ini_kaiming_normal_fan_out(m->logit_w) != 0 || ini_zero(m->logit_b) != 0)
+        return hnd_error_prefix("mask head");
+    return 0;
 }
 
 void mh_free(mh_head *m) { free(m); }

@@ -45,6 +45,16 @@ fail:
 
 rcnn_model *rcnn_new(const rcnn_config *cfg) { return rcnn_new_ex(cfg, 1); }
 
+int rcnn_init(rcnn_model *m, uint64_t seed) {
+    ct_manual_seed(seed);
+    /* registry order (body, FPN, RPN, box head, mask head): the draws of
+     * one seed do not depend on how the modules are called */
+    if (bb_init(m->backbone) != 0 || rpn_init(m->rpn) != 0 || rh_init(m->roi) != 0 ||
+        (m->mask && mh_init(m->mask) != 0))
+        return hnd_error_prefix("initialising %s", m->cfg.arch);
+    return 0;
+}
+
 void rcnn_free(rcnn_model *m) {
     if (!m) return;
     bb_free(m->backbone);

@@ -42,6 +42,10 @@ typedef struct rcnn_model rcnn_model;
  * own, see backbone.h); rcnn_new(cfg) builds it. */
 rcnn_model *rcnn_new_ex(const rcnn_config *cfg, int build_layer1);
 rcnn_model *rcnn_new(const rcnn_config *cfg);
+/* torchvision 0.14's initialisation of every tensor (each module's own
+ * scheme, models/init.h), drawn from the global generator seeded with
+ * seed. The weights of a detector trained from scratch. 0 / -1. */
+int rcnn_init(rcnn_model *m, uint64_t seed);
 void rcnn_free(rcnn_model *m);   /* NULL-safe */
 
 /* Loads group "weights" of an hnd weight file by torchvision key (strict:

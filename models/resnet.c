@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hnd_error.h"
+#include "init.h"
 
 #define RN_NAME 256
 
@@ -29,6 +30,8 @@ struct rn_resnet {
     rn_block *blocks[4];
     int nblocks[4];
     int64_t channels[5];
+    mp_params *reg;   /* the registry and the slice of it this network filled (rn_init) */
+    ini_range range;
 };
 
 /* ---- construction ---- */
@@ -138,6 +141,7 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
         hnd_error_set("resnet: trainable_layers must be in 0..5, got %d", cfg->trainable_layers);
         return NULL;
     }
+    ini_range range = ini_begin(p);
     rn_resnet *r = calloc(1, sizeof *r);
     if (!r) {
         hnd_error_set("resnet: out of memory");
@@ -166,11 +170,29 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
         }
         if (rn_build_layer(r, &g, li, &inplanes, tl >= 4 - li)) goto fail;
     }
+    r->reg = p;
+    r->range = range;
+    ini_end(&r->range, p);
     return r;
 fail:
     hnd_error_prefix("resnet-%d", cfg->depth);
     rn_free(r);
     return NULL;
+}
+
+int rn_init(rn_resnet *r) {
+    /* torchvision's ResNet: kaiming_normal (fan_out, relu) convolutions,
+     * BN weight 1 and bias 0 (zero_init_residual is off for detection) */
+    for (int i = r->range.first; i < r->range.end; i++) {
+        const char *n = mp_params_name(r->reg, i);
+        ct_tensor *t = mp_params_tensor(r->reg, i);
+        int st = ini_bn_stat(n, t), rc = 0;
+        if (st < 0) return -1;
+        if (st) continue;
+        rc = ct_ndim(t) == 4 ? ini_kaiming_normal_fan_out(t) : ini_bn_affine(n, t);
+        if (rc != 0) return hnd_error_prefix("%s", n);
+    }
+    return 0;
 }
 
 void rn_free(rn_resnet *r) {

@@ -51,6 +51,9 @@ typedef struct rn_resnet rn_resnet;
  * unsupported depth, trainable_layers outside 0..5 or a duplicate name. */
 rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *cfg,
                   int build_layer1);
+/* torchvision's initialisation of the network's tensors, from the global
+ * generator (models/init.h). 0 / -1. */
+int rn_init(rn_resnet *r);
 void rn_free(rn_resnet *r);   /* NULL-safe; the tensors belong to the registry */
 
 int rn_depth(const rn_resnet *r);

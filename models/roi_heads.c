@@ -8,6 +8,7 @@
 
 #include "ct_detection.h"
 #include "hnd_error.h"
+#include "init.h"
 
 struct rh_heads {
     rcnn_box_config cfg;
@@ -151,6 +152,14 @@ rh_heads *rh_new(mp_params *p, const char *prefix, const rcnn_box_config *cfg, i
         return NULL;
     }
     return h;
+}
+
+int rh_init(rh_heads *h) {
+    /* TwoMLPHead and FastRCNNPredictor keep nn.Linear's default */
+    if (ini_linear(h->fc6_w, h->fc6_b) != 0 || ini_linear(h->fc7_w, h->fc7_b) != 0 ||
+        ini_linear(h->cls_w, h->cls_b) != 0 || ini_linear(h->box_w, h->box_b) != 0)
+        return hnd_error_prefix("roi_heads");
+    return 0;
 }
 
 void rh_free(rh_heads *h) { free(h); }

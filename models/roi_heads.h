@@ -48,6 +48,8 @@ ct_tensor *rh_multiscale_roi_align(const ct_tensor *const *features, int n,
 typedef struct rh_heads rh_heads;
 
 rh_heads *rh_new(mp_params *p, const char *prefix, const rcnn_box_config *cfg, int64_t in_channels);
+/* torchvision's initialisation (models/init.h). 0 / -1. */
+int rh_init(rh_heads *h);
 void rh_free(rh_heads *h);   /* NULL-safe */
 const rcnn_box_config *rh_config(const rh_heads *h);
 /* Overrides score_thresh (e.g. hnd detect --score-thresh). */

@@ -7,6 +7,7 @@
 
 #include "ct_detection.h"
 #include "hnd_error.h"
+#include "init.h"
 
 struct rpn_net {
     rcnn_rpn_config cfg;
@@ -72,6 +73,14 @@ rpn_net *rpn_new(mp_params *p, const char *prefix, const rcnn_rpn_config *cfg,
         }
     }
     return r;
+}
+
+int rpn_init(rpn_net *r) {
+    /* torchvision's RPNHead: N(0, 0.01) weights, zero biases */
+    ct_tensor *w[3] = {r->conv_w, r->cls_w, r->box_w}, *b[3] = {r->conv_b, r->cls_b, r->box_b};
+    for (int i = 0; i < 3; i++)
+        if (ini_normal(w[i], 0.01) != 0 || ini_zero(b[i]) != 0) return hnd_error_prefix("rpn");
+    return 0;
 }
 
 void rpn_free(rpn_net *r) { free(r); }

@@ -37,6 +37,8 @@ typedef struct rpn_net rpn_net;
 
 rpn_net *rpn_new(mp_params *p, const char *prefix, const rcnn_rpn_config *cfg,
                  const rcnn_anchor_config *anchors, int64_t in_channels);
+/* torchvision's initialisation (models/init.h). 0 / -1. */
+int rpn_init(rpn_net *r);
 void rpn_free(rpn_net *r);   /* NULL-safe; tensors belong to the registry */
 void rpn_set_training(rpn_net *r, int training);   /* selects the train/test top-n */
 
