@@ -28,6 +28,7 @@
 #include "coco_eval_int.h"
 #include "atomic_file.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 #include "mask_rle.h"
 
 /* Bit-exact agreement with pycocotools: no fused multiply-add contraction
@@ -365,12 +366,6 @@ static double summarize(const double *precision, const double *recall, int K, in
     return mean_valid(buf, n);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int num_threads(int ncat) {
     const char *e = getenv("HND_EVAL_THREADS");
     long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
@@ -391,7 +386,7 @@ void ce_result_free(ce_result *r) {
 int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
     memset(out, 0, sizeof *out);
     if (dt->gt != gt) return hnd_error_set("results were prepared for another ground truth");
-    double t0 = now_s();
+    double t0 = mono_now_s();
     const int K = gt->ncat;
     out->iou_type = dt->type;
     out->num_images = (size_t)gt->nimg;
@@ -459,7 +454,7 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
         ce_result_free(out);
         return -1;
     }
-    out->seconds_eval = now_s() - t0;
+    out->seconds_eval = mono_now_s() - t0;
     return 0;
 }
 

@@ -11,14 +11,9 @@
 #include "commands.h"
 #include "file_check.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 
 #define CMD "eval"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int cmd_eval(int argc, char **argv) {
     co_args args;
@@ -36,20 +31,20 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
         return 1;
     }
-    double t0 = now_s();
+    double t0 = mono_now_s();
     ce_gt *gt = ce_gt_load(gt_path, type == CE_SEGM);
     if (!gt) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
         return 1;
     }
-    double t1 = now_s();
+    double t1 = mono_now_s();
     ce_dt *dt = ce_dt_load(gt, dt_path, (ce_iou_type)type, &opts);
     if (!dt) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
         ce_gt_free(gt);
         return 1;
     }
-    double t2 = now_s();
+    double t2 = mono_now_s();
     /* pycocotools scores missing images as misses. A detector leaves a few
      * images empty; results for under half of them are usually a file of a
      * subset (or of another split), worth a word */

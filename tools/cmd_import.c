@@ -10,15 +10,11 @@
 
 #include "commands.h"
 #include "hnd_error.h"
+#include "path.h"
 #include "pth_reader.h"
 #include "wstore.h"
 
 #define CMD "import-torchvision"
-
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
 
 static void print_summary(const pth_state *st, const char *in, const char *out) {
     int per[CT_DTYPE_COUNT] = {0};
@@ -58,7 +54,7 @@ static int write_all(const pth_state *st, const char *in, const char *out, const
             return -1;
         }
     }
-    if (ws_writer_set_attr(w, "source", base_name(in)) < 0) {
+    if (ws_writer_set_attr(w, "source", path_base(in)) < 0) {
         ws_writer_abort(w);
         return -1;
     }

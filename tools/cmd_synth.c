@@ -11,6 +11,8 @@
 
 #include "commands.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
+#include "path.h"
 #include "syn.h"
 
 #define CMD "synth"
@@ -25,7 +27,10 @@ static int remove_jpegs(const char *dir) {
         size_t n = strlen(e->d_name);
         if (n < 4 || strcmp(e->d_name + n - 4, ".jpg") != 0) continue;
         char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (path_join(p, sizeof p, dir, e->d_name) != 0) {
+            rc = -1;
+            break;
+        }
         if (unlink(p) != 0) rc = hnd_error_set("%s: %s", p, strerror(errno));
     }
     closedir(d);
@@ -93,18 +98,17 @@ int cmd_synth(int argc, char **argv) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
         return 1;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mono_now_s();
     int64_t na[2];
     if (syn_generate(&o, na) < 0) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double t1 = mono_now_s();
     if (!quiet)
         printf("synth: %s: train %d images / %lld objects, val %d images / %lld objects, %dx%d, seed %llu%s (%.2f s)\n",
                o.out_dir, o.n_train, (long long)na[0], o.n_val, (long long)na[1], o.width, o.height,
                (unsigned long long)o.seed, o.class_colors ? ", class colours" : "",
-               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+               t1 - t0);
     return 0;
 }
