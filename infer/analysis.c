@@ -9,7 +9,6 @@
 
 #include "hnd_error.h"
 #include "str_util.h"
-#include "wstore.h"
 
 /* ------------------------------------------------------------ the model */
 
@@ -43,55 +42,50 @@ static int random_init(mp_params *p, uint64_t seed) {
 
 void an_model_close(an_model *m) {
     if (!m) return;
-    stu_free(m->stu);
-    rcnn_free(m->rcnn);
+    sr_free(m->sr);
     memset(m, 0, sizeof *m);
 }
 
 static int load_file(an_model *m, const char *path, const char *what) {
     int miss = 0, unexp = 0;
-    int n = mp_params_load(rcnn_params(m->rcnn), path, 0, &miss, &unexp);
+    int n = mp_params_load(sr_params(m->sr), path, 0, &miss, &unexp);
     if (n < 0) return hnd_error_prefix("%s %s", what, path);
     if (n == 0) return hnd_error_set("%s %s: no tensor of the model in the file", what, path);
     m->n_loaded += n;
     return 0;
 }
 
+/* The detector of a spec: its config (or the architecture's defaults)
+ * with the explicit overrides. */
+static int spec_config(const an_model_spec *spec, rcnn_config *cfg) {
+    if (spec->has_config) *cfg = spec->config;
+    else if (!spec->arch[0]) return hnd_error_set("analysis: no architecture given");
+    else if (rcnn_config_default(cfg, spec->arch) != 0) return -1;
+    if (spec->num_classes > 0) cfg->box.num_classes = spec->num_classes;
+    if (spec->min_size > 0) cfg->transform.min_size = spec->min_size;
+    if (spec->max_size > 0) cfg->transform.max_size = spec->max_size;
+    return 0;
+}
+
 int an_model_open(const an_model_spec *spec, an_model *out) {
     memset(out, 0, sizeof *out);
-    if (!spec || !spec->arch[0]) return hnd_error_set("analysis: no architecture given");
+    if (!spec) return hnd_error_set("analysis: no model given");
     out->spec = *spec;
     rcnn_config cfg;
-    if (rcnn_config_default(&cfg, spec->arch) != 0) return -1;
-    if (spec->num_classes > 0) cfg.box.num_classes = spec->num_classes;
-    if (spec->min_size > 0) cfg.transform.min_size = spec->min_size;
-    if (spec->max_size > 0) cfg.transform.max_size = spec->max_size;
-    int student = spec->student_channels > 0;
-    if (student) cfg.backbone.frozen_bn = 1;
-    if (!(out->rcnn = rcnn_new_ex(&cfg, !student))) return -1;
-    if (student) {
-        int kind = spec->student_kind >= 0 ? spec->student_kind : stu_kind_for_depth(cfg.backbone.depth);
-        if (kind < 0) {
-            an_model_close(out);
-            return hnd_error_set("analysis: no bottleneck for ResNet-%d", cfg.backbone.depth);
-        }
-        out->stu = stu_new(rcnn_params(out->rcnn), "backbone.body.layer1.", (stu_kind)kind,
-                           spec->student_channels);
-        if (!out->stu) {
-            an_model_close(out);
-            return -1;
-        }
-    }
-    if (random_init(rcnn_params(out->rcnn), spec->seed) != 0) goto fail;
+    if (spec_config(spec, &cfg) != 0) return -1;
+    snprintf(out->spec.arch, sizeof out->spec.arch, "%s", cfg.arch);
+    sr_bottleneck_spec bn = {spec->student_channels, spec->student_kind, 0};
+    if (!(out->sr = sr_new(&cfg, &bn))) return hnd_error_prefix("analysis");
+    if (random_init(sr_params(out->sr), spec->seed) != 0) goto fail;
     if (spec->weights[0] && load_file(out, spec->weights, "weights") != 0) goto fail;
     if (spec->student_weights[0] && load_file(out, spec->student_weights, "student weights") != 0)
         goto fail;
-    int total = mp_params_count(rcnn_params(out->rcnn));
+    int total = mp_params_count(sr_params(out->sr));
     out->n_missing = (spec->weights[0] || spec->student_weights[0]) ? total - out->n_loaded : total;
     if (out->n_missing < 0) out->n_missing = 0;
-    if (rcnn_to_device(out->rcnn, spec->device) != 0) goto fail;
-    rcnn_set_training(out->rcnn, 0);
-    if (out->stu) stu_set_training(out->stu, 0);
+    if (sr_to_device(out->sr, spec->device) != 0) goto fail;
+    rcnn_set_training(sr_rcnn(out->sr), 0);
+    sr_set_training(out->sr, 0);
     return 0;
 fail:
     an_model_close(out);
@@ -99,57 +93,19 @@ fail:
 }
 
 int an_spec_from_weights(const char *path, an_model_spec *spec) {
-    ws_reader *r = ws_reader_open(path);
-    if (!r) return hnd_error_prefix("%s", path);
-    const char *const *names = NULL;
-    int n = 0;
-    if (ws_reader_list(r, "weights", &names, &n) != 0 || n == 0) {
-        ws_reader_close(r);
-        return hnd_error_set("%s: no tensors under /weights", path);
-    }
-    int mask = 0, bottleneck_conv3 = 0, layer3_blocks = 0, has_body = 0;
-    for (int i = 0; i < n; i++) {
-        const char *k = names[i];
-        if (su_starts_with(k, "roi_heads.mask_head.") || su_starts_with(k, "roi_heads.mask_predictor.")) mask = 1;
-        if (su_starts_with(k, "backbone.body.")) has_body = 1;
-        if (su_starts_with(k, "backbone.body.layer2.0.conv3.")) bottleneck_conv3 = 1;
-        if (su_starts_with(k, "backbone.body.layer3.")) {
-            int b = atoi(k + strlen("backbone.body.layer3."));
-            if (b + 1 > layer3_blocks) layer3_blocks = b + 1;
-        }
-    }
-    int depth = 0;
-    if (has_body) {
-        if (bottleneck_conv3) depth = layer3_blocks >= 23 ? 101 : 50;
-        else depth = layer3_blocks >= 6 ? 34 : 18;
-    }
-    ws_tensor t;
-    int rc = 0;
-    memset(&t, 0, sizeof t);
-    if (ws_reader_info(r, "weights", "roi_heads.box_predictor.cls_score.weight", &t) == 0) {
-        spec->num_classes = (int)t.shape[0];
-        ws_tensor_clear(&t);
-    }
-    memset(&t, 0, sizeof t);
-    if (ws_reader_info(r, "weights", "backbone.body.layer1.encoder.7.weight", &t) == 0) {
-        spec->student_channels = t.shape[0];
-        ws_tensor_clear(&t);
-        memset(&t, 0, sizeof t);
-        spec->student_kind = -1;
-        if (ws_reader_info(r, "weights", "backbone.body.layer1.decoder.9.weight", &t) == 0) {
-            spec->student_kind = t.shape[0] == 64 ? STU_SMALL : STU_LARGE;
-            ws_tensor_clear(&t);
-        }
-    } else {
-        spec->student_channels = 0;
-        hnd_error_clear();
-    }
-    ws_reader_close(r);
-    if (depth == 0)
+    sr_probe p;
+    if (sr_probe_file(path, &p) != 0) return -1;
+    if (!p.arch[0])
         return hnd_error_set("%s: cannot tell the architecture (no backbone.body.layer3 keys): pass --arch", path);
-    snprintf(spec->arch, sizeof spec->arch, "%s_rcnn_resnet%d_fpn", mask ? "mask" : "faster", depth);
+    /* the widths of a shrunk model (FPN, heads) come from the shapes */
+    if (sr_probe_config(&p, &spec->config) != 0) return hnd_error_prefix("%s", path);
+    spec->has_config = 1;
+    snprintf(spec->arch, sizeof spec->arch, "%s", p.arch);
+    spec->num_classes = p.num_classes;
+    spec->student_channels = p.channels;
+    spec->student_kind = p.channels > 0 ? p.kind : -1;
     snprintf(spec->weights, sizeof spec->weights, "%s", path);
-    return rc;
+    return 0;
 }
 
 /* ------------------------------------------------------------ the pass */
@@ -221,8 +177,8 @@ static int count_params(mp_params *mp, an_result *r, const char *const *prefixes
 }
 
 static int stem_parts(an_model *m, const ct_tensor *x, an_result *r, ct_tensor **stem_out) {
-    mp_params *mp = rcnn_params(m->rcnn);
-    const rcnn_config *cfg = rcnn_get_config(m->rcnn);
+    mp_params *mp = rcnn_params(sr_rcnn(m->sr));
+    const rcnn_config *cfg = rcnn_get_config(sr_rcnn(m->sr));
     ct_tensor *w = mp_params_get(mp, "backbone.body.conv1.weight");
     ct_tensor *bw = mp_params_get(mp, "backbone.body.bn1.weight");
     ct_tensor *bb = mp_params_get(mp, "backbone.body.bn1.bias");
@@ -242,7 +198,7 @@ static int stem_parts(an_model *m, const ct_tensor *x, an_result *r, ct_tensor *
     send(add_point(r, "relu"), (const ct_tensor *[]){re}, 1, 1);
     send(add_point(r, "maxpool"), (const ct_tensor *[]){mx}, 1, 1);
     /* The model's own stem must agree with the parts. */
-    ct_tensor *st = bb_stem(rcnn_backbone(m->rcnn), x);
+    ct_tensor *st = bb_stem(rcnn_backbone(sr_rcnn(m->sr)), x);
     if (!st) return -1;
     if (ct_numel(st) != ct_numel(mx)) return hnd_error_set("analysis: stem output differs from conv1..maxpool");
     *stem_out = st;
@@ -250,8 +206,8 @@ static int stem_parts(an_model *m, const ct_tensor *x, an_result *r, ct_tensor *
 }
 
 static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
-    const rcnn_config *cfg = rcnn_get_config(m->rcnn);
-    bb_backbone *bb = rcnn_backbone(m->rcnn);
+    const rcnn_config *cfg = rcnn_get_config(sr_rcnn(m->sr));
+    bb_backbone *bb = rcnn_backbone(sr_rcnn(m->sr));
     const char *prefixes[AN_MAX_POINTS] = {0};
     rt_image_list l;
     memset(&l, 0, sizeof l);
@@ -264,18 +220,18 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     int rc = -1;
 
     send(add_point(r, "input"), (const ct_tensor *[]){image}, 1, 0);
-    if (rcnn_transform_images(m->rcnn, &image, 1, &l) != 0) goto out;
+    if (rcnn_transform_images(sr_rcnn(m->sr), &image, 1, &l) != 0) goto out;
     ct_tensor *stem = NULL;
     if (stem_parts(m, l.tensors, r, &stem) != 0) goto out;
     prefixes[1] = "backbone.body.conv1.";
     prefixes[2] = "backbone.body.bn1.";
     ct_tensor *c[4] = {0};
-    if (m->stu) {
-        ct_tensor *z = stu_encode(m->stu, stem);
+    if (sr_bottleneck(m->sr)) {
+        ct_tensor *z = stu_encode(sr_bottleneck(m->sr), stem);
         if (!z) goto out;
         prefixes[r->n] = "backbone.body.layer1.encoder.";
         send(add_point(r, "bottleneck"), (const ct_tensor *[]){z}, 1, 1);
-        if (!(c[0] = stu_decode(m->stu, z))) goto out;
+        if (!(c[0] = stu_decode(sr_bottleneck(m->sr), z))) goto out;
         prefixes[r->n] = "backbone.body.layer1.decoder.";
     } else {
         if (!(c[0] = bb_layer(bb, 1, stem))) goto out;
@@ -295,7 +251,7 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     prefixes[r->n] = "backbone.fpn.";
     send(add_point(r, "fpn"), (const ct_tensor *const *)feats, BB_NUM_FEATURES, 1);
 
-    if (rcnn_rpn_forward(m->rcnn, &l, feats, &props) != 0) goto out;
+    if (rcnn_rpn_forward(sr_rcnn(m->sr), &l, feats, &props) != 0) goto out;
     r->proposals = ct_size(props.boxes[0], 0);
     prefixes[r->n] = "rpn.";
     an_point *pr = add_point(r, "rpn");
@@ -303,8 +259,8 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     send(pr, (const ct_tensor *const *)feats, BB_NUM_FEATURES - 1, 1);
     pr->elements_actual = pr->elements;
 
-    if (rcnn_roi_heads_forward(m->rcnn, &l, feats, &props, &dets) != 0) goto out;
-    if (rcnn_postprocess(m->rcnn, &l, &dets, &fin) != 0) goto out;
+    if (rcnn_roi_heads_forward(sr_rcnn(m->sr), &l, feats, &props, &dets) != 0) goto out;
+    if (rcnn_postprocess(sr_rcnn(m->sr), &l, &dets, &fin) != 0) goto out;
     prefixes[r->n] = "roi_heads.";
     an_point *ro = add_point(r, "roi_heads");
     int64_t k = ct_size(fin.boxes, 0);
@@ -322,7 +278,7 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     ro->elements = per * cfg->box.detections_per_img;
     ro->elements_actual = ct_numel(fin.boxes) + ct_numel(fin.scores) + ct_numel(fin.labels) +
                           (fin.masks ? ct_numel(fin.masks) : 0);
-    if (count_params(rcnn_params(m->rcnn), r, prefixes) != 0) goto out;
+    if (count_params(rcnn_params(sr_rcnn(m->sr)), r, prefixes) != 0) goto out;
     rc = 0;
 out:
     rcnn_detections_clear(&fin);
@@ -334,13 +290,13 @@ out:
 
 int an_run_model(an_model *m, const int64_t input[3], const ct_tensor *image, an_result *out) {
     memset(out, 0, sizeof *out);
-    if (!m || !m->rcnn) return hnd_error_set("analysis: no model");
-    const rcnn_config *cfg = rcnn_get_config(m->rcnn);
+    if (!m || !m->sr) return hnd_error_set("analysis: no model");
+    const rcnn_config *cfg = rcnn_get_config(sr_rcnn(m->sr));
     snprintf(out->arch, sizeof out->arch, "%s", cfg->arch);
-    if (m->stu) {
+    if (sr_bottleneck(m->sr)) {
         out->is_student = 1;
-        out->channels = stu_channels(m->stu);
-        snprintf(out->student_kind, sizeof out->student_kind, "%s", stu_kind_name(stu_get_kind(m->stu)));
+        out->channels = stu_channels(sr_bottleneck(m->sr));
+        snprintf(out->student_kind, sizeof out->student_kind, "%s", stu_kind_name(stu_get_kind(sr_bottleneck(m->sr))));
     }
     int64_t in[3] = {3, 800, 800};
     if (image) {

@@ -33,9 +33,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bottleneck.h"
 #include "ctorch.h"
-#include "rcnn.h"
+#include "split_rcnn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,13 +66,21 @@ typedef struct {
 } an_result;
 
 /* A model to analyse or time: an original R-CNN, or a student (its layer1
- * replaced by the bottleneck of models/bottleneck.h). */
+ * replaced by the bottleneck of models/bottleneck.h), opened as the split
+ * detector of models/split_rcnn.h. */
 typedef struct {
-    char arch[64];            /* e.g. "faster_rcnn_resnet50_fpn" (required) */
+    char arch[64];            /* e.g. "faster_rcnn_resnet50_fpn" (required unless has_config) */
     int num_classes;          /* 0: the architecture's default (91) */
     double min_size, max_size;/* transform sizes; 0: the defaults (800, 1333) */
     int64_t student_channels; /* 0: the original model; C >= 1: a student */
     int student_kind;         /* stu_kind, or -1 for the one that fits the depth */
+    /* The detector when it is not the architecture's defaults: a config's
+     * model with its params (FPN width, head sizes, anchors), or the widths
+     * read from a weight file's shapes (an_spec_from_weights). Used instead
+     * of rcnn_config_default(arch) when has_config; num_classes, min_size and
+     * max_size above still override it when set. */
+    int has_config;
+    rcnn_config config;
     /* Weights (optional). NULL/"": deterministic random initialisation from
      * `seed` (convolutions and linears N(0, 1/fan_in), BN identity), enough
      * for shapes, counts and timing. Else an hnd weight file loaded
@@ -87,22 +94,21 @@ typedef struct {
 } an_model_spec;
 
 typedef struct {
-    rcnn_model *rcnn;
-    stu_bottleneck *stu;      /* NULL for the original model */
+    sr_model *sr;             /* the detector (models/split_rcnn.h) */
     an_model_spec spec;
     int n_loaded;             /* tensors read from files */
     int n_missing;            /* registered tensors no file had (random) */
 } an_model;
 
-/* Builds, initialises/loads and moves the model to spec->device. 0 / -1. */
+/* Builds, initialises/loads and moves the model to spec->device, without
+ * a bottleneck transformer (the whole model as one machine runs it). 0 / -1. */
 int an_model_open(const an_model_spec *spec, an_model *out);
 void an_model_close(an_model *m);   /* NULL-safe; zeroes */
 
-/* Fills spec->arch, num_classes, student_channels and student_kind from the
- * keys and shapes of an hnd weight file: Faster or Mask (roi_heads.mask_head
- * keys), ResNet depth (blocks of layer3, conv3 present or not), a student
- * when backbone.body.layer1.encoder.* is there (C = encoder.7's output
- * channels). Also sets spec->weights = path. 0 / -1 (+ hnd_error). */
+/* Fills spec from a weight file (sr_probe_file): arch (Faster or Mask,
+ * ResNet depth), num_classes, the widths read from its shapes (has_config),
+ * and for a student student_channels and student_kind. Also sets
+ * spec->weights = path. 0 / -1 (+ hnd_error). */
 int an_spec_from_weights(const char *path, an_model_spec *spec);
 
 typedef struct {

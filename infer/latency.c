@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bottleneck_quant.h"
 #include "hnd_error.h"
 #include "mono_clock.h"
 
@@ -55,105 +54,56 @@ void lat_stats_compute(const double *v, int n, lat_stats *out) {
 
 static double now_ms(void) { return 1e3 * mono_now_s(); }
 
-static int sync_dev(const an_model *m) {
-    if (ct_device_synchronize(m->spec.device) != 0)
+static int sync_dev(const sr_model *m) {
+    if (ct_device_synchronize(sr_device(m)) != 0)
         return hnd_error_set("latency: synchronising the device: %s", ct_last_error());
     return 0;
 }
 
-/* Layers 2..4, FPN, RPN, RoI heads, postprocess from layer1's output. */
-static int rest_of_model(an_model *m, const rt_image_list *l, const ct_tensor *c1) {
-    bb_backbone *bb = rcnn_backbone(m->rcnn);
-    ct_tensor *c[4] = {(ct_tensor *)c1, NULL, NULL, NULL};
-    for (int i = 2; i <= 4; i++)
-        if (!(c[i - 1] = bb_layer(bb, i, c[i - 2]))) return -1;
-    ct_tensor *feats[BB_NUM_FEATURES] = {0};
-    if (bb_fpn(bb, (const ct_tensor *const *)c, feats) != 0) return -1;
+/* One split pass: the head with an 8-bit link (a teacher sends layer1's
+ * float output), then the tail — the two functions an exported head and a
+ * split server run. t[] gets the part times, zshape the link tensor's
+ * C, h, w, scale / zp the last image's quantization. */
+static int split_pass(sr_model *m, const ct_tensor *img, double t[LAT_NPARTS], int64_t zshape[3],
+                      float *scale, int *zp, double resized[2]) {
+    double st[SR_T_COUNT] = {0};
+    sr_link link;
     rcnn_detections d;
     memset(&d, 0, sizeof d);
-    int rc = rcnn_detect_from_features(m->rcnn, l, feats, &d);
+    int rc = sr_head(m, &img, 1, 8, &link, st);
+    if (rc == 0) rc = sr_tail(m, &link, &d, st);
     rcnn_detections_clear(&d);
-    return rc;
-}
-
-/* One split pass: t[] gets the part times; z_out (may be NULL) the
- * bottleneck's element count, scale and zero point. */
-static int split_pass(an_model *m, const ct_tensor *img, double t[LAT_NPARTS], int64_t zshape[3],
-                      float *scale, int *zp, double resized[2]) {
-    int rc = -1;
-    rt_image_list l;
-    memset(&l, 0, sizeof l);
-    bq_tensor q;
-    memset(&q, 0, sizeof q);
-    ct_scope_begin();
-    if (sync_dev(m) != 0) goto out;
-    double t0 = now_ms();
-    if (rcnn_transform_images(m->rcnn, &img, 1, &l) != 0 || sync_dev(m) != 0) goto out;
-    double t1 = now_ms();
-    ct_tensor *stem = bb_stem(rcnn_backbone(m->rcnn), l.tensors);
-    if (!stem || sync_dev(m) != 0) goto out;
-    double t2 = now_ms();
-    ct_tensor *z = m->stu ? stu_encode(m->stu, stem) : bb_layer(rcnn_backbone(m->rcnn), 1, stem);
-    if (!z || sync_dev(m) != 0) goto out;
-    double t3 = now_ms(), t4 = t3, t5 = t3, t6 = t3;
-    ct_tensor *c1 = z;
-    if (m->stu) {
-        if (bq_quantize8(z, &q) != 0) goto out;
-        ct_tensor *host = ct_to_device(q.q, ct_cpu());
-        if (!host || sync_dev(m) != 0) goto out;
-        t4 = now_ms();
-        bq_tensor back = {ct_to_device(host, m->spec.device), q.scale, q.zero_point};
-        ct_tensor *zhat = back.q ? bq_dequantize8(&back) : NULL;
-        if (!zhat || sync_dev(m) != 0) goto out;
-        t5 = now_ms();
-        if (!(c1 = stu_decode(m->stu, zhat)) || sync_dev(m) != 0) goto out;
-        t6 = now_ms();
-        *scale = q.scale;
-        *zp = q.zero_point;
-    }
-    if (rest_of_model(m, &l, c1) != 0 || sync_dev(m) != 0) goto out;
-    double t7 = now_ms();
+    if (rc != 0) return hnd_error_prefix("latency: split pass");
     int64_t s[CT_MAX_DIMS];
-    if (ct_shape(z, s, CT_MAX_DIMS) == 4) memcpy(zshape, s + 1, 3 * sizeof *s);
-    resized[0] = (double)l.sizes[0][0];
-    resized[1] = (double)l.sizes[0][1];
-    t[LAT_TRANSFORM] = t1 - t0;
-    t[LAT_STEM] = t2 - t1;
-    t[LAT_ENCODER] = t3 - t2;
-    t[LAT_QUANTIZE] = t4 - t3;
-    t[LAT_HEAD] = t4 - t0;
-    t[LAT_DEQUANTIZE] = t5 - t4;
-    t[LAT_DECODER] = t6 - t5;
-    t[LAT_REST] = t7 - t6;
-    t[LAT_TAIL] = t7 - t4;
-    rc = 0;
-out:
-    if (rc != 0) hnd_error_prefix("latency: split pass");
-    rt_image_list_free(&l);
-    ct_scope_end();
-    return rc;
+    if (ct_shape(link.z, s, CT_MAX_DIMS) == 4) memcpy(zshape, s + 1, 3 * sizeof *s);
+    if (link.bits == 8) *scale = link.scale[0], *zp = link.zero_point[0];
+    resized[0] = (double)link.sizes[0][0];
+    resized[1] = (double)link.sizes[0][1];
+    sr_link_clear(&link);
+    t[LAT_TRANSFORM] = st[SR_T_TRANSFORM];
+    t[LAT_STEM] = st[SR_T_STEM];
+    t[LAT_ENCODER] = st[SR_T_ENCODER];
+    t[LAT_QUANTIZE] = st[SR_T_QUANTIZE];
+    t[LAT_HEAD] = st[SR_T_TRANSFORM] + st[SR_T_STEM] + st[SR_T_ENCODER] + st[SR_T_QUANTIZE];
+    t[LAT_DEQUANTIZE] = st[SR_T_DEQUANTIZE];
+    t[LAT_DECODER] = st[SR_T_DECODER];
+    t[LAT_REST] = st[SR_T_REST];
+    t[LAT_TAIL] = st[SR_T_DEQUANTIZE] + st[SR_T_DECODER] + st[SR_T_REST];
+    return 0;
 }
 
-static int whole_pass(an_model *m, const ct_tensor *img, double *ms) {
-    int rc = -1;
-    rt_image_list l;
-    memset(&l, 0, sizeof l);
-    ct_scope_begin();
-    if (sync_dev(m) != 0) goto out;
+/* The model end to end on one machine (sr_detect; the model has no
+ * transformer here, so no quantization round trip). */
+static int whole_pass(sr_model *m, const ct_tensor *img, double *ms) {
+    rcnn_detections d;
+    memset(&d, 0, sizeof d);
+    if (sync_dev(m) != 0) return -1;
     double t0 = now_ms();
-    if (rcnn_transform_images(m->rcnn, &img, 1, &l) != 0) goto out;
-    ct_tensor *stem = bb_stem(rcnn_backbone(m->rcnn), l.tensors);
-    ct_tensor *c1 = !stem ? NULL
-                    : m->stu ? stu_forward(m->stu, stem)
-                             : bb_layer(rcnn_backbone(m->rcnn), 1, stem);
-    if (!c1 || rest_of_model(m, &l, c1) != 0 || sync_dev(m) != 0) goto out;
+    int rc = sr_detect(m, &img, 1, &d);
+    if (rc == 0) rc = sync_dev(m);
     *ms = now_ms() - t0;
-    rc = 0;
-out:
-    if (rc != 0) hnd_error_prefix("latency: whole pass");
-    rt_image_list_free(&l);
-    ct_scope_end();
-    return rc;
+    rcnn_detections_clear(&d);
+    return rc != 0 ? hnd_error_prefix("latency: whole pass") : 0;
 }
 
 static int jpeg_size(const img_u8 *im, int quality, double *bytes) {
@@ -186,19 +136,14 @@ static ct_tensor *to_tensor(const img_u8 *im, ct_device dev) {
     return d;
 }
 
-int lat_bench(an_model *m, const img_u8 *images, int n, const lat_bench_options *o, lat_report *out) {
+int lat_bench(sr_model *m, const img_u8 *images, int n, const lat_bench_options *o, lat_report *out) {
     memset(out, 0, sizeof *out);
-    if (!m || !m->rcnn || !images || n <= 0) return hnd_error_set("latency: no model or no images");
+    if (!m || !images || n <= 0) return hnd_error_set("latency: no model or no images");
     lat_bench_options opt = o ? *o : (lat_bench_options){0};
     int warmup = opt.warmup > 0 ? opt.warmup : (opt.warmup < 0 ? 0 : 2);
     int runs = opt.runs > 0 ? opt.runs : (n > 10 ? n : 10);
-    an_result dummy;
-    memset(&dummy, 0, sizeof dummy);
-    snprintf(dummy.arch, sizeof dummy.arch, "%s", rcnn_get_config(m->rcnn)->arch);
-    dummy.is_student = m->stu != NULL;
-    dummy.channels = m->stu ? stu_channels(m->stu) : 0;
-    an_label(&dummy, out->label, sizeof out->label);
-    out->is_student = dummy.is_student;
+    sr_label(m, out->label, sizeof out->label);
+    out->is_student = sr_is_student(m);
     out->runs = runs;
     out->n_images = n;
 
@@ -212,7 +157,7 @@ int lat_bench(an_model *m, const img_u8 *images, int n, const lat_bench_options 
             goto out;
         }
     for (int i = 0; i < n; i++) {
-        if (!(imgs[i] = to_tensor(&images[i], m->spec.device))) {
+        if (!(imgs[i] = to_tensor(&images[i], sr_device(m)))) {
             hnd_error_set("latency: image %d to the device: %s", i, ct_last_error());
             goto out;
         }
@@ -253,7 +198,7 @@ int lat_bench(an_model *m, const img_u8 *images, int n, const lat_bench_options 
     if (failed) goto out;
     for (int p = 0; p < LAT_NPARTS; p++) lat_stats_compute(v[p], runs, &out->parts[p]);
     memcpy(out->bottleneck_shape, zs, sizeof zs);
-    if (m->stu) {
+    if (sr_is_student(m)) {
         double e = zsum / runs;
         out->bottleneck_elements = e;
         out->bottleneck_f32_bytes = 4 * e;

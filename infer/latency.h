@@ -81,8 +81,11 @@ typedef struct {
 } lat_report;
 
 /* Times the model on n images (RGB, any sizes; converted to tensors on the
- * model's device before timing). 0 / -1 + hnd_error(). */
-int lat_bench(an_model *m, const img_u8 *images, int n, const lat_bench_options *o, lat_report *out);
+ * model's device before timing): the split as sr_head (8-bit link) then
+ * sr_tail, the whole as sr_detect (models/split_rcnn.h). Open the model
+ * without a transformer (an_model_open does) so that the whole pass has no
+ * quantization round trip. 0 / -1 + hnd_error(). */
+int lat_bench(sr_model *m, const img_u8 *images, int n, const lat_bench_options *o, lat_report *out);
 
 /* ---- the total-inference-time model (pure arithmetic) ---- */
 

@@ -251,7 +251,7 @@ static void test_bench_small(void **state) {
     for (int i = 0; i < 3 * 150 * 100; i++) im.rgb[i] = (uint8_t)((i * 7) % 251);
     lat_bench_options o = {1, 3, 1};
     lat_report r;
-    if (lat_bench(&m, &im, 1, &o, &r) != 0) {
+    if (lat_bench(m.sr, &im, 1, &o, &r) != 0) {
         print_error("lat_bench: %s\n", hnd_error());
         fail();
     }

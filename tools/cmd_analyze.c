@@ -17,6 +17,7 @@
 #include "hnd_error.h"
 #ifdef HND_HAVE_TRAIN_CONFIG
 #include "config.h"
+#include "hnd_model.h"
 #endif
 
 /* ------------------------------------------------------------ helpers */
@@ -88,41 +89,46 @@ int an_cli_commit(af_file *a, int failed) {
     return hnd_error_set("%s: cannot write%s%s", a->path, msg[0] ? ": " : "", msg);
 }
 
+/* One spec of a config's model section: the detector exactly as hnd train
+ * and train-teacher build it (hm_model_config: model.params' FPN width,
+ * head sizes, anchors...). */
+#ifdef HND_HAVE_TRAIN_CONFIG
+static int spec_of_model(const tc_model *m, an_model_spec *s) {
+    if (hm_model_config(m, &s->config) != 0) return -1;
+    s->has_config = 1;
+    snprintf(s->arch, sizeof s->arch, "%s", s->config.arch);
+    s->student_kind = -1;
+    return 0;
+}
+#endif
+
 int an_cli_specs_from_config(const char *path, an_model_spec specs[2], int *n_specs) {
 #ifdef HND_HAVE_TRAIN_CONFIG
     tc_config cfg;
     if (tc_load(path, NULL, 0, &cfg) != 0) return -1;
     memset(specs, 0, 2 * sizeof *specs);
-    snprintf(specs[0].arch, sizeof specs[0].arch, "%s", cfg.teacher.arch);
-    specs[0].num_classes = cfg.teacher.num_classes;
-    specs[0].min_size = cfg.teacher.min_size;
-    specs[0].max_size = cfg.teacher.max_size;
-    specs[0].student_kind = -1;
+    int rc = spec_of_model(&cfg.teacher, &specs[0]);
     snprintf(specs[0].weights, sizeof specs[0].weights, "%s", cfg.teacher.ckpt);
     *n_specs = 1;
-    if (cfg.student.present) {
+    if (rc == 0 && cfg.student.present) {
         an_model_spec *s = &specs[1];
-        snprintf(s->arch, sizeof s->arch, "%s", cfg.student.arch[0] ? cfg.student.arch : cfg.teacher.arch);
-        s->num_classes = cfg.student.num_classes;
-        s->min_size = cfg.student.min_size;
-        s->max_size = cfg.student.max_size;
-        s->student_channels = cfg.student.bottleneck_channel;
-        s->student_kind = cfg.student.layer1[0] ? stu_kind_parse(cfg.student.layer1) : -1;
+        rc = spec_of_model(cfg.student.arch[0] ? &cfg.student : &cfg.teacher, s);
+        sr_bottleneck_spec bn;
+        if (rc == 0) rc = hm_bottleneck_spec(&cfg.student, &bn);
+        s->student_channels = bn.channels;
+        s->student_kind = bn.kind;
         snprintf(s->weights, sizeof s->weights, "%s", cfg.teacher.ckpt);
         /* the student checkpoint once trained; absent before training */
         if (cfg.student.ckpt[0] && access(cfg.student.ckpt, R_OK) == 0)
             snprintf(s->student_weights, sizeof s->student_weights, "%s", cfg.student.ckpt);
-        if (s->student_channels < 1) {
-            tc_free(&cfg);
-            return hnd_error_set("%s: student_model has no bottleneck_channel", path);
-        }
+        if (rc == 0 && s->student_channels < 1) rc = hnd_error_set("%s: student_model has no bottleneck_channel", path);
         *n_specs = 2;
     }
     /* a teacher checkpoint that is not there yet: random weights (shapes only) */
     for (int i = 0; i < *n_specs; i++)
         if (specs[i].weights[0] && access(specs[i].weights, R_OK) != 0) specs[i].weights[0] = 0;
     tc_free(&cfg);
-    return 0;
+    return rc;
 #else
     (void)specs;
     (void)n_specs;
@@ -196,6 +202,17 @@ static void conclude(const an_result *r) {
                r->pts[b].ratio <= 1 ? "smaller" : "LARGER", r->pts[b].cum_params);
 }
 
+/* A shrunk model's widths (FPN channels, head sizes) and class count from
+ * its weight file's shapes, on top of --arch's defaults in rc. */
+static int widths_from_weights(const char *path, rcnn_config *rc, an_model_spec *s) {
+    sr_probe p;
+    if (sr_probe_file(path, &p) != 0) return -1;
+    if (sr_probe_apply(&p, rc) != 0) return hnd_error_prefix("%s", path);
+    s->config = *rc;
+    s->has_config = 1;
+    return 0;
+}
+
 /* The options into base/input/chans (table in cmd_help.c). 0, or 2 / 1
  * after a message. */
 static int parse_args(int argc, char **argv, an_model_spec *base, int64_t input[3], int64_t *chans, int *n_chans,
@@ -249,6 +266,8 @@ int cmd_analyze(int argc, char **argv) {
         for (int i = 0; i < n_specs; i++) {
             specs[i].seed = base.seed;
             specs[i].device = base.device;
+            /* another architecture than the config's: its defaults */
+            if (arch && strcmp(arch, specs[i].arch) != 0) specs[i].has_config = 0;
             if (arch) snprintf(specs[i].arch, sizeof specs[i].arch, "%s", arch);
             if (base.weights[0]) snprintf(specs[i].weights, sizeof specs[i].weights, "%s", base.weights);
             if (base.min_size > 0) specs[i].min_size = base.min_size;
@@ -266,6 +285,10 @@ int cmd_analyze(int argc, char **argv) {
         specs[n_specs] = base;
         snprintf(specs[n_specs].arch, sizeof specs[n_specs].arch, "%s", arch);
         specs[n_specs].student_weights[0] = 0;
+        if (base.weights[0] && widths_from_weights(base.weights, &probe, &specs[n_specs]) != 0) {
+            fprintf(stderr, "hnd analyze: %s\n", hnd_error());
+            return 1;
+        }
         n_specs++;
     }
     if (!no_student && (n_chans > 0 || (!config && n_chans < 0))) {

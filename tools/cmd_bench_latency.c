@@ -191,6 +191,8 @@ static int resolve_spec(const bl_args *b, an_model_spec *out) {
             }
         }
     }
+    /* another architecture than the file's or config's: its defaults */
+    if (arch && strcmp(arch, spec.arch) != 0) spec.has_config = 0;
     if (arch) snprintf(spec.arch, sizeof spec.arch, "%s", arch);
     if (b->channels > 0) spec.student_channels = b->channels;
     if (!src && teacher_override[0]) snprintf(spec.weights, sizeof spec.weights, "%s", teacher_override);
@@ -238,7 +240,7 @@ int cmd_bench_latency(int argc, char **argv) {
     else if (!bo.quiet && m.n_missing > 0)
         fprintf(stderr, "hnd bench-latency: %d tensor(s) were in no weight file (random values)\n", m.n_missing);
     lat_report rep;
-    if (lat_bench(&m, ims, n, &bo, &rep) != 0) {
+    if (lat_bench(m.sr, ims, n, &bo, &rep) != 0) {
         fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
         goto done;
     }

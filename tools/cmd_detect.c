@@ -1,6 +1,7 @@
 /* cmd_detect.c: `hnd detect` (see the usage in cmd_help.c).
  *
- * Images (JPEG/PNG files, or directories of them) -> rcnn_detect -> COCO
+ * Images (JPEG/PNG files, or directories of them) -> the split detector
+ * (models/split_rcnn.h, teacher or student weights) -> COCO
  * results JSON [{image_id, category_id, bbox [x,y,w,h], score,
  * segmentation {size, counts}}], written atomically; optional PNGs with
  * boxes, labels and mask overlays. */
@@ -210,9 +211,15 @@ static int parse_args(int argc, char **argv, det_opts *o, det_inputs *in, const 
     return rc;
 }
 
-/* The model of --arch or --config, its weights loaded, on the device. */
-static rcnn_model *load_model(const det_opts *o, const tc_config *tcfg, ct_device dev, rcnn_config *cfg) {
-    if (tcfg ? hm_model_config(&tcfg->teacher, cfg) != 0 : rcnn_config_default(cfg, o->arch) != 0) {
+/* The model of --arch or --config, its weights loaded, on the device. A
+ * student weight file (sr_probe_file) builds a student with the file's
+ * bottleneck: the config's student_model when it has one, else --arch /
+ * the teacher's model with the bottleneck added. */
+static sr_model *load_model(const det_opts *o, const tc_config *tcfg, ct_device dev, rcnn_config *cfg) {
+    sr_probe pr;
+    if (sr_probe_file(o->weights, &pr) != 0) return NULL;
+    const tc_model *tm = !tcfg ? NULL : pr.channels > 0 && tcfg->student.present ? &tcfg->student : &tcfg->teacher;
+    if (tm ? hm_model_config(tm, cfg) != 0 : rcnn_config_default(cfg, o->arch) != 0) {
         hnd_error_prefix("%s", tcfg ? "--config" : "--arch");
         return NULL;
     }
@@ -221,9 +228,14 @@ static rcnn_model *load_model(const det_opts *o, const tc_config *tcfg, ct_devic
     if (!isnan(o->score_thresh)) cfg->box.score_thresh = o->score_thresh;
     if (o->min_size > 0) cfg->transform.min_size = o->min_size;
     if (o->max_size > 0) cfg->transform.max_size = o->max_size;
-    rcnn_model *m = rcnn_new(cfg);
-    if (!m || rcnn_load(m, o->weights, o->strict) < 0 || rcnn_to_device(m, dev) != 0) {
-        rcnn_free(m);
+    sr_bottleneck_spec bn;
+    sr_probe_bottleneck(&pr, &bn);
+    if (tm && tm->has_layer1) bn.bits = tm->transform_bits;
+    sr_model *m = sr_new(cfg, &bn);
+    if (!m) return NULL;
+    int loaded = o->strict ? sr_load(m, o->weights) : rcnn_load(sr_rcnn(m), o->weights, 0) < 0 ? -1 : 0;
+    if (loaded != 0 || sr_to_device(m, dev) != 0) {
+        sr_free(m);
         return NULL;
     }
     return m;
@@ -254,7 +266,7 @@ typedef struct {
 
 /* Decodes up to o->batch images from *next on (skipping unreadable ones
  * unless --strict-images), detects, appends the results. 0 or -1. */
-static int run_batch(const det_opts *o, const det_inputs *in, int *next, rcnn_model *m, ct_device dev,
+static int run_batch(const det_opts *o, const det_inputs *in, int *next, sr_model *m, ct_device dev,
                      double mask_thresh, det_run *r, img_u8 *ims, rcnn_detections *dets, ct_tensor **tens,
                      int *idx) {
     int nb = 0, rc = 0;
@@ -273,8 +285,9 @@ static int run_batch(const det_opts *o, const det_inputs *in, int *next, rcnn_mo
     }
     double t1 = now_ms();
     r->decode_ms += t1 - t0;
-    double t[RCNN_T_COUNT];
-    if (nb > 0 && rcnn_detect(m, (const ct_tensor *const *)tens, nb, dets, t) != 0) {
+    double t[RCNN_T_COUNT] = {0};   /* per stage: the original detector's run reports them */
+    const ct_tensor *const *tv = (const ct_tensor *const *)tens;
+    if (nb > 0 && (sr_is_student(m) ? sr_detect(m, tv, nb, dets) : rcnn_detect(sr_rcnn(m), tv, nb, dets, t)) != 0) {
         hnd_error_prefix("%s", in->v[idx[0]].path);
         rc = -1;
     }
@@ -311,7 +324,7 @@ static void print_summary(const det_opts *o, det_run *r, double t_load) {
 }
 
 /* Every image, in batches, into r->arr. 0 or -1. */
-static int run_all(const det_opts *o, const det_inputs *in, rcnn_model *m, ct_device dev, double mask_thresh,
+static int run_all(const det_opts *o, const det_inputs *in, sr_model *m, ct_device dev, double mask_thresh,
                    det_run *r) {
     img_u8 *ims = calloc((size_t)o->batch, sizeof *ims);
     rcnn_detections *dets = calloc((size_t)o->batch, sizeof *dets);
@@ -383,7 +396,7 @@ int cmd_detect(int argc, char **argv) {
     coco_free(ds);
     rcnn_config cfg;
     double t_load = now_ms();
-    rcnn_model *m = rc == 0 ? load_model(&o, have_cfg ? &tcfg : NULL, dev, &cfg) : NULL;
+    sr_model *m = rc == 0 ? load_model(&o, have_cfg ? &tcfg : NULL, dev, &cfg) : NULL;
     t_load = now_ms() - t_load;
     if (rc == 0 && !m) {
         fprintf(stderr, "hnd detect: %s\n", hnd_error());
@@ -402,7 +415,7 @@ int cmd_detect(int argc, char **argv) {
     }
     cJSON_Delete(r.arr);
     free(r.per_image);
-    rcnn_free(m);
+    sr_free(m);
     for (int i = 0; i < in.n; i++) free(in.v[i].path);
     free(in.v);
     if (have_cfg) tc_free(&tcfg);

@@ -77,7 +77,7 @@ int cmd_eval_model(int argc, char **argv) {
         return 1;
     }
     rc = 1;
-    hm_model *h = NULL;
+    sr_model *h = NULL;
     ev_ctx *e = NULL;
     if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
     const tc_split *sp = split ? (strcmp(split, "val") == 0 ? &cfg.dataset.val : &cfg.dataset.test)
@@ -99,12 +99,11 @@ int cmd_eval_model(int argc, char **argv) {
     ct_device dev;
     if (cc_device(cmd, cfg.device, &dev) != 0) goto done;
     h = student ? hm_new_student(&cfg.student) : hm_new_teacher(&cfg.teacher);
-    if (!h || hm_load(h, ckpt) != 0 || hm_to_device(h, dev) != 0 ||
-        !(e = ev_open(sp, rcnn_has_masks(h->det)))) {
+    if (!h || sr_load(h, ckpt) != 0 || sr_to_device(h, dev) != 0 || !(e = ev_open(sp, sr_has_masks(h)))) {
         fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
         goto done;
     }
-    if (trun_check_classes(ev_dataset(e), h->rc.box.num_classes,
+    if (trun_check_classes(ev_dataset(e), sr_config(h)->box.num_classes,
                            student ? "student_model.params" : "the model's") != 0) {
         fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
         goto done;
@@ -127,9 +126,9 @@ int cmd_eval_model(int argc, char **argv) {
         goto done;
     }
     printf("%s (%s, %s) on %s: %lld images, %lld detections, %.1f s\n", ckpt, student ? "student" : "teacher",
-           h->rc.arch, sp->annotations, (long long)r.images, (long long)r.detections, r.seconds);
+           sr_config(h)->arch, sp->annotations, (long long)r.images, (long long)r.detections, r.seconds);
     if (student) {
-        int b = o.transform_bits < 0 ? stu_get_transform(h->stu) : o.transform_bits;
+        int b = o.transform_bits < 0 ? sr_bits(h) : o.transform_bits;
         printf("bottleneck: %lld x %.1f x %.1f (mean), %.0f bytes float32, %.0f bytes 8-bit "
                "(%.4f / %.4f of the input at 32 / 8 bits); transformer: %s\n",
                (long long)r.channels, r.mean_h, r.mean_w, r.mean_bytes_f32, r.mean_bytes_q8, r.ratio_f32,
@@ -148,7 +147,7 @@ int cmd_eval_model(int argc, char **argv) {
     rc = 0;
 done:
     ev_close(e);
-    hm_free(h);
+    sr_free(h);
     tc_free(&cfg);
     return rc;
 }

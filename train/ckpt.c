@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hnd_error.h"
+#include "split_rcnn.h"
 #include "wstore.h"
 
 static int put_i64(ws_writer *w, const char *name, int64_t v) {
@@ -131,12 +132,7 @@ char *ck_attr(const char *path, const char *name) {
 }
 
 int ck_is_student(const char *path) {
-    ws_reader *r = ws_reader_open(path);
-    if (!r) return -1;
-    ws_tensor t;
-    int yes = ws_reader_info(r, "weights", "backbone.body.layer1.encoder.0.weight", &t) == 0;
-    if (yes) ws_tensor_clear(&t);
-    hnd_error_clear();
-    ws_reader_close(r);
-    return yes;
+    sr_probe p;
+    if (sr_probe_file(path, &p) != 0) return -1;
+    return p.channels > 0;
 }

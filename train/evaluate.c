@@ -87,68 +87,45 @@ static int add_results(cJSON *arr, int64_t image_id, int height, int width, cons
     return rc;
 }
 
-/* A student's features with the bottleneck measured (and transformed per
- * image, as with batch size 1). */
-static int student_features(hm_model *h, const rt_image_list *l, int bits, ev_result *acc,
-                            ct_tensor *features[BB_NUM_FEATURES]) {
-    bb_backbone *bb = rcnn_backbone(h->det);
-    int rc = -1;
-    ct_scope_begin();
-    ct_tensor *s = bb_stem(bb, l->tensors);
-    ct_tensor *z = s ? stu_encode(h->stu, s) : NULL;
-    if (!z) goto done;
+/* A student's batch as a split run: head (with the transformer's bits),
+ * the link measured per image, tail. */
+static int student_detect(sr_model *h, const ct_tensor *const *imgs, int n, int bits, ev_result *acc,
+                          rcnn_detections *det) {
+    sr_link link;
+    if (sr_head(h, imgs, n, bits ? bits : 32, &link, NULL) != 0) return -1;
+    int rc = 0;
     int64_t zs[4];
-    ct_shape(z, zs, 4);
-    ct_tensor *parts[64];
-    int n = l->n;
+    ct_shape(link.z, zs, 4);
+    const double numel = (double)(zs[1] * zs[2] * zs[3]);
     for (int i = 0; i < n; i++) {
-        ct_tensor *zi = ct_narrow(z, 0, i, 1);
-        if (!zi) {
-            hnd_error_set("bottleneck: %s", ct_last_error());
-            goto done;
-        }
-        size_t nb;
-        float scale;
-        int zp;
-        uint8_t *q = bq_quantize8_bytes(zi, &nb, &scale, &zp);
-        if (!q) goto done;
-        free(q);
-        double numel = (double)nb, in = 3.0 * (double)l->sizes[i][0] * (double)l->sizes[i][1];
+        double in = 3.0 * (double)link.sizes[i][0] * (double)link.sizes[i][1];
         acc->mean_numel += numel;
         acc->mean_h += (double)zs[2];
         acc->mean_w += (double)zs[3];
-        acc->mean_bytes_f32 += (double)bq_wire_bytes((int64_t)nb, 32);
-        acc->mean_bytes_q8 += (double)bq_wire_bytes((int64_t)nb, 8);
+        acc->mean_bytes_f32 += (double)bq_wire_bytes((int64_t)numel, 32);
+        acc->mean_bytes_q8 += (double)bq_wire_bytes((int64_t)numel, 8);
         acc->mean_input_numel += in;
         acc->ratio_f32 += 4.0 * numel / (4.0 * in);
-        acc->ratio_q8 += (double)bq_wire_bytes((int64_t)nb, 8) / in;
-        acc->last_scale = scale;
-        acc->last_zero_point = zp;
-        if (bits && i < 64) {
-            parts[i] = bq_round_trip(zi, bits);
-            if (!parts[i]) goto done;
-        }
+        acc->ratio_q8 += (double)bq_wire_bytes((int64_t)numel, 8) / in;
     }
-    if (bits) {
-        if (n > 64) {
-            hnd_error_set("evaluation: batch size above 64 with a bottleneck transformer");
-            goto done;
-        }
-        z = ct_cat((const ct_tensor *const *)parts, n, 0);
-        if (!z) {
-            hnd_error_set("bottleneck: %s", ct_last_error());
-            goto done;
-        }
+    /* the last image's 8-bit scale and zero point, also when the link is wider */
+    if (link.bits == 8) {
+        acc->last_scale = link.scale[n - 1];
+        acc->last_zero_point = link.zero_point[n - 1];
+    } else {
+        ct_scope_begin();
+        ct_tensor *zl = ct_narrow(link.z, 0, n - 1, 1);
+        ct_tensor *zf = zl ? ct_to_dtype(zl, CT_F32) : NULL;
+        float sc;
+        int zp;
+        uint8_t *q = zf ? bq_quantize8_bytes(zf, NULL, &sc, &zp) : NULL;
+        if (q) acc->last_scale = sc, acc->last_zero_point = zp;
+        else rc = hnd_error_set("bottleneck: %s", zf ? hnd_error() : ct_last_error());
+        free(q);
+        ct_scope_end();
     }
-    ct_tensor *c[4];
-    c[0] = stu_decode(h->stu, z);
-    for (int k = 1; k < 4 && c[k - 1]; k++) c[k] = bb_layer(bb, k + 1, c[k - 1]);
-    if (!c[0] || !c[1] || !c[2] || !c[3]) goto done;
-    if (bb_fpn(bb, (const ct_tensor *const *)c, features) != 0) goto done;
-    for (int i = 0; i < BB_NUM_FEATURES; i++) ct_scope_keep(features[i]);
-    rc = 0;
-done:
-    ct_scope_end();
+    if (rc == 0) rc = sr_tail(h, &link, det, NULL);
+    sr_link_clear(&link);
     return rc;
 }
 
@@ -168,12 +145,12 @@ static int score_results(const ev_ctx *e, const char *json, int masks, ev_result
     return 0;
 }
 
-int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
+int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     if (!e || !h || !o || !out) return hnd_error_set("evaluation: NULL argument");
     memset(out, 0, sizeof *out);
     double t0 = now_s();
-    int bits = o->transform_bits < 0 && h->stu ? stu_get_transform(h->stu) : o->transform_bits < 0 ? 0 : o->transform_bits;
-    int masks = rcnn_has_masks(h->det);
+    int bits = o->transform_bits < 0 ? sr_bits(h) : o->transform_bits;
+    int masks = sr_has_masks(h);
     if (masks && !e->with_segm) return hnd_error_set("evaluation: segm needs the GT opened with masks");
     ld_opts lo;
     ld_opts_default(&lo);
@@ -190,14 +167,15 @@ int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
     if (!ld) return -1;
     cJSON *arr = cJSON_CreateArray();
     int rc = -1;
-    int was_training = h->stu ? stu_is_training(h->stu) : 0;
-    hm_set_training(h, 0);
+    int was_training = sr_is_training(h);
+    sr_set_training(h, 0);
     int prev = ct_grad_set_enabled(0);
     prg_bar *bar = prg_begin("evaluating", (uint64_t)ld_num_samples(ld), "images", o->progress);
     if (!arr || ld_epoch_begin(ld, 0) != 0) goto done;
     ld_batch *b;
     int r;
-    double mask_thresh = h->rc.mask.mask_thresh > 0 ? h->rc.mask.mask_thresh : 0.5;
+    double mask_thresh = sr_config(h)->mask.mask_thresh > 0 ? sr_config(h)->mask.mask_thresh : 0.5;
+    const ct_device dev = sr_device(h);
     while ((r = ld_next(ld, &b)) == 1) {
         int n = b->n, ok = 1;
         if (n == 0) {
@@ -210,23 +188,13 @@ int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
         if (n > 256 || dt_batch_tensors(b, imgs, tg) != 0) ok = 0;
         for (int i = 0; ok && i < n; i++) {
             dt_target_free(&tg[i]);
-            if (h->dev.type != CT_CPU && !(imgs[i] = ct_to_device(imgs[i], h->dev))) ok = 0;
+            if (dev.type != CT_CPU && !(imgs[i] = ct_to_device(imgs[i], dev))) ok = 0;
         }
         rcnn_detections det[256];
         memset(det, 0, sizeof(det[0]) * (size_t)(n < 256 ? n : 256));
-        if (ok) {
-            if (h->stu) {
-                rt_image_list l;
-                memset(&l, 0, sizeof l);
-                ct_tensor *f[BB_NUM_FEATURES] = {0};
-                ok = rcnn_transform_images(h->det, (const ct_tensor *const *)imgs, n, &l) == 0 &&
-                     student_features(h, &l, bits, out, f) == 0 &&
-                     rcnn_detect_from_features(h->det, &l, f, det) == 0;
-                rt_image_list_free(&l);
-            } else {
-                ok = rcnn_detect(h->det, (const ct_tensor *const *)imgs, n, det, NULL) == 0;
-            }
-        }
+        if (ok)
+            ok = (sr_is_student(h) ? student_detect(h, (const ct_tensor *const *)imgs, n, bits, out, det)
+                                   : sr_detect(h, (const ct_tensor *const *)imgs, n, det)) == 0;
         for (int i = 0; ok && i < n; i++) {
             const ld_sample *s = &b->samples[i];
             ok = add_results(arr, e->ds->images[s->image].id, s->height, s->width, &det[i], mask_thresh,
@@ -256,10 +224,10 @@ int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
     free(json);
     if (scored != 0) goto done;
     out->has_segm = masks;
-    if (h->stu && out->images > 0) {
+    if (sr_is_student(h) && out->images > 0) {
         double k = (double)out->images;
         out->has_bottleneck = 1;
-        out->channels = stu_channels(h->stu);
+        out->channels = sr_channels(h);
         out->mean_h /= k;
         out->mean_w /= k;
         out->mean_numel /= k;
@@ -274,7 +242,7 @@ int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out) {
 done:
     prg_end(bar);
     ct_grad_set_enabled(prev);
-    hm_set_training(h, was_training);
+    sr_set_training(h, was_training);
     cJSON_Delete(arr);
     ld_close(ld);
     return rc;

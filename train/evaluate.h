@@ -1,4 +1,4 @@
-/* evaluate.h: a detector (teacher or student, hnd_model.h) on a COCO split:
+/* evaluate.h: a detector (teacher or student, models/split_rcnn.h) on a COCO split:
  * detections -> COCO results JSON (in memory, optionally written) -> bbox
  * (and segm for Mask R-CNN) mAP with infer/coco_eval.h, plus, for students,
  * the bottleneck sizes split computing would send. Prefix ev_. */
@@ -9,7 +9,7 @@
 
 #include "coco_ann.h"
 #include "config.h"
-#include "hnd_model.h"
+#include "split_rcnn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,9 +57,11 @@ typedef struct {
     int last_zero_point;
 } ev_result;
 
-/* Runs h on every image of the split (in dataset order) and evaluates.
+/* Runs h on every image of the split (in dataset order) and evaluates; a
+ * student runs as head then tail (sr_head / sr_tail), so the sizes are
+ * those of the link.
  * 0 / -1 + hnd_error(). */
-int ev_run(ev_ctx *e, hm_model *h, const ev_opts *o, ev_result *out);
+int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out);
 
 #ifdef __cplusplus
 }

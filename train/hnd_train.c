@@ -28,7 +28,7 @@ void ht_opts_default(ht_opts *o) {
 
 typedef struct {
     const tc_config *cfg;
-    hm_model *teacher, *student;
+    sr_model *teacher, *student;
     ct_optim *opt;
     char *trainable;        /* names, one per line */
     int n_trainable;
@@ -45,8 +45,8 @@ typedef struct {
 
 static void run_free(ht_run *r) {
     ct_optim_free(r->opt);
-    hm_free(r->teacher);
-    hm_free(r->student);
+    sr_free(r->teacher);
+    sr_free(r->student);
     free(r->trainable);
     ld_close(r->ld);
     coco_free(r->ds);
@@ -64,24 +64,24 @@ static int build(ht_run *r) {
     if (!*c->teacher.ckpt) return hnd_error_set("%s: teacher_model.ckpt: the teacher's weights (.h5) are needed", c->source);
     ct_manual_seed(c->seed);
     if (!(r->teacher = hm_new_teacher(&c->teacher))) return -1;
-    if (hm_load(r->teacher, c->teacher.ckpt) != 0) return hnd_error_prefix("teacher");
+    if (sr_load(r->teacher, c->teacher.ckpt) != 0) return hnd_error_prefix("teacher");
     if (!(r->student = hm_new_student(&c->student))) return -1;
-    if (hm_load_student_from_teacher(r->student, c->teacher.ckpt) != 0) return hnd_error_prefix("student");
-    int n = hm_set_trainable(r->student, (const char(*)[128])c->student.frozen, c->student.n_frozen);
+    if (sr_load_from_teacher(r->student, c->teacher.ckpt) != 0) return hnd_error_prefix("student");
+    int n = sr_set_trainable(r->student, (const char(*)[128])c->student.frozen, c->student.n_frozen);
     if (n < 0) return -1;
     if (n == 0) return hnd_error_set("%s: student_model.frozen_modules leaves nothing to train", c->source);
-    if (hm_to_device(r->teacher, dev) != 0 || hm_to_device(r->student, dev) != 0) return -1;
+    if (sr_to_device(r->teacher, dev) != 0 || sr_to_device(r->student, dev) != 0) return -1;
     /* On the CPU the 2x2 convolutions of the bottleneck dominate a step; in
      * NHWC, oneDNN runs them (and their backward) without converting every
      * activation between NCHW and its blocked layout (bench/hnd_step_bench.sh).
      * Before the optimizer, so that its state takes the same layout. */
     r->channels_last = dev.type == CT_CPU;
-    if (r->channels_last && (mp_params_to_channels_last(rcnn_params(r->teacher->det), "backbone.body.") < 0 ||
-                             mp_params_to_channels_last(rcnn_params(r->student->det), "backbone.body.") < 0))
+    if (r->channels_last && (mp_params_to_channels_last(sr_params(r->teacher), "backbone.body.") < 0 ||
+                             mp_params_to_channels_last(sr_params(r->student), "backbone.body.") < 0))
         return -1;
     ct_tensor **params;
     int k;
-    if (trun_trainable(rcnn_params(r->student->det), &params, &k, &r->trainable, NULL) != 0) return -1;
+    if (trun_trainable(sr_params(r->student), &params, &k, &r->trainable, NULL) != 0) return -1;
     r->n_trainable = k;
     const tc_train *t = &c->train;
     r->opt = trun_optimizer(t, params, k);
@@ -111,13 +111,13 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
     for (int i = 0; i < n; i++) dt_target_free(&tg[i]);
     for (int i = 0; i < n; i++)
-        if (r->student->dev.type != CT_CPU && !(imgs[i] = ct_to_device(imgs[i], r->student->dev))) {
+        if (sr_device(r->student).type != CT_CPU && !(imgs[i] = ct_to_device(imgs[i], sr_device(r->student)))) {
             hnd_error_set("to device: %s", ct_last_error());
             goto done;
         }
     rt_image_list l;
     memset(&l, 0, sizeof l);
-    if (rcnn_transform_images(r->teacher->det, (const ct_tensor *const *)imgs, n, &l) != 0) goto done;
+    if (rcnn_transform_images(sr_rcnn(r->teacher), (const ct_tensor *const *)imgs, n, &l) != 0) goto done;
     ct_tensor *to[5], *so[5];
     const ct_tensor *x = r->channels_last ? ct_channels_last(l.tensors) : l.tensors;
     if (!x) {
@@ -126,9 +126,9 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
         goto done;
     }
     int prev = ct_grad_set_enabled(0);
-    int ok = hm_stages(r->teacher, x, r->t_upto, to) == 0;
+    int ok = sr_stages(r->teacher, x, r->t_upto, to) == 0;
     ct_grad_set_enabled(1);
-    ok = ok && hm_stages(r->student, x, r->s_upto, so) == 0;
+    ok = ok && sr_stages(r->student, x, r->s_upto, so) == 0;
     ct_grad_set_enabled(prev);
     if (!ok) {
         rt_image_list_free(&l);
@@ -168,7 +168,7 @@ done:
 }
 
 static int save(ht_run *r, const char *path, const ck_state *st) {
-    return ck_save(path, rcnn_params(r->student->det), r->opt, st, r->cfg->json, r->trainable, "hnd-student");
+    return ck_save(path, sr_params(r->student), r->opt, st, r->cfg->json, r->trainable, "hnd-student");
 }
 
 int ht_finished(const tc_config *cfg) {
@@ -198,7 +198,7 @@ static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr,
     return step((ht_run *)ctx, b, lr, loss);
 }
 
-static void cb_set_training(void *ctx, int on) { hm_set_training(((ht_run *)ctx)->student, on); }
+static void cb_set_training(void *ctx, int on) { sr_set_training(((ht_run *)ctx)->student, on); }
 
 static int cb_save(void *ctx, const char *path, const ck_state *st, int resumable) {
     (void)resumable;   /* a student's best.h5 keeps its optimizer state too */
@@ -209,7 +209,7 @@ static int cb_validate(void *ctx, int64_t epoch, double mean, const double *part
     (void)part_means;
     ht_run *r = ctx;
     const tc_config *cfg = r->cfg;
-    hm_set_training(r->student, 0);
+    sr_set_training(r->student, 0);
     ev_opts eo;
     ev_opts_default(&eo);
     eo.batch_size = cfg->test_batch_size;
@@ -273,10 +273,10 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     if (resuming &&
         (ck_load_state(r.last_path, &st) != 0 ||
          trun_check_resume(r.last_path, r.trainable, "frozen_modules or the student", &st, cfg->seed, iters) != 0 ||
-         hm_load(r.student, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.student->dev) != 0))
+         sr_load(r.student, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, sr_device(r.student)) != 0))
         goto out;
     if (cfg->dataset.val.present && opts->validate) {
-        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.student->det)))) goto out;
+        if (!(r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.student)))) goto out;
     }
     if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
     /* logs are appended to, never truncated (--overwrite removed them) */
@@ -285,7 +285,7 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     trun_logf(&r.log, "teacher %s (%s), student %s C=%d (%d trainable tensors, %lld parameters in the bottleneck), "
                       "%lld images, %lld iterations/epoch, built in %.1f s",
               cfg->teacher.arch, cfg->teacher.ckpt, cfg->student.layer1, cfg->student.bottleneck_channel, r.n_trainable,
-              (long long)stu_num_parameters(r.student->stu), (long long)ld_num_samples(r.ld), (long long)iters,
+              (long long)stu_num_parameters(sr_bottleneck(r.student)), (long long)ld_num_samples(r.ld), (long long)iters,
               trun_now() - t_build);
     if (!cfg->dataset.val.present)
         trun_logf(&r.log, "note: %s configures no dataset.splits.val: no validation, best.h5 is the last epoch",

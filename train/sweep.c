@@ -123,10 +123,10 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
     if (!sp->present) return hnd_error_set("%s: neither dataset.splits.test nor val is configured", cfg->source);
     ct_device dev;
     if (md_device_parse(cfg->device, &dev) != 0) return -1;
-    hm_model *h = student ? hm_new_student(&cfg->student) : hm_new_teacher(&cfg->teacher);
+    sr_model *h = student ? hm_new_student(&cfg->student) : hm_new_teacher(&cfg->teacher);
     ev_ctx *e = NULL;
     int rc = -1;
-    if (h && hm_load(h, ckpt) == 0 && hm_to_device(h, dev) == 0 && (e = ev_open(sp, rcnn_has_masks(h->det)))) {
+    if (h && sr_load(h, ckpt) == 0 && sr_to_device(h, dev) == 0 && (e = ev_open(sp, sr_has_masks(h)))) {
         ev_opts eo;
         ev_opts_default(&eo);
         eo.batch_size = cfg->test_batch_size;
@@ -135,7 +135,7 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
         rc = ev_run(e, h, &eo, out);
     }
     ev_close(e);
-    hm_free(h);
+    sr_free(h);
     return rc;
 }
 

@@ -155,7 +155,7 @@ static int init_weights(mp_params *p) {
 
 typedef struct {
     const tc_config *cfg;
-    hm_model *model;
+    sr_model *model;
     ct_optim *opt;
     char *trainable;
     int n_trainable;
@@ -171,7 +171,7 @@ typedef struct {
 
 static void run_free(tt_run *r) {
     ct_optim_free(r->opt);
-    hm_free(r->model);
+    sr_free(r->model);
     free(r->trainable);
     ld_close(r->ld);
     coco_free(r->ds);
@@ -183,13 +183,12 @@ static int build(tt_run *r, const tt_opts *o) {
     const tc_config *c = r->cfg;
     ct_device dev;
     if (md_device_parse(c->device, &dev) != 0) return -1;
-    hm_model *h = calloc(1, sizeof *h);
-    if (!h) return hnd_error_set("out of memory");
-    r->model = h;
-    h->dev = ct_cpu();
-    if (hm_model_config(&c->teacher, &h->rc) != 0 || !(h->det = rcnn_new(&h->rc)))
-        return hnd_error_prefix("model %s", c->teacher.arch);
-    mp_params *p = rcnn_params(h->det);
+    rcnn_config rc;
+    if (hm_model_config(&c->teacher, &rc) != 0) return hnd_error_prefix("model %s", c->teacher.arch);
+    /* not frozen: rcnn_new makes the trainable backbone layers' tensors trainable */
+    sr_model *h = r->model = sr_new(&rc, NULL);
+    if (!h) return -1;
+    mp_params *p = sr_params(h);
     ct_manual_seed(c->seed);
     if (init_weights(p) != 0) return -1;
     if (o->init) {
@@ -210,7 +209,7 @@ static int build(tt_run *r, const tt_opts *o) {
         if (ct_requires_grad(t) == 1) n++;
     }
     if (n == 0) return hnd_error_set("%s: nothing to train", c->source);
-    if (dev.type != CT_CPU && hm_to_device(h, dev) != 0) return -1;
+    if (dev.type != CT_CPU && sr_to_device(h, dev) != 0) return -1;
     ct_tensor **params;
     int k;
     if (trun_trainable(p, &params, &k, &r->trainable, &r->n_params) != 0) return -1;
@@ -222,7 +221,7 @@ static int build(tt_run *r, const tt_opts *o) {
 }
 
 static int open_data(tt_run *r) {
-    return trun_open_train_data(r->cfg, rcnn_has_masks(r->model->det), &r->ds, &r->ld);
+    return trun_open_train_data(r->cfg, sr_has_masks(r->model), &r->ds, &r->ld);
 }
 
 /* One iteration; loss[RL_NUM_LOSSES] (NAN where absent) and *total. */
@@ -238,11 +237,11 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
     ct_scope_begin();
     if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
     have_tg = 1;
-    ct_device dev = r->model->dev;
+    ct_device dev = sr_device(r->model);
     for (int i = 0; i < n; i++) {
         rt[i].boxes = tg[i].boxes;
         rt[i].labels = tg[i].labels;
-        rt[i].masks = rcnn_has_masks(r->model->det) ? tg[i].masks : NULL;
+        rt[i].masks = sr_has_masks(r->model) ? tg[i].masks : NULL;
         if (dev.type != CT_CPU) {
             if (!(imgs[i] = ct_to_device(imgs[i], dev)) || !(rt[i].boxes = ct_to_device(rt[i].boxes, dev)) ||
                 !(rt[i].labels = ct_to_device(rt[i].labels, dev)) ||
@@ -252,7 +251,7 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
             }
         }
     }
-    if (rl_forward_train(r->model->det, (const ct_tensor *const *)imgs, rt, n, NULL, &L) != 0) goto done;
+    if (rl_forward_train(sr_rcnn(r->model), (const ct_tensor *const *)imgs, rt, n, NULL, &L) != 0) goto done;
     ct_tensor *sum = rl_losses_sum(&L);
     double v = NAN;
     if (!sum || ct_item_f64(sum, &v) != 0) {
@@ -285,7 +284,7 @@ done:
 static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, const double *means, double *map,
                     tt_result *res) {
     const tc_config *cfg = r->cfg;
-    rcnn_set_training(r->model->det, 0);
+    rcnn_set_training(sr_rcnn(r->model), 0);
     ev_opts eo;
     ev_opts_default(&eo);
     eo.batch_size = cfg->test_batch_size;
@@ -324,12 +323,12 @@ static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr,
     return step(r, b, lr, loss, parts);
 }
 
-static void cb_set_training(void *ctx, int on) { rcnn_set_training(((tt_run *)ctx)->model->det, on); }
+static void cb_set_training(void *ctx, int on) { rcnn_set_training(sr_rcnn(((tt_run *)ctx)->model), on); }
 
 static int cb_save(void *ctx, const char *path, const ck_state *st, int resumable) {
     tt_run *r = ctx;
     /* the teacher file is a detector state dict; last.h5 also resumes */
-    return ck_save(path, rcnn_params(r->model->det), resumable ? r->opt : NULL, st, r->cfg->json,
+    return ck_save(path, sr_params(r->model), resumable ? r->opt : NULL, st, r->cfg->json,
                    resumable ? r->trainable : NULL, "hnd-teacher");
 }
 
@@ -378,10 +377,10 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     if (resuming &&
         (ck_load_state(r.last_path, &st) != 0 ||
          trun_check_resume(r.last_path, r.trainable, "model or trainable_backbone_layers", &st, cfg->seed, iters) != 0 ||
-         hm_load(r.model, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, r.model->dev) != 0))
+         sr_load(r.model, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, sr_device(r.model)) != 0))
         goto out;
     if (cfg->dataset.val.present && opts->validate) {
-        if (!(r.ev = ev_open(&cfg->dataset.val, rcnn_has_masks(r.model->det)))) goto out;
+        if (!(r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.model)))) goto out;
     }
     if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
     {   /* model.ckpt may live outside output_dir */
@@ -396,7 +395,7 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     /* logs are appended to, never truncated (--overwrite removed them) */
     if (trun_log_open(&r.log, cfg->output_dir, 1, cfg->json) != 0) goto out;
     trun_logf(&r.log, "hnd train-teacher: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
-    const rcnn_config *rcc = &r.model->rc;
+    const rcnn_config *rcc = sr_config(r.model);
     trun_logf(&r.log, "%s, %d classes, input %g/%g, FPN %d channels, trainable backbone layers %d, %s BN; "
                       "%d trainable tensors (%lld parameters); %lld images, %lld iterations/epoch, %d epochs",
               cfg->teacher.arch, rcc->box.num_classes, rcc->transform.min_size, rcc->transform.max_size,

@@ -1,0 +1,17 @@
+/* split_rcnn_int.h: the split detector's struct, shared by split_rcnn*.c
+ * only (callers use the accessors of split_rcnn.h). */
+#ifndef HND_SPLIT_RCNN_INT_H
+#define HND_SPLIT_RCNN_INT_H
+
+#include "split_rcnn.h"
+
+/* The registry prefix of the layer replaced by the bottleneck. */
+#define SR_LAYER1 "backbone.body.layer1."
+
+struct sr_model {
+    rcnn_model *det;
+    stu_bottleneck *stu;   /* NULL for a teacher */
+    ct_device dev;
+};
+
+#endif
