@@ -72,22 +72,26 @@ const char *sr_label(const sr_model *m, char *buf, size_t n) {
 
 /* ------------------------------------------------------------ weights */
 
-/* Appends what the file holds when it is not this model's kind, so that a
- * teacher file given for a student (or a student of another C) says so
- * rather than only listing keys. */
+/* Prefixes the load error with what the file holds when it is not this
+ * model's kind, so that a teacher file given for a student (or a student
+ * of another C) says so before the list of keys (which may be cut). */
 static void explain_mismatch(const sr_model *m, const char *path) {
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", hnd_error());
     sr_probe p;
-    if (sr_probe_file(path, &p) != 0) {
-        hnd_error_set("%s", msg);
-        return;
+    int same = 1;
+    char what[160], mine[160];
+    if (sr_probe_file(path, &p) == 0) {
+        sr_probe_describe(&p, what, sizeof what);
+        same = (p.channels > 0) == (m->stu != NULL) && (!m->stu || p.channels == stu_channels(m->stu));
     }
-    char what[160];
-    sr_probe_describe(&p, what, sizeof what);
-    int same = (p.channels > 0) == (m->stu != NULL) && (!m->stu || p.channels == stu_channels(m->stu));
-    if (same) hnd_error_set("%s", msg);
-    else hnd_error_set("%s (the file holds a %s)", msg, what);
+    hnd_error_set("%s", msg);
+    if (same) {
+        hnd_error_prefix("%s", path);
+    } else {
+        sr_label(m, mine, sizeof mine);
+        hnd_error_prefix("%s holds a %s, the model is %s", path, what, mine);
+    }
 }
 
 int sr_load(sr_model *m, const char *path) {
@@ -95,7 +99,7 @@ int sr_load(sr_model *m, const char *path) {
     /* trainable flags survive loading (ct_copy_ runs under no-grad) */
     if (rcnn_load(m->det, path, 1) < 0) {
         explain_mismatch(m, path);
-        return hnd_error_prefix("%s", path);
+        return -1;
     }
     return 0;
 }

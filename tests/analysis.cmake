@@ -6,3 +6,8 @@ set_tests_properties(test_analysis PROPERTIES TIMEOUT 300)
 # The two commands end to end on a tiny synthetic set.
 hnd_add_script_test(test_analysis_cli bash ${CMAKE_CURRENT_SOURCE_DIR}/test_analysis_cli.sh)
 set_tests_properties(test_analysis_cli PROPERTIES TIMEOUT 300 LABELS torch)
+# analyze / bench-latency on a demo-like shrunk model (issue 19 item 5):
+# widths from a config's model.params or from the weight shapes, parameter
+# counts against torchvision.
+hnd_add_script_test(test_analysis_shrunk bash ${CMAKE_CURRENT_SOURCE_DIR}/test_analysis_shrunk.sh)
+set_tests_properties(test_analysis_shrunk PROPERTIES TIMEOUT 300 LABELS torch)
