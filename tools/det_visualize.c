@@ -81,6 +81,7 @@ int dv_write_png(const char *path, const dv_image *im, const dv_names *names) {
         return hnd_error_set("%s: cannot make a %dx%d image", path, im->width, im->height);
     }
     fill_pixels(s, im);
+    ps_caches_hold();
     cairo_t *cr = cairo_create(s);
     draw_boxes(cr, im, names);
     cairo_destroy(cr);
@@ -88,6 +89,7 @@ int dv_write_png(const char *path, const dv_image *im, const dv_names *names) {
     FILE *f = af_open(&a, path);
     int failed = !f || cairo_surface_write_to_png_stream(s, write_cb, f) != CAIRO_STATUS_SUCCESS;
     cairo_surface_destroy(s);
+    ps_caches_release();   /* after the surface: it holds a font reference */
     if (!f) return -1;
     if (failed) {
         af_abort(&a);

@@ -32,6 +32,13 @@ static void release_caches(void) {
     FcFini();
 }
 
+void ps_caches_hold(void) { g_live++; }
+
+void ps_caches_release(void) {
+    g_live--;
+    release_caches();
+}
+
 int ps_open(ps_surface *s, const char *path, pf_format f, int w, int h) {
     memset(s, 0, sizeof *s);
     s->format = f;

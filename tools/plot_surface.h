@@ -35,6 +35,12 @@ int ps_open(ps_surface *s, const char *path, pf_format f, int w, int h);
  * Frees everything either way. 0, -1 + hnd_error(). */
 int ps_close(ps_surface *s, int failed);
 
+/* For drawing with cairo outside a ps_surface (det_visualize.h): hold
+ * cairo's and fontconfig's caches while drawing, release them after (the
+ * last release frees them, as ps_close does). */
+void ps_caches_hold(void);
+void ps_caches_release(void);
+
 /* Colour 0xRRGGBB (alpha 0..1). */
 void ps_rgb(cairo_t *cr, uint32_t rgb, double alpha);
 /* DejaVu Sans (fontconfig picks a fallback if it is missing), size in units. */

@@ -641,7 +641,8 @@ static int fill(const cJSON *j, const char *src, tc_config *c) {
     if (c->test_batch_size < 1) return hnd_error_set("%s: test.batch_size: must be >= 1", src);
     if (jstr(j, "device", c->device, sizeof c->device, "cpu", src)) return -1;
     int cuda_index;
-    if (dspec_parse(c->device, &cuda_index) != 0) return hnd_error_prefix("%s: device", src);
+    if (dspec_parse(c->device, &cuda_index) != 0)
+        return hnd_error_set("%s: device: '%s' (cpu, cuda or cuda:N)", src, c->device);
     const cJSON *seed = jp(j, "seed");
     if (seed && seed->valuedouble < 0) return hnd_error_set("%s: seed: must be >= 0", src);
     c->seed = seed ? (uint64_t)seed->valuedouble : 0;
