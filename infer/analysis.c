@@ -229,13 +229,13 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     if (sr_bottleneck(m->sr)) {
         ct_tensor *z = stu_encode(sr_bottleneck(m->sr), stem);
         if (!z) goto out;
-        prefixes[r->n] = "backbone.body.layer1.encoder.";
+        prefixes[r->n] = SR_ENCODER_PREFIX;
         send(add_point(r, "bottleneck"), (const ct_tensor *[]){z}, 1, 1);
         if (!(c[0] = stu_decode(sr_bottleneck(m->sr), z))) goto out;
-        prefixes[r->n] = "backbone.body.layer1.decoder.";
+        prefixes[r->n] = SR_DECODER_PREFIX;
     } else {
         if (!(c[0] = bb_layer(bb, 1, stem))) goto out;
-        prefixes[r->n] = "backbone.body.layer1.";
+        prefixes[r->n] = SR_LAYER1_PREFIX;
     }
     send(add_point(r, "layer1"), (const ct_tensor *const *)c, 1, 1);
     static const char *const kLayerPre[] = {NULL, NULL, "backbone.body.layer2.", "backbone.body.layer3.",
@@ -296,7 +296,8 @@ int an_run_model(an_model *m, const int64_t input[3], const ct_tensor *image, an
     if (sr_bottleneck(m->sr)) {
         out->is_student = 1;
         out->channels = stu_channels(sr_bottleneck(m->sr));
-        snprintf(out->student_kind, sizeof out->student_kind, "%s", stu_kind_name(stu_get_kind(sr_bottleneck(m->sr))));
+        snprintf(out->student_kind, sizeof out->student_kind, "%s",
+                 stu_kind_name(stu_get_kind(sr_bottleneck(m->sr))));
     }
     int64_t in[3] = {3, 800, 800};
     if (image) {

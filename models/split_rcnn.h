@@ -49,6 +49,13 @@ typedef struct {
 
 typedef struct sr_model sr_model;
 
+/* Registry prefixes of the parts a split moves: a student's encoder (the
+ * head's new layer) and decoder, the layer they replace. Analysis groups
+ * parameters by them; nothing else outside models/ needs the key names. */
+#define SR_LAYER1_PREFIX "backbone.body.layer1."
+#define SR_ENCODER_PREFIX SR_LAYER1_PREFIX "encoder."
+#define SR_DECODER_PREFIX SR_LAYER1_PREFIX "decoder."
+
 /* Builds the detector of rc (copied) with a bottleneck when bn && bn->channels
  * > 0; tensors as rcnn_new / stu_new leave them (load or initialise next),
  * requires_grad as rcnn_new sets it (sr_freeze / sr_set_trainable change it). */

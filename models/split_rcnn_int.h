@@ -6,7 +6,7 @@
 #include "split_rcnn.h"
 
 /* The registry prefix of the layer replaced by the bottleneck. */
-#define SR_LAYER1 "backbone.body.layer1."
+#define SR_LAYER1 SR_LAYER1_PREFIX
 
 struct sr_model {
     rcnn_model *det;

@@ -16,8 +16,8 @@
 
 /* The encoder's last conv gives C; the decoder's last conv the width that
  * tells Bottleneck4Large (256) from Small (64) (bottleneck.h's layout). */
-#define KEY_ENC_LAST SR_LAYER1 "encoder.7.weight"
-#define KEY_DEC_LAST SR_LAYER1 "decoder.9.weight"
+#define KEY_ENC_LAST SR_ENCODER_PREFIX "7.weight"
+#define KEY_DEC_LAST SR_DECODER_PREFIX "9.weight"
 
 /* Dimension 0 of the first of the keys the file has (newer layout first),
  * 0 when none is there. */
