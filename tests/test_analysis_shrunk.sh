@@ -58,4 +58,9 @@ done
 grep -q '^bottleneck_8bit,' "$T/lat_student.h5/latency_sizes.csv" || fail "student file not timed as a student"
 grep -q '^bottleneck_8bit,' "$T/lat_config.json/latency_sizes.csv" || fail "config not timed as its student"
 grep -q '^bottleneck_8bit,' "$T/lat_teacher.h5/latency_sizes.csv" && fail "teacher file timed as a student"
+
+# detect: a config's student_model runs a student file (its bottleneck read from the file)
+"$BIN/hnd" detect --config "$T/config.json" --weights "$T/student.h5" --out "$T/det_student.json" --quiet \
+    "$T/syn/val" 2> "$T/det.err" || { cat "$T/det.err"; fail "detect with a student file"; }
+[ "$(head -c 1 "$T/det_student.json")" = "[" ] || fail "detect: results"
 echo "ok"
