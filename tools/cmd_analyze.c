@@ -285,7 +285,9 @@ int cmd_analyze(int argc, char **argv) {
         specs[n_specs] = base;
         snprintf(specs[n_specs].arch, sizeof specs[n_specs].arch, "%s", arch);
         specs[n_specs].student_weights[0] = 0;
-        if (base.weights[0] && widths_from_weights(base.weights, &probe, &specs[n_specs]) != 0) {
+        /* the widths of the teacher's file, else of the students' */
+        const char *wf = base.weights[0] ? base.weights : base.student_weights;
+        if (wf[0] && widths_from_weights(wf, &probe, &specs[n_specs]) != 0) {
             fprintf(stderr, "hnd analyze: %s\n", hnd_error());
             return 1;
         }
