@@ -95,62 +95,6 @@ out:
     return rc_;
 }
 
-/* ---- torchvision's initialisation ---- */
-
-/* t = N(0, std) or U(-bound, bound) (uniform != 0), drawn from the global generator. */
-static int fill_random(ct_tensor *t, double scale, int uniform) {
-    int64_t shape[8];
-    int nd = ct_shape(t, shape, 8);
-    if (nd < 0) return -1;
-    ct_scope_begin();
-    ct_tensor *r = uniform ? ct_rand(shape, nd, CT_F32, ct_cpu()) : ct_randn(shape, nd, CT_F32, ct_cpu());
-    int rc = -1;
-    if (r && uniform) r = ct_add_scalar(ct_mul_scalar(r, 2.0 * scale), -scale);
-    else if (r) r = ct_mul_scalar(r, scale);
-    if (r && ct_copy_(t, r) == 0) rc = 0;
-    ct_scope_end();
-    if (rc != 0) return hnd_error_set("init: %s", ct_last_error());
-    return 0;
-}
-
-static int init_weights(mp_params *p) {
-    /* Linear layers: weight and bias draw from fan_in = weight.size(1); the
-     * registry order is weight then bias, so remember the last fan_in. */
-    int64_t last_fan_in = 1;
-    for (int i = 0; i < mp_params_count(p); i++) {
-        const char *n = mp_params_name(p, i);
-        ct_tensor *t = mp_params_tensor(p, i);
-        int64_t sh[8];
-        int nd = ct_shape(t, sh, 8);
-        if (nd < 0) return hnd_error_set("init: %s: %s", n, ct_last_error());
-        int rc = 0;
-        if (su_ends_with(n, "running_mean") || su_ends_with(n, "num_batches_tracked")) rc = ct_fill_(t, 0.0);
-        else if (su_ends_with(n, "running_var")) rc = ct_fill_(t, 1.0);
-        else if (su_starts_with(n, "backbone.body.")) {
-            if (nd == 4) rc = fill_random(t, sqrt(2.0 / (double)(sh[0] * sh[2] * sh[3])), 0);
-            else rc = ct_fill_(t, su_ends_with(n, ".weight") ? 1.0 : 0.0);   /* BN */
-        } else if (nd == 1 && !su_starts_with(n, "roi_heads.box_")) {
-            rc = ct_fill_(t, 0.0);   /* conv biases: FPN, RPN, mask head */
-        } else if (su_starts_with(n, "backbone.fpn.")) {
-            rc = fill_random(t, sqrt(3.0 / (double)(sh[1] * sh[2] * sh[3])), 1);   /* kaiming_uniform a=1 */
-        } else if (su_starts_with(n, "rpn.")) {
-            rc = fill_random(t, 0.01, 0);
-        } else if (su_starts_with(n, "roi_heads.box_")) {
-            if (nd == 2) last_fan_in = sh[1];
-            rc = fill_random(t, 1.0 / sqrt((double)last_fan_in), 1);   /* nn.Linear's default */
-        } else if (su_starts_with(n, "roi_heads.mask_")) {
-            /* kaiming_normal fan_out relu; torch's fan_out = size(0) * receptive field
-             * (for the ConvTranspose2d too) */
-            int64_t rf = nd == 4 ? sh[2] * sh[3] : 1;
-            rc = fill_random(t, sqrt(2.0 / (double)(sh[0] * rf)), 0);
-        } else {
-            rc = fill_random(t, 0.01, 0);
-        }
-        if (rc != 0) return hnd_error_set("init: %s: %s", n, ct_last_error());
-    }
-    return 0;
-}
-
 /* ---- the run ---- */
 
 typedef struct {
@@ -189,8 +133,8 @@ static int build(tt_run *r, const tt_opts *o) {
     sr_model *h = r->model = sr_new(&rc, NULL);
     if (!h) return -1;
     mp_params *p = sr_params(h);
-    ct_manual_seed(c->seed);
-    if (init_weights(p) != 0) return -1;
+    /* from scratch: each module's torchvision initialisation (models/init.h) */
+    if (rcnn_init(sr_rcnn(h), c->seed) != 0) return -1;
     if (o->init) {
         int missing = 0, unexpected = 0;
         int loaded = mp_params_load(p, o->init, 0, &missing, &unexpected);
