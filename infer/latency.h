@@ -4,12 +4,13 @@
  * Prefix lat_.
  *
  * Parts timed per image (the device synchronised around each, so GPU times
- * are real; ct_device_synchronize is a no-op on the CPU):
+ * are real; ct_device_synchronize is a no-op on the CPU), as the split
+ * detector's sr_head and sr_tail run them (models/split_rcnn.h):
  *   head: transform (normalise, resize, pad), stem (conv1..maxpool),
  *         encoder (a student's encoder; the original model's layer1),
- *         quantizer (8-bit quantization + copy of the bytes to host memory;
- *         students only)
- *   tail: dequantizer (bytes back to the device + dequantization; students),
+ *         quantizer (students: 8-bit quantization; the copy of the link's
+ *         tensor to host memory for both)
+ *   tail: dequantizer (the link back to the device + dequantization),
  *         decoder (a student's decoder), rest (layer2..4, FPN, RPN, RoI
  *         heads, postprocess)
  *   whole: the model end to end as it would run on one machine (students
