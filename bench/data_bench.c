@@ -54,7 +54,7 @@ static void *pipe_worker(void *arg) {
         cs += y[(size_t)oh * ow / 2];
         free(x);
         free(y);
-        img_free(&im);
+        img_clear(&im);
     }
     pthread_mutex_lock(&j->mu);
     j->checksum += cs;
@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
         double t = mono_now_s() - t0;
         printf("images %lld annotations %lld categories %d polygons %zu coords %zu seconds %.3f\n",
                (long long)ds->n_images, (long long)ds->n_anns, ds->n_cats, ds->n_polys, ds->n_coords, t);
-        coco_free(ds);
+        coco_destroy(ds);
         return 0;
     }
     if (argc >= 5 && strcmp(argv[1], "pipeline") == 0) {

@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
     ct_tensor *x = ct_rand(xs, 4, CT_F32, ct_cpu());
     if (cl) {
         ct_tensor *xc = ct_channels_last(x);
-        ct_free(x);
+        ct_destroy(x);
         x = xc;
     }
     for (int k = 0; k < steps + 1; k++) {
@@ -94,12 +94,12 @@ int main(int argc, char **argv) {
         if (k > 0) printf("%.4f\n", dt);   /* the first step warms up */
         else fprintf(stderr, "hnd step 0 (warm-up): %.2f s, loss %.6g\n", dt, v);
     }
-    ct_optim_free(opt);
-    ct_free(x);
-    stu_free(b);
-    rn_free(s);
-    rn_free(t);
-    mp_params_free(ps);
-    mp_params_free(pt);
+    ct_optim_destroy(opt);
+    ct_destroy(x);
+    stu_destroy(b);
+    rn_destroy(s);
+    rn_destroy(t);
+    mp_params_destroy(ps);
+    mp_params_destroy(pt);
     return 0;
 }

@@ -141,15 +141,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench: output differs from torchvision\n");
         return 1;
     }
-    ct_free(y);
+    ct_destroy(y);
     y = forward(x);  /* second warm-up, as on the Python side */
-    ct_free(y);
+    ct_destroy(y);
     for (int i = 0; i < runs; i++) {
         double t = mono_now_s();
         y = forward(x);
         printf("%.6f\n", mono_now_s() - t);
-        ct_free(y);
+        ct_destroy(y);
     }
-    mp_params_free(g_p);
+    mp_params_destroy(g_p);
     return 0;
 }

@@ -306,7 +306,7 @@ int64_t ct_live_tensor_count(void) { return g_live.load(); }
 
 // ------------------------------------------------------- lifetime, scopes --
 
-void ct_free(ct_tensor *t) {
+void ct_destroy(ct_tensor *t) {
     if (!t) return;
     if (t->scope) t->scope->members.erase(t);
     delete t;

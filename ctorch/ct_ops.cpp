@@ -44,7 +44,7 @@ int put2(std::tuple<at::Tensor, at::Tensor> r, ct_tensor **values, ct_tensor **i
         try {
             *indices = wrap(std::get<1>(std::move(r)));
         } catch (...) {
-            ct_free(v);
+            ct_destroy(v);
             throw;
         }
     }

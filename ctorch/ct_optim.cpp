@@ -243,7 +243,7 @@ int ct_optim_param_count(const ct_optim *o) {
     return (int)o->params.size();
 }
 
-void ct_optim_free(ct_optim *o) { delete o; }
+void ct_optim_destroy(ct_optim *o) { delete o; }
 
 int ct_optim_state_count(const ct_optim *o) {
     return guard("optim_state_count", {}, -1, [&] {

@@ -9,7 +9,7 @@
  *  - Handles are opaque (`ct_tensor *`). Tensor arguments are BORROWED: the
  *    call never frees or keeps them (optimizers keep their own reference to the
  *    parameters, see ct_optim_*). Every returned `ct_tensor *` is a NEW handle
- *    OWNED by the caller, released with ct_free() or by the enclosing scope.
+ *    OWNED by the caller, released with ct_destroy() or by the enclosing scope.
  *    Views (reshape, narrow, permute, ...) return new handles that share
  *    storage with their input, exactly like torch views.
  *  - Failure is reported by the return value: NULL for functions returning a
@@ -45,10 +45,10 @@
  *     ct_tensor *y = ct_scope_keep(ct_relu(h));            // survives
  *     ct_scope_end();                                      // frees h
  *
- * ct_free() on a scoped handle unregisters it (no double free). Freeing a
+ * ct_destroy() on a scoped handle unregisters it (no double free). Freeing a
  * handle releases the handle only; the storage lives as long as any other
  * handle (or the autograd graph, or an optimizer) references it. Scopes are
- * per thread: do not ct_free() on thread B a handle registered in a scope that
+ * per thread: do not ct_destroy() on thread B a handle registered in a scope that
  * thread A has open. Close every scope you open; handles of scopes left open
  * at thread exit are leaked.
  */
@@ -125,7 +125,7 @@ int64_t ct_live_tensor_count(void);
 /* Lifetime and scopes (see the top of this file)                            */
 
 /* Releases a handle; NULL-safe; unregisters it from its scope. */
-void ct_free(ct_tensor *t);
+void ct_destroy(ct_tensor *t);
 /* A second handle to the same tensor (same storage, same autograd identity);
  * e.g. to keep a parameter alive in a struct while the original handle is
  * scoped. Registered in the current scope like any new handle. */
@@ -467,7 +467,7 @@ int ct_optim_zero_grad(ct_optim *o, int set_to_none);
 int ct_optim_set_lr(ct_optim *o, double lr);
 double ct_optim_get_lr(const ct_optim *o);   /* NAN on error */
 int ct_optim_param_count(const ct_optim *o);
-void ct_optim_free(ct_optim *o);             /* NULL-safe */
+void ct_optim_destroy(ct_optim *o);             /* NULL-safe */
 
 /* Saveable state: a list of (name, tensor) pairs, in a stable order, for the
  * parameters that have state (after their first step). Names:

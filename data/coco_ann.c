@@ -344,7 +344,7 @@ coco_dataset *coco_load_mem(const char *name, const char *buf, size_t len, const
     }
     uint32_t dummy;
     if (coco_pool_add(&L, "", 0, &dummy) < 0) { /* offset 0 = "" */
-        coco_free(L.ds);
+        coco_destroy(L.ds);
         return NULL;
     }
     if (opts && opts->progress) {
@@ -362,7 +362,7 @@ coco_dataset *coco_load_mem(const char *name, const char *buf, size_t len, const
     prg_update(L.bar, len);
     prg_end(L.bar);
     if (rc < 0) {
-        coco_free(L.ds);
+        coco_destroy(L.ds);
         return NULL;
     }
     return L.ds;
@@ -380,7 +380,7 @@ coco_dataset *coco_load(const char *path, const coco_load_opts *opts) {
     return ds;
 }
 
-void coco_free(coco_dataset *ds) {
+void coco_destroy(coco_dataset *ds) {
     if (!ds) return;
     free(ds->path);
     free(ds->images);
@@ -437,7 +437,7 @@ int coco_ann_rle(const coco_dataset *ds, const coco_ann *a, rle_t *out) {
             }
         }
         if (rc == 0) rc = rle_merge(parts, a->seg_n, 0, out);
-        for (uint32_t k = 0; k < a->seg_n; k++) rle_free(&parts[k]);
+        for (uint32_t k = 0; k < a->seg_n; k++) rle_clear(&parts[k]);
         free(parts);
         if (rc < 0) return hnd_error_prefix("%s: annotations[%lld]", ds->path, ai);
         return 0;

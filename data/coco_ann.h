@@ -99,7 +99,7 @@ typedef struct {
 coco_dataset *coco_load(const char *path, const coco_load_opts *opts);
 /* Same, from a buffer in memory; name is used in messages. */
 coco_dataset *coco_load_mem(const char *name, const char *buf, size_t len, const coco_load_opts *opts);
-void coco_free(coco_dataset *ds);
+void coco_destroy(coco_dataset *ds);
 
 static inline const char *coco_str(const coco_dataset *ds, uint64_t off) { return ds->strings + off; }
 
@@ -129,6 +129,6 @@ static inline const double *coco_ann_polygon(const coco_dataset *ds, const coco_
  * (polygons rasterised and merged, a first part of exactly 4 numbers read as
  * boxes like frPyObjects does; RLEs checked against the image size). An
  * annotation without segmentation gives an all-zero mask. 0 / -1 with
- * hnd_error() naming the file and annotation. out: rle_free() it. */
+ * hnd_error() naming the file and annotation. out: rle_clear() it. */
 int coco_ann_rle(const coco_dataset *ds, const coco_ann *a, rle_t *out);
 #endif

@@ -5,14 +5,14 @@
 
 #include "hnd_error.h"
 
-void dt_target_free(dt_target *t) {
+void dt_target_clear(dt_target *t) {
     if (!t) return;
-    ct_free(t->boxes);
-    ct_free(t->labels);
-    ct_free(t->masks);
-    ct_free(t->area);
-    ct_free(t->iscrowd);
-    ct_free(t->image_id);
+    ct_destroy(t->boxes);
+    ct_destroy(t->labels);
+    ct_destroy(t->masks);
+    ct_destroy(t->area);
+    ct_destroy(t->iscrowd);
+    ct_destroy(t->image_id);
     memset(t, 0, sizeof *t);
 }
 
@@ -35,9 +35,9 @@ int dt_sample_tensors(const ld_sample *s, ct_tensor **image, dt_target *t) {
     }
     if (!ok) {
         hnd_error_set("image %lld: making tensors: %s", (long long)g->image_id, ct_last_error());
-        ct_free(*image);
+        ct_destroy(*image);
         *image = NULL;
-        dt_target_free(t);
+        dt_target_clear(t);
         return -1;
     }
     return 0;
@@ -47,9 +47,9 @@ int dt_batch_tensors(const ld_batch *b, ct_tensor **images, dt_target *targets) 
     for (int i = 0; i < b->n; i++) {
         if (dt_sample_tensors(&b->samples[i], &images[i], &targets[i]) < 0) {
             for (int k = 0; k < i; k++) {
-                ct_free(images[k]);
+                ct_destroy(images[k]);
                 images[k] = NULL;
-                dt_target_free(&targets[k]);
+                dt_target_clear(&targets[k]);
             }
             return -1;
         }

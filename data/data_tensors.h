@@ -17,9 +17,9 @@ typedef struct {
 } dt_target;
 
 /* Tensors of sample s. 0 / -1 (ct_last_error() copied into hnd_error()).
- * Owned by the caller: dt_target_free / ct_free. */
+ * Owned by the caller: dt_target_clear / ct_destroy. */
 int dt_sample_tensors(const ld_sample *s, ct_tensor **image, dt_target *t);
-void dt_target_free(dt_target *t);
+void dt_target_clear(dt_target *t);
 
 /* All samples of a batch: images[b->n], targets[b->n] (caller's arrays). */
 int dt_batch_tensors(const ld_batch *b, ct_tensor **images, dt_target *targets);

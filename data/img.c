@@ -18,7 +18,7 @@
 #include "hnd_error.h"
 #include "path.h"
 
-void img_free(img_u8 *im) {
+void img_clear(img_u8 *im) {
     if (!im) return;
     free(im->rgb);
     im->rgb = NULL;
@@ -387,7 +387,7 @@ static int img_has_ext(const char *name) {
 
 static int img_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-void img_list_free(char **names, int n) {
+void img_list_destroy(char **names, int n) {
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
 }
@@ -433,7 +433,7 @@ int img_list_files(const char *path, char ***names_out, int *n_out) {
     closedir(d);
     if (rc == 0 && n == 0) rc = hnd_error_set("%s: no .jpg/.jpeg/.png files", path);
     if (rc != 0) {
-        img_list_free(names, n);
+        img_list_destroy(names, n);
         return -1;
     }
     qsort(names, (size_t)n, sizeof *names, img_cmp_str);

@@ -23,13 +23,13 @@ typedef struct {
 } img_u8;
 
 /* Decode a JPEG or PNG file (format from its magic bytes). 0 / -1 with
- * hnd_error() naming the file. out->rgb is owned by the caller (img_free). */
+ * hnd_error() naming the file. out->rgb is owned by the caller (img_clear). */
 int img_decode_file(const char *path, img_u8 *out);
 /* Same from memory; name is used in messages. */
 int img_decode_mem(const char *name, const uint8_t *buf, size_t len, img_u8 *out);
 /* Only the size (reads the headers). 0 / -1. */
 int img_probe_mem(const char *name, const uint8_t *buf, size_t len, int *width, int *height);
-void img_free(img_u8 *im);
+void img_clear(img_u8 *im);
 
 /* HWC uint8 -> CHW float32 with x/255 (torchvision's to_tensor, bit-exact).
  * dst holds 3*h*w floats. */
@@ -47,8 +47,8 @@ int img_read_file(const char *path, uint8_t **buf, size_t *len);
 /* The images a command line names: a file -> itself; a directory -> its
  * .jpg/.jpeg/.png files (case-insensitive, hidden ones skipped) in name order,
  * an error when it has none. *names (malloc'd strings) is freed with
- * img_list_free. 0 / -1 with hnd_error(). */
+ * img_list_destroy. 0 / -1 with hnd_error(). */
 int img_list_files(const char *path, char ***names, int *n);
-void img_list_free(char **names, int n);
+void img_list_destroy(char **names, int n);
 
 #endif

@@ -55,16 +55,16 @@ void ld_opts_default(ld_opts *o) {
     o->skip_bad = 1;
 }
 
-void ld_sample_free(ld_sample *s) {
+void ld_sample_clear(ld_sample *s) {
     if (!s) return;
     free(s->chw);
-    tf_target_free(&s->target);
+    tf_target_clear(&s->target);
     memset(s, 0, sizeof *s);
 }
 
-void ld_batch_free(ld_batch *b) {
+void ld_batch_destroy(ld_batch *b) {
     if (!b) return;
-    for (int i = 0; i < b->n; i++) ld_sample_free(&b->samples[i]);
+    for (int i = 0; i < b->n; i++) ld_sample_clear(&b->samples[i]);
     free(b->samples);
     free(b);
 }
@@ -80,7 +80,7 @@ int ld_load_sample(const coco_dataset *ds, const char *image_dir, int64_t image,
     if (img_decode_file(path, &u) < 0) return -1;
     if (u.width != im->width || u.height != im->height) {
         int w = u.width, h = u.height;
-        img_free(&u);
+        img_clear(&u);
         return hnd_error_set("%s: image is %dx%d but the annotations say %dx%d (image id %lld)", path, w, h,
                              im->width, im->height, (long long)im->id);
     }
@@ -89,14 +89,14 @@ int ld_load_sample(const coco_dataset *ds, const char *image_dir, int64_t image,
     s->height = u.height;
     s->chw = malloc((size_t)3 * u.width * u.height * sizeof(float));
     if (!s->chw) {
-        img_free(&u);
+        img_clear(&u);
         return hnd_error_set("%s: out of memory", path);
     }
     if (flip) tf_hflip_hwc_u8(u.rgb, u.height, u.width, 3);
     img_to_chw_f32(&u, s->chw);
-    img_free(&u);
+    img_clear(&u);
     if (tf_target_build(ds, image, to, &s->target) < 0) {
-        ld_sample_free(s);
+        ld_sample_clear(s);
         return -1;
     }
     if (flip) tf_hflip_target(&s->target);
@@ -148,7 +148,7 @@ static ld_batch *build_batch(ld_loader *l, int64_t b, char **err) {
                 continue;
             }
             *err = strdup(hnd_error());
-            ld_batch_free(B);
+            ld_batch_destroy(B);
             return NULL;
         }
         s->index = pos;
@@ -191,7 +191,7 @@ static void stop_workers(ld_loader *l) {
     for (int i = 0; i < l->n_threads; i++) pthread_join(l->threads[i], NULL);
     l->n_threads = 0;
     for (int i = 0; i < l->o.queue; i++) {
-        ld_batch_free(l->slots[i].batch);
+        ld_batch_destroy(l->slots[i].batch);
         free(l->slots[i].error);
         memset(&l->slots[i], 0, sizeof l->slots[i]);
     }
@@ -229,7 +229,7 @@ ld_loader *ld_open(const ld_opts *o) {
     double *ratios = malloc(((size_t)ds->n_images + 1) * sizeof *ratios);
     if (!l->image_dir || !l->order || !l->samples || !l->groups || !l->slots || !l->threads || !ratios) {
         free(ratios);
-        ld_close(l);
+        ld_destroy(l);
         hnd_error_set("out of memory");
         return NULL;
     }
@@ -261,7 +261,7 @@ int64_t ld_num_batches(const ld_loader *l) {
 
 int ld_epoch_begin(ld_loader *l, int epoch) {
     stop_workers(l);
-    smp_batches_free(&l->batches);
+    smp_batches_clear(&l->batches);
     l->epoch = epoch;
     int64_t n = l->n_samples;
     int64_t *pos = malloc(((size_t)n + 1) * sizeof *pos);
@@ -332,10 +332,10 @@ const char *ld_skipped_name(const ld_loader *l, int i) {
     return l->names[(l->names_pos + i) % LD_NAMES];
 }
 
-void ld_close(ld_loader *l) {
+void ld_destroy(ld_loader *l) {
     if (!l) return;
     stop_workers(l);
-    smp_batches_free(&l->batches);
+    smp_batches_clear(&l->batches);
     for (int i = 0; i < l->n_names; i++) free(l->names[i]);
     free(l->image_dir);
     free(l->order);

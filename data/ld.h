@@ -63,20 +63,20 @@ int64_t ld_num_samples(const ld_loader *l);
 int64_t ld_num_batches(const ld_loader *l);
 /* Start an epoch (stops a running one). 0 / -1. */
 int ld_epoch_begin(ld_loader *l, int epoch);
-/* Next batch in order: 1 and *out (free with ld_batch_free), 0 at the end of
+/* Next batch in order: 1 and *out (free with ld_batch_destroy), 0 at the end of
  * the epoch, -1 on error (hnd_error(); a fatal image error names the file). */
 int ld_next(ld_loader *l, ld_batch **out);
-void ld_batch_free(ld_batch *b);
+void ld_batch_destroy(ld_batch *b);
 /* Images skipped so far (all epochs), and their names ("a.jpg: reason"),
  * the last 64 kept. */
 int64_t ld_skipped(const ld_loader *l);
 const char *ld_skipped_name(const ld_loader *l, int i);
-void ld_close(ld_loader *l);
+void ld_destroy(ld_loader *l);
 
 /* One sample without threads (what a worker does): decode, float, target,
  * flip if flip. 0 / -1. */
 int ld_load_sample(const coco_dataset *ds, const char *image_dir, int64_t image, int flip, const tf_target_opts *to,
                    ld_sample *s);
-void ld_sample_free(ld_sample *s);
+void ld_sample_clear(ld_sample *s);
 
 #endif

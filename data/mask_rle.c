@@ -24,7 +24,7 @@ void rle_init(rle_t *r) {
     r->cnts = NULL;
 }
 
-void rle_free(rle_t *r) {
+void rle_clear(rle_t *r) {
     if (!r) return;
     free(r->cnts);
     rle_init(r);
@@ -623,7 +623,7 @@ static int json_polys(rle_t *r, const cJSON *segm, uint32_t h, uint32_t w) {
     }
     rc = rle_merge(parts, (size_t)n, 0, r);
 done:
-    for (int k = 0; k < n; k++) rle_free(&parts[k]);
+    for (int k = 0; k < n; k++) rle_clear(&parts[k]);
     free(parts);
     free(xy);
     return rc;
@@ -660,7 +660,7 @@ int rle_from_json(rle_t *r, const cJSON *segm, uint32_t img_h, uint32_t img_w) {
         return hnd_error_set("segmentation.counts: expected a string or a list of integers");
     }
     if (rle_check(r) < 0) {
-        rle_free(r);
+        rle_clear(r);
         return hnd_error_prefix("segmentation");
     }
     return 0;

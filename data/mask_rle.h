@@ -9,8 +9,8 @@
  * string codec), so that evaluation matches pycocotools to the last bit.
  *
  * rle_t is a plain view: { h, w, m, cnts }. Functions that create an RLE
- * malloc its cnts (free with rle_free); callers that pool counts themselves
- * may point cnts anywhere and never call rle_free on it.
+ * malloc its cnts (free with rle_clear); callers that pool counts themselves
+ * may point cnts anywhere and never call rle_clear on it.
  *
  * Errors: functions returning int give 0 or -1 with hnd_error() set
  * (messages name the field relative to the object, e.g. "counts[3]: ...";
@@ -35,7 +35,7 @@ struct cJSON;
 
 /* An empty (0 x 0) RLE; frees cnts and resets to empty. */
 void rle_init(rle_t *r);
-void rle_free(rle_t *r);
+void rle_clear(rle_t *r);
 /* Copy of cnts[0..m). */
 int rle_from_counts(rle_t *r, uint32_t h, uint32_t w, const uint32_t *cnts, size_t m);
 /* 0 if the counts add up to h*w, else -1 with a message. */

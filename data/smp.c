@@ -136,7 +136,7 @@ void smp_aspect_groups(const double *ratios, int64_t n, int k, int32_t *groups) 
     }
 }
 
-void smp_batches_free(smp_batches *b) {
+void smp_batches_clear(smp_batches *b) {
     if (!b) return;
     free(b->start);
     free(b->items);
@@ -148,7 +148,7 @@ static int batches_alloc(smp_batches *out, int64_t nb, int64_t ni) {
     out->start = malloc(((size_t)nb + 1) * sizeof *out->start);
     out->items = malloc(((size_t)ni + 1) * sizeof *out->items);
     if (!out->start || !out->items) {
-        smp_batches_free(out);
+        smp_batches_clear(out);
         return hnd_error_set("out of memory");
     }
     out->start[0] = 0;
@@ -190,7 +190,7 @@ int smp_grouped_batches(const int64_t *order, int64_t n, const int32_t *groups, 
     int64_t *seen = malloc(((size_t)n + 1) * sizeof *seen);
     if (!buf || !blen || !stamp || !seen_start || !seen) {
         free(buf), free(blen), free(stamp), free(seen_start), free(seen);
-        smp_batches_free(out);
+        smp_batches_clear(out);
         return hnd_error_set("out of memory");
     }
     for (int g = 0; g < ng; g++) stamp[g] = -1; /* not in the dict */
@@ -200,7 +200,7 @@ int smp_grouped_batches(const int64_t *order, int64_t n, const int32_t *groups, 
     int64_t *gs = malloc(((size_t)ng + 1) * sizeof *gs), *gfill = malloc(((size_t)ng + 1) * sizeof *gfill);
     if (!gs || !gfill) {
         free(buf), free(blen), free(stamp), free(seen_start), free(seen), free(gs), free(gfill);
-        smp_batches_free(out);
+        smp_batches_clear(out);
         return hnd_error_set("out of memory");
     }
     int64_t acc = 0;
@@ -240,7 +240,7 @@ int smp_grouped_batches(const int64_t *order, int64_t n, const int32_t *groups, 
     }
     free(buf), free(blen), free(stamp), free(seen_start), free(seen), free(gs), free(gfill);
     if (nb != expected) {
-        smp_batches_free(out);
+        smp_batches_clear(out);
         return hnd_error_set("grouped batches: internal error (%lld of %lld batches)", (long long)nb,
                              (long long)expected);
     }

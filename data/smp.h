@@ -53,7 +53,7 @@ typedef struct {
     int64_t *items;
 } smp_batches;
 
-void smp_batches_free(smp_batches *b);
+void smp_batches_clear(smp_batches *b);
 
 /* torchvision's GroupedBatchSampler over the sample order `order` (values
  * are dataset positions; groups is indexed by them): batches fill per group

@@ -149,7 +149,7 @@ static int gen_image(uint64_t seed, int split, int index, int W, int H, int clas
             o->area = rle_area(&rle);
             rle_to_bbox(&rle, o->bbox);
             rle_decode_rowmajor(&rle, mask);
-            rle_free(&rle);
+            rle_clear(&rle);
             if (o->area == 0) continue;
             uint64_t over[MAXOBJ] = {0}, total = 0;
             for (int y = (int)o->bbox[1]; y < (int)(o->bbox[1] + o->bbox[3]) && y < H; y++)

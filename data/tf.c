@@ -8,7 +8,7 @@
 #include "hnd_error.h"
 #include "mask_rle.h"
 
-void tf_target_free(tf_target *t) {
+void tf_target_clear(tf_target *t) {
     if (!t) return;
     free(t->boxes);
     free(t->labels);
@@ -36,7 +36,7 @@ int tf_target_build(const coco_dataset *ds, int64_t img, const tf_target_opts *o
     t->ann_ids = malloc(cap * sizeof *t->ann_ids);
     if (o && o->with_masks) t->masks = calloc(cap * plane + 1, 1);
     if (!t->boxes || !t->labels || !t->area || !t->iscrowd || !t->ann_ids || (o && o->with_masks && !t->masks)) {
-        tf_target_free(t);
+        tf_target_clear(t);
         return hnd_error_set("out of memory");
     }
     float W = (float)im->width, H = (float)im->height;
@@ -64,11 +64,11 @@ int tf_target_build(const coco_dataset *ds, int64_t img, const tf_target_opts *o
         if (t->masks) {
             rle_t r;
             if (coco_ann_rle(ds, a, &r) < 0) {
-                tf_target_free(t);
+                tf_target_clear(t);
                 return -1;
             }
             rle_decode_rowmajor(&r, t->masks + (size_t)n * plane);
-            rle_free(&r);
+            rle_clear(&r);
         }
         n++;
     }

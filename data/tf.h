@@ -35,7 +35,7 @@ typedef struct {
 
 /* Build the target of image img (index into ds->images). 0 / -1. */
 int tf_target_build(const coco_dataset *ds, int64_t img, const tf_target_opts *o, tf_target *t);
-void tf_target_free(tf_target *t);
+void tf_target_clear(tf_target *t);
 
 /* Horizontal flips (torchvision's RandomHorizontalFlip of references/detection):
  * image, boxes (x1' = W - x2, x2' = W - x1) and masks. */

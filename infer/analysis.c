@@ -40,13 +40,13 @@ static int random_init(mp_params *p, uint64_t seed) {
     return rc;
 }
 
-void an_model_close(an_model *m) {
+void spa_model_clear(spa_model *m) {
     if (!m) return;
-    sr_free(m->sr);
+    sr_destroy(m->sr);
     memset(m, 0, sizeof *m);
 }
 
-static int load_file(an_model *m, const char *path, const char *what) {
+static int load_file(spa_model *m, const char *path, const char *what) {
     int miss = 0, unexp = 0;
     int n = mp_params_load(sr_params(m->sr), path, 0, &miss, &unexp);
     if (n < 0) return hnd_error_prefix("%s %s", what, path);
@@ -57,7 +57,7 @@ static int load_file(an_model *m, const char *path, const char *what) {
 
 /* The detector of a spec: its config (or the architecture's defaults)
  * with the explicit overrides. */
-static int spec_config(const an_model_spec *spec, rcnn_config *cfg) {
+static int spec_config(const spa_model_spec *spec, rcnn_config *cfg) {
     if (spec->has_config) *cfg = spec->config;
     else if (!spec->arch[0]) return hnd_error_set("analysis: no architecture given");
     else if (rcnn_config_default(cfg, spec->arch) != 0) return -1;
@@ -67,7 +67,7 @@ static int spec_config(const an_model_spec *spec, rcnn_config *cfg) {
     return 0;
 }
 
-int an_model_open(const an_model_spec *spec, an_model *out) {
+int spa_model_open(const spa_model_spec *spec, spa_model *out) {
     memset(out, 0, sizeof *out);
     if (!spec) return hnd_error_set("analysis: no model given");
     out->spec = *spec;
@@ -88,11 +88,11 @@ int an_model_open(const an_model_spec *spec, an_model *out) {
     sr_set_training(out->sr, 0);
     return 0;
 fail:
-    an_model_close(out);
+    spa_model_clear(out);
     return -1;
 }
 
-int an_spec_from_weights(const char *path, an_model_spec *spec) {
+int spa_spec_from_weights(const char *path, spa_model_spec *spec) {
     sr_probe p;
     if (sr_probe_file(path, &p) != 0) return -1;
     if (!p.arch[0])
@@ -131,15 +131,15 @@ static void shape_str(const ct_tensor *t, char *buf, size_t n, int drop_batch) {
     }
 }
 
-static an_point *add_point(an_result *r, const char *name) {
-    an_point *p = &r->pts[r->n++];
+static spa_point *add_point(spa_result *r, const char *name) {
+    spa_point *p = &r->pts[r->n++];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
     return p;
 }
 
 /* Adds the batch-1 tensors ts[0..k-1] to point p. */
-static void send(an_point *p, const ct_tensor *const *ts, int k, int drop_batch) {
+static void send(spa_point *p, const ct_tensor *const *ts, int k, int drop_batch) {
     for (int i = 0; i < k; i++) {
         p->elements += ct_numel(ts[i]);
         shape_str(ts[i], p->shapes, sizeof p->shapes, drop_batch);
@@ -149,7 +149,7 @@ static void send(an_point *p, const ct_tensor *const *ts, int k, int drop_batch)
 
 /* Parameter counts per point from the key prefixes; every tensor must fall
  * in exactly one point. */
-static int count_params(mp_params *mp, an_result *r, const char *const *prefixes) {
+static int count_params(mp_params *mp, spa_result *r, const char *const *prefixes) {
     for (int i = 0; i < mp_params_count(mp); i++) {
         const char *name = mp_params_name(mp, i);
         int best = -1;
@@ -176,7 +176,7 @@ static int count_params(mp_params *mp, an_result *r, const char *const *prefixes
     return 0;
 }
 
-static int stem_parts(an_model *m, const ct_tensor *x, an_result *r, ct_tensor **stem_out) {
+static int stem_parts(spa_model *m, const ct_tensor *x, spa_result *r, ct_tensor **stem_out) {
     mp_params *mp = rcnn_params(sr_rcnn(m->sr));
     const rcnn_config *cfg = rcnn_get_config(sr_rcnn(m->sr));
     ct_tensor *w = mp_params_get(mp, "backbone.body.conv1.weight");
@@ -205,7 +205,7 @@ static int stem_parts(an_model *m, const ct_tensor *x, an_result *r, ct_tensor *
     return 0;
 }
 
-static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
+static int run_pass(spa_model *m, const ct_tensor *image, spa_result *r) {
     const rcnn_config *cfg = rcnn_get_config(sr_rcnn(m->sr));
     bb_backbone *bb = rcnn_backbone(sr_rcnn(m->sr));
     const char *prefixes[AN_MAX_POINTS] = {0};
@@ -254,7 +254,7 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     if (rcnn_rpn_forward(sr_rcnn(m->sr), &l, feats, &props) != 0) goto out;
     r->proposals = ct_size(props.boxes[0], 0);
     prefixes[r->n] = "rpn.";
-    an_point *pr = add_point(r, "rpn");
+    spa_point *pr = add_point(r, "rpn");
     send(pr, (const ct_tensor *[]){props.boxes[0]}, 1, 0);
     send(pr, (const ct_tensor *const *)feats, BB_NUM_FEATURES - 1, 1);
     pr->elements_actual = pr->elements;
@@ -262,7 +262,7 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     if (rcnn_roi_heads_forward(sr_rcnn(m->sr), &l, feats, &props, &dets) != 0) goto out;
     if (rcnn_postprocess(sr_rcnn(m->sr), &l, &dets, &fin) != 0) goto out;
     prefixes[r->n] = "roi_heads.";
-    an_point *ro = add_point(r, "roi_heads");
+    spa_point *ro = add_point(r, "roi_heads");
     int64_t k = ct_size(fin.boxes, 0);
     r->detections = k;
     int64_t per = 4 + 1 + 1;
@@ -282,13 +282,13 @@ static int run_pass(an_model *m, const ct_tensor *image, an_result *r) {
     rc = 0;
 out:
     rcnn_detections_clear(&fin);
-    rh_detections_free(&dets);
-    rpn_output_free(&props);
-    rt_image_list_free(&l);
+    rh_detections_clear(&dets);
+    rpn_output_clear(&props);
+    rt_image_list_clear(&l);
     return rc;
 }
 
-int an_run_model(an_model *m, const int64_t input[3], const ct_tensor *image, an_result *out) {
+int spa_run_model(spa_model *m, const int64_t input[3], const ct_tensor *image, spa_result *out) {
     memset(out, 0, sizeof *out);
     if (!m || !m->sr) return hnd_error_set("analysis: no model");
     const rcnn_config *cfg = rcnn_get_config(sr_rcnn(m->sr));
@@ -330,34 +330,34 @@ int an_run_model(an_model *m, const int64_t input[3], const ct_tensor *image, an
     return 0;
 }
 
-int an_run(const an_options *o, an_result *out) {
-    an_model m;
-    if (an_model_open(&o->model, &m) != 0) return -1;
-    int rc = an_run_model(&m, o->input, o->image, out);
-    an_model_close(&m);
+int spa_run(const spa_options *o, spa_result *out) {
+    spa_model m;
+    if (spa_model_open(&o->model, &m) != 0) return -1;
+    int rc = spa_run_model(&m, o->input, o->image, out);
+    spa_model_clear(&m);
     return rc;
 }
 
-int an_find(const an_result *r, const char *name) {
+int spa_find(const spa_result *r, const char *name) {
     for (int i = 0; i < r->n; i++)
         if (strcmp(r->pts[i].name, name) == 0) return i;
     return -1;
 }
 
-const char *an_label(const an_result *r, char *buf, size_t n) {
+const char *spa_label(const spa_result *r, char *buf, size_t n) {
     if (r->is_student) snprintf(buf, n, "%s+bottleneck(C=%" PRId64 ")", r->arch, r->channels);
     else snprintf(buf, n, "%s", r->arch);
     return buf;
 }
 
-int an_write_csv(FILE *f, const an_result *const *rs, int n) {
+int spa_write_csv(FILE *f, const spa_result *const *rs, int n) {
     fprintf(f, "model,point,index,shapes,elements,elements_actual,ratio,params,buffers,cum_params,"
                "cum_buffers\n");
     for (int k = 0; k < n; k++) {
         char label[128];
-        an_label(rs[k], label, sizeof label);
+        spa_label(rs[k], label, sizeof label);
         for (int i = 0; i < rs[k]->n; i++) {
-            const an_point *p = &rs[k]->pts[i];
+            const spa_point *p = &rs[k]->pts[i];
             fprintf(f, "%s,%s,%d,%s,%" PRId64 ",%" PRId64 ",%.6f,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n",
                     label, p->name, i, p->shapes, p->elements, p->elements_actual, p->ratio, p->params,
                     p->buffers, p->cum_params, p->cum_buffers);
@@ -366,16 +366,16 @@ int an_write_csv(FILE *f, const an_result *const *rs, int n) {
     return ferror(f) ? hnd_error_set("writing CSV failed") : 0;
 }
 
-void an_print(FILE *f, const an_result *r) {
+void spa_print(FILE *f, const spa_result *r) {
     char label[128];
     fprintf(f, "%s  (input %" PRId64 "x%" PRId64 "x%" PRId64 " = %" PRId64 " elements; %" PRId64
                " proposals, %" PRId64 " detections in this pass)\n",
-            an_label(r, label, sizeof label), r->input[0], r->input[1], r->input[2], r->input_elements,
+            spa_label(r, label, sizeof label), r->input[0], r->input[1], r->input[2], r->input_elements,
             r->proposals, r->detections);
     fprintf(f, "  %-11s %12s %8s %12s %12s  %s\n", "point", "elements", "ratio", "params", "cum_params",
             "tensors sent");
     for (int i = 0; i < r->n; i++) {
-        const an_point *p = &r->pts[i];
+        const spa_point *p = &r->pts[i];
         fprintf(f, "  %-11s %12" PRId64 " %8.4f %12" PRId64 " %12" PRId64 "  %s%s\n", p->name, p->elements,
                 p->ratio, p->params, p->cum_params, p->shapes, p->ratio < 1.0 && i > 0 ? "   < input" : "");
     }

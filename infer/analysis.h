@@ -1,6 +1,6 @@
 /* analysis.h: where to split an R-CNN — layer-wise output tensor sizes and
  * cumulative parameter counts of its core modules (the paper's Figures 2-4),
- * measured on a real forward pass. Prefix an_.
+ * measured on a real forward pass. Prefix spa_ (split-point analysis; an_ is the anchors').
  *
  * The points, in order (a student has "bottleneck" between maxpool and
  * layer1; its "layer1" is the decoder's output):
@@ -50,7 +50,7 @@ typedef struct {
     double ratio;             /* elements / input elements */
     int64_t params, buffers;  /* of this module */
     int64_t cum_params, cum_buffers;
-} an_point;
+} spa_point;
 
 typedef struct {
     char arch[64];            /* rcnn_config_default name */
@@ -62,8 +62,8 @@ typedef struct {
     int64_t detections;       /* detections of the actual pass */
     int64_t proposals;        /* RPN proposals of the actual pass */
     int n;
-    an_point pts[AN_MAX_POINTS];
-} an_result;
+    spa_point pts[AN_MAX_POINTS];
+} spa_result;
 
 /* A model to analyse or time: an original R-CNN, or a student (its layer1
  * replaced by the bottleneck of models/bottleneck.h), opened as the split
@@ -76,7 +76,7 @@ typedef struct {
     int student_kind;         /* stu_kind, or -1 for the one that fits the depth */
     /* The detector when it is not the architecture's defaults: a config's
      * model with its params (FPN width, head sizes, anchors), or the widths
-     * read from a weight file's shapes (an_spec_from_weights). Used instead
+     * read from a weight file's shapes (spa_spec_from_weights). Used instead
      * of rcnn_config_default(arch) when has_config; num_classes, min_size and
      * max_size above still override it when set. */
     int has_config;
@@ -91,54 +91,54 @@ typedef struct {
     char student_weights[1024];
     uint64_t seed;
     ct_device device;
-} an_model_spec;
+} spa_model_spec;
 
 typedef struct {
     sr_model *sr;             /* the detector (models/split_rcnn.h) */
-    an_model_spec spec;
+    spa_model_spec spec;
     int n_loaded;             /* tensors read from files */
     int n_missing;            /* registered tensors no file had (random) */
-} an_model;
+} spa_model;
 
 /* Builds, initialises/loads and moves the model to spec->device, without
  * a bottleneck transformer (the whole model as one machine runs it). 0 / -1. */
-int an_model_open(const an_model_spec *spec, an_model *out);
-void an_model_close(an_model *m);   /* NULL-safe; zeroes */
+int spa_model_open(const spa_model_spec *spec, spa_model *out);
+void spa_model_clear(spa_model *m);   /* NULL-safe; zeroes */
 
 /* Fills spec from a weight file (sr_probe_file): arch (Faster or Mask,
  * ResNet depth), num_classes, the widths read from its shapes (has_config),
  * and for a student student_channels and student_kind. Also sets
  * spec->weights = path. 0 / -1 (+ hnd_error). */
-int an_spec_from_weights(const char *path, an_model_spec *spec);
+int spa_spec_from_weights(const char *path, spa_model_spec *spec);
 
 typedef struct {
-    an_model_spec model;
+    spa_model_spec model;
     int64_t input[3];         /* C, H, W; {0} means 3 x 800 x 800 */
     /* Optional image [C,H,W] float in [0,1] (borrowed; on the device);
      * NULL: uniform noise of size `input` from model.seed. */
     const ct_tensor *image;
-} an_options;
+} spa_options;
 
 /* Builds the model, runs one forward pass point by point and fills *out.
  * 0 / -1 + hnd_error(). */
-int an_run(const an_options *o, an_result *out);
+int spa_run(const spa_options *o, spa_result *out);
 /* The same on a model already open. */
-int an_run_model(an_model *m, const int64_t input[3], const ct_tensor *image, an_result *out);
+int spa_run_model(spa_model *m, const int64_t input[3], const ct_tensor *image, spa_result *out);
 
 /* The index of a point by name, -1 if absent. */
-int an_find(const an_result *r, const char *name);
+int spa_find(const spa_result *r, const char *name);
 
 /* CSV, one row per point of each result (teacher and students side by side
  * when given several): model,point,index,shapes,elements,elements_actual,
  * ratio,params,buffers,cum_params,cum_buffers. 0 / -1. */
-int an_write_csv(FILE *f, const an_result *const *rs, int n);
+int spa_write_csv(FILE *f, const spa_result *const *rs, int n);
 
 /* Human-readable table (stdout of `hnd analyze`). */
-void an_print(FILE *f, const an_result *r);
+void spa_print(FILE *f, const spa_result *r);
 
 /* The label of a result in CSVs and plots: "faster_rcnn_resnet50_fpn" or
  * "faster_rcnn_resnet50_fpn+bottleneck(C=3)". */
-const char *an_label(const an_result *r, char *buf, size_t n);
+const char *spa_label(const spa_result *r, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -375,7 +375,7 @@ static int num_threads(int ncat) {
     return n < 1 ? 1 : (int)n;
 }
 
-void ce_result_free(ce_result *r) {
+void ce_result_clear(ce_result *r) {
     if (!r) return;
     if (r->per_category)
         for (int k = 0; k < r->num_categories; k++) free((char *)r->per_category[k].name);
@@ -402,7 +402,7 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
         free(precision);
         free(recall);
         free(buf);
-        ce_result_free(out);
+        ce_result_clear(out);
         return hnd_error_set("out of memory");
     }
     for (size_t i = 0; i < np; i++) precision[i] = -1;
@@ -451,7 +451,7 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
     free(recall);
     free(buf);
     if (rc < 0) {
-        ce_result_free(out);
+        ce_result_clear(out);
         return -1;
     }
     out->seconds_eval = mono_now_s() - t0;
@@ -463,12 +463,12 @@ int ce_evaluate(const char *gt_path, const char *dt_path, ce_iou_type t, const c
     if (!gt) return -1;
     ce_dt *dt = ce_dt_load(gt, dt_path, t, opts);
     if (!dt) {
-        ce_gt_free(gt);
+        ce_gt_destroy(gt);
         return -1;
     }
     int rc = ce_eval(gt, dt, out);
-    ce_dt_free(dt);
-    ce_gt_free(gt);
+    ce_dt_destroy(dt);
+    ce_gt_destroy(gt);
     return rc;
 }
 

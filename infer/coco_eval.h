@@ -8,7 +8,7 @@
  *   if (ce_evaluate("instances_val2017.json", "results.json", CE_BBOX, NULL, &r) < 0)
  *       fprintf(stderr, "%s\n", hnd_error());
  *   ce_print_summary(stdout, r.stats);   // pycocotools' 12 lines
- *   ce_result_free(&r);
+ *   ce_result_clear(&r);
  *
  * To evaluate several result sets (bbox and segm of one model, or one per
  * epoch) against the same ground truth, load it once with ce_gt_load (or
@@ -69,7 +69,7 @@ ce_gt *ce_gt_from_coco(const struct coco_dataset *ds, int with_segm);
  * pycocotools) or from its text in memory. */
 ce_gt *ce_gt_load(const char *path, int with_segm);
 ce_gt *ce_gt_parse(const char *json, size_t len, const char *name, int with_segm);
-void ce_gt_free(ce_gt *gt);
+void ce_gt_destroy(ce_gt *gt);
 int ce_gt_num_images(const ce_gt *gt);
 int ce_gt_num_categories(const ce_gt *gt);
 size_t ce_gt_num_annotations(const ce_gt *gt);
@@ -81,7 +81,7 @@ ce_dt *ce_dt_load(const ce_gt *gt, const char *path, ce_iou_type t, const ce_opt
 size_t ce_dt_num_images(const ce_dt *dt);
 ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *name, ce_iou_type t,
                    const ce_options *opts);
-void ce_dt_free(ce_dt *dt);
+void ce_dt_destroy(ce_dt *dt);
 size_t ce_dt_num(const ce_dt *dt);           /* results kept */
 size_t ce_dt_dropped(const ce_dt *dt);       /* results of categories absent from the GT */
 ce_iou_type ce_dt_iou_type(const ce_dt *dt);
@@ -105,7 +105,7 @@ typedef struct {
 int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out);
 /* Load both files and evaluate. */
 int ce_evaluate(const char *gt_path, const char *dt_path, ce_iou_type t, const ce_options *opts, ce_result *out);
-void ce_result_free(ce_result *r);
+void ce_result_clear(ce_result *r);
 
 /* The 12 lines of pycocotools' summarize(). */
 void ce_print_summary(FILE *f, const double stats[12]);

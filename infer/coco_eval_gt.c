@@ -20,7 +20,7 @@
 #include "hnd_error.h"
 #include "mask_rle.h"
 
-void ce_gt_free(ce_gt *gt) {
+void ce_gt_destroy(ce_gt *gt) {
     if (!gt) return;
     free(gt->name);
     free(gt->img_id);
@@ -178,7 +178,7 @@ static int gt_mask(ce_gt *gt, size_t *pcap, const coco_dataset *ds, int64_t i, u
         while (c < need) c *= 2;
         uint32_t *p = realloc(gt->pool, c * sizeof *p);
         if (!p) {
-            rle_free(&rle);
+            rle_clear(&rle);
             return hnd_error_set("out of memory");
         }
         gt->pool = p;
@@ -189,7 +189,7 @@ static int gt_mask(ce_gt *gt, size_t *pcap, const coco_dataset *ds, int64_t i, u
     g->m = (uint32_t)rle.m;
     rle_to_bbox(&rle, g->rbb);
     gt->pool_n += rle.m;
-    rle_free(&rle);
+    rle_clear(&rle);
     return 0;
 }
 
@@ -250,7 +250,7 @@ done:
     free(img_rank);
     free(cat_rank);
     if (rc < 0) {
-        ce_gt_free(gt);
+        ce_gt_destroy(gt);
         return NULL;
     }
     return gt;
@@ -264,7 +264,7 @@ ce_gt *ce_gt_load(const char *path, int with_segm) {
     coco_dataset *ds = coco_load(path, &k_eval_load);
     if (!ds) return NULL;
     ce_gt *gt = ce_gt_from_coco(ds, with_segm);
-    coco_free(ds);
+    coco_destroy(ds);
     return gt;
 }
 
@@ -272,6 +272,6 @@ ce_gt *ce_gt_parse(const char *json, size_t len, const char *name, int with_segm
     coco_dataset *ds = coco_load_mem(name, json, len, &k_eval_load);
     if (!ds) return NULL;
     ce_gt *gt = ce_gt_from_coco(ds, with_segm);
-    coco_free(ds);
+    coco_destroy(ds);
     return gt;
 }

@@ -108,7 +108,7 @@ static int find_id(const int64_t *ids, int n, int64_t v) {
 
 /* ---- results ----------------------------------------------------------- */
 
-void ce_dt_free(ce_dt *dt) {
+void ce_dt_destroy(ce_dt *dt) {
     if (!dt) return;
     free(dt->rec);
     free(dt->cat_start);
@@ -190,7 +190,7 @@ static int dt_segm(dt_build *b, const res_fields *f, uint32_t h, uint32_t w, ce_
     if (area) *area = (double)rle_area(&r);
     if (bb) rle_to_bbox(&r, bb);
     char *str = rle_to_string(&r);
-    rle_free(&r);
+    rle_clear(&r);
     if (!str) return hnd_error_set("out of memory");
     int rc = spool_add(b, str, strlen(str), rec);
     free(str);
@@ -358,7 +358,7 @@ static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_
                 rc = rle_from_bbox(&pr, rec.bbox, h, w);
                 if (rc == 0) rle_to_bbox(&pr, rec.bbox);
                 char *str = rc < 0 ? NULL : rle_to_string(&pr);
-                rle_free(&pr);
+                rle_clear(&pr);
                 if (rc == 0 && !str) rc = hnd_error_set("out of memory");
                 if (rc == 0) rc = spool_add(b, str, strlen(str), &rec);
                 free(str);
@@ -451,7 +451,7 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
     return dt;
 fail:
     free(b.cnts);
-    ce_dt_free(dt);
+    ce_dt_destroy(dt);
     return NULL;
 }
 

@@ -11,7 +11,7 @@
 
 static double round_to(double v, double q) { return round(v / q) * q; }
 
-void dr_host_free(dr_host *h) {
+void dr_host_clear(dr_host *h) {
     if (!h) return;
     free(h->boxes);
     free(h->scores);
@@ -33,7 +33,7 @@ int dr_to_host(const rcnn_detections *d, int64_t height, int64_t width, double m
     out->scores = malloc(sizeof(float) * n + 1);
     out->labels = malloc(sizeof(int64_t) * n + 1);
     if (!out->boxes || !out->scores || !out->labels) {
-        dr_host_free(out);
+        dr_host_clear(out);
         return hnd_error_set("out of memory");
     }
     if (k == 0) return 0;
@@ -49,7 +49,7 @@ int dr_to_host(const rcnn_detections *d, int64_t height, int64_t width, double m
     ct_scope_end();
     if (!ok) {
         hnd_error_set("reading detections: %s", out->masks || !d->masks ? ct_last_error() : "out of memory");
-        dr_host_free(out);
+        dr_host_clear(out);
         return -1;
     }
     return 0;
@@ -61,7 +61,7 @@ static int add_segmentation(cJSON *r, const uint8_t *mask, int64_t height, int64
     rle_init(&rle);
     if (rle_encode_rowmajor(&rle, mask, (uint32_t)height, (uint32_t)width) != 0) return -1;
     char *s = rle_to_string(&rle);
-    rle_free(&rle);
+    rle_clear(&rle);
     if (!s) return hnd_error_set("out of memory");
     double size[2] = {(double)height, (double)width};
     cJSON *seg = cJSON_AddObjectToObject(r, "segmentation");

@@ -27,7 +27,7 @@ typedef struct {
 /* Copy d (boxes, scores, labels; masks thresholded at mask_thresh) to the
  * host. 0, or -1 + hnd_error(). */
 int dr_to_host(const rcnn_detections *d, int64_t height, int64_t width, double mask_thresh, dr_host *out);
-void dr_host_free(dr_host *h);   /* frees the arrays; zeroes */
+void dr_host_clear(dr_host *h);   /* frees the arrays; zeroes */
 
 /* Append h's k results for image_id to the JSON array (boxes rounded to
  * 1e-3 px and scores to 1e-6, as the reference's results files). */

@@ -132,7 +132,7 @@ static ct_tensor *to_tensor(const img_u8 *im, ct_device dev) {
     if (!c) return NULL;
     if (dev.type == CT_CPU) return c;
     ct_tensor *d = ct_to_device(c, dev);
-    ct_free(c);
+    ct_destroy(c);
     return d;
 }
 
@@ -207,7 +207,7 @@ int lat_bench(sr_model *m, const img_u8 *images, int n, const lat_bench_options 
     }
     rc = 0;
 out:
-    for (int i = 0; i < n; i++) ct_free(imgs[i]);
+    for (int i = 0; i < n; i++) ct_destroy(imgs[i]);
     free(imgs);
     for (int p = 0; p < LAT_NPARTS; p++) free(v[p]);
     return rc;

@@ -66,7 +66,7 @@ typedef struct {
 } lat_bench_options;
 
 typedef struct {
-    char label[128];                 /* an_label of the model */
+    char label[128];                 /* spa_label of the model */
     int is_student;
     int runs, n_images;
     lat_stats parts[LAT_NPARTS];     /* milliseconds */
@@ -84,7 +84,7 @@ typedef struct {
 /* Times the model on n images (RGB, any sizes; converted to tensors on the
  * model's device before timing): the split as sr_head (8-bit link) then
  * sr_tail, the whole as sr_detect (models/split_rcnn.h). Open the model
- * without a transformer (an_model_open does) so that the whole pass has no
+ * without a transformer (spa_model_open does) so that the whole pass has no
  * quantization round trip. 0 / -1 + hnd_error(). */
 int lat_bench(sr_model *m, const img_u8 *images, int n, const lat_bench_options *o, lat_report *out);
 

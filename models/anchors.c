@@ -77,7 +77,7 @@ ct_tensor *an_grid_anchors(const an_generator *g, const int64_t image_hw[2],
     free(buf);
     if (t && dev.type != CT_CPU) {
         ct_tensor *d = ct_to_device(t, dev);
-        ct_free(t);
+        ct_destroy(t);
         t = d;
     }
     if (!t) hnd_error_set("anchors: %s", ct_last_error());

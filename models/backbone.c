@@ -33,7 +33,7 @@ bb_backbone *bb_new_prefixed(mp_params *p, const char *prefix, const rcnn_backbo
     if (!(b->fpn = fpn_new(p, pre, in, 4, oc, 1))) goto fail;
     return b;
 fail:
-    bb_free(b);
+    bb_destroy(b);
     return NULL;
 }
 
@@ -43,10 +43,10 @@ bb_backbone *bb_new(mp_params *p, const rcnn_backbone_config *cfg, int build_lay
 
 int bb_init(bb_backbone *b) { return rn_init(b->body) != 0 || fpn_init(b->fpn) != 0 ? -1 : 0; }
 
-void bb_free(bb_backbone *b) {
+void bb_destroy(bb_backbone *b) {
     if (!b) return;
-    rn_free(b->body);
-    fpn_free(b->fpn);
+    rn_destroy(b->body);
+    fpn_destroy(b->fpn);
     free(b);
 }
 

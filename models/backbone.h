@@ -39,7 +39,7 @@ bb_backbone *bb_new_prefixed(mp_params *p, const char *prefix, const rcnn_backbo
                              int build_layer1);
 /* torchvision's initialisation of body and FPN (models/init.h). 0 / -1. */
 int bb_init(bb_backbone *b);
-void bb_free(bb_backbone *b);   /* NULL-safe */
+void bb_destroy(bb_backbone *b);   /* NULL-safe */
 
 /* images: the padded batch [N,3,H,W] of rt_transform. features[0..4] =
  * "0","1","2","3","pool" (new handles). 0, or -1 with all NULL. Needs layer1. */

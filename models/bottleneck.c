@@ -159,7 +159,7 @@ stu_bottleneck *stu_new(mp_params *p, const char *prefix, stu_kind kind, int64_t
     return s;
 }
 
-void stu_free(stu_bottleneck *s) { free(s); }
+void stu_destroy(stu_bottleneck *s) { free(s); }
 
 static int init_ops(stu_op *ops, int n) {
     for (int i = 0; i < n; i++) {

@@ -57,7 +57,7 @@ typedef struct stu_bottleneck stu_bottleneck;
  * 0, var 1. channels >= 1. NULL + hnd_error() on a bad argument or a
  * duplicate name. */
 stu_bottleneck *stu_new(mp_params *p, const char *prefix, stu_kind kind, int64_t channels);
-void stu_free(stu_bottleneck *s);   /* NULL-safe; the tensors belong to the registry */
+void stu_destroy(stu_bottleneck *s);   /* NULL-safe; the tensors belong to the registry */
 
 /* The reference's initialisation (CustomResNet re-initialises every Conv2d):
  * kaiming_normal_(mode="fan_out", nonlinearity="relu"), std = sqrt(2 / (Cout*2*2)),

@@ -88,7 +88,7 @@ ct_tensor *bq_dequantize8(const bq_tensor *qt) {
 
 void bq_tensor_clear(bq_tensor *qt) {
     if (!qt) return;
-    ct_free(qt->q);
+    ct_destroy(qt->q);
     qt->q = NULL;
 }
 

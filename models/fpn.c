@@ -73,7 +73,7 @@ fpn_net *fpn_new(mp_params *p, const char *prefix, const int64_t *in_channels, i
     ini_end(&f->range, p);
     return f;
 fail:
-    fpn_free(f);
+    fpn_destroy(f);
     return NULL;
 }
 
@@ -87,7 +87,7 @@ int fpn_init(fpn_net *f) {
     return 0;
 }
 
-void fpn_free(fpn_net *f) { free(f); }
+void fpn_destroy(fpn_net *f) { free(f); }
 
 int fpn_num_outputs(const fpn_net *f) { return f ? f->n_in + f->extra_max_pool : -1; }
 int64_t fpn_out_channels(const fpn_net *f) { return f ? f->out_channels : -1; }

@@ -34,7 +34,7 @@ fpn_net *fpn_new(mp_params *p, const char *prefix, const int64_t *in_channels, i
                  int64_t out_channels, int extra_max_pool);
 /* torchvision's initialisation (models/init.h). 0 / -1. */
 int fpn_init(fpn_net *f);
-void fpn_free(fpn_net *f);   /* NULL-safe */
+void fpn_destroy(fpn_net *f);   /* NULL-safe */
 
 /* Number of outputs: n_in (+1 with the max-pool level). */
 int fpn_num_outputs(const fpn_net *f);

@@ -86,7 +86,7 @@ int mh_init(mh_head *m) {
     return 0;
 }
 
-void mh_free(mh_head *m) { free(m); }
+void mh_destroy(mh_head *m) { free(m); }
 
 ct_tensor *mh_logits(mh_head *m, const ct_tensor *const *features, int n,
                      const ct_tensor *const *boxes, int num_images, const int64_t (*image_sizes)[2]) {
@@ -143,7 +143,7 @@ int mh_forward(mh_head *m, const ct_tensor *const *features, int n, rh_detection
     int64_t off = 0;
     for (int i = 0; i < N; i++) {
         int64_t k = ct_size(dets->boxes[i], 0);
-        ct_free(dets->masks[i]);
+        ct_destroy(dets->masks[i]);
         dets->masks[i] = ct_scope_keep(ct_narrow(sel, 0, off, k));
         off += k;
     }

@@ -38,7 +38,7 @@ mh_head *mh_new(mp_params *p, const char *prefix, const rcnn_mask_config *cfg, i
                 int64_t in_channels, const rcnn_box_config *box_cfg);
 /* torchvision's initialisation (models/init.h). 0 / -1. */
 int mh_init(mh_head *m);
-void mh_free(mh_head *m);   /* NULL-safe */
+void mh_destroy(mh_head *m);   /* NULL-safe */
 
 /* Mask logits [R,num_classes,2M,2M] of the boxes of num_images images
  * (features "0".."3", n = 4; image_sizes: resized sizes). */

@@ -28,11 +28,11 @@ struct mp_params {
 
 mp_params *mp_params_new(void) { return calloc(1, sizeof(mp_params)); }
 
-void mp_params_free(mp_params *p) {
+void mp_params_destroy(mp_params *p) {
     if (!p) return;
     for (int i = 0; i < p->n; i++) {
         free(p->e[i].name);
-        ct_free(p->e[i].t);
+        ct_destroy(p->e[i].t);
     }
     free(p->e);
     for (int i = 0; i < p->nx; i++) {
@@ -78,7 +78,7 @@ ct_tensor *mp_params_add(mp_params *p, const char *name, int kind, const int64_t
     for (int d = 0; d < depth; d++) ct_scope_keep(t);
     char *n = strdup(name);
     if (!n) {
-        ct_free(t);
+        ct_destroy(t);
         hnd_error_set("model params: out of memory");
         return NULL;
     }

@@ -24,7 +24,7 @@ enum {
 
 mp_params *mp_params_new(void);
 /* Frees the registry and every tensor it holds. NULL-safe. */
-void mp_params_free(mp_params *p);
+void mp_params_destroy(mp_params *p);
 
 /* Register a new zero-filled float32 tensor on the CPU under `name`; the
  * registry owns it, the returned handle is borrowed (valid until free).

@@ -39,7 +39,7 @@ rcnn_model *rcnn_new_ex(const rcnn_config *cfg, int build_layer1) {
     return m;
 fail:
     hnd_error_prefix("rcnn %s", cfg->arch);
-    rcnn_free(m);
+    rcnn_destroy(m);
     return NULL;
 }
 
@@ -55,13 +55,13 @@ int rcnn_init(rcnn_model *m, uint64_t seed) {
     return 0;
 }
 
-void rcnn_free(rcnn_model *m) {
+void rcnn_destroy(rcnn_model *m) {
     if (!m) return;
-    bb_free(m->backbone);
-    rpn_free(m->rpn);
-    rh_free(m->roi);
-    mh_free(m->mask);
-    mp_params_free(m->params);
+    bb_destroy(m->backbone);
+    rpn_destroy(m->rpn);
+    rh_destroy(m->roi);
+    mh_destroy(m->mask);
+    mp_params_destroy(m->params);
     free(m);
 }
 
@@ -103,10 +103,10 @@ void rcnn_set_training(rcnn_model *m, int training) {
 
 void rcnn_detections_clear(rcnn_detections *d) {
     if (!d) return;
-    ct_free(d->boxes);
-    ct_free(d->scores);
-    ct_free(d->labels);
-    ct_free(d->masks);
+    ct_destroy(d->boxes);
+    ct_destroy(d->scores);
+    ct_destroy(d->labels);
+    ct_destroy(d->masks);
     memset(d, 0, sizeof *d);
 }
 
@@ -136,7 +136,7 @@ int rcnn_roi_heads_forward(rcnn_model *m, const rt_image_list *l,
     if (rh_forward(m->roi, f, 4, (const ct_tensor *const *)proposals->boxes, l->n, sizes, out) != 0)
         return -1;
     if (m->mask && mh_forward(m->mask, f, 4, out, sizes) != 0) {
-        rh_detections_free(out);
+        rh_detections_clear(out);
         return -1;
     }
     return 0;
@@ -184,7 +184,7 @@ static int detect_tail(rcnn_model *m, const rt_image_list *l, ct_tensor *const f
         t0 = now_ms();
     }
     int rc = rcnn_roi_heads_forward(m, l, features, &props, &dets);
-    rpn_output_free(&props);
+    rpn_output_clear(&props);
     if (rc != 0) return -1;
     if (times) {
         ct_device_synchronize(dev);
@@ -192,7 +192,7 @@ static int detect_tail(rcnn_model *m, const rt_image_list *l, ct_tensor *const f
         t0 = now_ms();
     }
     rc = rcnn_postprocess(m, l, &dets, out);
-    rh_detections_free(&dets);
+    rh_detections_clear(&dets);
     if (times) {
         ct_device_synchronize(dev);
         times[RCNN_T_POSTPROCESS] = now_ms() - t0;
@@ -242,7 +242,7 @@ int rcnn_detect(rcnn_model *m, const ct_tensor *const *images, int n, rcnn_detec
     rc = 0;
 done:
     if (rc != 0) hnd_error_prefix("rcnn %s", m->cfg.arch);
-    rt_image_list_free(&l);
+    rt_image_list_clear(&l);
     ct_scope_end();
     if (rc != 0)
         for (int i = 0; i < n; i++) memset(&out[i], 0, sizeof out[i]);

@@ -46,7 +46,7 @@ rcnn_model *rcnn_new(const rcnn_config *cfg);
  * scheme, models/init.h), drawn from the global generator seeded with
  * seed. The weights of a detector trained from scratch. 0 / -1. */
 int rcnn_init(rcnn_model *m, uint64_t seed);
-void rcnn_free(rcnn_model *m);   /* NULL-safe */
+void rcnn_destroy(rcnn_model *m);   /* NULL-safe */
 
 /* Loads group "weights" of an hnd weight file by torchvision key (strict:
  * every key present with its shape, no other key; torchvision < 0.13 names

@@ -123,8 +123,8 @@ static int sample_image(const rl_sampler *s, rl_stage stage, int image, const ct
         rc = rl_sample_balanced(labels, batch, fraction, &p, &n);
     }
     if (rc != 0) {
-        ct_free(p);
-        ct_free(n);
+        ct_destroy(p);
+        ct_destroy(n);
         return hnd_error_prefix("%s sampler, image %d", stage_name[stage], image);
     }
     rc = -1;
@@ -179,8 +179,8 @@ static int sample_image(const rl_sampler *s, rl_stage stage, int image, const ct
     rc = 0;
 done:
     ct_scope_end();
-    ct_free(p);
-    ct_free(n);
+    ct_destroy(p);
+    ct_destroy(n);
     return rc;
 }
 
@@ -301,13 +301,13 @@ done:
 
 /* ---------------------------------------------------------------- RoI heads */
 
-void rl_roi_samples_free(rl_roi_samples *s) {
+void rl_roi_samples_clear(rl_roi_samples *s) {
     if (!s) return;
     for (int i = 0; i < s->num_images; i++) {
-        if (s->proposals) ct_free(s->proposals[i]);
-        if (s->labels) ct_free(s->labels[i]);
-        if (s->matched_idxs) ct_free(s->matched_idxs[i]);
-        if (s->regression_targets) ct_free(s->regression_targets[i]);
+        if (s->proposals) ct_destroy(s->proposals[i]);
+        if (s->labels) ct_destroy(s->labels[i]);
+        if (s->matched_idxs) ct_destroy(s->matched_idxs[i]);
+        if (s->regression_targets) ct_destroy(s->regression_targets[i]);
     }
     free(s->proposals);
     free(s->labels);
@@ -332,7 +332,7 @@ int rl_select_training_samples(const rcnn_box_config *cfg, const ct_tensor *cons
     out->matched_idxs = calloc((size_t)n, sizeof(ct_tensor *));
     out->regression_targets = calloc((size_t)n, sizeof(ct_tensor *));
     if (!out->proposals || !out->labels || !out->matched_idxs || !out->regression_targets) {
-        rl_roi_samples_free(out);
+        rl_roi_samples_clear(out);
         return hnd_error_set("roi_heads samples: out of memory");
     }
     bc_coder coder;
@@ -407,7 +407,7 @@ done:
     if (rc != 0) {
         for (int i = 0; i < n; i++)
             out->proposals[i] = out->labels[i] = out->matched_idxs[i] = out->regression_targets[i] = NULL;
-        rl_roi_samples_free(out);
+        rl_roi_samples_clear(out);
     }
     return rc;
 }
@@ -576,7 +576,7 @@ ct_tensor *rl_losses_sum(const rl_losses *l) {
 
 void rl_losses_clear(rl_losses *l) {
     if (!l) return;
-    for (int i = 0; i < RL_NUM_LOSSES; i++) ct_free(l->loss[i]);
+    for (int i = 0; i < RL_NUM_LOSSES; i++) ct_destroy(l->loss[i]);
     memset(l, 0, sizeof *l);
 }
 
@@ -632,8 +632,8 @@ int rl_losses_from_features(rcnn_model *m, const rt_image_list *l, const rt_targ
     rc = 0;
 done:
     free(mp);
-    rl_roi_samples_free(&s);
-    rpn_output_free(&po);
+    rl_roi_samples_clear(&s);
+    rpn_output_clear(&po);
     ct_scope_end();
     if (rc != 0) {
         memset(out, 0, sizeof *out);
@@ -713,7 +713,7 @@ done:
     if (rc != 0) hnd_error_prefix("rcnn %s train forward", cfg->arch);
     for (int i = 0; i < n; i++) rt_target_clear(&tr[i]);
     free(tr);
-    rt_image_list_free(&l);
+    rt_image_list_clear(&l);
     ct_scope_end();
     if (rc != 0) memset(out, 0, sizeof *out);
     return rc;

@@ -112,7 +112,7 @@ typedef struct {
 int rl_select_training_samples(const rcnn_box_config *cfg, const ct_tensor *const *proposals,
                                const rt_target *targets, int n, const rl_sampler *sampler,
                                rl_roi_samples *out);
-void rl_roi_samples_free(rl_roi_samples *s);   /* frees handles and arrays; zeroes */
+void rl_roi_samples_clear(rl_roi_samples *s);   /* frees handles and arrays; zeroes */
 
 /* fastrcnn_loss: class_logits [R,K], box_regression [R,4K] of the sampled
  * RoIs of s (R = sum S_i, in image order). */

@@ -149,15 +149,15 @@ ct_tensor *rt_resize_boxes(const ct_tensor *boxes, const int64_t from_hw[2], con
 
 void rt_target_clear(rt_target *t) {
     if (!t) return;
-    ct_free(t->boxes);
-    ct_free(t->labels);
-    ct_free(t->masks);
+    ct_destroy(t->boxes);
+    ct_destroy(t->labels);
+    ct_destroy(t->masks);
     memset(t, 0, sizeof *t);
 }
 
-void rt_image_list_free(rt_image_list *l) {
+void rt_image_list_clear(rt_image_list *l) {
     if (!l) return;
-    ct_free(l->tensors);
+    ct_destroy(l->tensors);
     free(l->sizes);
     free(l->orig_sizes);
     memset(l, 0, sizeof *l);
@@ -201,14 +201,14 @@ int rt_transform(const rcnn_transform_config *cfg, const ct_tensor *const *image
     out->sizes = calloc((size_t)n, sizeof *out->sizes);
     out->orig_sizes = calloc((size_t)n, sizeof *out->orig_sizes);
     if (!out->sizes || !out->orig_sizes) {
-        rt_image_list_free(out);
+        rt_image_list_clear(out);
         return hnd_error_set("rcnn transform: out of memory");
     }
     out->n = n;
     int64_t shape_rng = 1;
     ct_tensor **res = calloc((size_t)n, sizeof *res);
     if (!res) {
-        rt_image_list_free(out);
+        rt_image_list_clear(out);
         return hnd_error_set("rcnn transform: out of memory");
     }
     ct_scope_begin();
@@ -282,7 +282,7 @@ int rt_transform(const rcnn_transform_config *cfg, const ct_tensor *const *image
     if (!ok) {
         /* the scope freed every tensor made here */
         if (targets_out) memset(targets_out, 0, (size_t)n * sizeof *targets_out);
-        rt_image_list_free(out);
+        rt_image_list_clear(out);
         return -1;
     }
     return 0;

@@ -61,8 +61,8 @@ int rt_resized_size(int64_t h, int64_t w, double min_size, double max_size, int6
 int rt_transform(const rcnn_transform_config *cfg, const ct_tensor *const *images, int n,
                  const rt_target *targets_in, rt_target *targets_out, int training,
                  rt_image_list *out);
-/* Frees tensors and arrays (ct_free is scope-safe); zeroes *l. NULL-safe. */
-void rt_image_list_free(rt_image_list *l);
+/* Frees tensors and arrays (ct_destroy is scope-safe); zeroes *l. NULL-safe. */
+void rt_image_list_clear(rt_image_list *l);
 void rt_target_clear(rt_target *t);
 
 /* One image's step 1 and step 2 (no target), e.g. for tools that batch

@@ -176,7 +176,7 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
     return r;
 fail:
     hnd_error_prefix("resnet-%d", cfg->depth);
-    rn_free(r);
+    rn_destroy(r);
     return NULL;
 }
 
@@ -195,7 +195,7 @@ int rn_init(rn_resnet *r) {
     return 0;
 }
 
-void rn_free(rn_resnet *r) {
+void rn_destroy(rn_resnet *r) {
     if (!r) return;
     for (int i = 0; i < 4; i++) free(r->blocks[i]);
     free(r);

@@ -54,7 +54,7 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
 /* torchvision's initialisation of the network's tensors, from the global
  * generator (models/init.h). 0 / -1. */
 int rn_init(rn_resnet *r);
-void rn_free(rn_resnet *r);   /* NULL-safe; the tensors belong to the registry */
+void rn_destroy(rn_resnet *r);   /* NULL-safe; the tensors belong to the registry */
 
 int rn_depth(const rn_resnet *r);
 int rn_has_layer1(const rn_resnet *r);

@@ -162,7 +162,7 @@ int rh_init(rh_heads *h) {
     return 0;
 }
 
-void rh_free(rh_heads *h) { free(h); }
+void rh_destroy(rh_heads *h) { free(h); }
 const rcnn_box_config *rh_config(const rh_heads *h) { return h ? &h->cfg : NULL; }
 void rh_set_score_thresh(rh_heads *h, double t) {
     if (h) h->cfg.score_thresh = t;
@@ -219,13 +219,13 @@ int rh_detections_alloc(rh_detections *d, int n) {
     return 0;
 }
 
-void rh_detections_free(rh_detections *d) {
+void rh_detections_clear(rh_detections *d) {
     if (!d) return;
     for (int i = 0; i < d->num_images; i++) {
-        ct_free(d->boxes[i]);
-        ct_free(d->scores[i]);
-        ct_free(d->labels[i]);
-        ct_free(d->masks[i]);
+        ct_destroy(d->boxes[i]);
+        ct_destroy(d->scores[i]);
+        ct_destroy(d->labels[i]);
+        ct_destroy(d->masks[i]);
     }
     free(d->boxes);
     free(d->scores);
@@ -296,7 +296,7 @@ done:
     ct_scope_end();
     if (rc != 0) {
         for (int i = 0; i < num_images; i++) out->boxes[i] = out->scores[i] = out->labels[i] = NULL;
-        rh_detections_free(out);
+        rh_detections_clear(out);
     }
     return rc;
 }
@@ -310,7 +310,7 @@ int rh_forward(rh_heads *h, const ct_tensor *const *features, int n,
         return -1;
     }
     int rc = rh_postprocess(h, cl, br, proposals, num_images, image_sizes, out);
-    ct_free(cl);
-    ct_free(br);
+    ct_destroy(cl);
+    ct_destroy(br);
     return rc;
 }

@@ -50,7 +50,7 @@ typedef struct rh_heads rh_heads;
 rh_heads *rh_new(mp_params *p, const char *prefix, const rcnn_box_config *cfg, int64_t in_channels);
 /* torchvision's initialisation (models/init.h). 0 / -1. */
 int rh_init(rh_heads *h);
-void rh_free(rh_heads *h);   /* NULL-safe */
+void rh_destroy(rh_heads *h);   /* NULL-safe */
 const rcnn_box_config *rh_config(const rh_heads *h);
 /* Overrides score_thresh (e.g. hnd detect --score-thresh). */
 void rh_set_score_thresh(rh_heads *h, double thresh);
@@ -74,7 +74,7 @@ typedef struct {
 
 /* 0, or -1 (out zeroed). */
 int rh_detections_alloc(rh_detections *d, int num_images);
-void rh_detections_free(rh_detections *d);   /* frees handles and arrays; zeroes */
+void rh_detections_clear(rh_detections *d);   /* frees handles and arrays; zeroes */
 
 int rh_postprocess(rh_heads *h, const ct_tensor *class_logits, const ct_tensor *box_regression,
                    const ct_tensor *const *proposals, int num_images,

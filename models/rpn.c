@@ -83,7 +83,7 @@ int rpn_init(rpn_net *r) {
     return 0;
 }
 
-void rpn_free(rpn_net *r) { free(r); }
+void rpn_destroy(rpn_net *r) { free(r); }
 
 void rpn_set_training(rpn_net *r, int training) {
     if (r) r->training = training != 0;
@@ -124,17 +124,17 @@ int rpn_head_forward(rpn_net *r, const ct_tensor *const *features, int n, ct_ten
     return rc;
 }
 
-void rpn_output_free(rpn_output *o) {
+void rpn_output_clear(rpn_output *o) {
     if (!o) return;
     for (int i = 0; i < o->num_images; i++) {
-        if (o->boxes) ct_free(o->boxes[i]);
-        if (o->scores) ct_free(o->scores[i]);
+        if (o->boxes) ct_destroy(o->boxes[i]);
+        if (o->scores) ct_destroy(o->scores[i]);
     }
     free(o->boxes);
     free(o->scores);
-    ct_free(o->anchors);
-    ct_free(o->objectness);
-    ct_free(o->deltas);
+    ct_destroy(o->anchors);
+    ct_destroy(o->objectness);
+    ct_destroy(o->deltas);
     memset(o, 0, sizeof *o);
 }
 
@@ -272,7 +272,7 @@ done:
         /* handles were freed with the scope */
         for (int i = 0; i < N; i++) out->boxes[i] = out->scores[i] = NULL;
         out->anchors = out->objectness = out->deltas = NULL;
-        rpn_output_free(out);
+        rpn_output_clear(out);
     }
     return rc;
 }

@@ -39,7 +39,7 @@ rpn_net *rpn_new(mp_params *p, const char *prefix, const rcnn_rpn_config *cfg,
                  const rcnn_anchor_config *anchors, int64_t in_channels);
 /* torchvision's initialisation (models/init.h). 0 / -1. */
 int rpn_init(rpn_net *r);
-void rpn_free(rpn_net *r);   /* NULL-safe; tensors belong to the registry */
+void rpn_destroy(rpn_net *r);   /* NULL-safe; tensors belong to the registry */
 void rpn_set_training(rpn_net *r, int training);   /* selects the train/test top-n */
 
 /* The head on n feature maps: logits[l] [N,A,H,W], deltas[l] [N,4A,H,W]
@@ -63,7 +63,7 @@ typedef struct {
  * its n feature maps. Fills *out (handles in the caller's scope). 0 / -1. */
 int rpn_forward(rpn_net *r, const rt_image_list *images, const ct_tensor *const *features, int n,
                 rpn_output *out);
-void rpn_output_free(rpn_output *o);   /* frees handles and arrays; zeroes */
+void rpn_output_clear(rpn_output *o);   /* frees handles and arrays; zeroes */
 
 #ifdef __cplusplus
 }

@@ -37,14 +37,14 @@ sr_model *sr_new(const rcnn_config *rc, const sr_bottleneck_spec *bn) {
     return m;
 fail:
     hnd_error_prefix("%s %s", student ? "student" : "model", rc->arch);
-    sr_free(m);
+    sr_destroy(m);
     return NULL;
 }
 
-void sr_free(sr_model *m) {
+void sr_destroy(sr_model *m) {
     if (!m) return;
-    stu_free(m->stu);
-    rcnn_free(m->det);
+    stu_destroy(m->stu);
+    rcnn_destroy(m->det);
     free(m);
 }
 

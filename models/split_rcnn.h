@@ -60,7 +60,7 @@ typedef struct sr_model sr_model;
  * > 0; tensors as rcnn_new / stu_new leave them (load or initialise next),
  * requires_grad as rcnn_new sets it (sr_freeze / sr_set_trainable change it). */
 sr_model *sr_new(const rcnn_config *rc, const sr_bottleneck_spec *bn);
-void sr_free(sr_model *m);   /* NULL-safe */
+void sr_destroy(sr_model *m);   /* NULL-safe */
 
 rcnn_model *sr_rcnn(sr_model *m);
 mp_params *sr_params(sr_model *m);

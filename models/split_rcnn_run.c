@@ -119,7 +119,7 @@ int sr_detect(sr_model *m, const ct_tensor *const *images, int n, rcnn_detection
     } else {
         for (int i = 0; i < n; i++) rcnn_detections_clear(&out[i]);
     }
-    rt_image_list_free(&l);
+    rt_image_list_clear(&l);
     ct_scope_end();
     ct_grad_set_enabled(prev);
     if (rc != 0) hnd_error_prefix("%s (student)", rcnn_get_config(m->det)->arch);
@@ -130,7 +130,7 @@ int sr_detect(sr_model *m, const ct_tensor *const *images, int n, rcnn_detection
 
 void sr_link_clear(sr_link *l) {
     if (!l) return;
-    ct_free(l->z);
+    ct_destroy(l->z);
     free(l->scale);
     free(l->zero_point);
     free(l->sizes);
@@ -190,7 +190,7 @@ int sr_head(sr_model *m, const ct_tensor *const *images, int n, int bits, sr_lin
     if (to_link(z, out) != 0 || lap(m, times_ms, SR_T_QUANTIZE, &t0) != 0) goto done;
     rc = 0;
 done:
-    rt_image_list_free(&l);
+    rt_image_list_clear(&l);
     ct_scope_end();
     ct_grad_set_enabled(prev);
     if (rc != 0) {

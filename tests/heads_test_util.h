@@ -45,12 +45,12 @@ static inline ct_tensor *ht_must(ws_reader *r, const char *group, const char *na
 static inline double *ht_values(const ct_tensor *t, int64_t *n) {
     ct_tensor *t64 = ct_to_dtype(t, CT_F64);
     ct_tensor *d = ct_contiguous(t64);
-    ct_free(t64);
+    ct_destroy(t64);
     assert_non_null(d);
     int64_t k = ct_numel(d);
     double *v = malloc(sizeof(double) * (size_t)(k ? k : 1));
     assert_int_equal(ct_to_buffer(d, v, sizeof(double) * (size_t)k), 0);
-    ct_free(d);
+    ct_destroy(d);
     if (n) *n = k;
     return v;
 }
@@ -59,7 +59,7 @@ static inline double ht_scalar(ws_reader *r, const char *group, const char *name
     ct_tensor *t = ht_must(r, group, name);
     double v;
     assert_int_equal(ct_item_f64(t, &v), 0);
-    ct_free(t);
+    ct_destroy(t);
     return v;
 }
 

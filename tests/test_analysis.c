@@ -66,19 +66,19 @@ static void test_r50_against_torchvision(void **state) {
     ct_tensor *image = ht_must(r, "ref", "image");
     ws_reader_close(r);
 
-    an_options o;
+    spa_options o;
     memset(&o, 0, sizeof o);
     snprintf(o.model.arch, sizeof o.model.arch, "faster_rcnn_resnet50_fpn");
     snprintf(o.model.weights, sizeof o.model.weights, "%s", h5);
     o.model.student_kind = -1;
     o.model.device = ct_cpu();
     o.image = image;
-    an_result res;
-    if (an_run(&o, &res) != 0) {
-        print_error("an_run: %s\n", hnd_error());
+    spa_result res;
+    if (spa_run(&o, &res) != 0) {
+        print_error("spa_run: %s\n", hnd_error());
         fail();
     }
-    ct_free(image);
+    ct_destroy(image);
 
     cJSON *ref = load_json(js);
     const cJSON *pts = cJSON_GetObjectItemCaseSensitive(ref, "points");
@@ -119,7 +119,7 @@ static void test_r50_against_torchvision(void **state) {
  * 64*64*4 + 128 + 64*256*4 + 512 + 256*64*4 + 128 + 64*C*4. */
 static void test_student_point(void **state) {
     (void)state;
-    an_options o;
+    spa_options o;
     memset(&o, 0, sizeof o);
     snprintf(o.model.arch, sizeof o.model.arch, "faster_rcnn_resnet50_fpn");
     o.model.student_channels = 6;
@@ -127,25 +127,25 @@ static void test_student_point(void **state) {
     o.model.min_size = 256;
     o.model.device = ct_cpu();
     o.input[0] = 3, o.input[1] = 256, o.input[2] = 256;
-    an_result res;
-    if (an_run(&o, &res) != 0) {
-        print_error("an_run: %s\n", hnd_error());
+    spa_result res;
+    if (spa_run(&o, &res) != 0) {
+        print_error("spa_run: %s\n", hnd_error());
         fail();
     }
     assert_true(res.is_student);
-    int b = an_find(&res, "bottleneck");
+    int b = spa_find(&res, "bottleneck");
     assert_int_equal(b, 5);
     assert_string_equal(res.pts[b].shapes, "6x68x68");
     assert_int_equal(res.pts[b].elements, 6 * 68 * 68);
     assert_near(res.pts[b].ratio, 6.0 * 68 * 68 / (3.0 * 256 * 256), 1e-12);
     assert_int_equal(res.pts[b].params, 64 * 64 * 4 + 128 + 64 * 256 * 4 + 512 + 256 * 64 * 4 + 128 + 64 * 6 * 4);
     assert_int_equal(res.pts[b].cum_params, 9408 + res.pts[b].params);
-    int l1 = an_find(&res, "layer1");
+    int l1 = spa_find(&res, "layer1");
     assert_string_equal(res.pts[l1].shapes, "256x64x64");
     /* decoder: BN(6) 12, conv 6->64 1536, BN 128, conv 64->128 32768, BN 256,
      * conv 128->256 131072, BN 512, conv 256->256 262144, BN 512 */
     assert_int_equal(res.pts[l1].params, 12 + 1536 + 128 + 32768 + 256 + 131072 + 512 + 262144 + 512);
-    assert_int_equal(an_find(&res, "layer2"), 7);
+    assert_int_equal(spa_find(&res, "layer2"), 7);
 }
 
 static void test_stats(void **state) {
@@ -238,15 +238,15 @@ static void test_total_time_model(void **state) {
  * 2x36x52 = 3744. */
 static void test_bench_small(void **state) {
     (void)state;
-    an_model_spec spec;
+    spa_model_spec spec;
     memset(&spec, 0, sizeof spec);
     snprintf(spec.arch, sizeof spec.arch, "faster_rcnn_resnet18_fpn");
     spec.student_channels = 2;
     spec.student_kind = -1;
     spec.min_size = 128;
     spec.device = ct_cpu();
-    an_model m;
-    assert_int_equal(an_model_open(&spec, &m), 0);
+    spa_model m;
+    assert_int_equal(spa_model_open(&spec, &m), 0);
     img_u8 im = {150, 100, malloc(3 * 150 * 100)};
     for (int i = 0; i < 3 * 150 * 100; i++) im.rgb[i] = (uint8_t)((i * 7) % 251);
     lat_bench_options o = {1, 3, 1};
@@ -277,30 +277,30 @@ static void test_bench_small(void **state) {
     assert_near(r.parts[LAT_HEAD].mean, sum, 1e-6);
     assert_true(r.parts[LAT_WHOLE].mean > 0 && r.parts[LAT_TAIL].mean > 0);
     free(im.rgb);
-    an_model_close(&m);
+    spa_model_clear(&m);
 }
 
 static void test_errors(void **state) {
     (void)state;
-    an_model_spec spec;
+    spa_model_spec spec;
     memset(&spec, 0, sizeof spec);
-    an_model m;
-    assert_int_equal(an_model_open(&spec, &m), -1);   /* no arch */
+    spa_model m;
+    assert_int_equal(spa_model_open(&spec, &m), -1);   /* no arch */
     snprintf(spec.arch, sizeof spec.arch, "yolo");
-    assert_int_equal(an_model_open(&spec, &m), -1);
+    assert_int_equal(spa_model_open(&spec, &m), -1);
     snprintf(spec.arch, sizeof spec.arch, "faster_rcnn_resnet18_fpn");
     snprintf(spec.weights, sizeof spec.weights, "/nonexistent/w.h5");
-    assert_int_equal(an_model_open(&spec, &m), -1);
+    assert_int_equal(spa_model_open(&spec, &m), -1);
     assert_non_null(strstr(hnd_error(), "/nonexistent/w.h5"));
-    assert_int_equal(an_spec_from_weights("/nonexistent/w.h5", &spec), -1);
+    assert_int_equal(spa_spec_from_weights("/nonexistent/w.h5", &spec), -1);
     spec.weights[0] = 0;
     spec.min_size = 64;
-    assert_int_equal(an_model_open(&spec, &m), 0);
-    an_result res;
+    assert_int_equal(spa_model_open(&spec, &m), 0);
+    spa_result res;
     int64_t bad[3] = {1, 64, 64};
-    assert_int_equal(an_run_model(&m, bad, NULL, &res), -1);
-    an_model_close(&m);
-    an_model_close(&m);   /* idempotent */
+    assert_int_equal(spa_run_model(&m, bad, NULL, &res), -1);
+    spa_model_clear(&m);
+    spa_model_clear(&m);   /* idempotent */
 }
 
 static int group_teardown(void **state) {

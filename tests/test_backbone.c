@@ -234,7 +234,7 @@ static void test_transform_hand(void **state) {
                 else assert_true(v == 0.0f);
             }
     }
-    rt_image_list_free(&l);
+    rt_image_list_clear(&l);
     /* errors: an integer image, a 2-D image */
     ct_tensor *bad = ct_zeros(shape, 3, CT_U8, ct_cpu());
     imgs[0] = bad;
@@ -300,8 +300,8 @@ static void test_fpn_hand(void **state) {
     if (!strstr(hnd_error(), "fpn: level 3 inner block: input float32[2,5,3,4]")) fail_msg("%s", hnd_error());
     assert_null(out[0]);
     ct_scope_end();
-    fpn_free(f);
-    mp_params_free(p);
+    fpn_destroy(f);
+    mp_params_destroy(p);
 }
 
 static void test_names_and_errors(void **state) {
@@ -328,8 +328,8 @@ static void test_names_and_errors(void **state) {
                                                     strstr(n, ".layer4.")) && !is_bn);
         if (ct_requires_grad(mp_params_tensor(p, i)) != train) fail_msg("%s requires_grad", n);
     }
-    bb_free(b);
-    mp_params_free(p);
+    bb_destroy(b);
+    mp_params_destroy(p);
 
     p = mp_params_new();
     cfg.depth = 20;
@@ -339,7 +339,7 @@ static void test_names_and_errors(void **state) {
     cfg.trainable_layers = 6;
     assert_null(bb_new(p, &cfg, 1));
     assert_non_null(strstr(hnd_error(), "trainable_layers"));
-    mp_params_free(p);
+    mp_params_destroy(p);
 
     /* an R50 file does not load into an R18 model: keys named */
     p = mp_params_new();
@@ -349,8 +349,8 @@ static void test_names_and_errors(void **state) {
     assert_int_equal(mp_params_load(p, path_in(path, sizeof path, "r50.h5"), 1, NULL, NULL), -1);
     assert_non_null(strstr(hnd_error(), "unexpected key(s): "));
     assert_non_null(strstr(hnd_error(), "mis-shaped key(s): backbone.body.layer1.0.conv1.weight (file [64,64,1,1], model [64,64,3,3])"));
-    bb_free(b);
-    mp_params_free(p);
+    bb_destroy(b);
+    mp_params_destroy(p);
 
     /* a student backbone without layer1 */
     p = mp_params_new();
@@ -369,8 +369,8 @@ static void test_names_and_errors(void **state) {
     assert_null(bb_stem(b, ct_rand(s2, 4, CT_F32, ct_cpu())));
     assert_non_null(strstr(hnd_error(), "resnet-18: stem: input float32[1,4,64,64]"));
     ct_scope_end();
-    bb_free(b);
-    mp_params_free(p);
+    bb_destroy(b);
+    mp_params_destroy(p);
 }
 
 /* requires_grad after torchvision's rule, trainable BN, every trainable_layers. */
@@ -395,8 +395,8 @@ static void test_freezing_rule(void **state) {
         }
         if (strcmp(got, want) != 0) fail_msg("trainable_layers %d:\n got  %s\n want %s", tl, got, want);
         free(want);
-        bb_free(b);
-        mp_params_free(p);
+        bb_destroy(b);
+        mp_params_destroy(p);
     }
 }
 
@@ -427,7 +427,7 @@ static void run_case(const pcase *c, bb_backbone *bb) {
     snprintf(key, sizeof key, "%s.batch", c->name);
     ct_tensor *want = ref_tensor(key);
     check_close("transformed batch", l.tensors, want, 1e-5, 0);
-    ct_free(want);
+    ct_destroy(want);
     int64_t ns;
     snprintf(key, sizeof key, "%s.sizes", c->name);
     int64_t *sizes = ref_i64(key, &ns);
@@ -451,11 +451,11 @@ static void run_case(const pcase *c, bb_backbone *bb) {
         snprintf(what, sizeof what, "feature \"%s\"", bb_feature_name(k));
         ct_tensor *want = ref_tensor(key);
         check_close(what, f[k], want, 1e-4, 1);
-        ct_free(want);
+        ct_destroy(want);
     }
-    rt_image_list_free(&l);
-    for (int k = 0; k < 5; k++) ct_free(f[k]);
-    for (int i = 0; i < c->n; i++) ct_free((ct_tensor *)imgs[i]);
+    rt_image_list_clear(&l);
+    for (int k = 0; k < 5; k++) ct_destroy(f[k]);
+    for (int i = 0; i < c->n; i++) ct_destroy((ct_tensor *)imgs[i]);
     /* everything made here is released (nothing leaked past the scopes) */
     assert_int_equal(ct_live_tensor_count(), before);
     ct_scope_end();
@@ -467,8 +467,8 @@ static void test_parity_r18(void **state) {
     mp_params *p = load_model(18, "r18.h5", &bb);   /* BatchNorm2d keys: num_batches_tracked ignored */
     static const pcase cases[] = {{"r18_b2", 18, 64, 100, 2}, {"r18_b1", 18, 64, 100, 1}};
     for (int i = 0; i < 2; i++) run_case(&cases[i], bb);
-    bb_free(bb);
-    mp_params_free(p);
+    bb_destroy(bb);
+    mp_params_destroy(p);
 }
 
 static void test_parity_r50(void **state) {
@@ -477,8 +477,8 @@ static void test_parity_r50(void **state) {
     static const pcase cases[] = {
         {"r50_b1", 50, 96, 160, 1}, {"r50_b2", 50, 96, 160, 2}, {"r50_800", 50, 800, 1333, 1}};
     for (int i = 0; i < 3; i++) run_case(&cases[i], bb);
-    bb_free(bb);
-    mp_params_free(p);
+    bb_destroy(bb);
+    mp_params_destroy(p);
 }
 
 /* A student without layer1 computes stem -> (teacher's) layer1 -> its layer2..4
@@ -512,10 +512,10 @@ static void test_stagewise_student(void **state) {
     check_close("layer4 (rn_forward)", r[3], c[3], 0, 0);
     ct_grad_set_enabled(prev);
     ct_scope_end();
-    bb_free(student);
-    bb_free(teacher);
-    mp_params_free(sp);
-    mp_params_free(tp);
+    bb_destroy(student);
+    bb_destroy(teacher);
+    mp_params_destroy(sp);
+    mp_params_destroy(tp);
 }
 
 /* Trainable BatchNorm in train mode: batch statistics, running-stat updates. */
@@ -555,8 +555,8 @@ static void test_bn_train_mode(void **state) {
     assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.bn1.weight")), 1);
     assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.fpn.layer_blocks.0.0.weight")), 1);
     ct_scope_end();
-    bb_free(bb);
-    mp_params_free(p);
+    bb_destroy(bb);
+    mp_params_destroy(p);
 }
 
 /* Frozen BN with trainable convs (the HND student's conv1): in-place ReLU and
@@ -576,8 +576,8 @@ static void test_frozen_backward(void **state) {
     assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.conv1.weight")), 0);
     assert_int_equal(ct_has_grad(mp_params_get(p, "backbone.body.layer2.0.bn1.weight")), 0);
     ct_scope_end();
-    bb_free(bb);
-    mp_params_free(p);
+    bb_destroy(bb);
+    mp_params_destroy(p);
 }
 
 /* Training transform: boxes by per-axis ratios, masks by nearest, one random
@@ -614,7 +614,7 @@ static void test_train_transform(void **state) {
         rt_target_clear(&out[i]);
         assert_null(out[i].boxes);
     }
-    rt_image_list_free(&l);
+    rt_image_list_clear(&l);
     int64_t from[2] = {800, 1066}, to[2] = {480, 640};
     check_close("postprocess boxes", rt_resize_boxes(ref_tensor("post.boxes"), from, to),
                 ref_tensor("post.out"), 1e-5, 1);

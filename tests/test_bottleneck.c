@@ -144,8 +144,8 @@ static void test_shapes(void **state) {
         ct_scope_end();
         print_message("  %-8s %2d tensors, %lld parameters: ok\n", name, mp_params_count(mp),
                       (long long)want);
-        stu_free(s);
-        mp_params_free(mp);
+        stu_destroy(s);
+        mp_params_destroy(mp);
         cases++;
     }
     assert_true(cases >= 18);
@@ -175,8 +175,8 @@ static void test_errors(void **state) {
     assert_null(stu_decode(s, z));
     assert_non_null(strstr(hnd_error(), "decoder.0"));
     ct_scope_end();
-    stu_free(s);
-    mp_params_free(mp);
+    stu_destroy(s);
+    mp_params_destroy(mp);
 }
 
 static void run_case(const char *file, stu_kind kind, int64_t ch) {
@@ -228,8 +228,8 @@ static void run_case(const char *file, stu_kind kind, int64_t ch) {
     ct_scope_end();
     assert_int_equal(ct_live_tensor_count(), live);
     ws_reader_close(r);
-    stu_free(s);
-    mp_params_free(mp);
+    stu_destroy(s);
+    mp_params_destroy(mp);
 }
 
 static void test_large3(void **state) {

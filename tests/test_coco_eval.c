@@ -71,7 +71,7 @@ static void check_fixture(const char *seed) {
     coco_dataset *ds = coco_load(gt, NULL);
     if (!ds) fail_msg("%s", hnd_error());
     ce_gt *g2 = ce_gt_from_coco(ds, 1);
-    coco_free(ds);
+    coco_destroy(ds);
     if (!g2) fail_msg("%s", hnd_error());
     for (int t = 0; t < 2; t++) {
         const char *name = ce_iou_name((ce_iou_type)t);
@@ -95,20 +95,20 @@ static void check_fixture(const char *seed) {
         assert_non_null(d2);
         assert_int_equal(ce_eval(g2, d2, &r2), 0);
         assert_memory_equal(r.stats, r2.stats, sizeof r.stats);
-        ce_result_free(&r2);
-        ce_dt_free(d2);
+        ce_result_clear(&r2);
+        ce_dt_destroy(d2);
         assert_true(d && ce_dt_dropped(d) > 0); /* the fixtures hold a category absent from GT */
-        ce_result_free(&r);
-        ce_dt_free(d);
+        ce_result_clear(&r);
+        ce_dt_destroy(d);
     }
     /* a bbox-only GT load (no masks) gives the same bbox numbers */
     ce_result r;
     snprintf(dt, sizeof dt, "%s/dt_bbox.json", dir);
     assert_int_equal(ce_evaluate(gt, dt, CE_BBOX, NULL, &r), 0);
     assert_true(fabs(r.stats[0] - cJSON_GetArrayItem(cJSON_GetObjectItem(exp, "bbox"), 0)->valuedouble) <= 1e-9);
-    ce_result_free(&r);
-    ce_gt_free(g);
-    ce_gt_free(g2);
+    ce_result_clear(&r);
+    ce_gt_destroy(g);
+    ce_gt_destroy(g2);
     cJSON_Delete(exp);
 }
 
@@ -136,9 +136,9 @@ static void run(const char *gt_json, const char *dt_json, ce_iou_type t, double 
     ce_result r;
     assert_int_equal(ce_eval(g, d, &r), 0);
     memcpy(stats, r.stats, sizeof r.stats);
-    ce_result_free(&r);
-    ce_dt_free(d);
-    ce_gt_free(g);
+    ce_result_clear(&r);
+    ce_dt_destroy(d);
+    ce_gt_destroy(g);
 }
 
 static void expect_stats(const double got[12], const double want[12]) {
@@ -370,7 +370,7 @@ static void expect_dt_error(const char *dt, ce_iou_type t, const ce_options *o, 
     if (d) fail_msg("accepted: %s", dt);
     if (!strstr(hnd_error(), msg)) fail_msg("message '%s' lacks '%s'", hnd_error(), msg);
     if (strncmp(hnd_error(), "dt.json", 7) != 0) fail_msg("message '%s' does not name the file", hnd_error());
-    ce_gt_free(g);
+    ce_gt_destroy(g);
 }
 
 static void test_bad_results(void **st) {
@@ -422,8 +422,8 @@ static void test_bad_results(void **st) {
     assert_int_equal(ce_dt_dropped(d), 1);
     /* segm needs a GT with masks */
     assert_null(ce_dt_parse(g, dt, strlen(dt), "dt.json", CE_SEGM, NULL));
-    ce_dt_free(d);
-    ce_gt_free(g);
+    ce_dt_destroy(d);
+    ce_gt_destroy(g);
 }
 
 /* One annotation of image 1, category 1 with an extra member. */
@@ -534,8 +534,8 @@ static void test_fuzz(void **st) {
         if (!d) fail_msg("base: %s", hnd_error());
         ce_result r;
         assert_int_equal(ce_eval(g, d, &r), 0);
-        ce_result_free(&r);
-        ce_dt_free(d);
+        ce_result_clear(&r);
+        ce_dt_destroy(d);
         char *buf = malloc(bl + 1);
         int refused = 0, accepted = 0;
         for (size_t k = 0; k < bl; k += (t == 0 ? 1 : 3)) { /* truncations */
@@ -543,7 +543,7 @@ static void test_fuzz(void **st) {
             d = ce_dt_parse(g, buf, k, "trunc", (ce_iou_type)t, NULL);
             if (d) {
                 accepted++;
-                ce_dt_free(d);
+                ce_dt_destroy(d);
             } else {
                 refused++;
                 assert_true(strlen(hnd_error()) > 0);
@@ -564,8 +564,8 @@ static void test_fuzz(void **st) {
             d = ce_dt_parse(g, buf, bl, "garbled", (ce_iou_type)t, NULL);
             if (d) {
                 accepted++;
-                if (ce_eval(g, d, &r) == 0) ce_result_free(&r);
-                ce_dt_free(d);
+                if (ce_eval(g, d, &r) == 0) ce_result_clear(&r);
+                ce_dt_destroy(d);
             } else {
                 refused++;
                 assert_true(strlen(hnd_error()) > 0);
@@ -576,7 +576,7 @@ static void test_fuzz(void **st) {
         free(base);
         free(full);
     }
-    ce_gt_free(g);
+    ce_gt_destroy(g);
 }
 
 /* ---- output --------------------------------------------------------------- */

@@ -60,7 +60,7 @@ static double *values(const ct_tensor *t, int64_t *n) {
     double *v = malloc(sizeof(double) * (size_t)(k ? k : 1));
     assert_non_null(v);
     assert_int_equal(ct_to_buffer(d, v, sizeof(double) * (size_t)k), 0);
-    ct_free(d);
+    ct_destroy(d);
     *n = k;
     return v;
 }
@@ -149,7 +149,7 @@ static void expect_ref_(const ct_tensor *got, const char *name, double rtol, dou
         print_error("line %d: %s: element %d got %.9g want %.9g\n", line, name, bad, a[bad], b[bad]);
     free(a);
     free(b);
-    ct_free(want);
+    ct_destroy(want);
     assert_int_equal(bad, -1);
 }
 
@@ -727,8 +727,8 @@ static void test_sort_select_hand(void **state) {
     double wv[6] = {1, 1, 1, 2, 3, 3}, wi[6] = {1, 3, 5, 2, 0, 4};
     expect_values(sv, wv, 6, 0);
     expect_values(si, wi, 6, 0);
-    ct_free(sv);
-    ct_free(si);
+    ct_destroy(sv);
+    ct_destroy(si);
     assert_int_equal(ct_sort(t, -1, 1, 1, &sv, &si), 0);
     double wvd[6] = {3, 3, 2, 1, 1, 1}, wid[6] = {0, 4, 2, 1, 3, 5};
     expect_values(sv, wvd, 6, 0);
@@ -917,9 +917,9 @@ static void opt_steps(ct_optim *o, ct_tensor **ps, int n) {
         assert_int_equal(ct_optim_step(o), 0);
         assert_true(ct_scope_end() > 0);
     }
-    ct_free(c1);
-    ct_free(c2);
-    ct_free(a1);
+    ct_destroy(c1);
+    ct_destroy(c2);
+    ct_destroy(a1);
 }
 
 static void run_optim(const char *name, make_fn mk, int nstate_per_param) {
@@ -940,7 +940,7 @@ static void run_optim(const char *name, make_fn mk, int nstate_per_param) {
     expect_ref(ps[0], n1, 1e-6, 1e-7);
     expect_ref(ps[1], n2, 1e-6, 1e-7);
     assert_int_equal(ct_optim_state_count(o), 2 * nstate_per_param);
-    ct_optim_free(o);
+    ct_optim_destroy(o);
 
     /* interrupted: 2 steps, save (copies), new params + optimizer, restore, 1 step */
     ct_tensor *qs[2] = {ref("opt_p1"), ref("opt_p2")};
@@ -960,11 +960,11 @@ static void run_optim(const char *name, make_fn mk, int nstate_per_param) {
         snprintf(names[i], sizeof names[i], "%s", nm);
         ct_tensor *alias = ct_optim_state_get(o, i);
         saved[i] = ct_clone(alias);
-        ct_free(alias);
+        ct_destroy(alias);
     }
     assert_null(ct_optim_state_name(o, ns));
     ct_tensor *rs[2] = {ct_detach(ct_clone(qs[0])), ct_detach(ct_clone(qs[1]))};
-    ct_optim_free(o);
+    ct_optim_destroy(o);
     ct_set_requires_grad(rs[0], 1);
     ct_set_requires_grad(rs[1], 1);
     ct_optim *o2 = mk(rs);
@@ -986,8 +986,8 @@ static void run_optim(const char *name, make_fn mk, int nstate_per_param) {
     assert_int_equal(ct_optim_state_set(o2, "param.9.exp_avg", saved[0]), -1);
     assert_int_equal(ct_optim_state_set(o2, "bogus", saved[0]), -1);
     assert_int_equal(ct_optim_state_set(o2, names[0], NULL), -1);
-    ct_optim_free(o2);
-    ct_optim_free(o3);
+    ct_optim_destroy(o2);
+    ct_optim_destroy(o3);
     assert_true(ct_scope_end() > 0);
 }
 
@@ -1024,8 +1024,8 @@ static void test_optim_misc(void **state) {
     assert_int_equal(ct_has_grad(p), 1);
     assert_int_equal(ct_optim_zero_grad(o, 1), 0);
     assert_int_equal(ct_has_grad(p), 0);
-    ct_optim_free(o);
-    ct_optim_free(NULL);
+    ct_optim_destroy(o);
+    ct_optim_destroy(NULL);
     /* bad arguments */
     assert_null(ct_optim_sgd(&p, 1, -1, 0, 0, 0, 0));
     ct_tensor *nul = NULL;
@@ -1068,7 +1068,7 @@ static void test_errors(void **state) {
     assert_non_null(ct_share(x));
     assert_null(ct_gather(x, 0, NULL));
     assert_string_equal(ct_last_error(), "gather: argument 3 (index) is NULL");
-    ct_free(NULL);
+    ct_destroy(NULL);
 
     /* broadcasting failure names both shapes */
     int64_t s3 = 3, s4 = 4;
@@ -1152,7 +1152,7 @@ static void test_scopes(void **state) {
     ct_tensor *c = ct_mul(b, a);
     ct_tensor *d = ct_zeros(&s2, 1, CT_F32, CPU);
     assert_int_equal(ct_live_tensor_count(), base + 4);
-    ct_free(d); /* freeing a scoped handle unregisters it */
+    ct_destroy(d); /* freeing a scoped handle unregisters it */
     assert_int_equal(ct_live_tensor_count(), base + 3);
     assert_ptr_equal(ct_scope_keep(c), c);
     assert_null(ct_scope_keep(NULL));
@@ -1182,7 +1182,7 @@ static void test_scopes(void **state) {
     assert_non_null(strstr(ct_last_error(), "no scope"));
     assert_int_equal(ct_live_tensor_count(), base + 1); /* u */
     expect_values(u, wc, 2, 0); /* shared storage outlives the freed handle */
-    ct_free(u);
+    ct_destroy(u);
     assert_int_equal(ct_live_tensor_count(), base);
     assert_int_equal(ct_scope_begin(), 1); /* for the teardown */
 }

@@ -169,7 +169,7 @@ static void test_against_python(void **state) {
     assert_int_equal(tn, 16);
     assert_int_equal(coco_image_index(ds, -5), -1);
     assert_int_equal(coco_cat_index(ds, 2), -1);
-    coco_free(ds);
+    coco_destroy(ds);
 }
 
 static coco_dataset *load_str(const char *s) { return coco_load_mem("t.json", s, strlen(s), NULL); }
@@ -180,7 +180,7 @@ static coco_dataset *load_str(const char *s) { return coco_load_mem("t.json", s,
 static void expect_error(const char *json, const char *needle) {
     coco_dataset *ds = load_str(json);
     if (ds) {
-        coco_free(ds);
+        coco_destroy(ds);
         fail_msg("no error for %s", json);
     }
     if (!strstr(hnd_error(), needle)) fail_msg("error '%s' lacks '%s'", hnd_error(), needle);
@@ -263,7 +263,7 @@ static void test_fields_and_masks(void **state) {
     assert_int_equal(rle_area(&r), 8);
     /* the same mask as a compressed string gives the same counts */
     char *s = rle_to_string(&r);
-    rle_free(&r);
+    rle_clear(&r);
     char js2[2048];
     snprintf(js2, sizeof js2,
              "{\"images\": [" IMG "], \"categories\": [" CAT "], \"annotations\": ["
@@ -280,8 +280,8 @@ static void test_fields_and_masks(void **state) {
     assert_int_equal(r.cnts[1], 3);
     assert_int_equal(r.cnts[2], 14);
     assert_int_equal(r.cnts[3], 5);
-    rle_free(&r);
-    coco_free(ds2);
+    rle_clear(&r);
+    coco_destroy(ds2);
     /* polygon: the merged RLE of its one part, as the RLE module makes it */
     rle_t p, q;
     assert_int_equal(coco_ann_rle(ds, &ds->anns[1], &p), 0);
@@ -289,15 +289,15 @@ static void test_fields_and_masks(void **state) {
     assert_int_equal(rle_from_poly(&q, xy, 4, 4, 6), 0);
     assert_int_equal(p.m, q.m);
     for (size_t i = 0; i < p.m; i++) assert_int_equal(p.cnts[i], q.cnts[i]);
-    rle_free(&p);
-    rle_free(&q);
+    rle_clear(&p);
+    rle_clear(&q);
     /* no segmentation: an empty mask of the image's size */
     assert_int_equal(coco_ann_rle(ds, &ds->anns[2], &p), 0);
     assert_int_equal(rle_area(&p), 0);
     assert_int_equal(p.h, 4);
     assert_int_equal(p.w, 6);
-    rle_free(&p);
-    coco_free(ds);
+    rle_clear(&p);
+    coco_destroy(ds);
     /* an RLE whose size is not the image's */
     ds = load_str("{\"images\": [" IMG "], \"categories\": [" CAT "], \"annotations\": ["
                   "{\"id\": 1, \"image_id\": 7, \"category_id\": 3, \"bbox\": [0,0,2,3], \"area\": 5, \"iscrowd\": 1,"
@@ -305,12 +305,12 @@ static void test_fields_and_masks(void **state) {
     assert_non_null(ds);
     assert_int_equal(coco_ann_rle(ds, &ds->anns[0], &p), -1);
     assert_non_null(strstr(hnd_error(), "annotations[0].segmentation.size"));
-    coco_free(ds);
+    coco_destroy(ds);
     /* empty arrays and unknown keys are fine */
     ds = load_str(" {\"x\": null, \"images\": [], \"annotations\": [], \"categories\": []} \n");
     assert_non_null(ds);
     assert_int_equal(ds->n_images, 0);
-    coco_free(ds);
+    coco_destroy(ds);
 }
 
 /* coco_load_opts.for_eval: what pycocotools does not need may be absent;
@@ -333,12 +333,12 @@ static void test_for_eval(void **state) {
     rle_t r;
     assert_int_equal(coco_ann_rle(ds, &ds->anns[0], &r), -1); /* no size to rasterise into */
     assert_non_null(strstr(hnd_error(), "t.json: annotations[0]: image 7 has no width and height"));
-    coco_free(ds);
+    coco_destroy(ds);
     ds = coco_load_mem("t.json", "{\"images\": []}", 14, &o);
     assert_non_null(ds);
     assert_int_equal(ds->has_anns, 0);
     assert_int_equal(ds->has_cats, 0);
-    coco_free(ds);
+    coco_destroy(ds);
 }
 
 /* Every prefix of a valid file and byte-garbled copies: an error or a
@@ -361,7 +361,7 @@ static void test_truncated_and_garbled(void **state) {
             errors++;
             assert_true(strlen(hnd_error()) > 0);
         }
-        coco_free(ds);
+        coco_destroy(ds);
     }
     assert_int_equal(errors, (len + step - 1) / step); /* every proper prefix is an error */
     uint64_t x = 42;
@@ -375,7 +375,7 @@ static void test_truncated_and_garbled(void **state) {
             c[pos] = (uint8_t)junk[(x >> 20) % (sizeof junk - 1)];
         }
         coco_dataset *ds = coco_load_mem("garbled.json", (const char *)c, len, NULL);
-        coco_free(ds);
+        coco_destroy(ds);
         free(c);
     }
     free(buf);

@@ -67,11 +67,11 @@ static void test_decode_equals_pil(void **state) {
             assert_int_equal(h, im.height);
             free(buf);
             free(ref);
-            img_free(&im);
+            img_clear(&im);
             n_ok++;
         } else {
             if (rc == 0) {
-                img_free(&im);
+                img_clear(&im);
                 fail_msg("%s: decoded, but PIL refuses it", name);
             }
             if (!strstr(hnd_error(), name)) fail_msg("%s: message '%s' does not name the file", name, hnd_error());
@@ -96,7 +96,7 @@ static void test_broken_no_crash(void **state) {
         assert_non_null(buf);
         for (size_t n = 0; n < len; n += 1 + len / 150) {
             img_u8 im;
-            if (img_decode_mem("cut", buf, n, &im) == 0) img_free(&im);
+            if (img_decode_mem("cut", buf, n, &im) == 0) img_clear(&im);
         }
         uint64_t x = 99 + k;
         for (int t = 0; t < 150; t++) {
@@ -107,7 +107,7 @@ static void test_broken_no_crash(void **state) {
                 c[(x >> 33) % len] = (uint8_t)(x >> 17);
             }
             img_u8 im;
-            if (img_decode_mem("garbled", c, len, &im) == 0) img_free(&im);
+            if (img_decode_mem("garbled", c, len, &im) == 0) img_clear(&im);
             free(c);
         }
         free(buf);
@@ -168,7 +168,7 @@ static void test_float_equals_torchvision(void **state) {
     assert_int_equal(ow, 1332);
     free(x);
     free(y);
-    img_free(&im);
+    img_clear(&im);
 }
 
 static void test_write_jpeg_roundtrip(void **state) {
@@ -183,7 +183,7 @@ static void test_write_jpeg_roundtrip(void **state) {
     assert_int_equal(im.width, w);
     assert_int_equal(im.height, h);
     free(rgb);
-    img_free(&im);
+    img_clear(&im);
     assert_int_equal(img_write_jpeg("/nonexistent/dir/x.jpg", (const uint8_t *)"abc", 1, 1, 90), -1);
 }
 

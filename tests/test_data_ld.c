@@ -38,7 +38,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-    coco_free(g_ds);
+    coco_destroy(g_ds);
     return 0;
 }
 
@@ -83,13 +83,13 @@ static void run_epoch(int workers, int epoch, epoch_log *lg, int64_t *nb) {
             lg->box0[lg->n] = s->target.n ? s->target.boxes[0] : -1;
             lg->n++;
         }
-        ld_batch_free(b);
+        ld_batch_destroy(b);
         (*nb)++;
     }
     assert_int_equal(rc, 0);
     assert_int_equal(*nb, ld_num_batches(l));
     assert_int_equal(ld_skipped(l), 0);
-    ld_close(l);
+    ld_destroy(l);
 }
 
 static void test_deterministic_any_threads(void **state) {
@@ -152,13 +152,13 @@ static void test_sample_matches_decode(void **state) {
                     for (int c = 0; c < 3; c++)
                         assert_true(s->chw[((size_t)c * u.height + y) * u.width + x] ==
                                     (float)u.rgb[((size_t)y * u.width + x) * 3 + c] / 255.0f);
-            img_free(&u);
+            img_clear(&u);
             count++;
         }
-        ld_batch_free(b);
+        ld_batch_destroy(b);
     }
     assert_int_equal(count, 40);
-    ld_close(l);
+    ld_destroy(l);
     /* a flipped sample: image mirrored, boxes x1' = W - x2 */
     tf_target_opts to = {0, 0};
     ld_sample s0, s1;
@@ -181,8 +181,8 @@ static void test_sample_matches_decode(void **state) {
         assert_true(s1.target.boxes[4 * k + 2] == (float)W - s0.target.boxes[4 * k]);
         assert_true(s1.target.boxes[4 * k + 1] == s0.target.boxes[4 * k + 1]);
     }
-    ld_sample_free(&s0);
-    ld_sample_free(&s1);
+    ld_sample_clear(&s0);
+    ld_sample_clear(&s1);
 }
 
 static void test_bad_images(void **state) {
@@ -207,7 +207,7 @@ static void test_bad_images(void **state) {
     int64_t count = 0;
     while (ld_next(l, &b) == 1) {
         count += b->n;
-        ld_batch_free(b);
+        ld_batch_destroy(b);
     }
     assert_int_equal(count, 38);
     assert_int_equal(ld_skipped(l), 2);
@@ -215,16 +215,16 @@ static void test_bad_images(void **state) {
     assert_non_null(n0);
     assert_non_null(n1);
     assert_true((strstr(n0, p1) && strstr(n1, p2)) || (strstr(n0, p2) && strstr(n1, p1)));
-    ld_close(l);
+    ld_destroy(l);
     /* fatal: the first bad image in batch order is reported */
     o.skip_bad = 0;
     l = ld_open(&o);
     assert_int_equal(ld_epoch_begin(l, 0), 0);
     int rc;
-    while ((rc = ld_next(l, &b)) == 1) ld_batch_free(b);
+    while ((rc = ld_next(l, &b)) == 1) ld_batch_destroy(b);
     assert_int_equal(rc, -1);
     assert_non_null(strstr(hnd_error(), p1));
-    ld_close(l);
+    ld_destroy(l);
 }
 
 int main(void) {

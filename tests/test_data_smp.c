@@ -32,7 +32,7 @@ static void test_grouped(void **state) {
     assert_int_equal(smp_grouped_batches(order, 10, g, 3, &b), 0);
     const int64_t w1[9] = {1, 3, 4, 0, 2, 5, 6, 7, 6};
     check_batches(&b, w1, 3, 3);
-    smp_batches_free(&b);
+    smp_batches_clear(&b);
     /* ties follow Python's dict order, where a group whose batch was just
      * yielded moves to the end: groups 0,1,1,0,1,0, batch 2: [1,2] (g1
      * re-inserted), [0,3] (g0 re-inserted after g1); leftovers g1=[4],
@@ -41,21 +41,21 @@ static void test_grouped(void **state) {
     assert_int_equal(smp_grouped_batches(order, 6, g2, 2, &b), 0);
     const int64_t w2[6] = {1, 2, 0, 3, 4, 1};
     check_batches(&b, w2, 3, 2);
-    smp_batches_free(&b);
+    smp_batches_clear(&b);
     /* a shuffled order: samples are dataset positions, groups indexed by them */
     int64_t o3[5] = {4, 2, 0, 3, 1};
     int32_t g3[5] = {0, 0, 1, 1, 0}; /* 4->g0, 2->g1, 0->g0, 3->g1, 1->g0 */
     assert_int_equal(smp_grouped_batches(o3, 5, g3, 2, &b), 0);
     const int64_t w3[4] = {4, 0, 2, 3};
     check_batches(&b, w3, 2, 2);
-    smp_batches_free(&b);
+    smp_batches_clear(&b);
     /* repeats wrap around a group smaller than the gap: g0=[0] only, batch 4,
      * 4 samples -> 1 batch from g1 = [1,2,3] + first of g1 */
     int32_t g4[4] = {0, 1, 1, 1};
     assert_int_equal(smp_grouped_batches(order, 4, g4, 4, &b), 0);
     const int64_t w4[4] = {1, 2, 3, 1};
     check_batches(&b, w4, 1, 4);
-    smp_batches_free(&b);
+    smp_batches_clear(&b);
     assert_int_equal(smp_grouped_batches(order, 4, g4, 0, &b), -1);
 }
 
@@ -66,10 +66,10 @@ static void test_sequential(void **state) {
     assert_int_equal(b.n_batches, 3);
     assert_int_equal(b.start[3] - b.start[2], 1);
     assert_int_equal(b.items[4], 5);
-    smp_batches_free(&b);
+    smp_batches_clear(&b);
     assert_int_equal(smp_sequential_batches(order, 5, 2, 1, &b), 0);
     assert_int_equal(b.n_batches, 2);
-    smp_batches_free(&b);
+    smp_batches_clear(&b);
 }
 
 static void test_aspect(void **state) {
@@ -141,7 +141,7 @@ static void test_filter_and_order(void **state) {
     assert_int_equal(keep[0], 0); /* id 5 */
     assert_int_equal(keep[1], 2); /* id 20 */
     free(o);
-    coco_free(ds);
+    coco_destroy(ds);
 }
 
 int main(void) {

@@ -63,10 +63,10 @@ static void test_sample_tensors(void **state) {
     assert_int_equal(ct_to_buffer(t.area, bx, (size_t)(n + 1) * sizeof(float)), -1);
     free(m);
     free(buf);
-    ct_free(im);
-    dt_target_free(&t);
-    ld_sample_free(&s);
-    coco_free(ds);
+    ct_destroy(im);
+    dt_target_clear(&t);
+    ld_sample_clear(&s);
+    coco_destroy(ds);
 }
 
 int main(void) {

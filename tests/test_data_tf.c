@@ -56,7 +56,7 @@ static void test_target(void **state) {
     rle_decode_rowmajor(&r, m);
     assert_memory_equal(m, t.masks, plane);
     uint64_t a0 = rle_area(&r), s = 0;
-    rle_free(&r);
+    rle_clear(&r);
     for (size_t i = 0; i < plane; i++) s += t.masks[i];
     assert_int_equal(s, a0);
     assert_true(a0 > 800 && a0 < 1000); /* a 30 x 30 square, give or take the border rows */
@@ -69,9 +69,9 @@ static void test_target(void **state) {
     rle_decode_rowmajor(&u, m);
     assert_memory_equal(m, t.masks + plane, plane);
     assert_int_equal(rle_area(&u), rle_area(&p1) + rle_area(&p2)); /* disjoint */
-    rle_free(&p1);
-    rle_free(&p2);
-    rle_free(&u);
+    rle_clear(&p1);
+    rle_clear(&p2);
+    rle_clear(&u);
 
     /* flip: x1' = W - x2, x2' = W - x1; masks mirrored */
     uint8_t *orig = malloc(2 * plane);
@@ -83,7 +83,7 @@ static void test_target(void **state) {
         for (int y = 0; y < 50; y++)
             for (int x = 0; x < 100; x++)
                 assert_int_equal(t.masks[k * plane + y * 100 + x], orig[k * plane + y * 100 + 99 - x]);
-    tf_target_free(&t);
+    tf_target_clear(&t);
 
     /* keep_crowd keeps annotation 2, without masks */
     tf_target_opts oc = {0, 1};
@@ -92,15 +92,15 @@ static void test_target(void **state) {
     assert_null(t.masks);
     assert_int_equal(t.iscrowd[1], 1);
     assert_true(t.boxes[4] == 1 && t.boxes[6] == 6);
-    tf_target_free(&t);
+    tf_target_clear(&t);
     /* an image without annotations */
     assert_int_equal(tf_target_build(ds, 1, &o, &t), 0);
     assert_int_equal(t.n, 0);
-    tf_target_free(&t);
+    tf_target_clear(&t);
     assert_int_equal(tf_target_build(ds, 2, &o, &t), -1);
     free(m);
     free(orig);
-    coco_free(ds);
+    coco_destroy(ds);
 }
 
 static void test_flips(void **state) {

@@ -59,7 +59,7 @@ static void test_png(void **state) {
     assert_int_equal(p[0], 120);
     assert_int_equal(p[1], 60);
     assert_int_equal(p[2], 59);
-    img_free(&out);
+    img_clear(&out);
     remove(path);
     free(rgb);
     free(mask);

@@ -103,8 +103,8 @@ static void test_schemes(void **state) {
         free(x);
         free(y);
     }
-    rcnn_free(a);
-    rcnn_free(b);
+    rcnn_destroy(a);
+    rcnn_destroy(b);
 }
 
 int main(void) {

@@ -51,7 +51,7 @@ static void test_load_exact(void **state) {
     assert_int_equal(ct_to_buffer(mp_params_get(p, "b.bias"), b, sizeof b), 0);
     /* half values converted to float32 */
     assert_true(b[0] == 1.0f && b[1] == -2.0f && b[2] == 0.5f && b[3] == 0.0f);
-    mp_params_free(p);
+    mp_params_destroy(p);
 }
 
 static void test_strict_names_keys(void **state) {
@@ -72,7 +72,7 @@ static void test_strict_names_keys(void **state) {
     float a[6];
     ct_to_buffer(mp_params_get(p, "a.weight"), a, sizeof a);
     assert_true(a[0] == 7.0f && a[5] == 7.0f);
-    mp_params_free(p);
+    mp_params_destroy(p);
 
     /* non-strict: missing and unexpected are counted, matching keys load */
     tu_tmp(path, sizeof path, "mp_extra.h5");
@@ -83,7 +83,7 @@ static void test_strict_names_keys(void **state) {
     assert_int_equal(mp_params_load(p, path, 0, &miss, &unexp), 2);
     assert_int_equal(miss, 1);
     assert_int_equal(unexp, 1);
-    mp_params_free(p);
+    mp_params_destroy(p);
 }
 
 static void test_save_round_trip(void **state) {
@@ -103,7 +103,7 @@ static void test_save_round_trip(void **state) {
     assert_memory_equal(t.data, k_w, sizeof k_w);
     ws_tensor_clear(&t);
     ws_reader_close(r);
-    mp_params_free(p);
+    mp_params_destroy(p);
     assert_int_equal(ct_live_tensor_count(), 0);
 }
 

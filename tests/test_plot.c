@@ -159,7 +159,7 @@ static int sweep_curve(const char *path, pf_format f) {
         rc |= pp_annotate(p, x[i], yb[i], t, 0x1F77B4);
     }
     if (rc == 0) rc = pp_write_as(p, path, f);
-    pp_free(p);
+    pp_destroy(p);
     return rc;
 }
 
@@ -181,7 +181,7 @@ static void test_sweep_curve_formats(void **st) {
     double x[2] = {1, 2}, y[2] = {3, 4};
     assert_int_equal(pp_add(p, "a", x, y, 2, 0, 0), 0);
     assert_int_equal(pp_write(p, tmp(other, sizeof other, "small.svg")), 0);
-    pp_free(p);
+    pp_destroy(p);
     assert_true(starts_with(other, "<?xml"));
 }
 
@@ -225,7 +225,7 @@ static void test_errors(void **st) {
     pp_plot *p = pp_new(400, 300);
     assert_int_equal(pp_write(p, "/nonexistent-dir/x.png"), -1);
     assert_non_null(strstr(hnd_error(), "/nonexistent-dir/x.png"));
-    pp_free(p);
+    pp_destroy(p);
     assert_null(pp_new(10, 10));
     ap_chart c = {"t", "x", "y", 0, 0, NULL, 0, 0, 0, NULL, 100, 100};
     char path[1100];

@@ -164,7 +164,7 @@ static void test_scalars(void **state) {
     assert_true(pk_is_str(it[15], "abc"));
     assert_true(pk_is_str(it[16], "hi"));
     assert_true(it[17]->kind == PK_BYTES && it[17]->u.str.len == 3);
-    pk_free(c);
+    pk_destroy(c);
 
     /* bytes: SHORT_BINBYTES alone, and protocol 2's _codecs.encode form */
     pb q = {0};
@@ -184,7 +184,7 @@ static void test_scalars(void **state) {
     pb_op(&q, '.');
     v = parse(c, &q);
     assert_true(v && v->kind == PK_BYTES && v->u.str.len == 2 && (uint8_t)v->u.str.s[1] == 0xff);
-    pk_free(c);
+    pk_destroy(c);
 }
 
 static void test_containers(void **state) {
@@ -239,7 +239,7 @@ static void test_containers(void **state) {
     assert_int_equal(pk_item(pk_item(t, 1), 1)->u.i, 2);
     assert_int_equal(pk_item(t, 2)->kind, PK_SET);
     assert_null(pk_dict_get(v, "zzz"));
-    pk_free(c);
+    pk_destroy(c);
 }
 
 /* l = [7] memoized under 0 and 10000; (l, l, "x") built through BINGET,
@@ -302,7 +302,7 @@ static void test_memo(void **state) {
     pos = 0;
     assert_null(pk_parse(c, q.b, q.n, &pos));
     assert_non_null(strstr(hnd_error(), "memo key 0 not found"));
-    pk_free(c);
+    pk_destroy(c);
 }
 
 static void test_ordereddict_metadata(void **state) {
@@ -335,7 +335,7 @@ static void test_ordereddict_metadata(void **state) {
     assert_int_equal(pk_dict_get(v, "b")->u.i, 2);
     assert_non_null(v->u.dict.state);
     assert_non_null(pk_dict_get(v->u.dict.state, "_metadata"));
-    pk_free(c);
+    pk_destroy(c);
 }
 
 static void test_opaque_objects(void **state) {
@@ -370,7 +370,7 @@ static void test_opaque_objects(void **state) {
     assert_int_equal(ns->kind, PK_OBJECT);
     assert_true(pk_is_global(ns->u.obj.callable, "argparse", "Namespace"));
     assert_true(pk_dict_get(ns->u.obj.state, "lr")->u.f == 1.0);
-    pk_free(c);
+    pk_destroy(c);
 }
 
 static void test_tensor_rebuild(void **state) {
@@ -403,7 +403,7 @@ static void test_tensor_rebuild(void **state) {
     size_t n;
     pk_persistent_ids(c, &n);
     assert_int_equal(n, 1);
-    pk_free(c);
+    pk_destroy(c);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -413,7 +413,7 @@ static void expect_error(const uint8_t *b, size_t n, const char *needle) {
     size_t pos = 0;
     assert_null(pk_parse(c, b, n, &pos));
     if (!strstr(hnd_error(), needle)) fail_msg("error '%s' lacks '%s'", hnd_error(), needle);
-    pk_free(c);
+    pk_destroy(c);
 }
 
 static void test_pickle_errors(void **state) {
@@ -460,7 +460,7 @@ static void test_pickle_errors(void **state) {
     size_t pos = 0;
     assert_null(pk_parse(c, many, sizeof many, &pos));
     assert_non_null(strstr(hnd_error(), "stack limit"));
-    pk_free(c);
+    pk_destroy(c);
 }
 
 /* ---------------------------------------------------------------- legacy .pth */
@@ -532,8 +532,8 @@ static void test_legacy_memory(void **state) {
     assert_int_equal(st.tensors[1].ndim, 0);
     assert_int_equal(*(const int64_t *)st.tensors[1].data, -42);
     assert_int_equal(st.total_bytes, 24 + 8);
-    pth_state_free(&st);
-    pth_state_free(&st); /* idempotent */
+    pth_state_clear(&st);
+    pth_state_clear(&st); /* idempotent */
 
     /* every truncation fails cleanly with the name in the message */
     for (size_t n = 0; n < p.n; n++) {
@@ -561,7 +561,7 @@ static void test_legacy_errors(void **state) {
     for (size_t i = 0; i < p.n; i++) {
         for (int bit = 0; bit < 8; bit += 3) {
             p.b[i] ^= (uint8_t)(1 << bit);
-            if (pth_load_from_memory(p.b, p.n, "flip.pth", NULL, &st) == 0) pth_state_free(&st);
+            if (pth_load_from_memory(p.b, p.n, "flip.pth", NULL, &st) == 0) pth_state_clear(&st);
             else assert_true(hnd_error()[0] != 0);
             p.b[i] ^= (uint8_t)(1 << bit);
         }
@@ -638,7 +638,7 @@ static void test_zip_v3(void **state) {
     assert_true(h[0] == 0x4000 && h[1] == 0x4200 && h[2] == 0x4400);
     assert_int_equal(st.tensors[1].dtype, CT_F32);
     assert_true(((const float *)st.tensors[1].data)[1] == -8.0f);
-    pth_state_free(&st);
+    pth_state_clear(&st);
     write_zip(path, "big");
     assert_int_equal(pth_load(path, NULL, &st), -1);
     assert_non_null(strstr(hnd_error(), "byte order 'big'"));

@@ -83,7 +83,7 @@ static uint8_t *mask_bytes(const ct_tensor *m) {
     size_t n = (size_t)ct_numel(b);
     uint8_t *v = malloc(n ? n : 1);
     assert_int_equal(ct_to_buffer(b, v, n), 0);
-    ct_free(b);
+    ct_destroy(b);
     return v;
 }
 
@@ -241,9 +241,9 @@ static void run_case(const rcnn_case *c) {
         if (rc != 0) print_error("%s\n", hnd_error());
         assert_int_equal(rc, 0);
         assert_int_equal(rcnn_postprocess(m, &l, &rd, dets), 0);
-        rh_detections_free(&rd);
-        rpn_output_free(&props);
-        rt_image_list_free(&l);
+        rh_detections_clear(&rd);
+        rpn_output_clear(&props);
+        rt_image_list_clear(&l);
         ct_grad_set_enabled(prev);
     }
     for (int i = 0; i < n; i++) {
@@ -251,7 +251,7 @@ static void run_case(const rcnn_case *c) {
         rcnn_detections_clear(&dets[i]);
     }
     ws_reader_close(r);
-    rcnn_free(m);
+    rcnn_destroy(m);
     ct_scope_end();
     assert_int_equal(ct_live_tensor_count(), live0);
 }
@@ -274,12 +274,12 @@ static void test_load_errors(void **s) {
     if (!tu_file_exists(h5)) assert_int_equal(import_weights("faster_r18_small", h5, sizeof h5), 0);
     assert_int_equal(rcnn_load(m, h5, 1), -1);
     assert_non_null(strstr(hnd_error(), "roi_heads.box_predictor.cls_score.weight"));
-    rcnn_free(m);
+    rcnn_destroy(m);
     assert_int_equal(rcnn_config_default(&cfg, "mask_rcnn_resnet18_fpn"), 0);
     m = rcnn_new(&cfg);
     assert_int_equal(rcnn_load(m, h5, 1), -1);
     assert_non_null(strstr(hnd_error(), "roi_heads.mask_head.0.0.weight"));
-    rcnn_free(m);
+    rcnn_destroy(m);
 }
 
 /* The weights under torchvision < 0.13 key names (RPN conv, mask head convs,
@@ -309,8 +309,8 @@ static void test_legacy_keys(void **s) {
         assert_true(ht_max_abs(ta) > 0);
         assert_true(ht_max_diff(ta, tb, keys[i]) == 0);
     }
-    rcnn_free(a);
-    rcnn_free(b);
+    rcnn_destroy(a);
+    rcnn_destroy(b);
 }
 
 int main(void) {

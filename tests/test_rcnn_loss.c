@@ -143,8 +143,8 @@ static void check_sample(const ct_tensor *labels, int batch, double frac, int64_
     free(l);
     free(pv);
     free(nv);
-    ct_free(p);
-    ct_free(n);
+    ct_destroy(p);
+    ct_destroy(n);
 }
 
 static void test_sampler_counts(void **state) {
@@ -211,7 +211,7 @@ static void test_injected_checks(void **state) {
     /* the GT boxes themselves have regression targets 0 */
     ct_tensor *r4 = ct_narrow(rs.regression_targets[0], 0, 4, 2);
     assert_true(ht_max_abs(r4) < 1e-6);
-    rl_roi_samples_free(&rs);
+    rl_roi_samples_clear(&rs);
     ct_scope_end();
 }
 
@@ -280,7 +280,7 @@ static int64_t *load_i64(ws_reader *r, const char *g, const char *name, int64_t 
     int64_t *out = malloc(sizeof(int64_t) * (size_t)(*n ? *n : 1));
     for (int64_t i = 0; i < *n; i++) out[i] = (int64_t)v[i];
     free(v);
-    ct_free(t);
+    ct_destroy(t);
     return out;
 }
 
@@ -340,7 +340,7 @@ static int inject(void *ctx, rl_stage stage, int image, const ct_tensor *labels,
             free(used);
             free(bw);
             free(bo);
-            ct_free(wb);
+            ct_destroy(wb);
         }
         double *a = ht_values(labels, NULL), *b = ht_values(want, NULL);
         int64_t diff = 0;
@@ -359,7 +359,7 @@ static int inject(void *ctx, rl_stage stage, int image, const ct_tensor *labels,
     free(map);
     free(pi);
     free(ni);
-    ct_free(want);
+    ct_destroy(want);
     return *pos && *neg ? 0 : hnd_error_set("%s: %s", g, ct_last_error());
 }
 
@@ -519,12 +519,12 @@ static void run_parity(const loss_case *c) {
     assert_true(ht_max_diff(mp_params_get(p, "backbone.body.layer1.0.conv1.weight"), f0, "frozen") == 0);
     for (int k = 0; k < count; k++) free(keys[k]);
     free(keys);
-    ct_optim_free(opt);
+    ct_optim_destroy(opt);
     rl_losses_clear(&l);
     ws_reader_close(r);
     free(train);
     ct_scope_end();
-    rcnn_free(m);
+    rcnn_destroy(m);
 }
 
 static void test_faster_parity(void **state) { run_parity(&k_faster); }
@@ -564,7 +564,7 @@ static void test_default_sampler_seeded(void **state) {
     rl_losses_clear(&l);
     ws_reader_close(r);
     ct_scope_end();
-    rcnn_free(m);
+    rcnn_destroy(m);
 }
 
 static void test_errors(void **state) {
@@ -628,7 +628,7 @@ static void test_errors(void **state) {
     rl_losses_clear(&l);
     ws_reader_close(r);
     ct_scope_end();
-    rcnn_free(m);
+    rcnn_destroy(m);
     assert_int_equal(ct_live_tensor_count(), live);
 }
 

@@ -56,8 +56,8 @@ static void test_bitmap_roundtrip(void **st) {
     rle_init(&r2);
     assert_int_equal(rle_encode(&r2, col, 3, 4), 0);
     expect_counts(&r2, want, 3);
-    rle_free(&r2);
-    rle_free(&r);
+    rle_clear(&r2);
+    rle_clear(&r);
     /* an all-ones mask starts with a 0-long run of zeros */
     const uint8_t ones[6] = {1, 1, 1, 1, 1, 1};
     assert_int_equal(rle_encode(&r, ones, 2, 3), 0);
@@ -65,7 +65,7 @@ static void test_bitmap_roundtrip(void **st) {
     expect_counts(&r, want1, 2);
     rle_to_bbox(&r, bb);
     assert_true(bb[0] == 0 && bb[1] == 0 && bb[2] == 3 && bb[3] == 2);
-    rle_free(&r);
+    rle_clear(&r);
 }
 
 static void test_string_codec(void **st) {
@@ -96,7 +96,7 @@ static void test_string_codec(void **st) {
         rle_init(&back);
         assert_int_equal(rle_from_string(&back, s, strlen(s), 1, 0), 0);
         expect_counts(&back, cases[i].c, cases[i].n);
-        rle_free(&back);
+        rle_clear(&back);
         free(s);
     }
     /* a detection string of the fixtures: decodes to 406*349 pixels and
@@ -109,7 +109,7 @@ static void test_string_codec(void **st) {
     char *s = rle_to_string(&r);
     assert_string_equal(s, fx);
     free(s);
-    rle_free(&r);
+    rle_clear(&r);
     /* garbage is an error, not a crash */
     assert_int_equal(rle_from_string(&r, "12 4", 4, 1, 10), -1);
     assert_non_null(strstr(hnd_error(), "invalid character"));
@@ -133,8 +133,8 @@ static void check_poly(const double *const *parts, const size_t *lens, size_t np
     assert_string_equal(s, str);
     free(s);
     assert_int_equal(rle_check(&out), 0);
-    rle_free(&out);
-    for (size_t i = 0; i < np; i++) rle_free(&rs[i]);
+    rle_clear(&out);
+    for (size_t i = 0; i < np; i++) rle_clear(&rs[i]);
     free(rs);
 }
 
@@ -196,7 +196,7 @@ static void test_polygons(void **st) {
     assert_int_equal(rle_from_bbox(&r, box, 6, 5), 0);
     const uint32_t wantb[] = {7, 3, 3, 3, 3, 3, 8};
     expect_counts(&r, wantb, 7);
-    rle_free(&r);
+    rle_clear(&r);
     /* non-finite coordinates are refused */
     const double bad[] = {0, 0, NAN, 1, 2, 2};
     assert_int_equal(rle_from_poly(&r, bad, 3, 5, 5), -1);
@@ -214,8 +214,8 @@ static void test_merge_iou(void **st) {
     expect_counts(&u, wu, 3);
     assert_int_equal(rle_merge(rs, 2, 1, &in), 0);
     expect_counts(&in, wi, 3);
-    rle_free(&u);
-    rle_free(&in);
+    rle_clear(&u);
+    rle_clear(&in);
     assert_true(fabs(rle_iou(&rs[0], &rs[1], 0) - 3.0 / 7) < 1e-15);
     assert_true(rle_iou(&rs[0], &rs[1], 1) == 3.0 / 5);
     /* disjoint: 0; different sizes with overlapping boxes: -1 */
@@ -299,19 +299,19 @@ static void test_json(void **st) {
     cJSON *j = cJSON_Parse("[[1,1,3,1,3,3,1,3]]");
     assert_int_equal(rle_from_json(&r, j, 5, 5), 0);
     assert_int_equal(rle_area(&r), 4);
-    rle_free(&r);
+    rle_clear(&r);
     cJSON_Delete(j);
     j = cJSON_Parse("{\"size\":[3,4],\"counts\":[2,5,5]}");
     assert_int_equal(rle_from_json(&r, j, 3, 4), 0);
     assert_int_equal(rle_area(&r), 5);
-    rle_free(&r);
+    rle_clear(&r);
     assert_int_equal(rle_from_json(&r, j, 4, 3), -1); /* size vs image */
     assert_non_null(strstr(hnd_error(), "does not match"));
     cJSON_Delete(j);
     j = cJSON_Parse("{\"size\":[3,4],\"counts\":\"255\"}");
     assert_int_equal(rle_from_json(&r, j, 3, 4), 0);
     assert_int_equal(rle_area(&r), 5);
-    rle_free(&r);
+    rle_clear(&r);
     cJSON_Delete(j);
     static const char *bad[] = {
         "{\"size\":[3,4],\"counts\":[2,5,4]}",  /* sums to 11 */

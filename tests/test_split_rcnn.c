@@ -137,7 +137,7 @@ static void test_probe_hnd_file(void **state) {
     assert_non_null(w);
     must(mp_params_save(sr_params(m), w), "save");
     must(ws_writer_commit(w), "commit");
-    sr_free(m);
+    sr_destroy(m);
     sr_probe p;
     must(sr_probe_file(path, &p), "probe");
     assert_string_equal(p.arch, "faster_rcnn_resnet50_fpn");
@@ -239,8 +239,8 @@ static void test_split_equals_whole_student(void **state) {
     sr_link_clear(&link);
     assert_int_equal(sr_head(m, (const ct_tensor *const *)im, 2, 12, &link, NULL), -1);
     assert_null(link.z);
-    sr_free(m);
-    for (int i = 0; i < 2; i++) ct_free(im[i]);
+    sr_destroy(m);
+    for (int i = 0; i < 2; i++) ct_destroy(im[i]);
     free(im);
 }
 
@@ -250,8 +250,8 @@ static void test_split_equals_whole_teacher(void **state) {
     sr_model *m = open_file(g_teacher, 0);
     assert_int_equal(sr_is_student(m), 0);
     assert_int_equal(compare_split(m, im, 8), 32);   /* a teacher sends layer1 as floats */
-    sr_free(m);
-    for (int i = 0; i < 2; i++) ct_free(im[i]);
+    sr_destroy(m);
+    for (int i = 0; i < 2; i++) ct_destroy(im[i]);
     free(im);
 }
 
@@ -283,7 +283,7 @@ static void test_strict_load_errors(void **state) {
     must_contain("backbone.body.layer1.encoder.7.weight (file [3,64,2,2], model [4,64,2,2])");
     assert_int_equal(sr_load(s4, g_teacher), -1);
     must_contain("holds a teacher mask_rcnn_resnet18_fpn");
-    sr_free(s4);
+    sr_destroy(s4);
 
     /* torchvision's widths against the shrunk file: every head width named */
     rcnn_config rc;
@@ -294,8 +294,8 @@ static void test_strict_load_errors(void **state) {
     assert_int_equal(sr_load(wide, g_teacher), -1);
     must_contain("mis-shaped key(s): ");
     must_contain("backbone.fpn.");
-    sr_free(wide);
-    sr_free(t);
+    sr_destroy(wide);
+    sr_destroy(t);
 }
 
 static void test_student_from_teacher(void **state) {
@@ -314,8 +314,8 @@ static void test_student_from_teacher(void **state) {
     assert_int_equal(sr_load_from_teacher(s, g_student), -1);
     must_contain("not a teacher of this student");
     assert_int_equal(sr_load_from_teacher(t, g_teacher), -1);
-    sr_free(s);
-    sr_free(t);
+    sr_destroy(s);
+    sr_destroy(t);
 }
 
 /* ------------------------------------------------------------ training */
@@ -336,13 +336,13 @@ static void test_stages_and_trainable(void **state) {
             int64_t sh[4];
             assert_int_equal(ct_shape(out[i], sh, 4), 4);
             assert_memory_equal(sh + 1, want[i], sizeof want[i]);
-            ct_free(out[i]);
+            ct_destroy(out[i]);
         }
         assert_null(out[3]);
     }
     ct_tensor *out[5];
     assert_int_equal(sr_stages(s, x, 5, out), -1);
-    ct_free(x);
+    ct_destroy(x);
 
     const char frozen[][128] = {"backbone.body.layer2", "backbone.body.layer3", "backbone.body.layer4",
                                 "backbone.fpn", "rpn", "roi_heads"};
@@ -359,9 +359,9 @@ static void test_stages_and_trainable(void **state) {
     char label[128];
     assert_string_equal(sr_label(s, label, sizeof label), "mask_rcnn_resnet18_fpn+bottleneck(C=3)");
     assert_string_equal(sr_label(t, label, sizeof label), "mask_rcnn_resnet18_fpn");
-    sr_free(s);
-    sr_free(t);
-    sr_free(NULL);
+    sr_destroy(s);
+    sr_destroy(t);
+    sr_destroy(NULL);
 }
 
 int main(void) {

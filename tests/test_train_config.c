@@ -88,7 +88,7 @@ static void test_base(void **state) {
     assert_true(tc_warmup_factor(3, 5) == 1.0 / 1000 * 0.25 + 0.75);
     assert_true(tc_warmup_factor(4, 5) == 1.0);
     assert_true(tc_warmup_factor(0, 1) == 1.0);
-    tc_free(&c);
+    tc_clear(&c);
 }
 
 /* A typo anywhere is rejected with its full path. */
@@ -200,7 +200,7 @@ static void test_sets(void **state) {
     assert_true(c.teacher.min_size == 64 && c.teacher.max_size == 96);
     /* the effective config keeps the overrides */
     assert_non_null(strstr(c.json, "\"bottleneck_channel\":\t12"));
-    tc_free(&c);
+    tc_clear(&c);
     /* tc_json_set for derived configs */
     char *j = tc_json_set("{\"a\": {\"b\": 1}}", "a.c=[1,2]");
     assert_non_null(j);
@@ -226,7 +226,7 @@ static void test_org(void **state) {
     assert_string_equal(c.train.optimizer, "SGD");
     assert_true(c.train.momentum == 0.9);
     assert_string_equal(c.output_dir, "runs/mask");
-    tc_free(&c);
+    tc_clear(&c);
     const char *both = "{\"model\": {}, \"teacher_model\": {}}";
     assert_int_equal(tc_parse(both, strlen(both), "b.json", NULL, 0, &c), -1);
     assert_non_null(strstr(hnd_error(), "cannot be combined"));
@@ -247,7 +247,7 @@ static void test_shipped(void **state) {
         line[strcspn(line, "\n")] = 0;
         tc_config c;
         if (tc_load(line, NULL, 0, &c) != 0) fail_msg("%s", hnd_error());
-        tc_free(&c);
+        tc_clear(&c);
         n++;
     }
     pclose(p);

@@ -15,14 +15,13 @@
 #include "cmd_common.h"
 #include "commands.h"
 #include "hnd_error.h"
-#ifdef HND_HAVE_TRAIN_CONFIG
 #include "config.h"
 #include "hnd_model.h"
-#endif
+#include "path.h"
 
 /* ------------------------------------------------------------ helpers */
 
-int an_cli_parse_size(const char *s, int64_t chw[3]) {
+int acli_parse_size(const char *s, int64_t chw[3]) {
     long long v[3];
     int n = 0;
     const char *p = s;
@@ -43,7 +42,7 @@ int an_cli_parse_size(const char *s, int64_t chw[3]) {
     return 0;
 }
 
-int an_cli_parse_channels(const char *s, int64_t *v, int max) {
+int acli_parse_channels(const char *s, int64_t *v, int max) {
     int n = 0;
     const char *p = s;
     while (*p) {
@@ -59,29 +58,14 @@ int an_cli_parse_channels(const char *s, int64_t *v, int max) {
     return n > 0 ? n : -1;
 }
 
-int an_cli_mkdir(const char *dir) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return hnd_error_set("%s: not a directory", buf);
-    return 0;
-}
-
-FILE *an_cli_open(af_file *a, const char *dir, const char *name) {
+FILE *acli_open(af_file *a, const char *dir, const char *name) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (path_join(path, sizeof path, dir, name) != 0) return NULL;
     return af_open(a, path);
 }
 
 /* failed != 0: the writer's own message is kept, with the path in front. */
-int an_cli_commit(af_file *a, int failed) {
+int acli_commit(af_file *a, int failed) {
     if (!failed) return af_commit(a, 0);
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", hnd_error());
@@ -92,18 +76,15 @@ int an_cli_commit(af_file *a, int failed) {
 /* One spec of a config's model section: the detector exactly as hnd train
  * and train-teacher build it (hm_model_config: model.params' FPN width,
  * head sizes, anchors...). */
-#ifdef HND_HAVE_TRAIN_CONFIG
-static int spec_of_model(const tc_model *m, an_model_spec *s) {
+static int spec_of_model(const tc_model *m, spa_model_spec *s) {
     if (hm_model_config(m, &s->config) != 0) return -1;
     s->has_config = 1;
     snprintf(s->arch, sizeof s->arch, "%s", s->config.arch);
     s->student_kind = -1;
     return 0;
 }
-#endif
 
-int an_cli_specs_from_config(const char *path, an_model_spec specs[2], int *n_specs) {
-#ifdef HND_HAVE_TRAIN_CONFIG
+int acli_specs_from_config(const char *path, spa_model_spec specs[2], int *n_specs) {
     tc_config cfg;
     if (tc_load(path, NULL, 0, &cfg) != 0) return -1;
     memset(specs, 0, 2 * sizeof *specs);
@@ -111,7 +92,7 @@ int an_cli_specs_from_config(const char *path, an_model_spec specs[2], int *n_sp
     snprintf(specs[0].weights, sizeof specs[0].weights, "%s", cfg.teacher.ckpt);
     *n_specs = 1;
     if (rc == 0 && cfg.student.present) {
-        an_model_spec *s = &specs[1];
+        spa_model_spec *s = &specs[1];
         rc = spec_of_model(cfg.student.arch[0] ? &cfg.student : &cfg.teacher, s);
         sr_bottleneck_spec bn;
         if (rc == 0) rc = hm_bottleneck_spec(&cfg.student, &bn);
@@ -127,24 +108,17 @@ int an_cli_specs_from_config(const char *path, an_model_spec specs[2], int *n_sp
     /* a teacher checkpoint that is not there yet: random weights (shapes only) */
     for (int i = 0; i < *n_specs; i++)
         if (specs[i].weights[0] && access(specs[i].weights, R_OK) != 0) specs[i].weights[0] = 0;
-    tc_free(&cfg);
+    tc_clear(&cfg);
     return rc;
-#else
-    (void)specs;
-    (void)n_specs;
-    return hnd_error_set("%s: this build reads no experiment configs yet (train/config.h); use --arch and "
-                         "--student-channels",
-                         path);
-#endif
 }
 
 /* ------------------------------------------------------------ plots */
 
-static int plot_results(const char *dir, an_result *const *rs, int n, int params, const char *format) {
+static int plot_results(const char *dir, spa_result *const *rs, int n, int params, const char *format) {
     /* categories: the union of point names in order (students add "bottleneck") */
     const char *cats[AN_MAX_POINTS + 2];
     int nc = 0;
-    const an_result *widest = rs[0];
+    const spa_result *widest = rs[0];
     for (int k = 0; k < n; k++)
         if (rs[k]->n > widest->n) widest = rs[k];
     for (int i = 0; i < widest->n; i++) cats[nc++] = widest->pts[i].name;
@@ -158,10 +132,10 @@ static int plot_results(const char *dir, an_result *const *rs, int n, int params
             goto out;
         }
         for (int c = 0; c < nc; c++) {
-            int i = an_find(rs[k], cats[c]);
+            int i = spa_find(rs[k], cats[c]);
             ys[k][c] = i < 0 ? NAN : params ? (double)rs[k]->pts[i].cum_params : rs[k]->pts[i].ratio;
         }
-        an_label(rs[k], labels[k], sizeof labels[k]);
+        spa_label(rs[k], labels[k], sizeof labels[k]);
         s[k] = (ap_series){labels[k], NULL, ys[k], nc};
     }
     char title[160], path[4096];
@@ -185,17 +159,17 @@ out:
 /* ------------------------------------------------------------ command */
 
 /* The paper's finding in this model's numbers. */
-static void conclude(const an_result *r) {
+static void conclude(const spa_result *r) {
     char label[128];
-    an_label(r, label, sizeof label);
-    int l2 = an_find(r, "layer2");
+    spa_label(r, label, sizeof label);
+    int l2 = spa_find(r, "layer2");
     int best = -1;
     for (int i = 1; i < (l2 > 0 ? l2 : r->n); i++)
         if (best < 0 || r->pts[i].ratio < r->pts[best].ratio) best = i;
     if (best < 0) return;
     printf("%s: smallest split point before layer2: %s at %.3f x the input (%s)\n", label, r->pts[best].name,
            r->pts[best].ratio, r->pts[best].ratio < 1 ? "smaller than the input" : "no gain over sending the input");
-    int b = an_find(r, "bottleneck");
+    int b = spa_find(r, "bottleneck");
     if (b >= 0)
         printf("%s: bottleneck %s = %.4f x the input: %.1f%% %s; head holds %" PRId64 " parameters\n", label,
                r->pts[b].shapes, r->pts[b].ratio, 100.0 * fabs(1.0 - r->pts[b].ratio),
@@ -204,7 +178,7 @@ static void conclude(const an_result *r) {
 
 /* A shrunk model's widths (FPN channels, head sizes) and class count from
  * its weight file's shapes, on top of --arch's defaults in rc. */
-static int widths_from_weights(const char *path, rcnn_config *rc, an_model_spec *s) {
+static int widths_from_weights(const char *path, rcnn_config *rc, spa_model_spec *s) {
     sr_probe p;
     if (sr_probe_file(path, &p) != 0) return -1;
     if (sr_probe_apply(&p, rc) != 0) return hnd_error_prefix("%s", path);
@@ -215,14 +189,14 @@ static int widths_from_weights(const char *path, rcnn_config *rc, an_model_spec 
 
 /* The options into base/input/chans (table in cmd_help.c). 0, or 2 / 1
  * after a message. */
-static int parse_args(int argc, char **argv, an_model_spec *base, int64_t input[3], int64_t *chans, int *n_chans,
+static int parse_args(int argc, char **argv, spa_model_spec *base, int64_t input[3], int64_t *chans, int *n_chans,
                       co_args *a) {
     if (hnd_parse("analyze", argc, argv, a) != 0) return 2;
     const co_command *cmd = a->cmd;
     const char *v;
-    if ((v = co_str(a, "--input", NULL)) && (an_cli_parse_size(v, input) != 0 || input[0] != 3))
+    if ((v = co_str(a, "--input", NULL)) && (acli_parse_size(v, input) != 0 || input[0] != 3))
         return co_usage_error(cmd, "--input: expected 3xHxW or HxW, each side 1..8192, got '%s'", v);
-    if ((v = co_str(a, "--student-channels", NULL)) && (*n_chans = an_cli_parse_channels(v, chans, 16)) < 0)
+    if ((v = co_str(a, "--student-channels", NULL)) && (*n_chans = acli_parse_channels(v, chans, 16)) < 0)
         return co_usage_error(cmd, "--student-channels: expected C or C1,C2,... (1..4096, at most 16), got '%s'", v);
     if ((v = co_str(a, "--student-kind", NULL)) && (base->student_kind = stu_kind_parse(v)) < 0)
         return co_usage_error(cmd, "--student-kind: expected Bottleneck4LargeResNet or Bottleneck4SmallResNet, got '%s'", v);
@@ -238,7 +212,7 @@ static int parse_args(int argc, char **argv, an_model_spec *base, int64_t input[
 }
 
 int cmd_analyze(int argc, char **argv) {
-    an_model_spec base;
+    spa_model_spec base;
     memset(&base, 0, sizeof base);
     base.student_kind = -1;
     base.device = ct_cpu();
@@ -256,10 +230,10 @@ int cmd_analyze(int argc, char **argv) {
     const char *arch = co_str(&args, "--arch", NULL), *format = co_str(&args, "--format", "png");
     const co_command *cmd = args.cmd;
     co_args_clear(&args);   /* the strings point into argv */
-    an_model_spec specs[18];
+    spa_model_spec specs[18];
     int n_specs = 0;
     if (config) {
-        if (an_cli_specs_from_config(config, specs, &n_specs) != 0) {
+        if (acli_specs_from_config(config, specs, &n_specs) != 0) {
             fprintf(stderr, "hnd analyze: %s\n", hnd_error());
             return 1;
         }
@@ -296,51 +270,51 @@ int cmd_analyze(int argc, char **argv) {
     if (!no_student && (n_chans > 0 || (!config && n_chans < 0))) {
         if (n_chans < 0) chans[0] = 3, n_chans = 1;   /* default: the paper's smallest bottleneck */
         for (int k = 0; k < n_chans && n_specs < 18; k++) {
-            an_model_spec s = specs[0];
+            spa_model_spec s = specs[0];
             s.student_channels = chans[k];
             s.student_kind = base.student_kind;
             snprintf(s.student_weights, sizeof s.student_weights, "%s", base.student_weights);
             specs[n_specs++] = s;
         }
     }
-    an_result *rs = calloc((size_t)n_specs, sizeof *rs);
+    spa_result *rs = calloc((size_t)n_specs, sizeof *rs);
     if (!rs) return 1;
     int rc = 1;
     for (int k = 0; k < n_specs; k++) {
-        an_options o;
+        spa_options o;
         memset(&o, 0, sizeof o);
         o.model = specs[k];
         memcpy(o.input, input, sizeof input);
-        an_model m;
-        if (an_model_open(&o.model, &m) != 0) {
+        spa_model m;
+        if (spa_model_open(&o.model, &m) != 0) {
             fprintf(stderr, "hnd analyze: %s\n", hnd_error());
             goto done;
         }
         if (!quiet && (o.model.weights[0] || o.model.student_weights[0]) && m.n_missing > 0)
             fprintf(stderr, "hnd analyze: %d tensor(s) of %s were in no weight file (random values)\n",
                     m.n_missing, o.model.arch);
-        int r = an_run_model(&m, o.input, NULL, &rs[k]);
-        an_model_close(&m);
+        int r = spa_run_model(&m, o.input, NULL, &rs[k]);
+        spa_model_clear(&m);
         if (r != 0) {
             fprintf(stderr, "hnd analyze: %s\n", hnd_error());
             goto done;
         }
         if (!quiet) {
-            an_print(stdout, &rs[k]);
+            spa_print(stdout, &rs[k]);
             printf("\n");
         }
     }
     /* the directory only now: a failed run leaves none behind */
-    if (an_cli_mkdir(out) != 0) {
+    if (path_mkdirs(out) != 0) {
         fprintf(stderr, "hnd analyze: %s\n", hnd_error());
         goto done;
     }
     af_file a;
-    FILE *f = an_cli_open(&a, out, "analysis.csv");
-    const an_result *cr[18];
-    an_result *pr[18];
+    FILE *f = acli_open(&a, out, "analysis.csv");
+    const spa_result *cr[18];
+    spa_result *pr[18];
     for (int k = 0; k < n_specs; k++) cr[k] = pr[k] = &rs[k];
-    if (!f || an_cli_commit(&a, an_write_csv(f, cr, n_specs) != 0) != 0 ||
+    if (!f || acli_commit(&a, spa_write_csv(f, cr, n_specs) != 0) != 0 ||
         plot_results(out, pr, n_specs, 0, format) != 0 || plot_results(out, pr, n_specs, 1, format) != 0) {
         fprintf(stderr, "hnd analyze: %s\n", hnd_error());
         goto done;

@@ -14,6 +14,7 @@
 #include "analysis_plot.h"
 #include "cmd_analyze.h"
 #include "cmd_common.h"
+#include "path.h"
 #include "commands.h"
 #include "hnd_error.h"
 #include "img.h"
@@ -34,10 +35,10 @@ static int load_images(const char *path, int max, img_u8 **out, int *n_out) {
         *out = ims;
         *n_out = k;
     } else if (ims) {
-        for (int i = 0; i < k; i++) img_free(&ims[i]);
+        for (int i = 0; i < k; i++) img_clear(&ims[i]);
         free(ims);
     }
-    img_list_free(names, n);
+    img_list_destroy(names, n);
     return rc;
 }
 
@@ -93,7 +94,7 @@ static int plot_model(const char *dir, const char *format, const lat_strategy *s
 }
 
 typedef struct {
-    an_model_spec spec;
+    spa_model_spec spec;
     const char *src, *images, *out, *arch, *format;
     int64_t input[3];
     int64_t channels;   /* --student-channels, 0 when not given */
@@ -133,7 +134,7 @@ static int parse_args(int argc, char **argv, bl_args *b) {
     int rc = 0;
     if ((v = co_str(&a, "--student-kind", NULL)) && (b->spec.student_kind = stu_kind_parse(v)) < 0)
         rc = co_usage_error(cmd, "--student-kind: expected Bottleneck4LargeResNet or Bottleneck4SmallResNet, got '%s'", v);
-    if (rc == 0 && (v = co_str(&a, "--input", NULL)) && (an_cli_parse_size(v, b->input) != 0 || b->input[0] != 3))
+    if (rc == 0 && (v = co_str(&a, "--input", NULL)) && (acli_parse_size(v, b->input) != 0 || b->input[0] != 3))
         rc = co_usage_error(cmd, "--input: expected 3xHxW or HxW, each side 1..8192, got '%s'", v);
     if (rc == 0 && !b->images) rc = co_usage_error(cmd, "--images DIR is required");
     if (rc == 0 && (b->nr = lat_parse_rates(co_str(&a, "--rates", "0.5,1,2,5,10,50"), b->rates, LAT_MAX_RATES)) < 0)
@@ -147,8 +148,8 @@ static int parse_args(int argc, char **argv, bl_args *b) {
 
 /* The model: a config, a weight file, or --arch with random weights. 0,
  * or 1 / 2 after a message. */
-static int resolve_spec(const bl_args *b, an_model_spec *out) {
-    an_model_spec spec = b->spec;
+static int resolve_spec(const bl_args *b, spa_model_spec *out) {
+    spa_model_spec spec = b->spec;
     const char *src = b->src, *arch = b->arch;
     ct_device dev = b->spec.device;
     char teacher_override[1024];
@@ -156,9 +157,9 @@ static int resolve_spec(const bl_args *b, an_model_spec *out) {
     if (src) {
         size_t L = strlen(src);
         if (L > 5 && !strcasecmp(src + L - 5, ".json")) {
-            an_model_spec specs[2];
+            spa_model_spec specs[2];
             int ns = 0;
-            if (an_cli_specs_from_config(src, specs, &ns) != 0) {
+            if (acli_specs_from_config(src, specs, &ns) != 0) {
                 fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
                 return 1;
             }
@@ -172,7 +173,7 @@ static int resolve_spec(const bl_args *b, an_model_spec *out) {
             uint64_t seed = spec.seed;
             int kind = spec.student_kind;
             double mn = spec.min_size, mx = spec.max_size;
-            if (an_spec_from_weights(src, &spec) != 0) {
+            if (spa_spec_from_weights(src, &spec) != 0) {
                 if (!arch) {
                     fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
                     return 1;
@@ -211,7 +212,7 @@ int cmd_bench_latency(int argc, char **argv) {
     bl_args b;
     int prc = parse_args(argc, argv, &b);
     if (prc != 0) return prc;
-    an_model_spec spec;
+    spa_model_spec spec;
     if ((prc = resolve_spec(&b, &spec)) != 0) return prc;
     const char *out = b.out;
     lat_bench_options bo = b.bo;
@@ -224,14 +225,14 @@ int cmd_bench_latency(int argc, char **argv) {
         fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
         return 1;
     }
-    an_model m;
+    spa_model m;
     memset(&m, 0, sizeof m);
     for (int i = 0; i < n && b.input[0]; i++)
         if (resize_image(&ims[i], b.input[1], b.input[2]) != 0) {
             fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
             goto done;
         }
-    if (an_model_open(&spec, &m) != 0) {
+    if (spa_model_open(&spec, &m) != 0) {
         fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
         goto done;
     }
@@ -244,16 +245,16 @@ int cmd_bench_latency(int argc, char **argv) {
         fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
         goto done;
     }
-    if (an_cli_mkdir(out) != 0) goto io_fail;   /* only now: a failed run leaves no directory */
+    if (path_mkdirs(out) != 0) goto io_fail;   /* only now: a failed run leaves no directory */
     lat_strategy st[8];
     int ns = lat_strategies(&rep, &dv, st, 8);
     af_file a;
-    FILE *f = an_cli_open(&a, out, "latency_parts.csv");
-    if (!f || an_cli_commit(&a, lat_write_report_csv(f, &rep) != 0) != 0) goto io_fail;
-    f = an_cli_open(&a, out, "latency_sizes.csv");
-    if (!f || an_cli_commit(&a, lat_write_sizes_csv(f, &rep) != 0) != 0) goto io_fail;
-    f = an_cli_open(&a, out, "latency_model.csv");
-    if (!f || an_cli_commit(&a,
+    FILE *f = acli_open(&a, out, "latency_parts.csv");
+    if (!f || acli_commit(&a, lat_write_report_csv(f, &rep) != 0) != 0) goto io_fail;
+    f = acli_open(&a, out, "latency_sizes.csv");
+    if (!f || acli_commit(&a, lat_write_sizes_csv(f, &rep) != 0) != 0) goto io_fail;
+    f = acli_open(&a, out, "latency_model.csv");
+    if (!f || acli_commit(&a,
                             lat_write_model_csv(f, st, ns, rates, nr, overhead_ms) != 0) != 0)
         goto io_fail;
     if (plot_model(out, b.format, st, ns, rates, nr, overhead_ms, rep.label) != 0) goto io_fail;
@@ -279,8 +280,8 @@ int cmd_bench_latency(int argc, char **argv) {
 io_fail:
     fprintf(stderr, "hnd bench-latency: %s\n", hnd_error());
 done:
-    an_model_close(&m);
-    for (int i = 0; i < n; i++) img_free(&ims[i]);
+    spa_model_clear(&m);
+    for (int i = 0; i < n; i++) img_clear(&ims[i]);
     free(ims);
     return rc;
 }

@@ -32,6 +32,8 @@
 #include "det_visualize.h"
 #include "file_check.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
+#include "path.h"
 #include "img.h"
 #include "progress.h"
 #include "rcnn.h"
@@ -65,22 +67,17 @@ static int add_path(det_inputs *in, const char *path) {
     int n, rc = 0;
     if (img_list_files(path, &names, &n) != 0) return -1;
     for (int i = 0; i < n && rc == 0; i++) rc = push_input(in, names[i]);
-    img_list_free(names, n);
+    img_list_destroy(names, n);
     return rc;
-}
-
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
 }
 
 /* image_id from --ann (file_name's base name) or the numeric file stem. */
 static int assign_ids(det_inputs *in, const coco_dataset *ds) {
     for (int i = 0; i < in->n; i++) {
-        const char *b = base_name(in->v[i].path);
+        const char *b = path_base(in->v[i].path);
         if (ds) {
             for (int64_t k = 0; k < ds->n_images; k++)
-                if (strcmp(base_name(coco_str(ds, ds->images[k].file_name)), b) == 0) {
+                if (strcmp(path_base(coco_str(ds, ds->images[k].file_name)), b) == 0) {
                     in->v[i].image_id = ds->images[k].id;
                     break;
                 }
@@ -98,12 +95,6 @@ static int assign_ids(det_inputs *in, const coco_dataset *ds) {
         }
     }
     return 0;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 
@@ -139,7 +130,7 @@ static int names_from(const coco_dataset *ds, det_names *nm) {
 /* Boxes, mask overlays and "name score" labels: DIR/<stem>.png. */
 static int visualize(const char *dir, const char *src, const img_u8 *im, const dr_host *h, const det_names *nm) {
     char path[4096], stem[1024];
-    snprintf(stem, sizeof stem, "%s", base_name(src));
+    snprintf(stem, sizeof stem, "%s", path_base(src));
     char *dot = strrchr(stem, '.');
     if (dot) *dot = 0;
     snprintf(path, sizeof path, "%s/%s.png", dir, stem);
@@ -164,7 +155,7 @@ static int emit(cJSON *arr, const det_opts *o, const det_input *in, img_u8 *im,
     if (dr_to_host(d, im->height, im->width, mask_thresh, &h) != 0) return hnd_error_prefix("%s", in->path);
     int rc = dr_append_json(arr, in->image_id, &h);
     if (rc == 0 && o->vis) rc = visualize(o->vis, in->path, im, &h, &o->names);
-    dr_host_free(&h);
+    dr_host_clear(&h);
     return rc;
 }
 
@@ -235,7 +226,7 @@ static sr_model *load_model(const det_opts *o, const tc_config *tcfg, ct_device 
     if (!m) return NULL;
     int loaded = o->strict ? sr_load(m, o->weights) : rcnn_load(sr_rcnn(m), o->weights, 0) < 0 ? -1 : 0;
     if (loaded != 0 || sr_to_device(m, dev) != 0) {
-        sr_free(m);
+        sr_destroy(m);
         return NULL;
     }
     return m;
@@ -270,7 +261,7 @@ static int run_batch(const det_opts *o, const det_inputs *in, int *next, sr_mode
                      double mask_thresh, det_run *r, img_u8 *ims, rcnn_detections *dets, ct_tensor **tens,
                      int *idx) {
     int nb = 0, rc = 0;
-    double t0 = now_ms();
+    double t0 = (1e3 * mono_now_s());
     while (nb < o->batch && *next < in->n) {
         int i = (*next)++;
         tens[nb] = image_tensor(in->v[i].path, &ims[nb], dev);
@@ -278,12 +269,12 @@ static int run_batch(const det_opts *o, const det_inputs *in, int *next, sr_mode
             idx[nb++] = i;
             continue;
         }
-        img_free(&ims[nb]);
+        img_clear(&ims[nb]);
         if (o->strict_images) return -1;
         fprintf(stderr, "hnd detect: skipping %s\n", hnd_error());
         r->skipped++;
     }
-    double t1 = now_ms();
+    double t1 = (1e3 * mono_now_s());
     r->decode_ms += t1 - t0;
     double t[RCNN_T_COUNT] = {0};   /* per stage: the original detector's run reports them */
     const ct_tensor *const *tv = (const ct_tensor *const *)tens;
@@ -292,7 +283,7 @@ static int run_batch(const det_opts *o, const det_inputs *in, int *next, sr_mode
         rc = -1;
     }
     if (nb > 0 && rc == 0) {
-        double dt = now_ms() - t1;
+        double dt = (1e3 * mono_now_s()) - t1;
         for (int k = 0; k < RCNN_T_COUNT; k++) r->stage[k] += t[k];
         for (int j = 0; j < nb; j++) r->per_image[r->done + j] = dt / nb;
         r->done += nb;
@@ -300,7 +291,7 @@ static int run_batch(const det_opts *o, const det_inputs *in, int *next, sr_mode
             rc = emit(r->arr, o, &in->v[idx[j]], &ims[j], &dets[j], mask_thresh);
         for (int j = 0; j < nb; j++) rcnn_detections_clear(&dets[j]);
     }
-    for (int j = 0; j < nb; j++) img_free(&ims[j]);
+    for (int j = 0; j < nb; j++) img_clear(&ims[j]);
     return rc;
 }
 
@@ -369,8 +360,8 @@ int cmd_detect(int argc, char **argv) {
     }
     if (rc == 0 && !o.weights)
         rc = co_usage_error(cmd, "--weights W.h5 is required (or a --config whose model has a ckpt)");
-    if (rc == 0 && o.vis && mkdir(o.vis, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "hnd detect: --visualize %s: %s\n", o.vis, strerror(errno));
+    if (rc == 0 && o.vis && path_mkdirs(o.vis) != 0) {
+        fprintf(stderr, "hnd detect: --visualize: %s\n", hnd_error());
         rc = 1;
     }
     coco_dataset *ds = NULL;
@@ -393,11 +384,11 @@ int cmd_detect(int argc, char **argv) {
         fprintf(stderr, "hnd detect: %s\n", hnd_error());
         rc = 1;
     }
-    coco_free(ds);
+    coco_destroy(ds);
     rcnn_config cfg;
-    double t_load = now_ms();
+    double t_load = (1e3 * mono_now_s());
     sr_model *m = rc == 0 ? load_model(&o, have_cfg ? &tcfg : NULL, dev, &cfg) : NULL;
-    t_load = now_ms() - t_load;
+    t_load = (1e3 * mono_now_s()) - t_load;
     if (rc == 0 && !m) {
         fprintf(stderr, "hnd detect: %s\n", hnd_error());
         rc = 1;
@@ -415,10 +406,10 @@ int cmd_detect(int argc, char **argv) {
     }
     cJSON_Delete(r.arr);
     free(r.per_image);
-    sr_free(m);
+    sr_destroy(m);
     for (int i = 0; i < in.n; i++) free(in.v[i].path);
     free(in.v);
-    if (have_cfg) tc_free(&tcfg);
+    if (have_cfg) tc_clear(&tcfg);
     names_clear(&o.names);
     return rc;
 }

@@ -41,7 +41,7 @@ int cmd_eval(int argc, char **argv) {
     ce_dt *dt = ce_dt_load(gt, dt_path, (ce_iou_type)type, &opts);
     if (!dt) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
-        ce_gt_free(gt);
+        ce_gt_destroy(gt);
         return 1;
     }
     double t2 = mono_now_s();
@@ -56,7 +56,7 @@ int cmd_eval(int argc, char **argv) {
     ce_result res;
     int rc = ce_eval(gt, dt, &res);
     if (rc == 0 && json && ce_write_json(json, &res, per_cat) < 0) {
-        ce_result_free(&res);
+        ce_result_clear(&res);
         rc = -1;
     }
     if (rc < 0) {
@@ -76,9 +76,9 @@ int cmd_eval(int argc, char **argv) {
                         res.num_dropped);
             fprintf(stderr, "; load %.2f s + %.2f s, evaluate %.2f s\n", t1 - t0, t2 - t1, res.seconds_eval);
         }
-        ce_result_free(&res);
+        ce_result_clear(&res);
     }
-    ce_dt_free(dt);
-    ce_gt_free(gt);
+    ce_dt_destroy(dt);
+    ce_gt_destroy(gt);
     return rc < 0 ? 1 : 0;
 }

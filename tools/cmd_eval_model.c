@@ -146,8 +146,8 @@ int cmd_eval_model(int argc, char **argv) {
     }
     rc = 0;
 done:
-    ev_close(e);
-    sr_free(h);
-    tc_free(&cfg);
+    ev_destroy(e);
+    sr_destroy(h);
+    tc_clear(&cfg);
     return rc;
 }

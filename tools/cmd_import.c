@@ -76,6 +76,6 @@ int cmd_import_torchvision(int argc, char **argv) {
     int rc = write_all(&st, pos[0], pos[1], strip);
     if (rc < 0) fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
     else if (!quiet) print_summary(&st, pos[0], pos[1]);
-    pth_state_free(&st);
+    pth_state_clear(&st);
     return rc < 0 ? 1 : 0;
 }

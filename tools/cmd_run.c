@@ -57,18 +57,18 @@ int cr_parse(const char *cmd, int argc, char **argv, cr_args *out) {
     out->stop_after = co_int(o, "--stop-after", 0);
     if (out->resume && out->overwrite) {
         co_usage_error(o->cmd, "--resume and --overwrite exclude each other");
-        cr_args_free(out);
+        cr_args_clear(out);
         return 2;
     }
     if (out->allow_config_change && !out->resume) {
         co_usage_error(o->cmd, "--allow-config-change goes with --resume");
-        cr_args_free(out);
+        cr_args_clear(out);
         return 2;
     }
     return 0;
 }
 
-void cr_args_free(cr_args *a) {
+void cr_args_clear(cr_args *a) {
     if (!a) return;
     co_args_clear(&a->opts);
     a->sets = NULL;

@@ -34,7 +34,7 @@ typedef struct {
 /* Parses argv[1..] of `cmd` (e.g. "train") with its table (cmd_help.c).
  * 0, or 2 after a one-line message on stderr. */
 int cr_parse(const char *cmd, int argc, char **argv, cr_args *out);
-void cr_args_free(cr_args *a);
+void cr_args_clear(cr_args *a);
 /* tc_load of the config with its --set values, then the config's thread
  * count. 0, or 1 after "hnd CMD: message" on stderr. */
 int cr_load(const char *cmd, const cr_args *a, tc_config *cfg);

@@ -61,7 +61,7 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
         rc = pp_annotate(p, rows[i].ev.ratio_q8, rows[i].ev.bbox[0], t, 0x1F77B4);
     }
     if (rc == 0) rc = pp_write(p, path);
-    pp_free(p);
+    pp_destroy(p);
     return rc;
 }
 
@@ -99,7 +99,7 @@ int cmd_sweep(int argc, char **argv) {
     if (rc < 0) {
         fprintf(stderr, "hnd sweep: %s\n", hnd_error());
         free(rows);
-        tc_free(&cfg);
+        tc_clear(&cfg);
         return 1;
     }
     char png[1200], title[200];
@@ -128,7 +128,7 @@ int cmd_sweep(int argc, char **argv) {
         printf("%s/results.csv, results.json, curve.%s\n", out, format);
     }
     free(rows);
-    tc_free(&cfg);
+    tc_clear(&cfg);
     if (rc == 1) {
         fprintf(stderr, "hnd sweep: stopped; run the same command again to continue\n");
         return 130;

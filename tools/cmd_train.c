@@ -23,7 +23,7 @@ int cmd_train(int argc, char **argv) {
     tc_config cfg;
     rc = cr_load("train", &a, &cfg);
     if (rc != 0) {
-        cr_args_free(&a);
+        cr_args_clear(&a);
         return rc;
     }
     ht_opts o;
@@ -34,7 +34,7 @@ int cmd_train(int argc, char **argv) {
     o.quiet = quiet;
     o.validate = !a.no_val;
     o.stop_after = a.stop_after;
-    cr_args_free(&a);
+    cr_args_clear(&a);
     o.stop = cr_catch_stop("\nhnd train: interrupted: finishing the iteration and writing a checkpoint "
                            "(Ctrl-C again to abort)\n");
     ht_result res;
@@ -42,12 +42,12 @@ int cmd_train(int argc, char **argv) {
     cr_release_stop();
     if (rc != 0) {
         fprintf(stderr, "hnd train: %s\n", hnd_error());
-        tc_free(&cfg);
+        tc_clear(&cfg);
         return 1;
     }
     if (res.status == HT_INTERRUPTED) {
         fprintf(stderr, "hnd train: stopped; resume with: hnd train %s --resume (same --set options)\n", config);
-        tc_free(&cfg);
+        tc_clear(&cfg);
         return 130;
     }
     if (!quiet) {
@@ -60,6 +60,6 @@ int cmd_train(int argc, char **argv) {
         }
         printf("checkpoints: %s, %s\n", res.last_path, res.best_path);
     }
-    tc_free(&cfg);
+    tc_clear(&cfg);
     return 0;
 }

@@ -47,7 +47,7 @@ int cmd_train_teacher(int argc, char **argv) {
     tc_config cfg;
     rc = cr_load("train-teacher", &a, &cfg);
     if (rc != 0) {
-        cr_args_free(&a);
+        cr_args_clear(&a);
         return rc;
     }
     tt_opts o;
@@ -59,21 +59,21 @@ int cmd_train_teacher(int argc, char **argv) {
     o.quiet = quiet;
     o.validate = !a.no_val;
     o.stop_after = a.stop_after;
-    cr_args_free(&a);
+    cr_args_clear(&a);
     o.stop = cr_catch_stop("\nhnd train-teacher: interrupted: finishing the iteration and writing a checkpoint "
                            "(Ctrl-C again to abort)\n");
     tt_result res;
     if (box_out && check_box_teacher(&cfg, box_out) != 0) {
         fprintf(stderr, "hnd train-teacher: --box-teacher: %s\n", hnd_error());
         cr_release_stop();
-        tc_free(&cfg);
+        tc_clear(&cfg);
         return 1;
     }
     int finished = o.resume ? tt_finished_same(&cfg) : 0;
     if (finished < 0) {
         fprintf(stderr, "hnd train-teacher: %s\n", hnd_error());
         cr_release_stop();
-        tc_free(&cfg);
+        tc_clear(&cfg);
         return 1;
     }
     if (finished) {
@@ -91,19 +91,19 @@ int cmd_train_teacher(int argc, char **argv) {
     cr_release_stop();
     if (rc != 0) {
         fprintf(stderr, "hnd train-teacher: %s\n", hnd_error());
-        tc_free(&cfg);
+        tc_clear(&cfg);
         return 1;
     }
     if (res.status == TT_INTERRUPTED) {
         fprintf(stderr, "hnd train-teacher: stopped; resume with: hnd train-teacher %s --resume (same --set options)\n",
                 config);
-        tc_free(&cfg);
+        tc_clear(&cfg);
         return 130;
     }
     if (box_out) {
         if (tt_write_box_teacher(&cfg, res.best_path, box_out) != 0) {
             fprintf(stderr, "hnd train-teacher: --box-teacher: %s\n", hnd_error());
-            tc_free(&cfg);
+            tc_clear(&cfg);
             return 1;
         }
         if (!quiet) printf("Faster R-CNN teacher (the box branch of %s): %s\n", res.best_path, box_out);
@@ -118,6 +118,6 @@ int cmd_train_teacher(int argc, char **argv) {
         }
         printf("teacher: %s (checkpoint for --resume: %s)\n", res.best_path, res.last_path);
     }
-    tc_free(&cfg);
+    tc_clear(&cfg);
     return 0;
 }

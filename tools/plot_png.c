@@ -44,7 +44,7 @@ pp_plot *pp_new(int width, int height) {
     return p;
 }
 
-void pp_free(pp_plot *p) {
+void pp_destroy(pp_plot *p) {
     if (!p) return;
     for (int i = 0; i < p->ns; i++) {
         free((double *)p->s[i].x);

@@ -21,7 +21,7 @@ enum { PP_LINE = 1, PP_POINTS = 2, PP_DASHED = 4 };   /* = CH_LINE, CH_POINTS, C
 /* width x height in pixels (PNG) or points (SVG/PDF), 200x150 .. 8000x8000.
  * NULL + hnd_error(). */
 pp_plot *pp_new(int width, int height);
-void pp_free(pp_plot *p);
+void pp_destroy(pp_plot *p);
 void pp_title(pp_plot *p, const char *s);
 void pp_xlabel(pp_plot *p, const char *s);
 void pp_ylabel(pp_plot *p, const char *s);

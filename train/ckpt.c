@@ -28,7 +28,7 @@ int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_st
             const char *name = ct_optim_state_name(o, i);
             ct_tensor *t = ct_optim_state_get(o, i);
             if (!name || !t) {
-                ct_free(t);
+                ct_destroy(t);
                 hnd_error_set("optimizer state %d: %s", i, ct_last_error());
                 goto fail;
             }
@@ -43,7 +43,7 @@ int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_st
             if (rc != 0) hnd_error_set("optimizer state %s: %s", name, buf ? ct_last_error() : "out of memory");
             else rc = ws_writer_put(w, "train", key, (ct_dtype)dt, nd, shape, buf);
             free(buf);
-            ct_free(t);
+            ct_destroy(t);
             if (rc != 0) goto fail;
         }
     }
@@ -111,13 +111,13 @@ int ck_load_optim(const char *path, ct_optim *o, ct_device dev) {
         ws_tensor_clear(&t);
         if (c && dev.type != CT_CPU) {
             ct_tensor *d = ct_to_device(c, dev);
-            ct_free(c);
+            ct_destroy(c);
             c = d;
         }
         if (!c || ct_optim_state_set(o, names[i] + 6, c) != 0) {
             rc = hnd_error_set("%s: /train/%s: %s", path, names[i], ct_last_error());
         }
-        ct_free(c);
+        ct_destroy(c);
     }
     ws_reader_close(r);
     return rc;

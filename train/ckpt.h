@@ -1,6 +1,6 @@
 /* ckpt.h: training checkpoints in the weight store (util/wstore.h):
  *   /weights/<key>              every tensor of the model's registry (a complete
- *                               detector state dict, loadable by hm_load)
+ *                               detector state dict, loadable by sr_load)
  *   /train/optim.<state name>   the optimizer's state (ct_optim_state_*)
  *   /train/epoch                int64: epochs completed before `iteration`
  *   /train/iteration            int64: iterations done in epoch `epoch` (0 at an

@@ -728,7 +728,7 @@ int tc_load(const char *path, const char *const *sets, int n_sets, tc_config *ou
     return rc;
 }
 
-void tc_free(tc_config *c) {
+void tc_clear(tc_config *c) {
     if (!c) return;
     free(c->json);
     c->json = NULL;

@@ -143,7 +143,7 @@ int tc_load(const char *path, const char *const *sets, int n_sets, tc_config *ou
  * output_dir). */
 int tc_parse(const char *json, size_t len, const char *name, const char *const *sets, int n_sets,
              tc_config *out);
-void tc_free(tc_config *c);   /* frees c->json; NULL-safe */
+void tc_clear(tc_config *c);   /* frees c->json; NULL-safe */
 
 /* Applies one "a.b.c=VALUE" to a JSON text, returning the new text
  * (malloc'd), NULL + hnd_error() on a malformed assignment. For tools that

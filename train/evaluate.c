@@ -18,6 +18,7 @@
 #include "atomic_file.h"
 #include "det_results.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 #include "ld.h"
 #include "progress.h"
 
@@ -44,16 +45,16 @@ ev_ctx *ev_open(const tc_split *split, int with_segm) {
      * becomes the evaluator's ground truth */
     coco_load_opts lo = {0};
     if (!(e->ds = coco_load(split->annotations, &lo)) || !(e->gt = ce_gt_from_coco(e->ds, with_segm))) {
-        ev_close(e);
+        ev_destroy(e);
         return NULL;
     }
     return e;
 }
 
-void ev_close(ev_ctx *e) {
+void ev_destroy(ev_ctx *e) {
     if (!e) return;
-    coco_free(e->ds);
-    ce_gt_free(e->gt);
+    coco_destroy(e->ds);
+    ce_gt_destroy(e->gt);
     free(e);
 }
 
@@ -69,12 +70,6 @@ void ev_opts_default(ev_opts *o) {
     o->transform_bits = -1;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 
 /* Appends one image's detections to arr. */
 static int add_results(cJSON *arr, int64_t image_id, int height, int width, const rcnn_detections *d,
@@ -83,7 +78,7 @@ static int add_results(cJSON *arr, int64_t image_id, int height, int width, cons
     if (dr_to_host(d, height, width, mask_thresh, &h) != 0) return -1;
     int rc = dr_append_json(arr, image_id, &h);
     if (rc == 0) *count += h.k;
-    dr_host_free(&h);
+    dr_host_clear(&h);
     return rc;
 }
 
@@ -135,12 +130,12 @@ static int score_results(const ev_ctx *e, const char *json, int masks, ev_result
         ce_dt *dt = ce_dt_parse(e->gt, json, strlen(json), "detections", t ? CE_SEGM : CE_BBOX, NULL);
         ce_result res;
         if (!dt || ce_eval(e->gt, dt, &res) != 0) {
-            ce_dt_free(dt);
+            ce_dt_destroy(dt);
             return -1;
         }
         memcpy(t ? out->segm : out->bbox, res.stats, sizeof res.stats);
-        ce_result_free(&res);
-        ce_dt_free(dt);
+        ce_result_clear(&res);
+        ce_dt_destroy(dt);
     }
     return 0;
 }
@@ -148,7 +143,7 @@ static int score_results(const ev_ctx *e, const char *json, int masks, ev_result
 int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     if (!e || !h || !o || !out) return hnd_error_set("evaluation: NULL argument");
     memset(out, 0, sizeof *out);
-    double t0 = now_s();
+    double t0 = mono_now_s();
     int bits = o->transform_bits < 0 ? sr_bits(h) : o->transform_bits;
     int masks = sr_has_masks(h);
     if (masks && !e->with_segm) return hnd_error_set("evaluation: segm needs the GT opened with masks");
@@ -179,7 +174,7 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     while ((r = ld_next(ld, &b)) == 1) {
         int n = b->n, ok = 1;
         if (n == 0) {
-            ld_batch_free(b);
+            ld_batch_destroy(b);
             continue;
         }
         ct_scope_begin();
@@ -187,7 +182,7 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
         dt_target tg[256];
         if (n > 256 || dt_batch_tensors(b, imgs, tg) != 0) ok = 0;
         for (int i = 0; ok && i < n; i++) {
-            dt_target_free(&tg[i]);
+            dt_target_clear(&tg[i]);
             if (dev.type != CT_CPU && !(imgs[i] = ct_to_device(imgs[i], dev))) ok = 0;
         }
         rcnn_detections det[256];
@@ -203,7 +198,7 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
         for (int i = 0; i < n && i < 256; i++) rcnn_detections_clear(&det[i]);
         ct_scope_end();
         out->images += n;
-        ld_batch_free(b);
+        ld_batch_destroy(b);
         prg_update(bar, (uint64_t)out->images);
         if (!ok) {
             hnd_error_prefix("evaluation");
@@ -237,13 +232,13 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
         out->ratio_f32 /= k;
         out->ratio_q8 /= k;
     }
-    out->seconds = now_s() - t0;
+    out->seconds = mono_now_s() - t0;
     rc = 0;
 done:
     prg_end(bar);
     ct_grad_set_enabled(prev);
     sr_set_training(h, was_training);
     cJSON_Delete(arr);
-    ld_close(ld);
+    ld_destroy(ld);
     return rc;
 }

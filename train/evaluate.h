@@ -21,7 +21,7 @@ typedef struct ev_ctx ev_ctx;
  * (ce_gt_from_coco; with_segm rasterises GT masks for segm). NULL +
  * hnd_error(). */
 ev_ctx *ev_open(const tc_split *split, int with_segm);
-void ev_close(ev_ctx *e);
+void ev_destroy(ev_ctx *e);
 int64_t ev_num_images(const ev_ctx *e);
 /* The split's annotations (owned by e). */
 const coco_dataset *ev_dataset(const ev_ctx *e);

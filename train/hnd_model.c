@@ -48,7 +48,7 @@ static sr_model *new_frozen(const tc_model *m, const sr_bottleneck_spec *bn) {
     if (hm_model_config(m, &rc) != 0) return NULL;
     sr_model *h = sr_new(&rc, bn);
     if (h && sr_freeze(h) != 0) {
-        sr_free(h);
+        sr_destroy(h);
         return NULL;
     }
     return h;

@@ -13,6 +13,7 @@
 #include "evaluate.h"
 #include "device.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 #include "hnd_model.h"
 #include "ld.h"
 #include "progress.h"
@@ -44,13 +45,13 @@ typedef struct {
 } ht_run;
 
 static void run_free(ht_run *r) {
-    ct_optim_free(r->opt);
-    sr_free(r->teacher);
-    sr_free(r->student);
+    ct_optim_destroy(r->opt);
+    sr_destroy(r->teacher);
+    sr_destroy(r->student);
     free(r->trainable);
-    ld_close(r->ld);
-    coco_free(r->ds);
-    ev_close(r->ev);
+    ld_destroy(r->ld);
+    coco_destroy(r->ds);
+    ev_destroy(r->ev);
     trun_log_close(&r->log);
 }
 
@@ -109,7 +110,7 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     if (n > 512) return hnd_error_set("batch of %d images: at most 512", n);
     ct_scope_begin();
     if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
-    for (int i = 0; i < n; i++) dt_target_free(&tg[i]);
+    for (int i = 0; i < n; i++) dt_target_clear(&tg[i]);
     for (int i = 0; i < n; i++)
         if (sr_device(r->student).type != CT_CPU && !(imgs[i] = ct_to_device(imgs[i], sr_device(r->student)))) {
             hnd_error_set("to device: %s", ct_last_error());
@@ -122,7 +123,7 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     const ct_tensor *x = r->channels_last ? ct_channels_last(l.tensors) : l.tensors;
     if (!x) {
         hnd_error_set("batch: %s", ct_last_error());
-        rt_image_list_free(&l);
+        rt_image_list_clear(&l);
         goto done;
     }
     int prev = ct_grad_set_enabled(0);
@@ -131,7 +132,7 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     ok = ok && sr_stages(r->student, x, r->s_upto, so) == 0;
     ct_grad_set_enabled(prev);
     if (!ok) {
-        rt_image_list_free(&l);
+        rt_image_list_clear(&l);
         goto done;
     }
     ct_tensor *loss = NULL;
@@ -144,12 +145,12 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
         if (x && loss) x = ct_add(loss, x);
         if (!x) {
             hnd_error_set("loss term %s: %s", t->name, ct_last_error());
-            rt_image_list_free(&l);
+            rt_image_list_clear(&l);
             goto done;
         }
         loss = x;
     }
-    rt_image_list_free(&l);
+    rt_image_list_clear(&l);
     double v = NAN;
     if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0 ||
         ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
@@ -263,7 +264,7 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     if (!resuming && trun_check_fresh_dir(cfg->output_dir, "train", opts->overwrite) != 0) goto out;
     if (resuming && trun_check_config(r.last_path, cfg->json, opts->allow_config_change, changed, sizeof changed) != 0)
         goto out;
-    double t_build = trun_now();
+    double t_build = mono_now_s();
     if (build(&r) != 0 || open_data(&r) != 0) goto out;
     const int64_t iters = ld_num_batches(r.ld);
     ck_state st = {0};
@@ -286,7 +287,7 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
                       "%lld images, %lld iterations/epoch, built in %.1f s",
               cfg->teacher.arch, cfg->teacher.ckpt, cfg->student.layer1, cfg->student.bottleneck_channel, r.n_trainable,
               (long long)stu_num_parameters(sr_bottleneck(r.student)), (long long)ld_num_samples(r.ld), (long long)iters,
-              trun_now() - t_build);
+              mono_now_s() - t_build);
     if (!cfg->dataset.val.present)
         trun_logf(&r.log, "note: %s configures no dataset.splits.val: no validation, best.h5 is the last epoch",
                   cfg->source);

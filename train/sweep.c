@@ -13,6 +13,7 @@
 #include "coco_ann.h"
 #include "device.h"
 #include "hnd_error.h"
+#include "path.h"
 #include "hnd_model.h"
 #include "hnd_train.h"
 #include "rcnn_transform.h"
@@ -134,8 +135,8 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
         eo.progress = o->progress && !o->quiet;
         rc = ev_run(e, h, &eo, out);
     }
-    ev_close(e);
-    sr_free(h);
+    ev_destroy(e);
+    sr_destroy(h);
     return rc;
 }
 
@@ -166,30 +167,15 @@ static int teacher_sends(const tc_config *cfg, ev_result *ev) {
     }
     free(order);
     free(keep);
-    coco_free(ds);
+    coco_destroy(ds);
     return rc;
-}
-
-static int mkdirs(const char *path) {
-    char buf[1100];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return hnd_error_set("%s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
 }
 
 int sw_run(const char *config_path, const char *const *sets, int n_sets, const int *channels, int n,
            const sw_opts *o, sw_row *rows, int *n_rows) {
     *n_rows = 0;
     if (n < 1 || n > SW_MAX) return hnd_error_set("sweep: 1..%d channel counts", SW_MAX);
-    if (mkdirs(o->out_dir) != 0) return -1;
+    if (path_mkdirs(o->out_dir) != 0) return -1;
     const char **all = calloc((size_t)n_sets + 4, sizeof *all);
     if (!all) return hnd_error_set("out of memory");
     for (int i = 0; i < n_sets; i++) all[i] = sets[i];
@@ -202,7 +188,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
     tc_config base;
     if (tc_load(config_path, sets, n_sets, &base) != 0) goto out;
     if (base.is_org) {
-        tc_free(&base);
+        tc_clear(&base);
         hnd_error_set("%s: a teacher config; a sweep needs a distillation config", config_path);
         goto out;
     }
@@ -221,7 +207,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         int fin = ht_finished_same(&c);   /* a run of another config is refused, not reused */
         if (fin < 0) {
             hnd_error_prefix("C=%d", channels[i]);
-            tc_free(&c);
+            tc_clear(&c);
             goto fail;
         }
         if (!fin) {
@@ -234,11 +220,11 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
             to.stop = o->stop;
             ht_result tr;
             if (ht_train(&c, &to, &tr) != 0) {
-                tc_free(&c);
+                tc_clear(&c);
                 goto fail;
             }
             if (tr.status == HT_INTERRUPTED) {
-                tc_free(&c);
+                tc_clear(&c);
                 rc = 1;
                 goto written;
             }
@@ -247,7 +233,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
             fprintf(stderr, "sweep: C=%d: %s finished earlier, evaluating it\n", channels[i], r->run_dir);
         }
         int e = eval_ckpt(&c, 1, r->ckpt, o, &r->ev);
-        tc_free(&c);
+        tc_clear(&c);
         if (e != 0) goto fail;
         if (!o->quiet) {
             char segm[32] = "";
@@ -277,7 +263,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
 fail:
     rc = -1;
 written:
-    tc_free(&base);
+    tc_clear(&base);
 out:
     free(all);
     return rc;

@@ -90,8 +90,8 @@ int tt_write_box_teacher(const tc_config *cfg, const char *src, const char *dst)
     if (ck_save(dst, box, NULL, &st, cfg->json, NULL, "hnd-teacher") != 0) goto out;
     rc_ = 0;
 out:
-    mp_params_free(box);
-    rcnn_free(m);
+    mp_params_destroy(box);
+    rcnn_destroy(m);
     return rc_;
 }
 
@@ -114,12 +114,12 @@ typedef struct {
 } tt_run;
 
 static void run_free(tt_run *r) {
-    ct_optim_free(r->opt);
-    sr_free(r->model);
+    ct_optim_destroy(r->opt);
+    sr_destroy(r->model);
     free(r->trainable);
-    ld_close(r->ld);
-    coco_free(r->ds);
-    ev_close(r->ev);
+    ld_destroy(r->ld);
+    coco_destroy(r->ds);
+    ev_destroy(r->ev);
     trun_log_close(&r->log);
 }
 
@@ -220,7 +220,7 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
 done:
     rl_losses_clear(&L);
     if (have_tg)
-        for (int i = 0; i < n; i++) dt_target_free(&tg[i]);
+        for (int i = 0; i < n; i++) dt_target_clear(&tg[i]);
     ct_scope_end();
     return rc;
 }

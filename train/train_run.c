@@ -17,12 +17,6 @@
 #include "mono_clock.h"
 #include "path.h"
 
-/* Kept for train_run.h's callers; new code calls util's mono_now_s and
- * path_mkdirs directly. */
-double trun_now(void) { return mono_now_s(); }
-
-int trun_mkdirs(const char *path) { return path_mkdirs(path); }
-
 void trun_fmt_eta(double s, char *buf, size_t n) {
     if (!isfinite(s) || s < 0) s = 0;
     long v = (long)s;
@@ -284,7 +278,7 @@ int trun_run_epochs(trun_loop *L, ck_state *st) {
         if (epoch == st->epoch && st->iteration > 0) {
             /* resuming mid-epoch: the loader replays the epoch's batches in
              * the same order; skip what was trained */
-            for (; it < st->iteration && (got = ld_next(L->ld, &b)) == 1; it++) ld_batch_free(b);
+            for (; it < st->iteration && (got = ld_next(L->ld, &b)) == 1; it++) ld_batch_destroy(b);
             if (it < st->iteration) return got < 0 ? -1 : hnd_error_set("epoch %lld ended early", (long long)epoch);
         } else {
             st->loss_sum = 0;
@@ -310,7 +304,7 @@ int trun_run_epochs(trun_loop *L, ck_state *st) {
             for (int i = 0; i < TRUN_MAX_PARTS; i++) parts[i] = NAN;
             int bn = b->n;
             int ok = bn == 0 || L->step(L->ctx, b, st->global_step, lr, &loss, parts) == 0;
-            ld_batch_free(b);
+            ld_batch_destroy(b);
             if (!ok) {
                 prg_end(L->log->bar);
                 L->log->bar = NULL;

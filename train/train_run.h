@@ -29,10 +29,6 @@
 #include "model_params.h"
 #include "progress.h"
 
-/* Monotonic seconds. */
-double trun_now(void);
-/* mkdir -p. 0 / -1 + hnd_error(). */
-int trun_mkdirs(const char *path);
 /* h:mm:ss of s seconds (0 for negative or non-finite s). */
 void trun_fmt_eta(double s, char *buf, size_t n);
 

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pth_options opt = {.max_total_bytes = (size_t)64 << 20, .max_pickle_memory = (size_t)64 << 20};
     pth_state st;
-    if (pth_load_from_memory(data, size, "fuzz", &opt, &st) == 0) pth_state_free(&st);
+    if (pth_load_from_memory(data, size, "fuzz", &opt, &st) == 0) pth_state_clear(&st);
 
     /* The unpickler alone, over consecutive pickles as in the legacy format. */
     pk_limits lim = {.max_memory = (size_t)64 << 20, .max_stack = 1 << 16, .max_memo = 1 << 16};
@@ -23,6 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t pos = 0;
     for (int i = 0; c && i < 8 && pos < size; i++)
         if (!pk_parse(c, data, size, &pos)) break;
-    pk_free(c);
+    pk_destroy(c);
     return 0;
 }

@@ -3,7 +3,7 @@
  * Design: one pass over the bytes with an explicit value stack, a MARK stack
  * and a hashed memo; no recursion anywhere, so hostile nesting or cycles
  * cannot exhaust the C stack. Values are arena-allocated so that an error at
- * any point frees everything with pk_free() and nothing can leak. */
+ * any point frees everything with pk_destroy() and nothing can leak. */
 #include "pickle.h"
 
 #include <stdarg.h>
@@ -68,7 +68,7 @@ pk_ctx *pk_new(const pk_limits *limits) {
     return c;
 }
 
-void pk_free(pk_ctx *c) {
+void pk_destroy(pk_ctx *c) {
     if (!c) return;
     pk_block *b = c->blocks;
     while (b) {

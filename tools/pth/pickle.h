@@ -8,7 +8,7 @@
  * byte offset and the opcode ("pickle: offset 12: unknown opcode 0xff").
  *
  * All values live in the arena of a pk_ctx and are freed together by
- * pk_free(); values may be shared (memo) or even cyclic, so walkers must not
+ * pk_destroy(); values may be shared (memo) or even cyclic, so walkers must not
  * recurse without a depth limit. */
 #ifndef HND_PICKLE_H
 #define HND_PICKLE_H
@@ -94,13 +94,13 @@ typedef struct {
 /* A context owning the arena; limits may be NULL. NULL if out of memory. */
 pk_ctx *pk_new(const pk_limits *limits);
 /* Free the context and every value parsed with it. NULL is fine. */
-void pk_free(pk_ctx *ctx);
+void pk_destroy(pk_ctx *ctx);
 
 /* Parse one pickle starting at buf[*pos] (buf holds len bytes). On success
  * returns the value and moves *pos past STOP; several pickles in a row (the
  * legacy torch format) are read by calling again. Offsets in error messages
  * are positions in buf. NULL with hnd_error() set on failure. The memo is
- * reset for each call; values stay valid until pk_free(). */
+ * reset for each call; values stay valid until pk_destroy(). */
 pk_value *pk_parse(pk_ctx *ctx, const uint8_t *buf, size_t len, size_t *pos);
 
 /* The persistent ids created by the last pk_parse(), in stream order (the

@@ -351,7 +351,7 @@ static int gather_all(reader *r, pth_state *out) {
     for (int i = 0; i < r->nent; i++) {
         ws_tensor *t = &out->tensors[i];
         if (!(t->name = strdup(r->ent[i].name))) return hnd_error_set("out of memory");
-        out->count = i + 1; /* so that pth_state_free sees it */
+        out->count = i + 1; /* so that pth_state_clear sees it */
         if (gather(r, &r->ent[i], t, &out->total_bytes) < 0) return -1;
     }
     if (r->nent > 1) {
@@ -514,7 +514,7 @@ static int load_zip(reader *r, const uint8_t *buf, size_t len, pth_state *out) {
     return gather_all(r, out);
 }
 
-void pth_state_free(pth_state *st) {
+void pth_state_clear(pth_state *st) {
     if (!st) return;
     for (int i = 0; st->tensors && i < st->count; i++) {
         free(st->tensors[i].name);
@@ -540,14 +540,14 @@ int pth_load_from_memory(const void *buf, size_t len, const char *name, const pt
     }
     if (rc < 0) {
         hnd_error_prefix("%s", name);
-        pth_state_free(out);
+        pth_state_clear(out);
     }
     for (int i = 0; i < r.nst; i++) free(r.st[i].owned);
     free(r.st);
     free(r.hash);
     free(r.ent);
     if (r.zip) zip_discard(r.zip);
-    pk_free(r.pk);
+    pk_destroy(r.pk);
     return rc;
 }
 

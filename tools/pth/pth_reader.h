@@ -38,7 +38,7 @@ typedef struct {
     size_t max_pickle_memory; /* unpickler arena (default 1 GiB) */
 } pth_options;
 
-/* Load a .pth file. 0 on success (free with pth_state_free); -1 with
+/* Load a .pth file. 0 on success (free with pth_state_clear); -1 with
  * hnd_error() naming the file otherwise, *out left empty. opts may be NULL. */
 int pth_load(const char *path, const pth_options *opts, pth_state *out);
 
@@ -48,7 +48,7 @@ int pth_load_from_memory(const void *buf, size_t len, const char *name, const pt
                          pth_state *out);
 
 /* Free the tensors and zero the struct. NULL-safe; safe on an empty state. */
-void pth_state_free(pth_state *st);
+void pth_state_clear(pth_state *st);
 
 #ifdef __cplusplus
 }
