@@ -26,10 +26,6 @@ static const char *k_names[SYN_NCLASS] = {"circle", "square", "triangle", "star"
 static const double k_class_rgb[SYN_NCLASS][3] = {{220, 40, 40},  {40, 190, 40},  {40, 70, 230},
                                                   {235, 220, 40}, {200, 50, 210}, {40, 210, 210}};
 
-int syn_num_classes(void) { return SYN_NCLASS; }
-int syn_class_id(int k) { return k >= 0 && k < SYN_NCLASS ? k_ids[k] : -1; }
-const char *syn_class_name(int k) { return k >= 0 && k < SYN_NCLASS ? k_names[k] : NULL; }
-
 void syn_opts_default(syn_opts *o) {
     memset(o, 0, sizeof *o);
     o->width = 320;

@@ -25,11 +25,6 @@ typedef struct {
 
 void syn_opts_default(syn_opts *o);
 
-/* The classes: n, ids and names. */
-int syn_num_classes(void);
-int syn_class_id(int k);
-const char *syn_class_name(int k);
-
 /* Write the dataset. 0 / -1 with hnd_error(). *n_anns (may be NULL) gets the
  * number of annotations written for each split. */
 int syn_generate(const syn_opts *o, int64_t n_anns[2]);

@@ -71,8 +71,6 @@ ce_gt *ce_gt_load(const char *path, int with_segm);
 ce_gt *ce_gt_parse(const char *json, size_t len, const char *name, int with_segm);
 void ce_gt_destroy(ce_gt *gt);
 int ce_gt_num_images(const ce_gt *gt);
-int ce_gt_num_categories(const ce_gt *gt);
-size_t ce_gt_num_annotations(const ce_gt *gt);
 
 /* Results (COCO results JSON) checked against gt and prepared for one IoU
  * type. name is used in error messages. NULL on error. */
@@ -84,7 +82,6 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
 void ce_dt_destroy(ce_dt *dt);
 size_t ce_dt_num(const ce_dt *dt);           /* results kept */
 size_t ce_dt_dropped(const ce_dt *dt);       /* results of categories absent from the GT */
-ce_iou_type ce_dt_iou_type(const ce_dt *dt);
 
 typedef struct {
     int64_t id;

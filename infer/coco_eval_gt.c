@@ -37,8 +37,6 @@ void ce_gt_destroy(ce_gt *gt) {
 }
 
 int ce_gt_num_images(const ce_gt *gt) { return gt->nimg; }
-int ce_gt_num_categories(const ce_gt *gt) { return gt->ncat; }
-size_t ce_gt_num_annotations(const ce_gt *gt) { return gt->nann; }
 
 size_t ce_dt_num_images(const ce_dt *dt) {
     if (!dt || dt->n == 0) return 0;

@@ -118,7 +118,6 @@ void ce_dt_destroy(ce_dt *dt) {
 
 size_t ce_dt_num(const ce_dt *dt) { return dt->n; }
 size_t ce_dt_dropped(const ce_dt *dt) { return dt->dropped; }
-ce_iou_type ce_dt_iou_type(const ce_dt *dt) { return dt->type; }
 
 static int cmp_dt(const void *a, const void *b) {
     const ce_dt_rec *x = a, *y = b;

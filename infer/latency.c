@@ -15,8 +15,6 @@
 static const char *const k_parts[LAT_NPARTS] = {"transform", "stem", "encoder", "quantizer", "head",
                                                 "dequantizer", "decoder", "rest", "tail", "whole"};
 
-const char *lat_part_name(int part) { return part >= 0 && part < LAT_NPARTS ? k_parts[part] : NULL; }
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;

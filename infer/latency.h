@@ -55,8 +55,6 @@ enum {
     LAT_TRANSFORM, LAT_STEM, LAT_ENCODER, LAT_QUANTIZE, LAT_HEAD,
     LAT_DEQUANTIZE, LAT_DECODER, LAT_REST, LAT_TAIL, LAT_WHOLE, LAT_NPARTS
 };
-/* "transform", "stem", ..., "whole". */
-const char *lat_part_name(int part);
 
 typedef struct {
     int warmup;          /* untimed passes first (default 2 when 0) */

@@ -92,7 +92,6 @@ const char *bb_feature_name(int i) {
 int64_t bb_out_channels(const bb_backbone *b) { return b ? fpn_out_channels(b->fpn) : -1; }
 int64_t bb_stage_channels(const bb_backbone *b, int stage) { return b ? rn_channels(b->body, stage) : -1; }
 rn_resnet *bb_body(bb_backbone *b) { return b ? b->body : NULL; }
-fpn_net *bb_fpn_net(bb_backbone *b) { return b ? b->fpn : NULL; }
 void bb_set_training(bb_backbone *b, int training) {
     if (b) rn_set_training(b->body, training);
 }

@@ -55,7 +55,6 @@ const char *bb_feature_name(int i);
 int64_t bb_out_channels(const bb_backbone *b);      /* 256 */
 int64_t bb_stage_channels(const bb_backbone *b, int stage);   /* rn_channels */
 rn_resnet *bb_body(bb_backbone *b);
-fpn_net *bb_fpn_net(bb_backbone *b);
 /* Train/eval mode of trainable BN (rn_set_training). */
 void bb_set_training(bb_backbone *b, int training);
 

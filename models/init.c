@@ -47,7 +47,6 @@ static int fill_random(ct_tensor *t, double scale, int uniform) {
 }
 
 int ini_normal(ct_tensor *t, double std) { return fill_random(t, std, 0); }
-int ini_uniform(ct_tensor *t, double bound) { return fill_random(t, bound, 1); }
 
 /* size(dim) x the product of the sizes after dim 1 (the receptive field). */
 static int64_t fan(const ct_tensor *t, int dim) {

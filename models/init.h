@@ -30,9 +30,8 @@ void ini_end(ini_range *r, const mp_params *p);
 int ini_bn_stat(const char *name, ct_tensor *t);
 /* BatchNorm / FrozenBatchNorm affine: weight 1, bias 0 (by the name's end). */
 int ini_bn_affine(const char *name, ct_tensor *t);
-/* N(0, std) and U(-bound, bound), from the global generator. */
+/* N(0, std), from the global generator. */
 int ini_normal(ct_tensor *t, double std);
-int ini_uniform(ct_tensor *t, double bound);
 /* kaiming_normal_(mode="fan_out", nonlinearity="relu"): N(0, sqrt(2 / fan_out)),
  * fan_out = size(0) x receptive field (torch's rule, ConvTranspose2d too). */
 int ini_kaiming_normal_fan_out(ct_tensor *t);

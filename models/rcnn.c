@@ -85,7 +85,6 @@ const rcnn_config *rcnn_get_config(const rcnn_model *m) { return m ? &m->cfg : N
 int rcnn_has_masks(const rcnn_model *m) { return m && m->mask; }
 mp_params *rcnn_params(rcnn_model *m) { return m ? m->params : NULL; }
 bb_backbone *rcnn_backbone(rcnn_model *m) { return m ? m->backbone : NULL; }
-rpn_net *rcnn_rpn(rcnn_model *m) { return m ? m->rpn : NULL; }
 rh_heads *rcnn_roi_heads(rcnn_model *m) { return m ? m->roi : NULL; }
 mh_head *rcnn_mask_head(rcnn_model *m) { return m ? m->mask : NULL; }
 

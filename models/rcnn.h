@@ -62,7 +62,6 @@ const rcnn_config *rcnn_get_config(const rcnn_model *m);
 int rcnn_has_masks(const rcnn_model *m);
 mp_params *rcnn_params(rcnn_model *m);
 bb_backbone *rcnn_backbone(rcnn_model *m);
-rpn_net *rcnn_rpn(rcnn_model *m);
 rh_heads *rcnn_roi_heads(rcnn_model *m);
 mh_head *rcnn_mask_head(rcnn_model *m);   /* NULL for Faster R-CNN */
 /* score threshold of the box postprocess (default cfg->box.score_thresh) */

@@ -201,8 +201,6 @@ void rn_destroy(rn_resnet *r) {
     free(r);
 }
 
-int rn_depth(const rn_resnet *r) { return r ? r->depth : -1; }
-int rn_has_layer1(const rn_resnet *r) { return r ? r->has_layer1 : 0; }
 
 int64_t rn_channels(const rn_resnet *r, int stage) {
     if (!r || stage < 0 || stage > 4) return -1;

@@ -56,8 +56,6 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
 int rn_init(rn_resnet *r);
 void rn_destroy(rn_resnet *r);   /* NULL-safe; the tensors belong to the registry */
 
-int rn_depth(const rn_resnet *r);
-int rn_has_layer1(const rn_resnet *r);
 /* Output channels of stage i: 0 = stem (64), 1..4 = layer i
  * (64,128,256,512 for 18/34; 256,512,1024,2048 for 50/101). -1 if out of range. */
 int64_t rn_channels(const rn_resnet *r, int stage);

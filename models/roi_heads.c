@@ -163,7 +163,6 @@ int rh_init(rh_heads *h) {
 }
 
 void rh_destroy(rh_heads *h) { free(h); }
-const rcnn_box_config *rh_config(const rh_heads *h) { return h ? &h->cfg : NULL; }
 void rh_set_score_thresh(rh_heads *h, double t) {
     if (h) h->cfg.score_thresh = t;
 }

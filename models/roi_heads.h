@@ -51,7 +51,6 @@ rh_heads *rh_new(mp_params *p, const char *prefix, const rcnn_box_config *cfg, i
 /* torchvision's initialisation (models/init.h). 0 / -1. */
 int rh_init(rh_heads *h);
 void rh_destroy(rh_heads *h);   /* NULL-safe */
-const rcnn_box_config *rh_config(const rh_heads *h);
 /* Overrides score_thresh (e.g. hnd detect --score-thresh). */
 void rh_set_score_thresh(rh_heads *h, double thresh);
 

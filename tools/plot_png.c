@@ -57,16 +57,6 @@ void pp_title(pp_plot *p, const char *s) { snprintf(p->title, sizeof p->title, "
 void pp_xlabel(pp_plot *p, const char *s) { snprintf(p->xl, sizeof p->xl, "%s", s ? s : ""); }
 void pp_ylabel(pp_plot *p, const char *s) { snprintf(p->yl, sizeof p->yl, "%s", s ? s : ""); }
 void pp_xlog(pp_plot *p, int on) { p->xlog = on != 0; }
-void pp_xrange(pp_plot *p, double lo, double hi) {
-    p->fixed_x = 1;
-    p->x0 = lo;
-    p->x1 = hi;
-}
-void pp_yrange(pp_plot *p, double lo, double hi) {
-    p->fixed_y = 1;
-    p->y0 = lo;
-    p->y1 = hi;
-}
 
 int pp_add(pp_plot *p, const char *label, const double *x, const double *y, int n, uint32_t rgb, int style) {
     if (!p || n < 0 || (n && (!x || !y))) return hnd_error_set("plot: bad series");

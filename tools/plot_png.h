@@ -26,9 +26,6 @@ void pp_title(pp_plot *p, const char *s);
 void pp_xlabel(pp_plot *p, const char *s);
 void pp_ylabel(pp_plot *p, const char *s);
 void pp_xlog(pp_plot *p, int on);   /* log10 x axis (positive x only) */
-/* Fixed ranges (default: fitted to the data, plot_axis.h). */
-void pp_xrange(pp_plot *p, double lo, double hi);
-void pp_yrange(pp_plot *p, double lo, double hi);
 /* A series (copied); rgb 0xRRGGBB; style PP_LINE | PP_POINTS [| PP_DASHED];
  * label "" keeps it out of the legend. 0 / -1 (hnd_error). */
 int pp_add(pp_plot *p, const char *label, const double *x, const double *y, int n, uint32_t rgb, int style);
