@@ -307,21 +307,16 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
     snprintf(res->best_path, sizeof res->best_path, "%s", r.best_path);
     /* every input is checked before anything in output_dir is touched */
-    int resuming = opts->resume && access(r.last_path, R_OK) == 0;
-    char changed[2048] = "";
-    if (!resuming && trun_check_fresh_dir(cfg->output_dir, "train-teacher", opts->overwrite) != 0) goto out;
-    if (resuming && trun_check_config(r.last_path, cfg->json, opts->allow_config_change, changed, sizeof changed) != 0)
+    int resuming;
+    char changed[2048];
+    if (trun_check_start(cfg, "train-teacher", r.last_path, opts->resume, opts->overwrite, opts->allow_config_change,
+                         &resuming, changed, sizeof changed) != 0)
         goto out;
     if (build(&r, opts) != 0 || open_data(&r) != 0) goto out;
     const int64_t iters = ld_num_batches(r.ld);
-    ck_state st = {0};
-    st.best_map = -1;
-    st.best_epoch = -1;
-    st.seed = cfg->seed;
-    if (resuming &&
-        (ck_load_state(r.last_path, &st) != 0 ||
-         trun_check_resume(r.last_path, r.trainable, "model or trainable_backbone_layers", &st, cfg->seed, iters) != 0 ||
-         sr_load(r.model, r.last_path) != 0 || ck_load_optim(r.last_path, r.opt, sr_device(r.model)) != 0))
+    ck_state st;
+    if (trun_start_state(cfg, resuming, r.last_path, r.trainable, "model or trainable_backbone_layers", iters, r.model,
+                         r.opt, &st) != 0)
         goto out;
     if (cfg->dataset.val.present && opts->validate) {
         if (!(r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.model)))) goto out;

@@ -58,6 +58,28 @@ int trun_check_config(const char *ckpt_path, const char *config_json, int allow_
 
 static const char *const k_run_files[] = {"last.h5", "best.h5", "train.log", "metrics.jsonl", "config.json"};
 
+int trun_check_start(const tc_config *cfg, const char *cmd, const char *last_path, int resume, int overwrite,
+                     int allow_change, int *resuming, char *changed, size_t cap) {
+    *resuming = resume && access(last_path, R_OK) == 0;
+    if (cap) changed[0] = 0;
+    if (!*resuming) return trun_check_fresh_dir(cfg->output_dir, cmd, overwrite);
+    return trun_check_config(last_path, cfg->json, allow_change, changed, cap);
+}
+
+int trun_start_state(const tc_config *cfg, int resuming, const char *last_path, const char *trainable,
+                     const char *what_changed, int64_t iters, sr_model *m, ct_optim *opt, ck_state *st) {
+    memset(st, 0, sizeof *st);
+    st->best_map = -1;
+    st->best_epoch = -1;
+    st->seed = cfg->seed;
+    if (!resuming) return 0;
+    if (ck_load_state(last_path, st) != 0 ||
+        trun_check_resume(last_path, trainable, what_changed, st, cfg->seed, iters) != 0 ||
+        sr_load(m, last_path) != 0 || ck_load_optim(last_path, opt, sr_device(m)) != 0)
+        return -1;
+    return 0;
+}
+
 int trun_check_fresh_dir(const char *dir, const char *cmd, int overwrite) {
     for (size_t i = 0; i < sizeof k_run_files / sizeof k_run_files[0]; i++) {
         char p[1100];

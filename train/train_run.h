@@ -28,6 +28,7 @@
 #include "ld.h"
 #include "model_params.h"
 #include "progress.h"
+#include "split_rcnn.h"
 
 /* h:mm:ss of s seconds (0 for negative or non-finite s). */
 void trun_fmt_eta(double s, char *buf, size_t n);
@@ -79,6 +80,18 @@ int trun_check_resume(const char *last_path, const char *trainable, const char *
  * 0 / -1 + hnd_error(): "<ckpt> was trained with another config:
  * train.optimizer.params.lr (0.001 -> 0.01) ...". */
 int trun_check_config(const char *ckpt_path, const char *config_json, int allow_change, char *changed, size_t cap);
+
+/* The checks before a run touches its directory: *resuming = resume and
+ * last_path exists; a fresh run needs a free directory (or overwrite), a
+ * resumed one the same training config (or allow_change; the differences
+ * in changed[]). 0 / -1 + hnd_error(). */
+int trun_check_start(const tc_config *cfg, const char *cmd, const char *last_path, int resume, int overwrite,
+                     int allow_change, int *resuming, char *changed, size_t cap);
+/* A fresh ck_state for cfg (no best yet), or, when resuming, last_path's
+ * state checked against the run (trun_check_resume) with the weights of m
+ * and the optimizer state loaded from it. 0 / -1 + hnd_error(). */
+int trun_start_state(const tc_config *cfg, int resuming, const char *last_path, const char *trainable,
+                     const char *what_changed, int64_t iters, sr_model *m, ct_optim *opt, ck_state *st);
 
 /* A fresh (not resumed) run into dir: when dir holds a run (last.h5,
  * best.h5, train.log, metrics.jsonl or config.json), refuses unless
