@@ -16,8 +16,7 @@
 struct pp_plot {
     int w, h;
     char title[256], xl[256], yl[256];
-    int xlog, fixed_x, fixed_y;
-    double x0, x1, y0, y1;
+    int xlog;
     char labels[PP_MAX_SERIES][128];
     ch_series s[PP_MAX_SERIES];    /* x, y owned */
     int ns;
@@ -98,7 +97,6 @@ int pp_write_as(pp_plot *p, const char *path, pf_format f) {
     ch_chart c = {
         .title = p->title, .xlabel = p->xl, .ylabel = p->yl,
         .xkind = p->xlog ? PA_LOG : PA_LINEAR, .ykind = PA_LINEAR,
-        .fixed_x = p->fixed_x, .fixed_y = p->fixed_y, .x0 = p->x0, .x1 = p->x1, .y0 = p->y0, .y1 = p->y1,
         .series = p->s, .n_series = p->ns, .hlines = p->hl, .n_hlines = p->nh, .notes = p->notes,
         .n_notes = p->nn, .width = p->w, .height = p->h,
     };
