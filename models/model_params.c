@@ -269,9 +269,12 @@ int mp_params_to_channels_last(mp_params *p, const char *prefix) {
     return n;
 }
 
-int mp_params_save(const mp_params *p, ws_writer *w) {
+int mp_params_save(const mp_params *p, ws_writer *w) { return mp_params_save_if(p, w, NULL, NULL); }
+
+int mp_params_save_if(const mp_params *p, ws_writer *w, int (*keep)(const char *name, void *ctx), void *ctx) {
     if (!p || !w) return hnd_error_set("model params: NULL argument to save");
     for (int i = 0; i < p->n; i++) {
+        if (keep && !keep(p->e[i].name, ctx)) continue;
         ct_tensor *t = p->e[i].t;
         int64_t shape[CT_MAX_DIMS];
         int nd = ct_shape(t, shape, CT_MAX_DIMS);

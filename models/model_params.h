@@ -68,6 +68,8 @@ int mp_params_to_channels_last(mp_params *p, const char *prefix);
 
 /* Write every registered tensor to group "weights" of an open writer. */
 int mp_params_save(const mp_params *p, ws_writer *w);
+/* Only the tensors for which keep(name, ctx) is non-zero (a part of a model). */
+int mp_params_save_if(const mp_params *p, ws_writer *w, int (*keep)(const char *name, void *ctx), void *ctx);
 
 #ifdef __cplusplus
 }

@@ -132,6 +132,77 @@ int sr_load_from_teacher(sr_model *m, const char *teacher_path) {
     return stu_init(m->stu);
 }
 
+/* ------------------------------------------------------------ halves */
+
+static int has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+int sr_is_head_key(const sr_model *m, const char *name) {
+    if (!name) return 0;
+    if (has_prefix(name, "backbone.body.conv1.") || has_prefix(name, "backbone.body.bn1.")) return 1;
+    return m && m->stu && has_prefix(name, SR_ENCODER_PREFIX);
+}
+
+static int keep_tail(const char *name, void *ctx) { return !sr_is_head_key(ctx, name); }
+
+int sr_save_tail(const sr_model *m, const char *path, const char *const (*attrs)[2], int n_attrs) {
+    if (!m || !path) return hnd_error_set("split model: NULL argument");
+    ws_writer *w = ws_writer_open(path);
+    if (!w) return hnd_error_prefix("%s", path);
+    int rc = mp_params_save_if(rcnn_params(m->det), w, keep_tail, (void *)m);
+    for (int i = 0; rc == 0 && i < n_attrs; i++) rc = ws_writer_set_attr(w, attrs[i][0], attrs[i][1]);
+    if (rc != 0) {
+        ws_writer_abort(w);
+        return hnd_error_prefix("%s", path);
+    }
+    return ws_writer_commit(w) == 0 ? 0 : hnd_error_prefix("%s", path);
+}
+
+/* Names up to a few keys of the model's tail the file lacks. */
+static void name_missing(const sr_model *m, const char *const *names, int n, char *buf, size_t len) {
+    const mp_params *p = rcnn_params(m->det);
+    int shown = 0;
+    buf[0] = 0;
+    for (int i = 0; i < mp_params_count(p) && shown < 4; i++) {
+        const char *k = mp_params_name(p, i);
+        if (sr_is_head_key(m, k)) continue;
+        int found = 0;
+        for (int j = 0; j < n && !found; j++) found = strcmp(names[j], k) == 0;
+        if (!found) {
+            size_t l = strlen(buf);
+            snprintf(buf + l, len - l, "%s%s", shown++ ? ", " : "", k);
+        }
+    }
+}
+
+int sr_load_tail(sr_model *m, const char *path) {
+    if (!m || !path) return hnd_error_set("split model: NULL argument");
+    ws_reader *r = ws_reader_open(path);
+    if (!r) return hnd_error_prefix("%s", path);
+    const char *const *names;
+    int n, rc = ws_reader_list(r, "weights", &names, &n);
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (sr_is_head_key(m, names[i]))
+            rc = hnd_error_set("%s: %s belongs to the head, not in a tail file (a whole model? use it as one)",
+                               path, names[i]);
+    char missing_keys[512] = "";
+    if (rc == 0) name_missing(m, names, n, missing_keys, sizeof missing_keys);
+    ws_reader_close(r);
+    if (rc != 0) return -1;
+    mp_params *p = rcnn_params(m->det);
+    int n_head = 0;
+    for (int i = 0; i < mp_params_count(p); i++) n_head += sr_is_head_key(m, mp_params_name(p, i));
+    int missing = 0, unexpected = 0;
+    int loaded = mp_params_load(p, path, 0, &missing, &unexpected);
+    if (loaded < 0) return hnd_error_prefix("%s", path);
+    if (unexpected != 0 || loaded != mp_params_count(p) - n_head) {
+        char mine[160];
+        return hnd_error_set("%s: not the tail of %s (%d tensors loaded, %d unexpected, %d expected%s%s)", path,
+                             sr_label(m, mine, sizeof mine), loaded, unexpected, mp_params_count(p) - n_head,
+                             missing_keys[0] ? "; missing " : "", missing_keys);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ training */
 
 int sr_to_device(sr_model *m, ct_device dev) {

@@ -89,6 +89,8 @@ typedef struct {
     int representation_size;   /* TwoMLPHead fc6 rows */
     int mask_head_channels;    /* mask head conv 0's output channels */
     int anchors_per_location;  /* RPN cls_logits rows */
+    int tail;                  /* a tail file (sr_save_tail): no stem or encoder keys;
+                                  a student's C then comes from the decoder's first BN */
 } sr_probe;
 
 /* 0 / -1 (+ hnd_error naming the file; a file without /weights is an error). */
@@ -116,6 +118,18 @@ int sr_load(sr_model *m, const char *path);
  * teacher's layer1 keys expected and skipped), the bottleneck initialised as
  * the reference does (stu_init, from the global torch generator). 0 / -1. */
 int sr_load_from_teacher(sr_model *m, const char *teacher_path);
+
+/* ---- the two halves' weights (hnd export's tail.h5, hnd serve) ---- */
+/* 1 when tensor `name` belongs to the head: the stem (conv1, bn1) and a
+ * student's encoder; what runs on the device. */
+int sr_is_head_key(const sr_model *m, const char *name);
+/* Every tensor of the tail (torchvision key names, the head's left out) to
+ * path, atomically, with n_attrs (name, value) string attributes. 0 / -1. */
+int sr_save_tail(const sr_model *m, const char *path, const char *const (*attrs)[2], int n_attrs);
+/* The tail's tensors from a file sr_save_tail wrote, strictly: every tail
+ * tensor with its shape, no head tensor and no other key (the message names
+ * them). The head's tensors are left as they are. 0 / -1. */
+int sr_load_tail(sr_model *m, const char *path);
 
 /* ---- training ---- */
 int sr_to_device(sr_model *m, ct_device dev);

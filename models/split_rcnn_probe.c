@@ -18,6 +18,8 @@
  * tells Bottleneck4Large (256) from Small (64) (bottleneck.h's layout). */
 #define KEY_ENC_LAST SR_ENCODER_PREFIX "7.weight"
 #define KEY_DEC_LAST SR_DECODER_PREFIX "9.weight"
+#define KEY_DEC_FIRST SR_DECODER_PREFIX "0.weight"   /* BN(C): a tail file's C */
+#define KEY_STEM "backbone.body.conv1.weight"
 
 /* Dimension 0 of the first of the keys the file has (newer layout first),
  * 0 when none is there. */
@@ -88,6 +90,8 @@ int sr_probe_file(const char *path, sr_probe *out) {
         out->mask_head_channels =
             (int)ROWS(r, "roi_heads.mask_head.0.0.weight", "roi_heads.mask_head.mask_fcn1.weight");
     out->channels = ROWS(r, KEY_ENC_LAST);
+    out->tail = ROWS(r, KEY_STEM) == 0;
+    if (out->tail && out->channels == 0) out->channels = ROWS(r, KEY_DEC_FIRST);
     if (out->channels > 0) {
         int64_t d = ROWS(r, KEY_DEC_LAST);
         out->kind = d == 64 ? STU_SMALL : d > 0 ? STU_LARGE : stu_kind_for_depth(out->depth);
@@ -127,9 +131,9 @@ void sr_probe_bottleneck(const sr_probe *p, sr_bottleneck_spec *bn) {
 const char *sr_probe_describe(const sr_probe *p, char *buf, size_t n) {
     const char *arch = p->arch[0] ? p->arch : "an unknown detector";
     if (p->channels > 0)
-        snprintf(buf, n, "student (C=%lld, %s) of %s", (long long)p->channels,
+        snprintf(buf, n, "%s (C=%lld, %s) of %s", p->tail ? "student's tail" : "student", (long long)p->channels,
                  p->kind >= 0 ? stu_kind_name((stu_kind)p->kind) : "?", arch);
     else
-        snprintf(buf, n, "teacher %s", arch);
+        snprintf(buf, n, "%s %s", p->tail ? "tail of a teacher" : "teacher", arch);
     return buf;
 }

@@ -12,6 +12,7 @@
 #include "hnd_error.h"
 #include "mono_clock.h"
 #include "path.h"
+#include "sha256.h"
 #include "splitmix.h"
 #include "str_util.h"
 #include "test_util.h"
@@ -122,6 +123,49 @@ static void test_splitmix(void **state) {
     assert_true(sm64_mix(1234567) == 0x599ed017fb08fc85ULL);
 }
 
+/* FIPS 180-4's published examples (NIST CSRC "SHA256.pdf" and the
+ * one-million-'a' vector), fed in uneven pieces so block boundaries fall
+ * mid-update. */
+static void sha_of(const char *msg, size_t n, size_t piece, char hex[65]) {
+    sha256_ctx c;
+    uint8_t dg[32];
+    sha256_init(&c);
+    for (size_t i = 0; i < n; i += piece) sha256_update(&c, msg + i, n - i < piece ? n - i : piece);
+    sha256_final(&c, dg);
+    sha256_hex(dg, hex);
+}
+
+static void test_sha256(void **state) {
+    (void)state;
+    char hex[65];
+    sha_of("", 0, 1, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha_of("abc", 3, 2, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";   /* 56 bytes: a second padding block */
+    for (size_t piece = 1; piece <= 64; piece += 7) {
+        sha_of(two, strlen(two), piece, hex);
+        assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    }
+    char *a = malloc(1000000);
+    assert_non_null(a);
+    memset(a, 'a', 1000000);
+    sha_of(a, 1000000, 4093, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    /* sha256_file reads the same bytes */
+    FILE *f = fopen("sha256_a.bin", "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(a, 1, 1000000, f), 1000000);
+    assert_int_equal(fclose(f), 0);
+    char fhex[65];
+    assert_int_equal(sha256_file("sha256_a.bin", fhex), 0);
+    assert_string_equal(fhex, hex);
+    remove("sha256_a.bin");
+    assert_int_equal(sha256_file("no/such/file.bin", fhex), -1);
+    assert_non_null(strstr(hnd_error(), "no/such/file.bin"));
+    free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mkdirs),
@@ -129,6 +173,7 @@ int main(void) {
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_splitmix),
+        cmocka_unit_test(test_sha256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
