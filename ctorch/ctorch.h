@@ -484,6 +484,32 @@ const char *ct_optim_state_name(const ct_optim *o, int i);   /* valid until the 
 ct_tensor *ct_optim_state_get(const ct_optim *o, int i);
 int ct_optim_state_set(ct_optim *o, const char *name, const ct_tensor *value);
 
+/* ------------------------------------------------------------------------ */
+/* TorchScript modules (ct_script.cpp)                                       */
+
+/* Writes a TorchScript archive that torch.jit.load (Python) and
+ * torch::jit::load (C++) read: a module of class `cls` (a dotted identifier,
+ * put under "__torch__." unless it already is) holding the n tensors as
+ * parameters named names[i] (identifiers; not "training", not "__x"), with
+ * the methods defined by `source` — TorchScript that reads them as
+ * self.<name> — compiled by libtorch's own script compiler. The module is in
+ * eval mode (training = False). meta_json (optional, NULL = none) is stored
+ * as the archive's extra file "hnd.json" (torch.jit.load(path,
+ * _extra_files={"hnd.json": ""}) reads it back).
+ *
+ * Parameters, not buffers: they are learned weights, and a Python user
+ * counting or fine-tuning them with module.parameters() finds them where a
+ * scripted nn.Module keeps its conv weights. Each is a private contiguous CPU
+ * copy with requires_grad off, so running the module builds no autograd
+ * graph; torch.jit.freeze folds them like any parameter.
+ *
+ * The file is written to "<path>.tmp.<pid>" and renamed into place. 0 / -1
+ * + ct_last_error() (a source that does not compile: the compiler's message,
+ * on one line). */
+int ct_script_save(const char *path, const char *cls, const char *source,
+                   const char *const *names, const ct_tensor *const *tensors, int n,
+                   const char *meta_json);
+
 #ifdef __cplusplus
 }
 #endif
