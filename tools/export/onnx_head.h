@@ -8,7 +8,11 @@
  *   8:  outputs "z" uint8 [1,C,h,w], "scale" float32 [], "zero_point" uint8 []
  *   16: output "z" float16 [1,C,h,w]
  *   32: output "z" float32 [1,C,h,w]
- * Batch 1: the quantizer is per image. */
+ * Batch 1: the quantizer is per image. The quantizer uses only ops that
+ * OpenCV 4.6's DNN importer takes with symbolic height/width (onnx_head.c
+ * lists each exact rewrite). The model's doc_string and metadata_props
+ * (mean, std, min_size, max_size, size_divisible, bits, C, arch,
+ * num_classes, mask) state the input rule. */
 #ifndef HND_ONNX_HEAD_H
 #define HND_ONNX_HEAD_H
 
@@ -18,7 +22,9 @@
 extern "C" {
 #endif
 
-/* Writes path (atomically: a temp file renamed). 0 / -1 + hnd_error(). */
+/* Writes path (atomically: a temp file renamed, removed on failure).
+ * 0 / -1 + hnd_error() naming path; -1 too when hnd was built without
+ * protobuf-c or onnx.proto. */
 int oxh_write(const hg_head *h, const char *path);
 
 #ifdef __cplusplus
