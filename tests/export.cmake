@@ -13,3 +13,14 @@ set_tests_properties(test_export_torchscript PROPERTIES TIMEOUT 600 LABELS torch
 # python3-opencv) run head.onnx at 8/16/32 bits against hnd's head
 hnd_add_script_test(test_export_onnx bash ${CMAKE_SOURCE_DIR}/tests/test_export_onnx.sh)
 set_tests_properties(test_export_onnx PROPERTIES TIMEOUT 600 LABELS torch DEPENDS "hnd;hnd-torch;export_head_ref")
+
+# the plain-C head (--format c): parity with hnd's head at 8/16/32 bits, the
+# bundle cross-built for aarch64 under qemu (byte-identical; skipped without
+# the cross compiler), damaged head.bin files refused, the PPM transform
+hnd_add_script_test(test_export_c ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_export_c.py)
+set_tests_properties(test_export_c PROPERTIES TIMEOUT 900 DEPENDS "hnd;hnd-torch;export_head_ref")
+# its loader's fuzz corpus (tests/fuzz/run_fuzz_head.sh), replayed every run
+add_executable(head_fuzz_regress fuzz/regress_main.c fuzz/fuzz_head.c ${CMAKE_SOURCE_DIR}/tools/export/c_head/hnd_head.c)
+target_include_directories(head_fuzz_regress PRIVATE ${CMAKE_SOURCE_DIR}/tools/export/c_head)
+target_link_libraries(head_fuzz_regress PRIVATE Threads::Threads m)
+hnd_add_script_test(head_fuzz_regress $<TARGET_FILE:head_fuzz_regress> ${CMAKE_SOURCE_DIR}/tests/fuzz/regress_head)

@@ -11,13 +11,17 @@
  *   q_k.npy    uint8   [1,C,h,w]  sr_head at 8 bits
  *   meta.json  {"images": [{"in": [H,W], "out": [C,h,w], "scale": s, "zero_point": z}, ...]}
  * The transform's min/max size default to the model's (800/1333); small
- * values keep tests fast (the head itself does not depend on them). */
+ * values keep tests fast (the head itself does not depend on them).
+ * --repeat N (benchmarks): also times sr_head (8 bits, transform included)
+ * N more times and adds "ms" (the median, milliseconds) to each image's
+ * entry; --threads N sets libtorch's thread count (default: its own). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctorch.h"
 #include "hnd_error.h"
+#include "mono_clock.h"
 #include "path.h"
 #include "split_rcnn.h"
 
@@ -55,6 +59,11 @@ static int write_npy(const char *path, const char *descr, const ct_tensor *t, si
     return fclose(f) == 0 ? 0 : -1;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int fail(const char *what) {
     fprintf(stderr, "export_head_ref: %s: %s\n", what, hnd_error()[0] ? hnd_error() : ct_last_error());
     return 1;
@@ -70,10 +79,13 @@ int main(int argc, char **argv) {
     snprintf(sizes, sizeof sizes, "%s", argv[3]);
     unsigned long long seed = 1;
     double min_size = 0, max_size = 0;
+    int repeat = 0, threads = 0;
     for (int i = 4; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--seed") == 0) seed = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--min-size") == 0) min_size = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--max-size") == 0) max_size = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--repeat") == 0) repeat = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
     }
     sr_probe p;
     rcnn_config rc;
@@ -85,6 +97,8 @@ int main(int argc, char **argv) {
     sr_model *m = sr_new(&rc, &bn);
     if (!m || sr_load(m, student) != 0) return fail(student);
     if (path_mkdirs(outdir) != 0) return fail(outdir);
+    if (threads > 0) ct_set_num_threads(threads);
+    if (repeat > 1000) repeat = 1000;
     ct_manual_seed(seed);
     char path[1024], meta[8192];
     int ml = snprintf(meta, sizeof meta, "{\"images\": [");
@@ -105,6 +119,22 @@ int main(int argc, char **argv) {
         else if (sr_head(m, imgs, 1, 32, &f32, NULL) != 0 || sr_head(m, imgs, 1, 16, &f16, NULL) != 0 ||
                  sr_head(m, imgs, 1, 8, &u8, NULL) != 0)
             rcode = fail("head");
+        double med = 0;
+        if (rcode == 0 && repeat > 0) {
+            double ms[1000];
+            for (int r = 0; r < repeat && rcode == 0; r++) {
+                sr_link t;
+                ct_scope_begin();
+                double t0 = mono_now_s();
+                if (sr_head(m, imgs, 1, 8, &t, NULL) != 0) rcode = fail("head");
+                else sr_link_clear(&t);
+                ms[r] = (mono_now_s() - t0) * 1e3;
+                ct_scope_end();
+            }
+            qsort(ms, (size_t)repeat, sizeof ms[0], cmp_double);
+            med = repeat % 2 ? ms[repeat / 2] : 0.5 * (ms[repeat / 2 - 1] + ms[repeat / 2]);
+            fprintf(stderr, "export_head_ref: image %d: sr_head 8 bits median %.2f ms over %d runs\n", k, med, repeat);
+        }
         if (rcode == 0) {
             snprintf(path, sizeof path, "%s/in_%d.npy", outdir, k);
             if (write_npy(path, "<f4", l.tensors, 4) != 0) rcode = fail(path);
@@ -115,10 +145,11 @@ int main(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/q_%d.npy", outdir, k);
             if (rcode == 0 && write_npy(path, "|u1", u8.z, 1) != 0) rcode = fail(path);
             ml += snprintf(meta + ml, sizeof meta - (size_t)ml,
-                           "%s{\"in\": [%lld, %lld], \"out\": [%lld, %lld, %lld], \"scale\": %.9g, \"zero_point\": %d}",
+                           "%s{\"in\": [%lld, %lld], \"out\": [%lld, %lld, %lld], \"scale\": %.9g, \"zero_point\": %d, "
+                           "\"ms\": %.4f}",
                            k ? ", " : "", (long long)ct_size(l.tensors, 2), (long long)ct_size(l.tensors, 3),
                            (long long)ct_size(u8.z, 1), (long long)ct_size(u8.z, 2), (long long)ct_size(u8.z, 3),
-                           (double)u8.scale[0], u8.zero_point[0]);
+                           (double)u8.scale[0], u8.zero_point[0], med);
             rt_image_list_clear(&l);
             sr_link_clear(&f32);
             sr_link_clear(&f16);
