@@ -132,6 +132,20 @@ static const co_opt k_eval_model[] = {
     REAL("--min-size", "N", 32, 8192, "800", "the transform's shorter side (the model resizes every\ninput to it, as torchvision does)"), \
     REAL("--max-size", "N", 32, 8192, "1333", "the transform's longer-side cap")
 
+static const co_opt k_export[] = {
+    STR("--out", "DIR", NULL, "the bundle's directory (required; created, never half-written)"),
+    STR("--config", "S.json", NULL, "the experiment config the student was trained with: its\n"
+                                    "student model (widths, transform sizes, transformer bits)"),
+    LIST("--format", "F", "head formats, comma-separated: onnx, torchscript, c\n"
+                          "(default: all three)"),
+    INTSET("--bits", "B", "8|16|32", NULL, "what the head sends: 8 (uint8 + scale + zero point),\n"
+                                         "16 (float16), 32 (float32); default: the config's\n"
+                                         "bottleneck transformer, else 8"),
+    MODEL_SIZE_OPTS,
+    FLAG("--overwrite", "replace DIR when it already holds a bundle"),
+    FLAG("--quiet", "no summary"),
+};
+
 static const co_opt k_analyze[] = {
     STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_..."),
     STR("--config", "S.json", NULL, "an experiment config (hnd train): its teacher and student\n"
@@ -300,6 +314,23 @@ static const co_command k_commands[] = {
      "prints pycocotools' 12 bbox (and segm) stats, and for a student the mean\n"
      "bottleneck shape and size. A split without images is an error.\n",
      k_eval_model, N_OPTS(k_eval_model), NULL, "CKPT.h5", 1, 1, 1},
+    {"export", "a student's head for devices (ONNX, TorchScript, plain C) and its tail for the server",
+     "usage: hnd export STUDENT.h5 --out DIR [--config S.json] [--format onnx,torchscript,c]\n"
+     "                  [--bits 8|16|32] [--min-size N --max-size N] [--overwrite]\n",
+     "Writes a deployable bundle of a student (hnd train's checkpoint; a teacher has no\n"
+     "bottleneck to cut at and is refused). The head is stem + encoder + quantizer with\n"
+     "every BatchNorm folded into its convolution; its input is the transformed image\n"
+     "(float32 [1,3,H,W]: resized, normalised, zero-padded to a multiple of 32; the\n"
+     "manifest gives the rule), its output the bottleneck (uint8 + scale + zero point,\n"
+     "or float16/float32). Files, assembled in a temporary directory and renamed:\n"
+     "  DIR/head.onnx        opset 13, dynamic H and W, the quantizer in the graph\n"
+     "  DIR/head.pt          TorchScript (torch.jit.load, libtorch, PyTorch Mobile)\n"
+     "  DIR/head_c/          dependency-free C99 runtime: hnd_head.c/.h, head.bin, an\n"
+     "                       example program hnd_head_run.c and a Makefile (cc, any CPU)\n"
+     "  DIR/tail.h5          the tail's weights (torchvision key names) for hnd serve\n"
+     "  DIR/manifest.json    model, classes, C, bits, input rule, quantizer, wire format,\n"
+     "                       SHA-256 of every file\n",
+     k_export, N_OPTS(k_export), NULL, "STUDENT.h5", 1, 1, 1},
     {"analyze", "where to split: tensor sizes and cumulative parameters per module (Figs. 2-4)",
      "usage: hnd analyze --arch ARCH [--config STUDENT.json] [--input 3x800x800] [--out DIR]\n"
      "                   [--student-channels C[,C...]] [--no-student] [options]\n",

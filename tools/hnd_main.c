@@ -13,10 +13,7 @@
 #include "cmd_import.h"
 #include "cmd_synth.h"
 #include "commands.h"
-
-#ifndef HND_VERSION
-#define HND_VERSION "0.1.0"
-#endif
+#include "hnd_version.h"
 
 static int cmd_version(int argc, char **argv) {
     printf("hnd %s\n", HND_VERSION);

@@ -9,6 +9,7 @@
 #include "cmd_common.h"
 #include "cmd_detect.h"
 #include "cmd_eval_model.h"
+#include "cmd_export.h"
 #include "cmd_info.h"
 #include "cmd_sweep.h"
 #include "cmd_train.h"
@@ -26,6 +27,7 @@ static const struct {
     {"train-teacher", cmd_train_teacher},
     {"sweep", cmd_sweep},
     {"eval-model", cmd_eval_model},
+    {"export", cmd_export},
     {"analyze", cmd_analyze},
     {"bench-latency", cmd_bench_latency},
 };

@@ -1,7 +1,9 @@
 /* path.c: see path.h. */
+#define _GNU_SOURCE   /* nftw */
 #include "path.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,4 +56,19 @@ int path_join(char *out, size_t n, const char *dir, const char *name) {
 const char *path_base(const char *path) {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
+}
+
+static int remove_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)ftw;
+    if (remove(p) == 0) return 0;
+    hnd_error_set("%s: %s", p, strerror(errno));
+    (void)flag;
+    return -1;
+}
+
+int path_remove_tree(const char *dir) {
+    struct stat st;
+    if (!dir || lstat(dir, &st) != 0) return 0;
+    return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

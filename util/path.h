@@ -25,6 +25,11 @@ int path_join(char *out, size_t n, const char *dir, const char *name);
 /* The part after the last '/' ("a/b.jpg" -> "b.jpg"); a pointer into path. */
 const char *path_base(const char *path);
 
+/* rm -r: removes dir and everything under it, never following symbolic
+ * links. 0 (also when dir does not exist), or -1 + hnd_error() naming the
+ * entry that could not be removed. */
+int path_remove_tree(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif
