@@ -5,9 +5,9 @@ target_link_libraries(export_head_ref PRIVATE hnd_models hnd_util)
 
 # the bundle's halves: hnd's head + tail.h5 == the whole student bit for bit;
 # the plain-C head + tail.h5 within a tolerance (export_split_check.c)
-add_executable(export_split_check export_split_check.c ${CMAKE_SOURCE_DIR}/tools/export/c_head/hnd_head.c)
+add_executable(export_split_check export_split_check.c)   # the C runtime comes with hnd_export
 target_include_directories(export_split_check PRIVATE ${CMAKE_SOURCE_DIR}/tools/export/c_head)
-target_link_libraries(export_split_check PRIVATE hnd_models hnd_data hnd_util Threads::Threads m)
+target_link_libraries(export_split_check PRIVATE hnd_export hnd_models hnd_data hnd_util Threads::Threads m)
 
 # hnd export end to end: files, manifest (hashlib, h5py), tail.h5, the halves'
 # detections, and bad input

@@ -25,6 +25,7 @@
 #include "hnd_error.h"
 #include "hnd_head.h"
 #include "img.h"
+#include "manifest.h"
 #include "path.h"
 #include "split_rcnn.h"
 
@@ -33,17 +34,11 @@ static int fail(const char *what) {
     return 1;
 }
 
-static sr_model *build(const char *student, double min_size, double max_size) {
-    sr_probe p;
-    rcnn_config rc;
-    sr_bottleneck_spec bn;
-    if (sr_probe_file(student, &p) != 0 || sr_probe_config(&p, &rc) != 0) return NULL;
-    sr_probe_bottleneck(&p, &bn);
-    bn.bits = 8;
-    if (min_size > 0) rc.transform.min_size = min_size;
-    if (max_size > 0) rc.transform.max_size = max_size;
-    rc.box.score_thresh = 0.05;
-    return sr_new(&rc, &bn);
+/* The student as the bundle's manifest describes it (mf_read: the detector
+ * it was exported from, every setting). */
+static sr_model *build(const mf_info *info) {
+    sr_bottleneck_spec bn = {info->channels, info->kind, 8};
+    return sr_new(&info->rc, &bn);
 }
 
 /* Host copies of a detection set's boxes and scores. */
@@ -292,12 +287,22 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--image-dir") == 0) image_dir = argv[i + 1];
     }
     char tail_path[4096], head_path[4096], err[256];
-    snprintf(tail_path, sizeof tail_path, "%s/tail.h5", argv[2]);
-    snprintf(head_path, sizeof head_path, "%s/head_c/head.bin", argv[2]);
+    mf_info info;
+    if (mf_read(argv[2], &info) != 0 || mf_file_path(&info, "tail", tail_path, sizeof tail_path) != 0 ||
+        mf_file_path(&info, "head-c-weights", head_path, sizeof head_path) != 0)
+        return fail(argv[2]);
+    if (min_size > 0 && min_size != info.rc.transform.min_size) {
+        fprintf(stderr, "export_split_check: the bundle's min_size is %g, not %g\n", info.rc.transform.min_size, min_size);
+        return 1;
+    }
+    if (max_size > 0 && max_size != info.rc.transform.max_size) {
+        fprintf(stderr, "export_split_check: the bundle's max_size is %g, not %g\n", info.rc.transform.max_size, max_size);
+        return 1;
+    }
     check_ctx c;
     memset(&c, 0, sizeof c);
-    c.m = build(argv[1], min_size, max_size);
-    c.t = build(argv[1], min_size, max_size);
+    c.m = build(&info);
+    c.t = build(&info);
     if (!c.m || !c.t || sr_load(c.m, argv[1]) != 0) return fail(argv[1]);
     if (sr_load_tail(c.t, tail_path) != 0) return fail(tail_path);
     if (hnd_head_load(head_path, &c.ch, err, sizeof err) != 0) {

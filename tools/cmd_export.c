@@ -137,7 +137,7 @@ static int write_bundle(const ex_opts *o, sr_model *m, const hg_head *h, const c
     if (path_join(p, sizeof p, tmp, "tail.h5") != 0 || sr_save_tail(m, p, attrs, 4) != 0 ||
         add_file(f, "tail.h5", "tail") != 0)
         return -1;
-    return mf_write(tmp, h, f->files, f->n, o->student);
+    return mf_write(tmp, h, sr_config(m), f->files, f->n, o->student);
 }
 
 /* DIR.tmp.<pid> next to DIR, empty. */
