@@ -17,7 +17,7 @@ set_tests_properties(test_export_cli PROPERTIES DEPENDS "hnd;hnd-torch;export_sp
 # TorchScript: ct_script_save (a module from C, read back by torch.jit.load,
 # and its failures), then hnd export --format torchscript against hnd's head
 hnd_add_test(test_ct_script SOURCES test_ct_script.c LIBS ctorch LABELS torch)
-hnd_add_script_test(test_export_torchscript bash ${CMAKE_SOURCE_DIR}/tests/test_export_ts.sh)
+hnd_add_script_test(test_export_torchscript bash ${CMAKE_SOURCE_DIR}/tests/test_export_format.sh torchscript)
 set_tests_properties(test_export_torchscript PROPERTIES TIMEOUT 600 LABELS torch)
 
 # the plain-C head (--format c): parity with hnd's head at 8/16/32 bits, the
@@ -33,5 +33,5 @@ hnd_add_script_test(head_fuzz_regress $<TARGET_FILE:head_fuzz_regress> ${CMAKE_S
 
 # ONNX (--format onnx): onnx.checker and OpenCV's DNN module (python3-onnx,
 # python3-opencv) run head.onnx at 8/16/32 bits against hnd's head
-hnd_add_script_test(test_export_onnx bash ${CMAKE_SOURCE_DIR}/tests/test_export_onnx.sh)
+hnd_add_script_test(test_export_onnx bash ${CMAKE_SOURCE_DIR}/tests/test_export_format.sh onnx)
 set_tests_properties(test_export_onnx PROPERTIES TIMEOUT 600 LABELS torch DEPENDS "hnd;hnd-torch;export_head_ref")
