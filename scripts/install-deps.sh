@@ -10,6 +10,7 @@ pkgs=(
   libhdf5-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libzip-dev
   libcairo2-dev fonts-dejavu-core          # figures: cairo (PNG/SVG/PDF), the font they use
   libcmocka-dev
+  libzstd-dev                              # link codec: the zstd baseline next to our rANS
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev   # hnd export: head.onnx from onnx.proto
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user   # export test: the C head built for and run on ARM
   python3-torchvision python3-h5py python3-pil   # test oracles (/usr/bin/python3)
