@@ -3,6 +3,7 @@
 #   make test SANITIZE=1   same suite under AddressSanitizer + UBSan
 #   make bench             benchmarks in bench/ (ratios vs python3-torch)
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer run of the .pth parser
+#                                 (then FUZZ_WIRE_SECONDS=30 of the split link's wire parser)
 SANITIZE ?= 0
 JOBS ?= $(shell nproc)
 TORCH_DIR ?=
@@ -18,6 +19,7 @@ ifneq ($(TORCH_DIR),)
 CMAKE_FLAGS += -DTorch_DIR=$(TORCH_DIR)
 endif
 FUZZ_SECONDS ?= 60
+FUZZ_WIRE_SECONDS ?= 30
 
 .PHONY: all deps configure build tools test demo bench fuzz clean
 
@@ -48,6 +50,7 @@ bench: build
 fuzz: deps
 	@bash scripts/install-deps.sh clang libclang-rt-14-dev
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
+	@bash tests/fuzz/run_fuzz_wire.sh $(FUZZ_WIRE_SECONDS)
 
 clean:
 	rm -rf build build-asan

@@ -1,3 +1,11 @@
 # The split link (issue 14), torch-free parts: the wire format and its
 # sockets (infer/wire.c, infer/net_io.c in hnd_split_net).
 hnd_add_test(test_wire SOURCES test_wire.c LIBS hnd_split_net hnd_util Threads::Threads m LABELS split)
+
+# The wire fuzzer's corpus (tests/fuzz/run_fuzz_wire.sh): valid frames of
+# every type and any saved crashers, replayed through the harness every run
+# (under ASan/UBSan in the SANITIZE=1 build).
+add_executable(wire_fuzz_regress fuzz/regress_main.c fuzz/fuzz_wire.c)
+target_link_libraries(wire_fuzz_regress PRIVATE hnd_split_net hnd_util)
+hnd_add_script_test(wire_fuzz_regress $<TARGET_FILE:wire_fuzz_regress> ${CMAKE_SOURCE_DIR}/tests/fuzz/regress_wire)
+set_tests_properties(wire_fuzz_regress PROPERTIES LABELS split)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -790,6 +791,51 @@ static void test_misc(void **state) {
     assert_int_equal(wf_host_little_endian(), *(uint8_t *)&one == 1);
 }
 
+/* The fuzz seeds are written by tests/fuzz/make_wire_seeds.py with Python's
+ * struct and zlib: a second implementation of the format. Every frame in
+ * every seed-* file (one frame, or several back to back) must be accepted. */
+static void test_seed_frames(void **state) {
+    (void)state;
+    const char *src = getenv("HND_SRC_DIR");
+    if (!src) {
+        print_message("skipped: HND_SRC_DIR not set\n");
+        return;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/regress_wire", src);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0, frames = 0;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "seed-", 5) != 0) continue;
+        char path[4096 + 512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        uint8_t *buf = malloc(1 << 20);
+        size_t n = fread(buf, 1, 1 << 20, f);
+        fclose(f);
+        size_t off = 0;
+        while (off < n) {
+            char err[256] = "";
+            assert_true(n - off >= WF_HEADER_BYTES);
+            size_t len = buf[off + 20] | (size_t)buf[off + 21] << 8 | (size_t)buf[off + 22] << 16 |
+                         (size_t)buf[off + 23] << 24;
+            assert_true(n - off >= WF_HEADER_BYTES + len);
+            if (parse_frame(buf + off, WF_HEADER_BYTES + len, err, sizeof err) != 0)
+                fail_msg("%s: frame at %zu refused: %s", e->d_name, off, err);
+            off += WF_HEADER_BYTES + len;
+            frames++;
+        }
+        free(buf);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 11);
+    assert_true(frames >= 14);
+}
+
 /* ---- sockets ---- */
 
 typedef struct {
@@ -1091,6 +1137,7 @@ int main(void) {
         cmocka_unit_test(test_detections_fields),
         cmocka_unit_test(test_error_hello_fields),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_seed_frames),
         cmocka_unit_test(test_read_frame_valid),
         cmocka_unit_test(test_read_frame_slow_writer),
         cmocka_unit_test(test_read_frame_peer_closes),
