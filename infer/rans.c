@@ -28,9 +28,9 @@ static uint32_t get_u32(const uint8_t *p) {
 }
 
 size_t rans_bound(size_t n) {
-    /* header, the table (2 bytes per distinct symbol), the state, at most 2
-     * bytes per symbol (f >= 1 grows the state by at most P = 14 bits) */
-    return RANS_HEADER_BYTES + 2 * (n < 256 ? n : 256) + 4 + 2 * n + 4;
+    /* header, the table (at most 3 bytes per distinct symbol), the state, at
+     * most 2 bytes per symbol (f >= 1 grows the state by at most P = 14 bits) */
+    return RANS_HEADER_BYTES + 3 * (n < 256 ? n : 256) + 4 + 2 * n + 4;
 }
 
 /* The histogram scaled to frequencies summing to M, every present symbol at
@@ -79,9 +79,10 @@ int rans_encode_u8(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t
         cum += f[s];
         if (!f[s]) continue;
         h[6 + s / 8] |= (uint8_t)(1u << (s % 8));
-        h[pos] = (uint8_t)f[s];
-        h[pos + 1] = (uint8_t)(f[s] >> 8);
-        pos += 2;
+        for (uint32_t v = f[s];; v >>= 7) {   /* LEB128: 7 bits a byte, low first */
+            h[pos++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+            if (v < 0x80) break;
+        }
     }
     if (n == 0) {
         *out_len = pos;
@@ -123,9 +124,13 @@ static int read_table(const uint8_t *in, size_t len, uint32_t *n, uint32_t f[256
         c[s] = cum;
         f[s] = 0;
         if (!(in[6 + s / 8] >> (s % 8) & 1)) continue;
-        if (p + 2 > len) return fail(err, errlen, "rans stream: truncated in its frequency table");
-        f[s] = (uint32_t)in[p] | (uint32_t)in[p + 1] << 8;
-        p += 2;
+        f[s] = 0;
+        for (int shift = 0;; shift += 7) {   /* LEB128, at most 3 bytes for 2^14 */
+            if (p >= len) return fail(err, errlen, "rans stream: truncated in its frequency table");
+            if (shift > 14) return fail(err, errlen, "rans stream: symbol %d: frequency longer than 3 bytes", s);
+            f[s] |= (uint32_t)(in[p] & 0x7f) << shift;
+            if (!(in[p++] & 0x80)) break;
+        }
         if (f[s] == 0 || f[s] > M) return fail(err, errlen, "rans stream: symbol %d has frequency %u", s, f[s]);
         cum += f[s];
         present++;

@@ -9,8 +9,9 @@
  *    1  1  u8 precision bits P (14): frequencies sum to 2^P
  *    2  4  u32 n, number of symbols coded
  *    6 32  bitmap of the symbols present (bit s of byte s/8)
- *   38 2k  u16 frequency of each present symbol, in symbol order (k of them;
- *          each 1..2^P, summing to 2^P)
+ *   38  …  the frequency of each present symbol, in symbol order, as LEB128
+ *          (7 bits a byte, low first; 1 byte below 128): each 1..2^P,
+ *          summing to 2^P
  *    …  4  u32 the coder's final state
  *    …     the renormalisation bytes, in decoding order
  * An empty tensor (n = 0) is the 38-byte header with an empty bitmap.

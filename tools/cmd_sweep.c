@@ -110,8 +110,8 @@ int cmd_sweep(int argc, char **argv) {
         rc = -1;
     }
     if (!quiet && n_rows > 0) {
-        printf("%-8s %4s %-18s %12s %12s %9s %9s %8s %8s\n", "model", "C", "bottleneck", "bytes f32", "bytes 8bit",
-               "ratio32", "ratio8", "bbox AP", "segm AP");
+        printf("%-8s %4s %-18s %12s %12s %10s %10s %9s %9s %8s %8s\n", "model", "C", "bottleneck", "bytes f32",
+               "bytes 8bit", "8bit rANS", "8bit zstd", "ratio32", "ratio8", "bbox AP", "segm AP");
         for (int i = 0; i < n_rows; i++) {
             const sw_row *r = &rows[i];
             char shape[64];
@@ -121,8 +121,13 @@ int cmd_sweep(int argc, char **argv) {
             if (r->is_teacher) snprintf(c, sizeof c, "-");
             else snprintf(c, sizeof c, "%d", r->channels);
             if (r->ev.has_segm) snprintf(segm, sizeof segm, "%.4f", r->ev.segm[0]);
-            printf("%-8s %4s %-18s %12.0f %12.0f %9.4f %9.4f %8.4f %8s\n", r->is_teacher ? "teacher" : "student", c,
-                   shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, r->is_teacher ? 1.0 : r->ev.ratio_f32,
+            char rans[24] = "-", zstd[24] = "-";
+            if (!r->is_teacher) {
+                snprintf(rans, sizeof rans, "%.0f", r->ev.mean_bytes_rans);
+                snprintf(zstd, sizeof zstd, "%.0f", r->ev.mean_bytes_zstd);
+            }
+            printf("%-8s %4s %-18s %12.0f %12.0f %10s %10s %9.4f %9.4f %8.4f %8s\n", r->is_teacher ? "teacher" : "student",
+                   c, shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, rans, zstd, r->is_teacher ? 1.0 : r->ev.ratio_f32,
                    r->is_teacher ? 1.0 : r->ev.ratio_q8, r->ev.bbox[0], segm);
         }
         printf("%s/results.csv, results.json, curve.%s\n", out, format);

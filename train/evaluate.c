@@ -18,6 +18,7 @@
 #include "atomic_file.h"
 #include "det_results.h"
 #include "hnd_error.h"
+#include "link_codec.h"
 #include "mono_clock.h"
 #include "ld.h"
 #include "progress.h"
@@ -82,6 +83,38 @@ static int add_results(cJSON *arr, int64_t image_id, int height, int width, cons
     return rc;
 }
 
+/* Image i's 8-bit bottleneck coded losslessly: its bytes on an 8-bit link,
+ * else its own 8-bit quantization. Sizes added to acc. */
+static int add_coded_sizes(const sr_link *link, int i, const int64_t zs[4], ev_result *acc) {
+    const int64_t numel = zs[1] * zs[2] * zs[3];
+    uint8_t *q = NULL;
+    int rc = -1;
+    ct_scope_begin();
+    ct_tensor *zl = ct_narrow(link->z, 0, i, 1);
+    if (link->bits == 8) {
+        q = zl ? malloc((size_t)numel) : NULL;
+        if (q && ct_to_buffer(zl, q, (size_t)numel) != 0) {
+            free(q);
+            q = NULL;
+        }
+    } else {
+        ct_tensor *zf = zl ? ct_to_dtype(zl, CT_F32) : NULL;
+        float sc;
+        int zp;
+        q = zf ? bq_quantize8_bytes(zf, NULL, &sc, &zp) : NULL;
+    }
+    lc_sizes sz;
+    if (!q) hnd_error_set("bottleneck: %s", hnd_error()[0] ? hnd_error() : ct_last_error());
+    else if (lc_measure(q, (int)zs[1], (int)zs[2], (int)zs[3], &sz) == 0) {
+        acc->mean_bytes_rans += (double)sz.rans;
+        acc->mean_bytes_zstd += (double)sz.zstd;
+        rc = 0;
+    }
+    free(q);
+    ct_scope_end();
+    return rc;
+}
+
 /* A student's batch as a split run: head (with the transformer's bits),
  * the link measured per image, tail. */
 static int student_detect(sr_model *h, const ct_tensor *const *imgs, int n, int bits, ev_result *acc,
@@ -102,6 +135,7 @@ static int student_detect(sr_model *h, const ct_tensor *const *imgs, int n, int 
         acc->mean_input_numel += in;
         acc->ratio_f32 += 4.0 * numel / (4.0 * in);
         acc->ratio_q8 += (double)bq_wire_bytes((int64_t)numel, 8) / in;
+        if (rc == 0) rc = add_coded_sizes(&link, i, zs, acc);
     }
     /* the last image's 8-bit scale and zero point, also when the link is wider */
     if (link.bits == 8) {
@@ -228,6 +262,8 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
         out->mean_numel /= k;
         out->mean_bytes_f32 /= k;
         out->mean_bytes_q8 /= k;
+        out->mean_bytes_rans /= k;
+        out->mean_bytes_zstd /= k;
         out->mean_input_numel /= k;
         out->ratio_f32 /= k;
         out->ratio_q8 /= k;

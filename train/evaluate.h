@@ -53,6 +53,11 @@ typedef struct {
     double mean_input_numel;             /* 3 * h * w of the resized input */
     double ratio_f32;                    /* bytes_f32 / (4 * input numel) */
     double ratio_q8;                     /* bytes_q8 / (input numel), input at 8 bits */
+    /* the 8-bit bottleneck losslessly coded (link_codec.h), + 5 bytes of
+     * scale and zero point; at any transformer, from each image's 8-bit
+     * quantization */
+    double mean_bytes_rans;              /* our rANS stream */
+    double mean_bytes_zstd;              /* zstd -19, the baseline */
     double last_scale;                   /* the last image's 8-bit scale / zero point */
     int last_zero_point;
 } ev_result;

@@ -64,7 +64,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 
 int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char *split) {
     sbuf csv = {0}, js = {0};
-    sb_printf(&csv, "model,channels,bottleneck_shape,bottleneck_numel,bytes_float32,bytes_8bit,scale_8bit,"
+    sb_printf(&csv, "model,channels,bottleneck_shape,bottleneck_numel,bytes_float32,bytes_8bit,bytes_8bit_rans,"
+                    "bytes_8bit_zstd,scale_8bit,"
                     "zero_point_8bit,input_numel,ratio_32bit,ratio_8bit,bbox_ap,bbox_ap50,bbox_ap75,segm_ap,"
                     "segm_ap50,images,checkpoint\n");
     sb_printf(&js, "{\n  \"split\": \"%s\",\n  \"note\": \"ratio_32bit = float32 bottleneck bytes / float32 input "
@@ -77,19 +78,24 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
         if (r->is_teacher) snprintf(shape, sizeof shape, "input");
         else snprintf(shape, sizeof shape, "%dx%.1fx%.1f", r->channels, e->mean_h, e->mean_w);
         double r32 = r->is_teacher ? 1.0 : e->ratio_f32, r8 = r->is_teacher ? 1.0 : e->ratio_q8;
-        sb_printf(&csv, "%s,%d,%s,%.1f,%.1f,%.1f,%.9g,%d,%.1f,%.6g,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%lld,%s\n",
+        char rans[32] = "", zstd[32] = "";   /* the teacher sends the input: not coded */
+        if (!r->is_teacher) {
+            snprintf(rans, sizeof rans, "%.1f", e->mean_bytes_rans);
+            snprintf(zstd, sizeof zstd, "%.1f", e->mean_bytes_zstd);
+        }
+        sb_printf(&csv, "%s,%d,%s,%.1f,%.1f,%.1f,%s,%s,%.9g,%d,%.1f,%.6g,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%lld,%s\n",
                   r->is_teacher ? "teacher" : "student", r->channels, shape, e->mean_numel, e->mean_bytes_f32,
-                  e->mean_bytes_q8, e->last_scale, e->last_zero_point, e->mean_input_numel, r32, r8, e->bbox[0],
+                  e->mean_bytes_q8, rans, zstd, e->last_scale, e->last_zero_point, e->mean_input_numel, r32, r8, e->bbox[0],
                   e->bbox[1], e->bbox[2], e->has_segm ? e->segm[0] : -1.0, e->has_segm ? e->segm[1] : -1.0,
                   (long long)e->images, r->ckpt);
         sb_printf(&js,
                   "    {\"model\": \"%s\", \"channels\": %d, \"bottleneck_shape\": [%d, %.4f, %.4f], "
                   "\"bottleneck_numel\": %.2f, \"bytes_float32\": %.2f, \"bytes_8bit\": %.2f, "
-                  "\"scale_8bit_last\": %.9g, \"zero_point_8bit_last\": %d, \"input_numel\": %.2f, "
+                  "\"bytes_8bit_rans\": %s, \"bytes_8bit_zstd\": %s, \"scale_8bit_last\": %.9g, \"zero_point_8bit_last\": %d, \"input_numel\": %.2f, "
                   "\"ratio_32bit\": %.6g, \"ratio_8bit\": %.6g, \"bbox\": [",
                   r->is_teacher ? "teacher" : "student", r->channels, r->channels, e->mean_h, e->mean_w,
-                  e->mean_numel, e->mean_bytes_f32, e->mean_bytes_q8, e->last_scale, e->last_zero_point,
-                  e->mean_input_numel, r32, r8);
+                  e->mean_numel, e->mean_bytes_f32, e->mean_bytes_q8, r->is_teacher ? "null" : rans,
+                  r->is_teacher ? "null" : zstd, e->last_scale, e->last_zero_point, e->mean_input_numel, r32, r8);
         for (int k = 0; k < 12; k++) sb_printf(&js, "%s%.6f", k ? ", " : "", e->bbox[k]);
         sb_printf(&js, "], \"segm\": ");
         if (e->has_segm) {
