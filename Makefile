@@ -51,6 +51,7 @@ fuzz: deps
 	@bash scripts/install-deps.sh clang libclang-rt-14-dev
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_wire.sh $(FUZZ_WIRE_SECONDS)
+	@bash tests/fuzz/run_fuzz_codec.sh $(FUZZ_WIRE_SECONDS)
 
 clean:
 	rm -rf build build-asan
