@@ -9,3 +9,14 @@ add_executable(wire_fuzz_regress fuzz/regress_main.c fuzz/fuzz_wire.c)
 target_link_libraries(wire_fuzz_regress PRIVATE hnd_split_net hnd_util)
 hnd_add_script_test(wire_fuzz_regress $<TARGET_FILE:wire_fuzz_regress> ${CMAKE_SOURCE_DIR}/tests/fuzz/regress_wire)
 set_tests_properties(wire_fuzz_regress PROPERTIES LABELS split)
+
+# hnd serve (the edge side): an independent Python frame codec against the
+# server — valid requests vs the tail run in one process (serve_tail_ref),
+# mismatches, garbage, a 4 GB length prefix, a cut frame, a slow client,
+# 32 concurrent clients, RSS, --max-conns, SIGTERM.
+if(HND_WITH_TORCH)
+  add_executable(serve_tail_ref serve_tail_ref.c)
+  target_link_libraries(serve_tail_ref PRIVATE hnd_export hnd_infer hnd_models hnd_data hnd_util)
+  hnd_add_script_test(test_serve ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_serve.py)
+  set_tests_properties(test_serve PROPERTIES TIMEOUT 300 LABELS "split;torch" DEPENDS "hnd;hnd-torch;serve_tail_ref")
+endif()

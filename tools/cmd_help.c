@@ -146,6 +146,27 @@ static const co_opt k_export[] = {
     FLAG("--quiet", "no summary"),
 };
 
+static const co_opt k_serve[] = {
+    STR("--bundle", "DIR", NULL, "an export bundle (hnd export): the tail from tail.h5, the\n"
+                                 "model, C, bits and the HELLO digest from manifest.json"),
+    STR("--weights", "S.h5", NULL, "a student file instead (hnd train's checkpoint); clients'\n"
+                                   "digests are then not checked"),
+    STR("--config", "S.json", NULL, "with --weights: the config's student model (widths, sizes,\n"
+                                    "transformer bits; else the file's shapes and 8 bits)"),
+    STR("--original", "W.h5", NULL, "a whole detector (teacher or student file) for IMAGE\n"
+                                    "requests (JPEG): the edge-computing baseline; without it\n"
+                                    "IMAGE is answered with ERROR unsupported"),
+    STR("--original-config", "C.json", NULL, "the config of --original's model"),
+    INT("--port", "P", 0, 65535, "5555", "TCP port; 0 = any free one (the start line\nsays which)"),
+    STR("--bind", "ADDR", "127.0.0.1", "listen address (0.0.0.0, :: = all)"),
+    INT("--max-conns", "N", 1, 4096, "16", "connections at once; more get ERROR busy"),
+    INT("--idle-timeout", "S", 0, 86400, "60", "close a connection that sends nothing for S seconds\n(0 = never)"),
+    INT("--frame-timeout", "S", 1, 3600, "10", "a started frame must arrive whole within\nS seconds"),
+    THREADS_OPT,
+    INT("--max-requests", "N", 1, 1LL << 50, NULL, "exit after N answered requests (tests, benchmarks)"),
+    FLAG("--quiet", "no line per request"),
+};
+
 static const co_opt k_analyze[] = {
     STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_..."),
     STR("--config", "S.json", NULL, "an experiment config (hnd train): its teacher and student\n"
@@ -331,6 +352,34 @@ static const co_command k_commands[] = {
      "  DIR/manifest.json    model, classes, C, bits, input rule, quantizer, wire format,\n"
      "                       SHA-256 of every file\n",
      k_export, N_OPTS(k_export), NULL, "STUDENT.h5", 1, 1, 1},
+    {"serve", "the edge server of split computing: runs the tail for hnd split-detect clients",
+     "usage: hnd serve (--bundle DIR | --weights STUDENT.h5 [--config S.json])\n"
+     "                 [--original W.h5 [--original-config C.json]] [--port P] [--bind ADDR]\n"
+     "                 [--max-conns N] [--idle-timeout S] [--frame-timeout S] [--threads N]\n"
+     "                 [--max-requests N] [--quiet]\n",
+     "Listens on TCP for the split link's frames (infer/wire.h). A client says HELLO\n"
+     "with its manifest digest, bits and C; a server whose model differs (the digest\n"
+     "when both have one, bits, C) answers ERROR mismatch and closes. Then each\n"
+     "BOTTLENECK (the head's output: uint8 + scale + zero point, float16 or float32,\n"
+     "checked against the model's C, bits and the transform's padded size) runs the\n"
+     "tail, and each IMAGE (JPEG, with --original) the whole model; the answer is\n"
+     "DETECTIONS (boxes, scores, labels, masks as COCO RLE) with the request's id, or\n"
+     "ERROR. A malformed frame gets ERROR with the reason and its connection is\n"
+     "closed; a client's error never stops the server. Limits: the payload (the\n"
+     "largest bottleneck the model's transform can produce; 32 MiB for IMAGE),\n"
+     "original images of at most 8192 pixels a side and 16 Mpixel, the timeouts.\n"
+     "\n"
+     "One thread per connection, but the model runs one request at a time: libtorch\n"
+     "already spreads a single request over every core (--threads), so running two at\n"
+     "once would not be faster.\n"
+     "\n"
+     "Prints 'hnd serve: listening on ADDR:PORT (...)' when ready, one line per request\n"
+     "(client, request id, bytes, detections, tail ms) and at the end a summary\n"
+     "(connections, requests, errors, bytes in/out, median and p95 model ms).\n",
+     k_serve, N_OPTS(k_serve),
+     "SIGINT/SIGTERM: stop accepting, answer the requests already received, close every\n"
+     "connection, print the summary, exit 0.\n",
+     NULL, 0, 0, 1},
     {"analyze", "where to split: tensor sizes and cumulative parameters per module (Figs. 2-4)",
      "usage: hnd analyze --arch ARCH [--config STUDENT.json] [--input 3x800x800] [--out DIR]\n"
      "                   [--student-channels C[,C...]] [--no-student] [options]\n",

@@ -11,6 +11,7 @@
 #include "cmd_eval_model.h"
 #include "cmd_export.h"
 #include "cmd_info.h"
+#include "cmd_serve.h"
 #include "cmd_sweep.h"
 #include "cmd_train.h"
 #include "cmd_train_teacher.h"
@@ -28,6 +29,7 @@ static const struct {
     {"sweep", cmd_sweep},
     {"eval-model", cmd_eval_model},
     {"export", cmd_export},
+    {"serve", cmd_serve},
     {"analyze", cmd_analyze},
     {"bench-latency", cmd_bench_latency},
 };
