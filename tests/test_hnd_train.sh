@@ -99,14 +99,19 @@ mkdir -p SW && cp -r A SW/b3ch
 grep -q "^student,3,3x20.0x20.0,1200.0,4800.0,1205.0," SW/results.csv || fail "results.csv: $(cat SW/results.csv)"
 # the teacher sends the 8-bit input: synth's 64x64 images at min/max size 64
 # stay 64x64, so 3*64*64 = 12288 bytes (49152 at float32), ratio 1
-grep -q "^teacher,0,input,12288.0,49152.0,12288.0,0,0,12288.0,1,1," SW/results.csv ||
+# (and is not entropy-coded: empty rANS / zstd columns)
+grep -q "^teacher,0,input,12288.0,49152.0,12288.0,,,0,0,12288.0,1,1," SW/results.csv ||
   fail "teacher row: $(cat SW/results.csv)"
 # the printed table: one row per model, all columns on one line
-grep -Eq "^student +3 3x20.0x20.0 +4800 +1205 +[0-9.]+ +[0-9.]+ +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
+grep -Eq "^student +3 3x20.0x20.0 +4800 +1205 +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
   fail "sweep table: $(cat SW/out.txt)"
-grep -Eq "^teacher +- \(input\) +49152 +12288 +1.0000 +1.0000 +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
+grep -Eq "^teacher +- \(input\) +49152 +12288 +- +- +1.0000 +1.0000 +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
   fail "sweep table: $(cat SW/out.txt)"
 "$PY" -c "import json; r = json.load(open('SW/results.json'))['rows']; assert len(r) == 2 and r[0]['ratio_8bit'] > 0"
+# the coded sizes: below the raw 1205 bytes (1200 + 5), above the 5 side bytes; none for the teacher
+"$PY" -c "import json; r = json.load(open('SW/results.json'))['rows']
+assert 5 < r[0]['bytes_8bit_rans'] < 1205 and 5 < r[0]['bytes_8bit_zstd'] < 1300, r[0]
+assert r[1]['bytes_8bit_rans'] is None and r[1]['bytes_8bit_zstd'] is None" || fail "coded sizes in results.json"
 head -c 8 SW/curve.png | od -An -tx1 | grep -q "89 50 4e 47" || fail "curve.png is not a PNG"
 
 # ---- run-directory safety (issue 19): nothing in a run directory changes
