@@ -20,3 +20,12 @@ if(HND_WITH_TORCH)
   hnd_add_script_test(test_serve ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_serve.py)
   set_tests_properties(test_serve PROPERTIES TIMEOUT 300 LABELS "split;torch" DEPENDS "hnd;hnd-torch;serve_tail_ref")
 endif()
+
+# hnd split-detect (the device side) against hnd serve on the loopback: the
+# libtorch head == hnd detect byte for byte, the bundle's C head within a
+# tolerance, hnd eval on the results, --original, a cut connection retried,
+# errors (refused, HELLO mismatch, missing/corrupt image), Ctrl-C.
+if(HND_WITH_TORCH)
+  hnd_add_script_test(test_split_e2e ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_split_e2e.py)
+  set_tests_properties(test_split_e2e PROPERTIES TIMEOUT 900 LABELS "split;torch" DEPENDS "hnd;hnd-torch")
+endif()

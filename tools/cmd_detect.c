@@ -34,69 +34,14 @@
 #include "hnd_error.h"
 #include "mono_clock.h"
 #include "path.h"
+#include "image_ids.h"
 #include "img.h"
 #include "progress.h"
 #include "rcnn.h"
 
-typedef struct {
-    char *path;
-    int64_t image_id;
-} det_input;
-
-typedef struct {
-    det_input *v;
-    int n, cap;
-} det_inputs;
-
-static int push_input(det_inputs *in, const char *path) {
-    if (in->n == in->cap) {
-        int cap = in->cap ? 2 * in->cap : 64;
-        det_input *v = realloc(in->v, sizeof *v * (size_t)cap);
-        if (!v) return hnd_error_set("out of memory");
-        in->v = v;
-        in->cap = cap;
-    }
-    if (!(in->v[in->n].path = strdup(path))) return hnd_error_set("out of memory");
-    in->v[in->n++].image_id = -1;
-    return 0;
-}
-
-/* A file, or the JPEG/PNG files of a directory in name order. */
-static int add_path(det_inputs *in, const char *path) {
-    char **names;
-    int n, rc = 0;
-    if (img_list_files(path, &names, &n) != 0) return -1;
-    for (int i = 0; i < n && rc == 0; i++) rc = push_input(in, names[i]);
-    img_list_destroy(names, n);
-    return rc;
-}
-
-/* image_id from --ann (file_name's base name) or the numeric file stem. */
-static int assign_ids(det_inputs *in, const coco_dataset *ds) {
-    for (int i = 0; i < in->n; i++) {
-        const char *b = path_base(in->v[i].path);
-        if (ds) {
-            for (int64_t k = 0; k < ds->n_images; k++)
-                if (strcmp(path_base(coco_str(ds, ds->images[k].file_name)), b) == 0) {
-                    in->v[i].image_id = ds->images[k].id;
-                    break;
-                }
-            if (in->v[i].image_id < 0)
-                return hnd_error_set("%s: no image with file_name '%s' in %s", in->v[i].path, b, ds->path);
-        } else {
-            char *end;
-            errno = 0;
-            long long id = strtoll(b, &end, 10);
-            if (end == b || *end != '.' || errno || id < 0)
-                return hnd_error_set("%s: cannot derive an image_id from a non-numeric file name "
-                                     "(pass --ann instances.json)",
-                                     in->v[i].path);
-            in->v[i].image_id = id;
-        }
-    }
-    return 0;
-}
-
+/* The images and their ids: image_ids.h (shared with hnd split-detect). */
+typedef ii_input det_input;
+typedef ii_inputs det_inputs;
 
 /* ------------------------------------------------------------- visualize */
 
@@ -190,7 +135,7 @@ static int parse_args(int argc, char **argv, det_opts *o, det_inputs *in, const 
     if (rc == 0 && !o->out) rc = co_usage_error(cmd, "--out RESULTS.json is required");
     if (rc == 0 && !o->arch && !o->config) rc = co_usage_error(cmd, "--arch ARCH or --config C.json is required");
     for (int i = 0; rc == 0 && i < a.n_pos; i++)
-        if (add_path(in, a.pos[i]) != 0) {
+        if (ii_add_path(in, a.pos[i]) != 0) {
             fprintf(stderr, "hnd detect: %s\n", hnd_error());
             rc = 1;
         }
@@ -369,7 +314,7 @@ int cmd_detect(int argc, char **argv) {
         fprintf(stderr, "hnd detect: --ann: %s\n", hnd_error());
         rc = 1;
     }
-    if (rc == 0 && assign_ids(&in, ds) != 0) {
+    if (rc == 0 && ii_assign_ids(&in, ds) != 0) {
         fprintf(stderr, "hnd detect: %s\n", hnd_error());
         rc = 1;
     }
@@ -407,8 +352,7 @@ int cmd_detect(int argc, char **argv) {
     cJSON_Delete(r.arr);
     free(r.per_image);
     sr_destroy(m);
-    for (int i = 0; i < in.n; i++) free(in.v[i].path);
-    free(in.v);
+    ii_inputs_clear(&in);
     if (have_cfg) tc_clear(&tcfg);
     names_clear(&o.names);
     return rc;

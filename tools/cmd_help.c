@@ -146,6 +146,32 @@ static const co_opt k_export[] = {
     FLAG("--quiet", "no summary"),
 };
 
+static const co_opt k_split_detect[] = {
+    STR("--head", "HEAD", NULL, "an export bundle (hnd export DIR: its plain-C head) or a\n"
+                            "student .h5 (the libtorch head) (required)"),
+    STR("--server", "HOST:PORT", NULL, "the hnd serve edge server (required)"),
+    STR("--out", "RESULTS.json", NULL, "COCO results file, as hnd detect writes it (required)"),
+    STR("--config", "S.json", NULL, "(student .h5) the experiment config: its student model's\n"
+                                    "transform sizes and transformer bits (else 8)"),
+    CHOICE("--head-format", "F", "c|torch", NULL, "c (a bundle's head.bin) or torch (a student .h5); default:\n"
+                                                  "what HEAD is"),
+    REAL("--min-size", "N", 32, 8192, NULL, "(student .h5) the transform's shorter side; must match the\n"
+                                            "server's bundle (default: the config's, else 800)"),
+    REAL("--max-size", "N", 32, 8192, NULL, "(student .h5) the transform's longer-side cap (default 1333)"),
+    STR("--ann", "INSTANCES.json", NULL, "take image_id from the annotation file's file_name (default:\n"
+                                         "the numeric file stem, as hnd detect)"),
+    REAL("--rate-mbps", "R", 0, 1e6, "0", "pace the sends to R Mbit/s (emulate a slow link; 0: as fast\n"
+                                          "as the socket goes)"),
+    FLAG("--original", "the edge-computing baseline: send each image as JPEG (the\n"
+                       "file itself, else re-encoded at quality 95); the server\n"
+                       "runs the whole original model"),
+    INT("--retries", "N", 0, 100, "2", "reconnect and resend after a dropped connection, N times"),
+    REAL("--connect-timeout", "S", 0.01, 3600, "10", "seconds per connection attempt (and for the HELLO)"),
+    STR("--timings", "T.csv", NULL, "also write the per-image times (ms) and bytes as CSV"),
+    THREADS_OPT,
+    FLAG("--quiet", "no per-image lines and no summary"),
+};
+
 static const co_opt k_serve[] = {
     STR("--bundle", "DIR", NULL, "an export bundle (hnd export): the tail from tail.h5, the\n"
                                  "model, C, bits and the HELLO digest from manifest.json"),
@@ -352,6 +378,25 @@ static const co_command k_commands[] = {
      "  DIR/manifest.json    model, classes, C, bits, input rule, quantizer, wire format,\n"
      "                       SHA-256 of every file\n",
      k_export, N_OPTS(k_export), NULL, "STUDENT.h5", 1, 1, 1},
+    {"split-detect", "detect with the head here and the tail on an hnd serve edge server",
+     "usage: hnd split-detect --head BUNDLE|STUDENT.h5 --server HOST:PORT --out RESULTS.json\n"
+     "                        [--config S.json] [--head-format c|torch] [--ann INSTANCES.json]\n"
+     "                        [--rate-mbps R] [--original] [--retries N] [--timings T.csv]\n"
+     "                        [--threads N] [--quiet] IMAGES...\n",
+     "The device side of split computing. Connects to the server and says HELLO with\n"
+     "the bundle's manifest digest (zeros for a student .h5), bits and C; a server with\n"
+     "another model refuses, and that is an error. Then per image (JPEG/PNG files, or\n"
+     "directories of them): decode, run the head (transform, stem, encoder, quantizer),\n"
+     "send the bottleneck, receive the detections and append them to RESULTS.json\n"
+     "exactly as hnd detect writes the same detections (image ids likewise; written\n"
+     "atomically once every image is done). A dropped connection is re-opened and the\n"
+     "request resent (--retries); a server ERROR or an unreadable image stops the run\n"
+     "naming the image. Prints per image: head ms, encode ms, bytes sent, network +\n"
+     "server ms (first byte sent to the reply received), tail ms (the server's own),\n"
+     "total ms (head + encode + network+server); then medians, p95, bytes, images/s.\n",
+     k_split_detect, N_OPTS(k_split_detect),
+     "Ctrl-C stops after the current request: nothing is written, exit status 130.\n",
+     "IMAGES", 1, -1, 1},
     {"serve", "the edge server of split computing: runs the tail for hnd split-detect clients",
      "usage: hnd serve (--bundle DIR | --weights STUDENT.h5 [--config S.json])\n"
      "                 [--original W.h5 [--original-config C.json]] [--port P] [--bind ADDR]\n"

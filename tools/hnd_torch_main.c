@@ -12,6 +12,7 @@
 #include "cmd_export.h"
 #include "cmd_info.h"
 #include "cmd_serve.h"
+#include "cmd_split_detect.h"
 #include "cmd_sweep.h"
 #include "cmd_train.h"
 #include "cmd_train_teacher.h"
@@ -30,6 +31,7 @@ static const struct {
     {"eval-model", cmd_eval_model},
     {"export", cmd_export},
     {"serve", cmd_serve},
+    {"split-detect", cmd_split_detect},
     {"analyze", cmd_analyze},
     {"bench-latency", cmd_bench_latency},
 };
