@@ -19,6 +19,7 @@
 #include "ctorch.h"
 #include "det_results.h"
 #include "hnd_error.h"
+#include "link_codec.h"
 #include "img.h"
 #include "mask_rle.h"
 #include "mono_clock.h"
@@ -60,7 +61,7 @@ static int64_t bottleneck_side(int64_t padded) { return ((padded + 1) / 2 + 1) /
 static int dtype_for_bits(int bits) { return bits == 8 ? WF_U8 : bits == 16 ? WF_F16 : WF_F32; }
 
 static const char *dtype_name(int dt) {
-    return dt == WF_U8 ? "uint8" : dt == WF_F16 ? "float16" : dt == WF_F32 ? "float32" : "unknown";
+    return dt == WF_U8 ? "uint8" : dt == WF_F16 ? "float16" : dt == WF_F32 ? "float32" : dt == WF_U8_RANS ? "uint8 (rANS)" : "unknown";
 }
 
 static int set_limits(ss_server *s) {
@@ -71,7 +72,10 @@ static int set_limits(ss_server *s) {
     int64_t d = s->size_divisible, side = (int64_t)ceil(rc->transform.max_size);
     s->max_padded = (side + d - 1) / d * d;
     int64_t b = bottleneck_side(s->max_padded);
-    int64_t bytes = WF_BOTTLENECK_FIXED + (int64_t)s->channels * b * b * (int64_t)wf_dtype_size(dtype_for_bits(s->model.bits));
+    int64_t numel = (int64_t)s->channels * b * b;
+    int64_t bytes = WF_BOTTLENECK_FIXED + numel * (int64_t)wf_dtype_size(dtype_for_bits(s->model.bits));
+    /* an 8-bit link may also come coded (WF_U8_RANS): at most 2 numel + 1024 */
+    if (s->model.bits == 8) bytes = WF_BOTTLENECK_FIXED + 2 * numel + 1024;
     if (bytes > UINT32_MAX - WF_HEADER_BYTES)
         return hnd_error_set("split server: the largest bottleneck (%lld bytes) does not fit a frame", (long long)bytes);
     s->max_bneck = (uint32_t)bytes;
@@ -449,17 +453,44 @@ static void run_tail(ss_server *s, const wf_bottleneck *b, ss_result *r) {
     r->have_det = 1;
 }
 
+/* A coded 8-bit tensor (WF_U8_RANS) as the plain one it codes: its shape
+ * is checked against the model before anything is allocated, then the
+ * stream decoded into *plain (malloc'd). 0, or -1 with the error code. */
+static int uncode(const ss_server *s, wf_bottleneck *b, uint8_t **plain, int *code, char *err, size_t n) {
+    wf_bottleneck v = *b;
+    v.dtype = WF_U8;
+    v.data_bytes = (size_t)b->c * b->h * b->w;
+    if (check_bottleneck(s, &v, err, n) != 0) return *code = WF_E_MISMATCH, -1;
+    if (!(*plain = malloc(v.data_bytes))) return *code = WF_E_INTERNAL, snprintf(err, n, "out of memory"), -1;
+    if (lc_decode(b->data, b->data_bytes, *plain, (int)b->c, (int)b->h, (int)b->w, err, n) != 0)
+        return *code = WF_E_MALFORMED, -1;
+    v.data = *plain;
+    *b = v;
+    return 0;
+}
+
 static void on_bottleneck(ss_server *s, const wf_header *hd, const uint8_t *p, ss_result *r) {
     wf_bottleneck b;
     char err[512];
+    uint8_t *plain = NULL;
+    int code = 0;
     if (wf_decode_bottleneck(p, hd->payload_len, &b, err, sizeof err) != 0)
         return result_error(r, WF_E_MALFORMED, 1, err);
     r->image_id = b.image_id;
-    if (check_bottleneck(s, &b, err, sizeof err) != 0) return result_error(r, WF_E_MISMATCH, 0, err);
-    if (check_values(&b, err, sizeof err) != 0) return result_error(r, WF_E_MALFORMED, 0, err);
+    if (b.dtype == WF_U8_RANS && uncode(s, &b, &plain, &code, err, sizeof err) != 0) {
+        free(plain);
+        return result_error(r, code, 0, err);
+    }
+    if (check_bottleneck(s, &b, err, sizeof err) != 0) code = WF_E_MISMATCH;
+    else if (check_values(&b, err, sizeof err) != 0) code = WF_E_MALFORMED;
+    if (code) {
+        free(plain);
+        return result_error(r, code, 0, err);
+    }
     r->oh = b.orig_h;
     r->ow = b.orig_w;
     run_tail(s, &b, r);
+    free(plain);
 }
 
 /* ------------------------------------------------------------ IMAGE */

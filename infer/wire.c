@@ -94,6 +94,7 @@ uint32_t wf_crc32(uint32_t crc, const void *data, size_t n) {
 size_t wf_dtype_size(int dtype) {
     switch (dtype) {
     case WF_U8: return 1;
+    case WF_U8_RANS: return 1;
     case WF_F16: return 2;
     case WF_F32: return 4;
     default: return 0;
@@ -253,7 +254,7 @@ uint8_t *wf_encode_hello(uint16_t type, uint64_t request_id, const wf_hello *p, 
  * (the tensor's byte count is checked by each against its own length). */
 static int check_bottleneck(const wf_bottleneck *p, char *err, size_t errlen) {
     if (wf_dtype_size(p->dtype) == 0) return fail(err, errlen, "BOTTLENECK: unknown dtype %u", (unsigned)p->dtype);
-    if (p->dtype == WF_U8) {
+    if (p->dtype == WF_U8 || p->dtype == WF_U8_RANS) {
         if (!isfinite(p->scale) || !(p->scale > 0.0f))
             return fail(err, errlen, "BOTTLENECK: u8 scale %g (must be finite and > 0)", (double)p->scale);
     } else {
@@ -292,10 +293,19 @@ static uint64_t bottleneck_bytes(const wf_bottleneck *p) {
     return (uint64_t)p->c * p->h * p->w * wf_dtype_size(p->dtype);
 }
 
+/* The tensor's bytes fit its shape: exactly C*h*w elements, or for a coded
+ * tensor a stream of 1 .. 2*C*h*w + 1024 bytes (link_codec's worst case is
+ * below that). */
+static int data_fits(const wf_bottleneck *p, uint64_t have) {
+    uint64_t bytes = bottleneck_bytes(p);
+    if (p->dtype == WF_U8_RANS) return have >= 1 && have <= 2 * bytes + 1024;
+    return have == bytes;
+}
+
 uint8_t *wf_encode_bottleneck(uint64_t request_id, const wf_bottleneck *p, size_t *n, char *err, size_t errlen) {
     if (check_bottleneck(p, err, errlen) != 0) return NULL;
-    uint64_t bytes = bottleneck_bytes(p);
-    if (p->data_bytes != bytes || !p->data) {
+    uint64_t bytes = p->dtype == WF_U8_RANS ? p->data_bytes : bottleneck_bytes(p);
+    if (!data_fits(p, p->data_bytes) || !p->data) {
         fail(err, errlen, "BOTTLENECK: %zu data bytes for [1,%u,%u,%u] of %zu-byte elements (%llu expected)",
              p->data ? p->data_bytes : 0, (unsigned)p->c, (unsigned)p->h, (unsigned)p->w, wf_dtype_size(p->dtype),
              (unsigned long long)bytes);
@@ -476,6 +486,10 @@ int wf_decode_bottleneck(const uint8_t *payload, size_t len, wf_bottleneck *out,
     if (reserved != 0) return fail(err, errlen, "BOTTLENECK: reserved field %u (must be 0)", (unsigned)reserved);
     if (check_bottleneck(out, err, errlen) != 0) return -1;
     uint64_t bytes = bottleneck_bytes(out), rest = len - WF_BOTTLENECK_FIXED;
+    if (out->dtype == WF_U8_RANS && !data_fits(out, rest))
+        return fail(err, errlen, "BOTTLENECK: a coded [1,%u,%u,%u] tensor of %llu bytes (1..%llu)", (unsigned)out->c,
+                    (unsigned)out->h, (unsigned)out->w, (unsigned long long)rest, (unsigned long long)(2 * bytes + 1024));
+    if (out->dtype == WF_U8_RANS) bytes = rest;
     if (bytes != rest)
         return fail(err, errlen, "BOTTLENECK: [1,%u,%u,%u] of %zu-byte elements is %llu bytes, the payload holds %llu",
                     (unsigned)out->c, (unsigned)out->h, (unsigned)out->w, wf_dtype_size(out->dtype),

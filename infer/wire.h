@@ -42,7 +42,7 @@
  *
  *   BOTTLENECK (client -> server):
  *      0   8  i64 image id
- *      8   1  u8 dtype (WF_U8, WF_F16, WF_F32)
+ *      8   1  u8 dtype (WF_U8, WF_F16, WF_F32, WF_U8_RANS)
  *      9   1  u8 zero point (u8 only; else 0)
  *     10   2  u16 reserved (0)
  *     12   4  f32 scale (u8 only; else 0)
@@ -51,8 +51,10 @@
  *     36   4  u32 resized height          40  4  u32 resized width
  *     44   4  u32 padded height           48  4  u32 padded width   (the transform's batch)
  *     52   …  the tensor's C*h*w elements in C order (1, 2 or 4 bytes each,
- *             f16/f32 little-endian IEEE): exactly the rest of the payload
- *   Checked: dtype known; u8: scale finite and > 0, else scale 0 and zero
+ *             f16/f32 little-endian IEEE): exactly the rest of the payload;
+ *             WF_U8_RANS: the uint8 tensor coded losslessly (link_codec.h's
+ *             stream: MED prediction + rANS), 1 .. 2*C*h*w + 1024 bytes
+ *   Checked: dtype known; u8 (plain or coded): scale finite and > 0, else scale 0 and zero
  *   point 0; reserved 0; C, h, w and the six image sides in 1..WF_MAX_DIM;
  *   resized <= padded and h <= padded height, w <= padded width.
  *
@@ -117,7 +119,7 @@ typedef enum {
     WF_BYE = 7,
 } wf_type;
 
-typedef enum { WF_U8 = 1, WF_F16 = 2, WF_F32 = 3 } wf_dtype;
+typedef enum { WF_U8 = 1, WF_F16 = 2, WF_F32 = 3, WF_U8_RANS = 4 } wf_dtype;
 enum { WF_JPEG = 1 };
 
 typedef enum {
@@ -229,7 +231,8 @@ int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out,
 void wf_detections_clear(wf_detections *d);
 int wf_decode_error(const uint8_t *payload, size_t len, wf_error *out, char *err, size_t errlen);
 
-/* Element size of a dtype (1, 2, 4), 0 for an unknown one. */
+/* Element size of a dtype (1, 2, 4; WF_U8_RANS: 1, once decoded), 0 for an
+ * unknown one. */
 size_t wf_dtype_size(int dtype);
 
 /* 1 on a little-endian host, where a bottleneck's f16/f32 bytes are the

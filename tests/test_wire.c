@@ -608,7 +608,7 @@ static void expect_refused(int sample, void (*edit)(uint8_t *p, size_t *len), co
 
 /* bottleneck edits (sample 2: u8, c2 h3 w4; sample 4: f32) */
 static void e_dtype0(uint8_t *p, size_t *l) { (void)l; p[8] = 0; }
-static void e_dtype4(uint8_t *p, size_t *l) { (void)l; p[8] = 4; }
+static void e_dtype5(uint8_t *p, size_t *l) { (void)l; p[8] = 5; }
 static void e_reserved(uint8_t *p, size_t *l) { (void)l; p[11] = 1; }
 static void e_scale(uint8_t *p, uint32_t bits) { put32le(p + 12, bits); }
 static void e_scale_nan(uint8_t *p, size_t *l) { (void)l; e_scale(p, 0x7FC00000u); }
@@ -641,7 +641,7 @@ static void e_count_wrap(uint8_t *p, size_t *l) {
 static void test_bottleneck_fields(void **state) {
     (void)state;
     expect_refused(2, e_dtype0, "dtype");
-    expect_refused(2, e_dtype4, "dtype");
+    expect_refused(2, e_dtype5, "dtype");
     expect_refused(2, e_reserved, "reserved");
     expect_refused(2, e_scale_nan, "scale");
     expect_refused(2, e_scale_inf, "scale");
@@ -778,13 +778,47 @@ static void test_error_hello_fields(void **state) {
     free(f);
 }
 
+/* WF_U8_RANS: a coded 8-bit tensor travels as a stream of 1 .. 2*C*h*w +
+ * 1024 bytes (the shape says what it decodes to). */
+static void test_coded_bottleneck(void **state) {
+    (void)state;
+    char err[256];
+    static uint8_t stream[2 * 2 * 3 * 4 + 1024 + 1];
+    memset(stream, 0xA5, sizeof stream);
+    wf_bottleneck b = sample_bottleneck(WF_U8), o;
+    b.dtype = WF_U8_RANS;
+    b.data = stream;
+    size_t n;
+    for (size_t len = 1; len <= 2 * 24 + 1024; len += 97) {
+        b.data_bytes = len;
+        uint8_t *f = wf_encode_bottleneck(9, &b, &n, err, sizeof err);
+        assert_non_null(f);
+        assert_int_equal(n, 32 + WF_BOTTLENECK_FIXED + len);
+        assert_int_equal(wf_decode_bottleneck(f + 32, n - 32, &o, err, sizeof err), 0);
+        assert_int_equal(o.dtype, WF_U8_RANS);
+        assert_int_equal(o.data_bytes, len);
+        assert_true(o.scale == 0.125f && o.zero_point == 17);
+        assert_memory_equal(o.data, stream, len);
+        free(f);
+    }
+    b.data_bytes = 2 * 24 + 1024 + 1;   /* longer than any coding of 24 values */
+    assert_null(wf_encode_bottleneck(9, &b, &n, err, sizeof err));
+    b.data_bytes = 0;
+    assert_null(wf_encode_bottleneck(9, &b, &n, err, sizeof err));
+    b.data_bytes = 10;
+    b.scale = 0;   /* a coded uint8 tensor needs its scale like a plain one */
+    assert_null(wf_encode_bottleneck(9, &b, &n, err, sizeof err));
+    assert_non_null(strstr(err, "scale"));
+}
+
 static void test_misc(void **state) {
     (void)state;
     assert_int_equal(wf_dtype_size(WF_U8), 1);
     assert_int_equal(wf_dtype_size(WF_F16), 2);
     assert_int_equal(wf_dtype_size(WF_F32), 4);
     assert_int_equal(wf_dtype_size(0), 0);
-    assert_int_equal(wf_dtype_size(4), 0);
+    assert_int_equal(wf_dtype_size(WF_U8_RANS), 1);   /* once decoded */
+    assert_int_equal(wf_dtype_size(5), 0);
     assert_string_equal(wf_type_name(WF_DETECTIONS), "DETECTIONS");
     assert_string_equal(wf_type_name(99), "?");
     uint32_t one = 1;
@@ -1136,6 +1170,7 @@ int main(void) {
         cmocka_unit_test(test_bottleneck_fields),
         cmocka_unit_test(test_detections_fields),
         cmocka_unit_test(test_error_hello_fields),
+        cmocka_unit_test(test_coded_bottleneck),
         cmocka_unit_test(test_misc),
         cmocka_unit_test(test_seed_frames),
         cmocka_unit_test(test_read_frame_valid),

@@ -165,6 +165,8 @@ static const co_opt k_split_detect[] = {
     FLAG("--original", "the edge-computing baseline: send each image as JPEG (the\n"
                        "file itself, else re-encoded at quality 95); the server\n"
                        "runs the whole original model"),
+    CHOICE("--codec", "C", "raw|rans", "raw", "an 8-bit bottleneck as its bytes (raw) or coded losslessly\n"
+                                             "(rans: MED prediction + rANS, about half the bytes)"),
     INT("--retries", "N", 0, 100, "2", "reconnect and resend after a dropped connection, N times"),
     REAL("--connect-timeout", "S", 0.01, 3600, "10", "seconds per connection attempt (and for the HELLO)"),
     STR("--timings", "T.csv", NULL, "also write the per-image times (ms) and bytes as CSV"),

@@ -38,6 +38,7 @@
 #include "det_results.h"
 #include "file_check.h"
 #include "hnd_error.h"
+#include "link_codec.h"
 #include "hnd_model.h"
 #include "image_ids.h"
 #include "img.h"
@@ -70,6 +71,7 @@ typedef struct {
     hnd_head *ch;             /* the C head (NULL with --original) */
     sr_model *m;              /* the libtorch head (NULL with --original) */
     int bits, channels;
+    int rans;                 /* --codec rans: code an 8-bit bottleneck (link_codec.h) */
     double min_size, max_size;   /* the C head's transform */
     wf_hello hello;
     char what[256];           /* for the summary line */
@@ -175,6 +177,27 @@ static double now_ms(void) { return 1e3 * mono_now_s(); }
 
 static int dtype_of_bits(int bits) { return bits == 8 ? WF_U8 : bits == 16 ? WF_F16 : WF_F32; }
 
+/* The BOTTLENECK frame of b, its 8-bit tensor coded first with --codec
+ * rans (WF_U8_RANS: the same values, about half the bytes). */
+static uint8_t *bottleneck_frame(const sd_head *h, wf_bottleneck *b, uint64_t rid, size_t *n, char *err, size_t errlen) {
+    if (!h->rans || b->dtype != WF_U8) return wf_encode_bottleneck(rid, b, n, err, errlen);
+    size_t cap = lc_bound(b->data_bytes), len = 0;
+    uint8_t *coded = malloc(cap), *frame = NULL;
+    if (!coded) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (lc_encode(b->data, (int)b->c, (int)b->h, (int)b->w, LC_PRED_MED, coded, cap, &len, err, errlen) == 0) {
+        wf_bottleneck c = *b;
+        c.dtype = WF_U8_RANS;
+        c.data = coded;
+        c.data_bytes = len;
+        frame = wf_encode_bottleneck(rid, &c, n, err, errlen);
+    }
+    free(coded);
+    return frame;
+}
+
 /* The C head on im: *frame (malloc'd) a BOTTLENECK frame. */
 static int run_c_head(const sd_head *h, const img_u8 *im, int64_t image_id, uint64_t rid, uint8_t **frame,
                       size_t *n, sd_times *t) {
@@ -214,7 +237,7 @@ static int run_c_head(const sd_head *h, const img_u8 *im, int64_t image_id, uint
                        .resized_h = (uint32_t)rs[0], .resized_w = (uint32_t)rs[1],
                        .padded_h = (uint32_t)H, .padded_w = (uint32_t)W,
                        .data = buf, .data_bytes = numel * es};
-    *frame = wf_encode_bottleneck(rid, &b, n, err, sizeof err);
+    *frame = bottleneck_frame(h, &b, rid, n, err, sizeof err);
     free(buf);
     t->head_ms = t1 - t0;
     t->encode_ms = now_ms() - t1;
@@ -258,7 +281,7 @@ static int run_torch_head(const sd_head *h, const img_u8 *im, int64_t image_id, 
                            .resized_h = (uint32_t)link.sizes[0][0], .resized_w = (uint32_t)link.sizes[0][1],
                            .padded_h = (uint32_t)link.padded_hw[0], .padded_w = (uint32_t)link.padded_hw[1],
                            .data = buf, .data_bytes = bytes};
-        if (!(*frame = wf_encode_bottleneck(rid, &b, n, err, sizeof err))) rc = hnd_error_set("%s", err);
+        if (!(*frame = bottleneck_frame(h, &b, rid, n, err, sizeof err))) rc = hnd_error_set("%s", err);
     }
     free(buf);
     sr_link_clear(&link);
@@ -342,7 +365,7 @@ static int reply_to_host(const wf_detections *d, const img_u8 *im, dr_host *out)
 /* ---------------------------------------------------------------- main */
 
 typedef struct {
-    const char *head, *server, *out, *config, *format, *ann, *timings;
+    const char *head, *server, *out, *config, *format, *ann, *timings, *codec;
     double rate_mbps, connect_timeout, min_size, max_size;
     int original, retries, quiet, threads_set;
     long long threads;
@@ -359,6 +382,7 @@ static int parse_args(int argc, char **argv, sd_opts *o, ii_inputs *in, const co
     o->format = co_str(&a, "--head-format", NULL);
     o->ann = co_str(&a, "--ann", NULL);
     o->timings = co_str(&a, "--timings", NULL);
+    o->codec = co_str(&a, "--codec", "raw");
     o->rate_mbps = co_real(&a, "--rate-mbps", 0);
     o->connect_timeout = co_real(&a, "--connect-timeout", 10);
     o->min_size = co_real(&a, "--min-size", 0);
@@ -536,6 +560,7 @@ int cmd_split_detect(int argc, char **argv) {
     if (rc == 0 && h.is_c) hnd_head_set_threads(o.threads_set ? (int)o.threads : 0);
     h.hello.bits = (uint32_t)h.bits;
     h.hello.channels = (uint32_t)h.channels;
+    h.rans = o.codec && strcmp(o.codec, "rans") == 0;
 
     /* Ctrl-C: finish waiting for nothing more, write nothing, exit 130 */
     struct sigaction sa, old_sa;

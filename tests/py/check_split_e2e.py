@@ -269,6 +269,17 @@ def tests(t, srv):
     if check(rc == 0, f"split-detect (C head): {err}"):
         wb, ws = close_enough(t("det.json"), t("split_c.json"), "C head")
         print(f"C head: boxes within {wb:.4f} px, scores within {ws:.5f} of hnd detect", flush=True)
+    # 2b. --codec rans: the 8-bit bottleneck coded losslessly (MED + rANS):
+    # the same results byte for byte, fewer bytes on the link
+    rc, out, err = sd("--head", t("S.h5"), "--config", t("config.json"), *SIZE, "--codec", "rans", "--out",
+                      t("split_rans.json"), "--timings", t("timings_rans.csv"), "--quiet", t("img"))
+    if check(rc == 0, f"split-detect --codec rans: {err}"):
+        check(open(t("split_rans.json"), "rb").read() == open(t("det.json"), "rb").read(),
+              "--codec rans: results differ from hnd detect (the coding must be lossless)")
+        raw = sum(int(r["bytes_sent"]) for r in csv.DictReader(open(t("timings.csv"))))
+        coded = sum(int(r["bytes_sent"]) for r in csv.DictReader(open(t("timings_rans.csv"))))
+        check(coded < raw, f"--codec rans sent {coded} bytes, raw {raw}")
+        print(f"--codec rans: identical results, {coded} bytes sent instead of {raw}", flush=True)
     # 3. hnd eval accepts a results file (--ann ids) on synth's images
     ann = t("syn", "annotations", "instances_val.json")
     rc, out, err = sd("--head", t("B"), "--ann", ann, "--out", t("split_syn.json"), "--quiet", t("syn", "val"))
