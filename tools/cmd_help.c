@@ -383,8 +383,8 @@ static const co_command k_commands[] = {
     {"split-detect", "detect with the head here and the tail on an hnd serve edge server",
      "usage: hnd split-detect --head BUNDLE|STUDENT.h5 --server HOST:PORT --out RESULTS.json\n"
      "                        [--config S.json] [--head-format c|torch] [--ann INSTANCES.json]\n"
-     "                        [--rate-mbps R] [--original] [--retries N] [--timings T.csv]\n"
-     "                        [--threads N] [--quiet] IMAGES...\n",
+     "                        [--rate-mbps R] [--codec raw|rans] [--original] [--retries N]\n"
+     "                        [--timings T.csv] [--threads N] [--quiet] IMAGES...\n",
      "The device side of split computing. Connects to the server and says HELLO with\n"
      "the bundle's manifest digest (zeros for a student .h5), bits and C; a server with\n"
      "another model refuses, and that is an error. Then per image (JPEG/PNG files, or\n"
