@@ -108,10 +108,11 @@ def main():
     check(not leftovers(TMP), f"temporary directories left: {leftovers(TMP)}")
 
     # the halves: hnd's head + tail.h5 == whole; the C head + tail.h5 ~ whole
-    p = subprocess.run([os.path.join(BIN, "tests", "export_split_check"), student, bundle, *SIZE, "--images", "3"],
-                       capture_output=True, text=True)
-    print(p.stdout, p.stderr)
-    check(p.returncode == 0, "export_split_check")
+    if os.environ.get("HND_TEST_SCOPE") != "short":   # the sanitizer pass: the image-dir run below only
+        p = subprocess.run([os.path.join(BIN, "tests", "export_split_check"), student, bundle, *SIZE, "--images",
+                            "3"], capture_output=True, text=True)
+        print(p.stdout, p.stderr)
+        check(p.returncode == 0, "export_split_check")
     # real 8-bit images that need resizing: the C runtime's own transform too
     from PIL import Image
     imgs = os.path.join(TMP, "images")

@@ -208,6 +208,10 @@ def main():
     cfg["teacher_model"]["ckpt"] = t("T.h5")
     cfg["student_model"]["ckpt"] = t("S.h5")
     cfg["output_dir"] = t("run")
+    # a random model keeps the most detections it may: 10 per image (with
+    # masks) keep the server's tail, and so this test, short
+    for m in ("teacher_model", "student_model"):
+        cfg[m]["params"].update(box_detections_per_img=10, rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100)
     json.dump(cfg, open(t("config.json"), "w"), indent=1)
     # images: several sizes, JPEG and PNG, numeric stems (hnd detect's ids)
     import numpy as np
@@ -215,7 +219,10 @@ def main():
     rng = np.random.default_rng(0)
     os.makedirs(t("img"))
     os.makedirs(t("jpg"))
-    for i, (w, h) in enumerate([(160, 120), (200, 150), (97, 131), (256, 64), (120, 160)]):
+    sizes = [(160, 120), (200, 150), (97, 131), (256, 64), (120, 160)]
+    if os.environ.get("HND_TEST_SCOPE") == "short":   # the sanitizer pass: every path, fewer images
+        sizes = sizes[:2]
+    for i, (w, h) in enumerate(sizes):
         a = (rng.random((h, w, 3)) * 80).astype(np.uint8)
         for k in range(3):   # a few solid shapes
             y, x = rng.integers(0, h - h // 3), rng.integers(0, w - w // 3)
@@ -260,7 +267,7 @@ def tests(t, srv):
                         r"total [\d.]+ ms", err), f"per-image line: {err}")
         check("images/s" in err and "median" in err and "p95" in err, f"summary: {err}")
         rows = list(csv.DictReader(open(t("timings.csv"))))
-        check(len(rows) == 5, f"timings.csv: {len(rows)} rows")
+        check(len(rows) == len(os.listdir(t("img"))), f"timings.csv: {len(rows)} rows")
         for r in rows:
             check(int(r["bytes_sent"]) > 52 and float(r["tail_ms"]) > 0 and float(r["head_ms"]) > 0 and
                   float(r["total_ms"]) >= float(r["net_ms"]), f"timings row {r}")
@@ -335,21 +342,29 @@ def tests(t, srv):
     rc, out, err = run("split-detect", "--server", srv.addr, "--head", t("B"), "--out", t("x_fmt.json"),
                        "--head-format", "torch", t("img"))
     check(rc == 2 and "--head-format" in err, f"bundle with --head-format torch: {rc} {err}")
-    # Ctrl-C during a slow send (50 kbit/s: about a second per frame)
+    # Ctrl-C during a slow send (50 kbit/s: about a second per frame), sent
+    # once the first image's line is out: the handler is installed by then
+    # (a fixed sleep loses the race when libtorch loads slowly, as under ASan)
     p = subprocess.Popen([HND, "split-detect", "--server", srv.addr, "--head", t("B"), "--rate-mbps", "0.05",
                           "--out", t("x_int.json"), t("img")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
-    time.sleep(2.0)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(p.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.time() + 120
+    while not lines and p.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     try:
-        out, err = p.communicate(timeout=30)
+        p.wait(timeout=30)
+        reader.join(timeout=5)
+        err = "".join(lines)
         check(p.returncode == 130, f"Ctrl-C: exit {p.returncode}: {err}")
         check("interrupted" in err, f"Ctrl-C: {err}")
         check(not os.path.exists(t("x_int.json")), "Ctrl-C: results written")
     except subprocess.TimeoutExpired:
         p.kill()
         check(False, "Ctrl-C: split-detect did not stop within 30 s")
-
 
 if __name__ == "__main__":
     main()

@@ -212,6 +212,8 @@ int mf_write(const char *dir, const hg_head *h, const rcnn_config *rc, mf_file *
 
 /* ---- reading ---- */
 
+#define MF_MAX_BYTES (1u << 20)
+
 static const cJSON *object(const char *file, const cJSON *root, const char *key) {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!cJSON_IsObject(o)) hnd_error_set("%s: '%s': an object expected", file, key);
@@ -252,11 +254,16 @@ int mf_read(const char *dir, mf_info *out) {
     memset(out, 0, sizeof *out);
     char path[4096];
     if (path_join(path, sizeof path, dir, "manifest.json") != 0) return -1;
-    if (fchk_regular(path, FCHK_JSON_MAX) != 0 || sha256_file(path, out->digest) != 0) return -1;
+    /* a manifest is a few kB: 1 MiB is a generous cap, and the buffer is the
+     * file's own size */
+    struct stat st;
+    if (fchk_regular(path, MF_MAX_BYTES) != 0 || sha256_file(path, out->digest) != 0) return -1;
+    if (stat(path, &st) != 0) return hnd_error_set("%s: cannot stat", path);
     FILE *f = fopen(path, "rb");
     if (!f) return hnd_error_set("%s: cannot open", path);
-    char *text = malloc(FCHK_JSON_MAX + 1);
-    size_t n = text ? fread(text, 1, FCHK_JSON_MAX, f) : 0;
+    size_t size = (size_t)st.st_size;
+    char *text = malloc(size + 1);
+    size_t n = text ? fread(text, 1, size, f) : 0;
     fclose(f);
     if (!text) return hnd_error_set("out of memory");
     text[n] = 0;
