@@ -1,13 +1,13 @@
 /* link_codec.c: see link_codec.h. */
 #include "link_codec.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <zstd.h>
 
+#include "err_buf.h"
 #include "hnd_error.h"
 #include "rans.h"
 
@@ -15,15 +15,6 @@
 #define LC_ZSTD_LEVEL 19
 #define LC_HEADER 2
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* The MED guess for (y, x) of one plane (row stride w). */
 static inline int med(const uint8_t *p, int w, int y, int x) {
@@ -48,19 +39,19 @@ size_t lc_bound(size_t n) { return LC_HEADER + rans_bound(n); }
 
 static int shape_ok(int c, int h, int w, char *err, size_t errlen) {
     if (c < 0 || h < 0 || w < 0 || (int64_t)c * h * w > UINT32_MAX)
-        return fail(err, errlen, "link codec: bad shape %dx%dx%d", c, h, w);
+        return eb_fail(err, errlen, "link codec: bad shape %dx%dx%d", c, h, w);
     return 0;
 }
 
 int lc_encode(const uint8_t *q, int c, int h, int w, int pred, uint8_t *out, size_t cap, size_t *out_len, char *err,
               size_t errlen) {
     if (shape_ok(c, h, w, err, errlen) != 0) return -1;
-    if (pred != LC_PRED_NONE && pred != LC_PRED_MED) return fail(err, errlen, "link codec: unknown predictor %d", pred);
+    if (pred != LC_PRED_NONE && pred != LC_PRED_MED) return eb_fail(err, errlen, "link codec: unknown predictor %d", pred);
     size_t n = (size_t)c * h * w;
-    if (!out || cap < lc_bound(n)) return fail(err, errlen, "link codec: output buffer too small");
+    if (!out || cap < lc_bound(n)) return eb_fail(err, errlen, "link codec: output buffer too small");
     uint8_t *r = NULL;
     if (pred == LC_PRED_MED) {
-        if (!(r = malloc(n ? n : 1))) return fail(err, errlen, "link codec: out of memory");
+        if (!(r = malloc(n ? n : 1))) return eb_fail(err, errlen, "link codec: out of memory");
         lc_med_residuals(q, c, h, w, r);
     }
     out[0] = LC_VERSION;
@@ -73,9 +64,9 @@ int lc_encode(const uint8_t *q, int c, int h, int w, int pred, uint8_t *out, siz
 
 int lc_decode(const uint8_t *in, size_t len, uint8_t *q, int c, int h, int w, char *err, size_t errlen) {
     if (shape_ok(c, h, w, err, errlen) != 0) return -1;
-    if (!in || len < LC_HEADER) return fail(err, errlen, "link codec: a stream of %zu bytes is too short", len);
-    if (in[0] != LC_VERSION) return fail(err, errlen, "link codec: version %u, this reader knows %d", in[0], LC_VERSION);
-    if (in[1] != LC_PRED_NONE && in[1] != LC_PRED_MED) return fail(err, errlen, "link codec: unknown predictor %u", in[1]);
+    if (!in || len < LC_HEADER) return eb_fail(err, errlen, "link codec: a stream of %zu bytes is too short", len);
+    if (in[0] != LC_VERSION) return eb_fail(err, errlen, "link codec: version %u, this reader knows %d", in[0], LC_VERSION);
+    if (in[1] != LC_PRED_NONE && in[1] != LC_PRED_MED) return eb_fail(err, errlen, "link codec: unknown predictor %u", in[1]);
     size_t n = (size_t)c * h * w;
     if (rans_decode_u8(in + LC_HEADER, len - LC_HEADER, q, n, err, errlen) != 0) return -1;
     if (in[1] == LC_PRED_MED) {   /* raster order: every guess uses values already restored */

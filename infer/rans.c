@@ -2,23 +2,15 @@
  * "Asymmetric numeral systems" (2013), with byte-wise renormalisation. */
 #include "rans.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "err_buf.h"
+
 #define M (1u << RANS_PROB_BITS)
 #define L (1u << 23)   /* lower bound of the state; the state stays below 256 L */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -59,9 +51,9 @@ static void scale_freqs(const uint64_t count[256], uint64_t n, uint32_t f[256]) 
 }
 
 int rans_encode_u8(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t *out_len, char *err, size_t errlen) {
-    if ((!in && n) || !out || !out_len) return fail(err, errlen, "rans: NULL argument");
-    if (n > UINT32_MAX) return fail(err, errlen, "rans: %zu symbols, at most %u", n, UINT32_MAX);
-    if (cap < rans_bound(n)) return fail(err, errlen, "rans: output buffer of %zu bytes, %zu needed", cap, rans_bound(n));
+    if ((!in && n) || !out || !out_len) return eb_fail(err, errlen, "rans: NULL argument");
+    if (n > UINT32_MAX) return eb_fail(err, errlen, "rans: %zu symbols, at most %u", n, UINT32_MAX);
+    if (cap < rans_bound(n)) return eb_fail(err, errlen, "rans: output buffer of %zu bytes, %zu needed", cap, rans_bound(n));
     uint64_t count[256] = {0};
     for (size_t i = 0; i < n; i++) count[in[i]]++;
     uint32_t f[256], c[256], cum = 0;
@@ -112,10 +104,10 @@ int rans_encode_u8(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t
  * after the table in *pos. */
 static int read_table(const uint8_t *in, size_t len, uint32_t *n, uint32_t f[256], uint32_t c[256], size_t *pos,
                       char *err, size_t errlen) {
-    if (!in || len < RANS_HEADER_BYTES) return fail(err, errlen, "rans stream: %zu bytes, shorter than its header", len);
-    if (in[0] != RANS_VERSION) return fail(err, errlen, "rans stream: version %u, this reader knows %d", in[0], RANS_VERSION);
+    if (!in || len < RANS_HEADER_BYTES) return eb_fail(err, errlen, "rans stream: %zu bytes, shorter than its header", len);
+    if (in[0] != RANS_VERSION) return eb_fail(err, errlen, "rans stream: version %u, this reader knows %d", in[0], RANS_VERSION);
     if (in[1] != RANS_PROB_BITS)
-        return fail(err, errlen, "rans stream: precision %u bits, expected %d", in[1], RANS_PROB_BITS);
+        return eb_fail(err, errlen, "rans stream: precision %u bits, expected %d", in[1], RANS_PROB_BITS);
     *n = get_u32(in + 2);
     size_t p = RANS_HEADER_BYTES;
     uint32_t cum = 0;
@@ -126,17 +118,17 @@ static int read_table(const uint8_t *in, size_t len, uint32_t *n, uint32_t f[256
         if (!(in[6 + s / 8] >> (s % 8) & 1)) continue;
         f[s] = 0;
         for (int shift = 0;; shift += 7) {   /* LEB128, at most 3 bytes for 2^14 */
-            if (p >= len) return fail(err, errlen, "rans stream: truncated in its frequency table");
-            if (shift > 14) return fail(err, errlen, "rans stream: symbol %d: frequency longer than 3 bytes", s);
+            if (p >= len) return eb_fail(err, errlen, "rans stream: truncated in its frequency table");
+            if (shift > 14) return eb_fail(err, errlen, "rans stream: symbol %d: frequency longer than 3 bytes", s);
             f[s] |= (uint32_t)(in[p] & 0x7f) << shift;
             if (!(in[p++] & 0x80)) break;
         }
-        if (f[s] == 0 || f[s] > M) return fail(err, errlen, "rans stream: symbol %d has frequency %u", s, f[s]);
+        if (f[s] == 0 || f[s] > M) return eb_fail(err, errlen, "rans stream: symbol %d has frequency %u", s, f[s]);
         cum += f[s];
         present++;
     }
     if (*n == 0 ? present != 0 : cum != M)
-        return fail(err, errlen, "rans stream: frequencies sum to %u, expected %u", cum, *n ? M : 0);
+        return eb_fail(err, errlen, "rans stream: frequencies sum to %u, expected %u", cum, *n ? M : 0);
     *pos = p;
     return 0;
 }
@@ -151,18 +143,18 @@ int rans_decode_u8(const uint8_t *in, size_t len, uint8_t *out, size_t n, char *
     uint32_t count, f[256], c[256];
     size_t pos;
     if (read_table(in, len, &count, f, c, &pos, err, errlen) != 0) return -1;
-    if (count != n) return fail(err, errlen, "rans stream: holds %u symbols, %zu expected", count, n);
-    if (n == 0) return pos == len ? 0 : fail(err, errlen, "rans stream: %zu bytes after an empty table", len - pos);
-    if (!out) return fail(err, errlen, "rans: NULL output");
-    if (len - pos < 4) return fail(err, errlen, "rans stream: truncated before its state");
+    if (count != n) return eb_fail(err, errlen, "rans stream: holds %u symbols, %zu expected", count, n);
+    if (n == 0) return pos == len ? 0 : eb_fail(err, errlen, "rans stream: %zu bytes after an empty table", len - pos);
+    if (!out) return eb_fail(err, errlen, "rans: NULL output");
+    if (len - pos < 4) return eb_fail(err, errlen, "rans stream: truncated before its state");
     uint8_t *slot_sym = malloc(M);
-    if (!slot_sym) return fail(err, errlen, "rans: out of memory");
+    if (!slot_sym) return eb_fail(err, errlen, "rans: out of memory");
     for (int s = 0; s < 256; s++)
         if (f[s]) memset(slot_sym + c[s], s, f[s]);
     const uint8_t *p = in + pos + 4, *end = in + len;
     uint32_t x = get_u32(in + pos);
     int rc = 0;
-    if (x < L || x >= 256u * L) rc = fail(err, errlen, "rans stream: state %u out of range: corrupt", x);
+    if (x < L || x >= 256u * L) rc = eb_fail(err, errlen, "rans stream: state %u out of range: corrupt", x);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const uint32_t slot = x & (M - 1);
         const uint8_t s = slot_sym[slot];
@@ -170,14 +162,14 @@ int rans_decode_u8(const uint8_t *in, size_t len, uint8_t *out, size_t n, char *
         x = f[s] * (x >> RANS_PROB_BITS) + slot - c[s];
         while (x < L) {
             if (p == end) {
-                rc = fail(err, errlen, "rans stream: truncated at symbol %zu of %zu", i + 1, n);
+                rc = eb_fail(err, errlen, "rans stream: truncated at symbol %zu of %zu", i + 1, n);
                 break;
             }
             x = x << 8 | *p++;
         }
     }
     if (rc == 0 && (x != L || p != end))
-        rc = fail(err, errlen, "rans stream: corrupt (%s)", p != end ? "bytes left after the last symbol"
+        rc = eb_fail(err, errlen, "rans stream: corrupt (%s)", p != end ? "bytes left after the last symbol"
                                                                      : "final state is not the initial one");
     free(slot_sym);
     return rc;

@@ -7,23 +7,14 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "err_buf.h"
+
 /* ---- errors ---- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- little-endian bytes ---- */
 
@@ -157,17 +148,17 @@ int wf_header_decode(const uint8_t in[WF_HEADER_BYTES], uint32_t max_payload, wf
     *code = WF_E_MALFORMED;
     memset(h, 0, sizeof *h);
     if (memcmp(in, WF_MAGIC, 4) != 0)
-        return fail(err, errlen, "frame header: bad magic %02x %02x %02x %02x (expected \"HNDL\")", in[0], in[1], in[2],
+        return eb_fail(err, errlen, "frame header: bad magic %02x %02x %02x %02x (expected \"HNDL\")", in[0], in[1], in[2],
                     in[3]);
     uint16_t version = get16(in + 4);
     if (version != WF_VERSION) {
         *code = WF_E_VERSION;
-        return fail(err, errlen, "frame header: version %u (this build speaks version %d)", (unsigned)version,
+        return eb_fail(err, errlen, "frame header: version %u (this build speaks version %d)", (unsigned)version,
                     WF_VERSION);
     }
     uint32_t crc = get32(in + 28), want = wf_crc32(0, in, 28);
     if (crc != want)
-        return fail(err, errlen, "frame header: header CRC-32 %08x, computed %08x (corrupt header)", (unsigned)crc,
+        return eb_fail(err, errlen, "frame header: header CRC-32 %08x, computed %08x (corrupt header)", (unsigned)crc,
                     (unsigned)want);
     h->version = version;
     h->type = get16(in + 6);
@@ -176,21 +167,21 @@ int wf_header_decode(const uint8_t in[WF_HEADER_BYTES], uint32_t max_payload, wf
     h->payload_len = get32(in + 20);
     h->payload_crc = get32(in + 24);
     if (h->type < WF_HELLO || h->type > WF_BYE)
-        return fail(err, errlen, "frame header: unknown type %u", (unsigned)h->type);
+        return eb_fail(err, errlen, "frame header: unknown type %u", (unsigned)h->type);
     if (h->flags != 0)
-        return fail(err, errlen, "frame header: flags %08x (reserved, must be 0)", (unsigned)h->flags);
+        return eb_fail(err, errlen, "frame header: flags %08x (reserved, must be 0)", (unsigned)h->flags);
     if (h->payload_len > max_payload) {
         *code = WF_E_TOO_LARGE;
-        return fail(err, errlen, "frame header: %s payload length %u over the limit %u", wf_type_name(h->type),
+        return eb_fail(err, errlen, "frame header: %s payload length %u over the limit %u", wf_type_name(h->type),
                     (unsigned)h->payload_len, (unsigned)max_payload);
     }
     uint64_t lo, hi;
     type_lengths(h->type, &lo, &hi);
     if (h->payload_len < lo || h->payload_len > hi) {
         if (lo == hi)
-            return fail(err, errlen, "frame header: %s payload length %u (must be %u)", wf_type_name(h->type),
+            return eb_fail(err, errlen, "frame header: %s payload length %u (must be %u)", wf_type_name(h->type),
                         (unsigned)h->payload_len, (unsigned)lo);
-        return fail(err, errlen, "frame header: %s payload length %u outside %u..%u", wf_type_name(h->type),
+        return eb_fail(err, errlen, "frame header: %s payload length %u outside %u..%u", wf_type_name(h->type),
                     (unsigned)h->payload_len, (unsigned)lo, (unsigned)hi);
     }
     *code = 0;
@@ -198,10 +189,10 @@ int wf_header_decode(const uint8_t in[WF_HEADER_BYTES], uint32_t max_payload, wf
 }
 
 int wf_payload_check(const wf_header *h, const uint8_t *payload, char *err, size_t errlen) {
-    if (h->payload_len > 0 && !payload) return fail(err, errlen, "payload: missing");
+    if (h->payload_len > 0 && !payload) return eb_fail(err, errlen, "payload: missing");
     uint32_t crc = wf_crc32(0, payload, h->payload_len);
     if (crc != h->payload_crc)
-        return fail(err, errlen, "payload: %s CRC-32 %08x, header says %08x (corrupt payload)", wf_type_name(h->type),
+        return eb_fail(err, errlen, "payload: %s CRC-32 %08x, header says %08x (corrupt payload)", wf_type_name(h->type),
                     (unsigned)crc, (unsigned)h->payload_crc);
     return 0;
 }
@@ -212,12 +203,12 @@ int wf_payload_check(const wf_header *h, const uint8_t *payload, char *err, size
  * fills in the header once the payload is written. */
 static uint8_t *frame_alloc(uint64_t plen, size_t *n, char *err, size_t errlen) {
     if (plen > UINT32_MAX) {
-        fail(err, errlen, "payload of %llu bytes does not fit the u32 length field", (unsigned long long)plen);
+        eb_fail(err, errlen, "payload of %llu bytes does not fit the u32 length field", (unsigned long long)plen);
         return NULL;
     }
     uint8_t *f = (uint8_t *)malloc((size_t)plen + WF_HEADER_BYTES);
     if (!f) {
-        fail(err, errlen, "out of memory for a frame of %llu bytes", (unsigned long long)plen + WF_HEADER_BYTES);
+        eb_fail(err, errlen, "out of memory for a frame of %llu bytes", (unsigned long long)plen + WF_HEADER_BYTES);
         return NULL;
     }
     *n = (size_t)plen + WF_HEADER_BYTES;
@@ -234,8 +225,8 @@ static uint8_t *finish(uint8_t *f, uint16_t type, uint64_t request_id, size_t n)
 static int side_ok(uint32_t v) { return v >= 1 && v <= WF_MAX_DIM; }
 
 static int check_hello(const wf_hello *p, char *err, size_t errlen) {
-    if (p->bits != 8 && p->bits != 16 && p->bits != 32) return fail(err, errlen, "HELLO: bits %u (8, 16 or 32)", (unsigned)p->bits);
-    if (!side_ok(p->channels)) return fail(err, errlen, "HELLO: channels %u outside 1..%d", (unsigned)p->channels, WF_MAX_DIM);
+    if (p->bits != 8 && p->bits != 16 && p->bits != 32) return eb_fail(err, errlen, "HELLO: bits %u (8, 16 or 32)", (unsigned)p->bits);
+    if (!side_ok(p->channels)) return eb_fail(err, errlen, "HELLO: channels %u outside 1..%d", (unsigned)p->channels, WF_MAX_DIM);
     return 0;
 }
 
@@ -253,15 +244,15 @@ uint8_t *wf_encode_hello(uint16_t type, uint64_t request_id, const wf_hello *p, 
 /* What both the encoder and the decoder require of a bottleneck's fields
  * (the tensor's byte count is checked by each against its own length). */
 static int check_bottleneck(const wf_bottleneck *p, char *err, size_t errlen) {
-    if (wf_dtype_size(p->dtype) == 0) return fail(err, errlen, "BOTTLENECK: unknown dtype %u", (unsigned)p->dtype);
+    if (wf_dtype_size(p->dtype) == 0) return eb_fail(err, errlen, "BOTTLENECK: unknown dtype %u", (unsigned)p->dtype);
     if (p->dtype == WF_U8 || p->dtype == WF_U8_RANS) {
         if (!isfinite(p->scale) || !(p->scale > 0.0f))
-            return fail(err, errlen, "BOTTLENECK: u8 scale %g (must be finite and > 0)", (double)p->scale);
+            return eb_fail(err, errlen, "BOTTLENECK: u8 scale %g (must be finite and > 0)", (double)p->scale);
     } else {
         if (p->scale != 0.0f || signbit(p->scale))
-            return fail(err, errlen, "BOTTLENECK: scale %g for a float dtype (must be 0)", (double)p->scale);
+            return eb_fail(err, errlen, "BOTTLENECK: scale %g for a float dtype (must be 0)", (double)p->scale);
         if (p->zero_point != 0)
-            return fail(err, errlen, "BOTTLENECK: zero point %u for a float dtype (must be 0)", (unsigned)p->zero_point);
+            return eb_fail(err, errlen, "BOTTLENECK: zero point %u for a float dtype (must be 0)", (unsigned)p->zero_point);
     }
     const struct {
         const char *name;
@@ -277,12 +268,12 @@ static int check_bottleneck(const wf_bottleneck *p, char *err, size_t errlen) {
              {"padded width", p->padded_w}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (!side_ok(f[i].v))
-            return fail(err, errlen, "BOTTLENECK: %s %u outside 1..%d", f[i].name, (unsigned)f[i].v, WF_MAX_DIM);
+            return eb_fail(err, errlen, "BOTTLENECK: %s %u outside 1..%d", f[i].name, (unsigned)f[i].v, WF_MAX_DIM);
     if (p->resized_h > p->padded_h || p->resized_w > p->padded_w)
-        return fail(err, errlen, "BOTTLENECK: resized %ux%u larger than padded %ux%u", (unsigned)p->resized_h,
+        return eb_fail(err, errlen, "BOTTLENECK: resized %ux%u larger than padded %ux%u", (unsigned)p->resized_h,
                     (unsigned)p->resized_w, (unsigned)p->padded_h, (unsigned)p->padded_w);
     if (p->h > p->padded_h || p->w > p->padded_w)
-        return fail(err, errlen, "BOTTLENECK: tensor %ux%u larger than the padded image %ux%u", (unsigned)p->h,
+        return eb_fail(err, errlen, "BOTTLENECK: tensor %ux%u larger than the padded image %ux%u", (unsigned)p->h,
                     (unsigned)p->w, (unsigned)p->padded_h, (unsigned)p->padded_w);
     return 0;
 }
@@ -306,7 +297,7 @@ uint8_t *wf_encode_bottleneck(uint64_t request_id, const wf_bottleneck *p, size_
     if (check_bottleneck(p, err, errlen) != 0) return NULL;
     uint64_t bytes = p->dtype == WF_U8_RANS ? p->data_bytes : bottleneck_bytes(p);
     if (!data_fits(p, p->data_bytes) || !p->data) {
-        fail(err, errlen, "BOTTLENECK: %zu data bytes for [1,%u,%u,%u] of %zu-byte elements (%llu expected)",
+        eb_fail(err, errlen, "BOTTLENECK: %zu data bytes for [1,%u,%u,%u] of %zu-byte elements (%llu expected)",
              p->data ? p->data_bytes : 0, (unsigned)p->c, (unsigned)p->h, (unsigned)p->w, wf_dtype_size(p->dtype),
              (unsigned long long)bytes);
         return NULL;
@@ -334,11 +325,11 @@ uint8_t *wf_encode_bottleneck(uint64_t request_id, const wf_bottleneck *p, size_
 
 uint8_t *wf_encode_image(uint64_t request_id, const wf_image *p, size_t *n, char *err, size_t errlen) {
     if (p->format != WF_JPEG) {
-        fail(err, errlen, "IMAGE: format %u (only WF_JPEG = %d)", (unsigned)p->format, WF_JPEG);
+        eb_fail(err, errlen, "IMAGE: format %u (only WF_JPEG = %d)", (unsigned)p->format, WF_JPEG);
         return NULL;
     }
     if (p->data_bytes == 0 || !p->data) {
-        fail(err, errlen, "IMAGE: empty image");
+        eb_fail(err, errlen, "IMAGE: empty image");
         return NULL;
     }
     uint8_t *f = frame_alloc((uint64_t)12 + p->data_bytes, n, err, errlen);
@@ -356,27 +347,27 @@ static int rle_char_ok(uint8_t c) { return c >= 48 && c <= 111; }
 static int check_detection(const wf_detections *p, uint32_t i, char *err, size_t errlen) {
     const float *b = p->boxes + (size_t)i * 4;
     for (int j = 0; j < 4; j++)
-        if (!isfinite(b[j])) return fail(err, errlen, "DETECTIONS: detection %u: box coordinate %d not finite", (unsigned)i, j);
-    if (!isfinite(p->scores[i])) return fail(err, errlen, "DETECTIONS: detection %u: score not finite", (unsigned)i);
-    if (p->labels[i] < 0) return fail(err, errlen, "DETECTIONS: detection %u: label %d < 0", (unsigned)i, (int)p->labels[i]);
+        if (!isfinite(b[j])) return eb_fail(err, errlen, "DETECTIONS: detection %u: box coordinate %d not finite", (unsigned)i, j);
+    if (!isfinite(p->scores[i])) return eb_fail(err, errlen, "DETECTIONS: detection %u: score not finite", (unsigned)i);
+    if (p->labels[i] < 0) return eb_fail(err, errlen, "DETECTIONS: detection %u: label %d < 0", (unsigned)i, (int)p->labels[i]);
     return 0;
 }
 
 uint8_t *wf_encode_detections(uint64_t request_id, const wf_detections *p, size_t *n, char *err, size_t errlen) {
     if (p->has_masks > 1) {
-        fail(err, errlen, "DETECTIONS: has_masks %u (0 or 1)", (unsigned)p->has_masks);
+        eb_fail(err, errlen, "DETECTIONS: has_masks %u (0 or 1)", (unsigned)p->has_masks);
         return NULL;
     }
     if (!isfinite(p->server_ms) || p->server_ms < 0.0f) {
-        fail(err, errlen, "DETECTIONS: server ms %g (finite, >= 0)", (double)p->server_ms);
+        eb_fail(err, errlen, "DETECTIONS: server ms %g (finite, >= 0)", (double)p->server_ms);
         return NULL;
     }
     if (!side_ok(p->height) || !side_ok(p->width)) {
-        fail(err, errlen, "DETECTIONS: image %ux%u outside 1..%d", (unsigned)p->height, (unsigned)p->width, WF_MAX_DIM);
+        eb_fail(err, errlen, "DETECTIONS: image %ux%u outside 1..%d", (unsigned)p->height, (unsigned)p->width, WF_MAX_DIM);
         return NULL;
     }
     if (p->k > 0 && (!p->boxes || !p->scores || !p->labels || (p->has_masks && !p->rle))) {
-        fail(err, errlen, "DETECTIONS: %u detections without their arrays", (unsigned)p->k);
+        eb_fail(err, errlen, "DETECTIONS: %u detections without their arrays", (unsigned)p->k);
         return NULL;
     }
     uint64_t plen = WF_DETECTIONS_FIXED + (uint64_t)p->k * WF_DETECTION_BYTES;
@@ -384,17 +375,17 @@ uint8_t *wf_encode_detections(uint64_t request_id, const wf_detections *p, size_
         if (check_detection(p, i, err, errlen) != 0) return NULL;
         if (!p->has_masks) continue;
         if (!p->rle[i]) {
-            fail(err, errlen, "DETECTIONS: detection %u: no mask", (unsigned)i);
+            eb_fail(err, errlen, "DETECTIONS: detection %u: no mask", (unsigned)i);
             return NULL;
         }
         size_t L = strlen(p->rle[i]);
         if (L == 0 || L > UINT32_MAX) {
-            fail(err, errlen, "DETECTIONS: detection %u: mask string of %zu bytes", (unsigned)i, L);
+            eb_fail(err, errlen, "DETECTIONS: detection %u: mask string of %zu bytes", (unsigned)i, L);
             return NULL;
         }
         for (size_t j = 0; j < L; j++)
             if (!rle_char_ok((uint8_t)p->rle[i][j])) {
-                fail(err, errlen, "DETECTIONS: detection %u: mask string byte %zu (0x%02x) not COCO RLE", (unsigned)i, j,
+                eb_fail(err, errlen, "DETECTIONS: detection %u: mask string byte %zu (0x%02x) not COCO RLE", (unsigned)i, j,
                      (unsigned)(uint8_t)p->rle[i][j]);
                 return NULL;
             }
@@ -457,7 +448,7 @@ uint8_t *wf_encode_empty(uint16_t type, uint64_t request_id, size_t *n) {
 
 int wf_decode_hello(const uint8_t *payload, size_t len, wf_hello *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    if (len != WF_HELLO_BYTES) return fail(err, errlen, "HELLO: payload of %zu bytes (must be %d)", len, WF_HELLO_BYTES);
+    if (len != WF_HELLO_BYTES) return eb_fail(err, errlen, "HELLO: payload of %zu bytes (must be %d)", len, WF_HELLO_BYTES);
     memcpy(out->manifest_sha256, payload, 32);
     out->bits = get32(payload + 32);
     out->channels = get32(payload + 36);
@@ -467,7 +458,7 @@ int wf_decode_hello(const uint8_t *payload, size_t len, wf_hello *out, char *err
 int wf_decode_bottleneck(const uint8_t *payload, size_t len, wf_bottleneck *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (len < WF_BOTTLENECK_FIXED)
-        return fail(err, errlen, "BOTTLENECK: payload of %zu bytes, shorter than its %d-byte fixed part", len,
+        return eb_fail(err, errlen, "BOTTLENECK: payload of %zu bytes, shorter than its %d-byte fixed part", len,
                     WF_BOTTLENECK_FIXED);
     out->image_id = i64_from(get64(payload));
     out->dtype = payload[8];
@@ -483,15 +474,15 @@ int wf_decode_bottleneck(const uint8_t *payload, size_t len, wf_bottleneck *out,
     out->resized_w = get32(payload + 40);
     out->padded_h = get32(payload + 44);
     out->padded_w = get32(payload + 48);
-    if (reserved != 0) return fail(err, errlen, "BOTTLENECK: reserved field %u (must be 0)", (unsigned)reserved);
+    if (reserved != 0) return eb_fail(err, errlen, "BOTTLENECK: reserved field %u (must be 0)", (unsigned)reserved);
     if (check_bottleneck(out, err, errlen) != 0) return -1;
     uint64_t bytes = bottleneck_bytes(out), rest = len - WF_BOTTLENECK_FIXED;
     if (out->dtype == WF_U8_RANS && !data_fits(out, rest))
-        return fail(err, errlen, "BOTTLENECK: a coded [1,%u,%u,%u] tensor of %llu bytes (1..%llu)", (unsigned)out->c,
+        return eb_fail(err, errlen, "BOTTLENECK: a coded [1,%u,%u,%u] tensor of %llu bytes (1..%llu)", (unsigned)out->c,
                     (unsigned)out->h, (unsigned)out->w, (unsigned long long)rest, (unsigned long long)(2 * bytes + 1024));
     if (out->dtype == WF_U8_RANS) bytes = rest;
     if (bytes != rest)
-        return fail(err, errlen, "BOTTLENECK: [1,%u,%u,%u] of %zu-byte elements is %llu bytes, the payload holds %llu",
+        return eb_fail(err, errlen, "BOTTLENECK: [1,%u,%u,%u] of %zu-byte elements is %llu bytes, the payload holds %llu",
                     (unsigned)out->c, (unsigned)out->h, (unsigned)out->w, wf_dtype_size(out->dtype),
                     (unsigned long long)bytes, (unsigned long long)rest);
     out->data = payload + WF_BOTTLENECK_FIXED;
@@ -501,10 +492,10 @@ int wf_decode_bottleneck(const uint8_t *payload, size_t len, wf_bottleneck *out,
 
 int wf_decode_image(const uint8_t *payload, size_t len, wf_image *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    if (len < 13) return fail(err, errlen, "IMAGE: payload of %zu bytes (at least 13: id, format, image)", len);
+    if (len < 13) return eb_fail(err, errlen, "IMAGE: payload of %zu bytes (at least 13: id, format, image)", len);
     out->image_id = i64_from(get64(payload));
     out->format = get32(payload + 8);
-    if (out->format != WF_JPEG) return fail(err, errlen, "IMAGE: format %u (only WF_JPEG = %d)", (unsigned)out->format, WF_JPEG);
+    if (out->format != WF_JPEG) return eb_fail(err, errlen, "IMAGE: format %u (only WF_JPEG = %d)", (unsigned)out->format, WF_JPEG);
     out->data = payload + 12;
     out->data_bytes = len - 12;
     return 0;
@@ -524,26 +515,26 @@ void wf_detections_clear(wf_detections *d) {
 int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (len < WF_DETECTIONS_FIXED)
-        return fail(err, errlen, "DETECTIONS: payload of %zu bytes, shorter than its %d-byte fixed part", len,
+        return eb_fail(err, errlen, "DETECTIONS: payload of %zu bytes, shorter than its %d-byte fixed part", len,
                     WF_DETECTIONS_FIXED);
     int64_t image_id = i64_from(get64(payload));
     uint32_t k = get32(payload + 8), flags = get32(payload + 12);
     float ms = getf(payload + 16);
     uint32_t height = get32(payload + 20), width = get32(payload + 24);
-    if (flags > 1) return fail(err, errlen, "DETECTIONS: flags %08x (only bit 0, masks, is defined)", (unsigned)flags);
-    if (!isfinite(ms) || ms < 0.0f) return fail(err, errlen, "DETECTIONS: server ms %g (finite, >= 0)", (double)ms);
+    if (flags > 1) return eb_fail(err, errlen, "DETECTIONS: flags %08x (only bit 0, masks, is defined)", (unsigned)flags);
+    if (!isfinite(ms) || ms < 0.0f) return eb_fail(err, errlen, "DETECTIONS: server ms %g (finite, >= 0)", (double)ms);
     if (!side_ok(height) || !side_ok(width))
-        return fail(err, errlen, "DETECTIONS: image %ux%u outside 1..%d", (unsigned)height, (unsigned)width, WF_MAX_DIM);
+        return eb_fail(err, errlen, "DETECTIONS: image %ux%u outside 1..%d", (unsigned)height, (unsigned)width, WF_MAX_DIM);
     /* K comes off the wire: 24K in 64 bits (no wrap), and each detection
      * with a mask needs 4 more bytes at least, so a K the payload cannot
      * hold is refused before anything is allocated for it. */
     uint64_t rest = len - WF_DETECTIONS_FIXED;
     uint64_t need = (uint64_t)k * (WF_DETECTION_BYTES + (flags ? 4u : 0u));
     if (need > rest)
-        return fail(err, errlen, "DETECTIONS: %u detections%s need at least %llu bytes, the payload holds %llu",
+        return eb_fail(err, errlen, "DETECTIONS: %u detections%s need at least %llu bytes, the payload holds %llu",
                     (unsigned)k, flags ? " with masks" : "", (unsigned long long)need, (unsigned long long)rest);
     if (!flags && need != rest)
-        return fail(err, errlen, "DETECTIONS: %llu bytes after %u detections (the payload must end there)",
+        return eb_fail(err, errlen, "DETECTIONS: %llu bytes after %u detections (the payload must end there)",
                     (unsigned long long)(rest - need), (unsigned)k);
     out->image_id = image_id;
     out->server_ms = ms;
@@ -560,7 +551,7 @@ int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out,
         out->k = k;
         if (!out->boxes || !out->scores || !out->labels || (flags && !out->rle)) {
             wf_detections_clear(out);
-            return fail(err, errlen, "DETECTIONS: out of memory for %u detections", (unsigned)k);
+            return eb_fail(err, errlen, "DETECTIONS: out of memory for %u detections", (unsigned)k);
         }
     }
     const uint8_t *d = payload + WF_DETECTIONS_FIXED;
@@ -580,7 +571,7 @@ int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out,
              * so this length is always there; check anyway, it is cheap. */
             if ((size_t)(end - d) < 4) {
                 wf_detections_clear(out);
-                return fail(err, errlen, "DETECTIONS: mask %u: length cut off", (unsigned)i);
+                return eb_fail(err, errlen, "DETECTIONS: mask %u: length cut off", (unsigned)i);
             }
             uint32_t L = get32(d);
             d += 4;
@@ -589,20 +580,20 @@ int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out,
             size_t later = (size_t)(k - 1 - i) * 4;
             if (L == 0 || (uint64_t)L + later > left) {
                 wf_detections_clear(out);
-                return fail(err, errlen, "DETECTIONS: mask %u: length %u (1..%zu bytes remain for it)", (unsigned)i,
+                return eb_fail(err, errlen, "DETECTIONS: mask %u: length %u (1..%zu bytes remain for it)", (unsigned)i,
                             (unsigned)L, left >= later ? left - later : 0);
             }
             for (uint32_t j = 0; j < L; j++)
                 if (!rle_char_ok(d[j])) {
                     uint8_t c = d[j];
                     wf_detections_clear(out);
-                    return fail(err, errlen, "DETECTIONS: mask %u: byte %u (0x%02x) not COCO RLE", (unsigned)i,
+                    return eb_fail(err, errlen, "DETECTIONS: mask %u: byte %u (0x%02x) not COCO RLE", (unsigned)i,
                                 (unsigned)j, (unsigned)c);
                 }
             out->rle[i] = (char *)malloc((size_t)L + 1);
             if (!out->rle[i]) {
                 wf_detections_clear(out);
-                return fail(err, errlen, "DETECTIONS: out of memory for mask %u", (unsigned)i);
+                return eb_fail(err, errlen, "DETECTIONS: out of memory for mask %u", (unsigned)i);
             }
             memcpy(out->rle[i], d, L);
             out->rle[i][L] = '\0';
@@ -611,7 +602,7 @@ int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out,
         if (d != end) {
             size_t extra = (size_t)(end - d);
             wf_detections_clear(out);
-            return fail(err, errlen, "DETECTIONS: %zu bytes after the last mask (the payload must end there)", extra);
+            return eb_fail(err, errlen, "DETECTIONS: %zu bytes after the last mask (the payload must end there)", extra);
         }
     }
     return 0;
@@ -619,13 +610,13 @@ int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out,
 
 int wf_decode_error(const uint8_t *payload, size_t len, wf_error *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    if (len < 8) return fail(err, errlen, "ERROR: payload of %zu bytes (at least 8: code, length)", len);
+    if (len < 8) return eb_fail(err, errlen, "ERROR: payload of %zu bytes (at least 8: code, length)", len);
     uint32_t code = get32(payload), L = get32(payload + 4);
-    if (code == 0) return fail(err, errlen, "ERROR: code 0");
-    if (L > WF_MAX_ERROR_MESSAGE) return fail(err, errlen, "ERROR: message length %u over %d", (unsigned)L, WF_MAX_ERROR_MESSAGE);
+    if (code == 0) return eb_fail(err, errlen, "ERROR: code 0");
+    if (L > WF_MAX_ERROR_MESSAGE) return eb_fail(err, errlen, "ERROR: message length %u over %d", (unsigned)L, WF_MAX_ERROR_MESSAGE);
     if ((uint64_t)L != (uint64_t)len - 8)
-        return fail(err, errlen, "ERROR: message length %u, the payload holds %zu", (unsigned)L, len - 8);
-    if (memchr(payload + 8, 0, L)) return fail(err, errlen, "ERROR: message contains a NUL byte");
+        return eb_fail(err, errlen, "ERROR: message length %u, the payload holds %zu", (unsigned)L, len - 8);
+    if (memchr(payload + 8, 0, L)) return eb_fail(err, errlen, "ERROR: message contains a NUL byte");
     out->code = code;
     memcpy(out->message, payload + 8, L);
     out->message[L] = '\0';

@@ -15,7 +15,7 @@ work=${HND_FUZZ_WORK:-/tmp/hnd_fuzz_codec}
 mkdir -p "$work/corpus"
 clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$src/infer" -I"$src/util" -I"$src/ctorch" "$here/fuzz_codec.c" "$src/infer/link_codec.c" "$src/infer/rans.c" \
-    "$src/util/hnd_error.c" $(pkg-config --cflags --libs libzstd) -o "$work/fuzz_codec"
+    "$src/util/hnd_error.c" "$src/util/err_buf.c" $(pkg-config --cflags --libs libzstd) -o "$work/fuzz_codec"
 cp "$here"/regress_codec/* "$work/corpus/" 2>/dev/null || true
 "$work/fuzz_codec" "$work/corpus" -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$here/regress_codec/"

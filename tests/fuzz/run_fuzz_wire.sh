@@ -17,7 +17,7 @@ work=${HND_FUZZ_WORK:-/tmp/hnd_fuzz_wire}
 mkdir -p "$work/corpus"
 clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$src/infer" -I"$src/util" \
-    "$here/fuzz_wire.c" "$src/infer/wire.c" "$src/infer/net_io.c" "$src/util/hnd_error.c" -lm -pthread \
+    "$here/fuzz_wire.c" "$src/infer/wire.c" "$src/infer/net_io.c" "$src/util/hnd_error.c" "$src/util/err_buf.c" -lm -pthread \
     -o "$work/fuzz_wire"
 cp "$here"/regress_wire/* "$work/corpus/" 2>/dev/null || true
 # the header's constants: magic, version 1, each type, the RLE alphabet's ends
