@@ -63,19 +63,7 @@ static sr_model *load_student(const ex_opts *o, int *cfg_bits) {
     rcnn_config rc;
     sr_bottleneck_spec bn;
     sr_probe_bottleneck(&pr, &bn);
-    if (o->config) {
-        tc_config tcfg;
-        if (tc_load(o->config, NULL, 0, &tcfg) != 0) return NULL;
-        int r = tcfg.student.present && tcfg.student.has_layer1
-                    ? hm_model_config(&tcfg.student, &rc)
-                    : hnd_error_set("%s: no student_model with a bottleneck to take the model from", o->config);
-        if (r == 0) *cfg_bits = tcfg.student.transform_bits;
-        tc_clear(&tcfg);
-        if (r != 0) return NULL;
-    } else if (sr_probe_config(&pr, &rc) != 0) {
-        hnd_error_prefix("%s", o->student);
-        return NULL;
-    }
+    if (hm_file_config(o->student, o->config, &pr, &rc, cfg_bits) != 0) return NULL;
     if (o->min_size > 0) rc.transform.min_size = o->min_size;
     if (o->max_size > 0) rc.transform.max_size = o->max_size;
     sr_model *m = sr_new(&rc, &bn);

@@ -49,20 +49,6 @@ static sr_model *load_bundle(const char *dir, ss_model *sm) {
     return m;
 }
 
-/* The detector of a weight file: config (its student model for a student
- * file when it has one, else its teacher/model) or the file's shapes. */
-static int file_config(const char *path, const char *config, const sr_probe *pr, rcnn_config *rc, int *cfg_bits) {
-    *cfg_bits = 0;
-    if (!config) return sr_probe_config(pr, rc) != 0 ? hnd_error_prefix("%s", path) : 0;
-    tc_config t;
-    if (tc_load(config, NULL, 0, &t) != 0) return -1;
-    const tc_model *tm = pr->channels > 0 && t.student.present ? &t.student : &t.teacher;
-    int r = hm_model_config(tm, rc);
-    if (r == 0 && tm->has_layer1) *cfg_bits = tm->transform_bits;
-    tc_clear(&t);
-    return r != 0 ? hnd_error_prefix("%s", config) : 0;
-}
-
 /* A whole detector (a teacher or a student file), strictly loaded. */
 static sr_model *load_file(const char *path, const char *config, int want_student, int *cfg_bits) {
     sr_probe pr;
@@ -75,7 +61,7 @@ static sr_model *load_file(const char *path, const char *config, int want_studen
         return NULL;
     }
     rcnn_config rc;
-    if (file_config(path, config, &pr, &rc, cfg_bits) != 0) return NULL;
+    if (hm_file_config(path, config, &pr, &rc, cfg_bits) != 0) return NULL;
     sr_bottleneck_spec bn;
     sr_probe_bottleneck(&pr, &bn);
     bn.bits = *cfg_bits;

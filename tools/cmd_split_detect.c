@@ -138,18 +138,7 @@ static int load_student(const char *path, const char *config, double min_size, d
     sr_bottleneck_spec bn;
     sr_probe_bottleneck(&pr, &bn);
     int cfg_bits = 0;
-    if (config) {
-        tc_config tcfg;
-        if (tc_load(config, NULL, 0, &tcfg) != 0) return -1;
-        int r = tcfg.student.present && tcfg.student.has_layer1
-                    ? hm_model_config(&tcfg.student, &rc)
-                    : hnd_error_set("%s: no student_model with a bottleneck to take the model from", config);
-        if (r == 0) cfg_bits = tcfg.student.transform_bits;
-        tc_clear(&tcfg);
-        if (r != 0) return -1;
-    } else if (sr_probe_config(&pr, &rc) != 0) {
-        return hnd_error_prefix("%s", path);
-    }
+    if (hm_file_config(path, config, &pr, &rc, &cfg_bits) != 0) return -1;
     if (min_size > 0) rc.transform.min_size = min_size;
     if (max_size > 0) rc.transform.max_size = max_size;
     h->is_c = 0;

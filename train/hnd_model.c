@@ -65,3 +65,19 @@ sr_model *hm_new_student(const tc_model *m) {
     }
     return new_frozen(m, &bn);
 }
+
+int hm_file_config(const char *path, const char *config, const sr_probe *pr, rcnn_config *rc, int *cfg_bits) {
+    *cfg_bits = 0;
+    if (!config) return sr_probe_config(pr, rc) != 0 ? hnd_error_prefix("%s", path) : 0;
+    tc_config t;
+    if (tc_load(config, NULL, 0, &t) != 0) return -1;
+    int student = pr->channels > 0, r;
+    if (student && !(t.student.present && t.student.has_layer1))
+        r = hnd_error_set("%s: no student_model with a bottleneck to take the model from", config);
+    else if ((r = hm_model_config(student ? &t.student : &t.teacher, rc)) != 0)
+        hnd_error_prefix("%s", config);
+    else if (student)
+        *cfg_bits = t.student.transform_bits;
+    tc_clear(&t);
+    return r;
+}

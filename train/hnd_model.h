@@ -19,6 +19,12 @@ int hm_model_config(const tc_model *m, rcnn_config *rc);
 /* The bottleneck of a student section (layer1 name, bottleneck_channel,
  * transformer bits); channels 0 for a teacher section. 0 / -1. */
 int hm_bottleneck_spec(const tc_model *m, sr_bottleneck_spec *bn);
+/* The detector of weight file path (already probed into *pr): with config,
+ * the config's student model for a student file (one with a bottleneck is
+ * required) or its teacher model for a teacher file; without, what the
+ * file's shapes say (sr_probe_config). *cfg_bits: the config's transformer
+ * bits for a student (0 without). 0 / -1 + hnd_error() naming the file. */
+int hm_file_config(const char *path, const char *config, const sr_probe *pr, rcnn_config *rc, int *cfg_bits);
 /* The teacher of m: no weights loaded, every tensor frozen. */
 sr_model *hm_new_teacher(const tc_model *m);
 /* A student of m (m->has_layer1), frozen until sr_set_trainable. */
