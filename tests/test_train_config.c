@@ -157,7 +157,32 @@ static void test_types(void **state) {
                        "student_model.bottleneck_transformer.components.dequantizer.params.num_bits=4"};
     expect_error(m, 2, "num_bits must be 8 or 16");
     const char *n[] = {"train.criterion.params.org_loss_factor=1"};
-    expect_error(n, 1, "org_loss_factor: only 0");
+    expect_error(n, 1, "org_loss_factor > 0 needs student_model.distill_backbone_only: false");
+    const char *o[] = {"dataset.splits.val.jpeg_quality=96"};
+    expect_error(o, 1, "dataset.splits.val.jpeg_quality: 96: must be in 1..95");
+    const char *p[] = {"train.criterion.params.org_loss_factor=-1", "student_model.distill_backbone_only=false"};
+    expect_error(p, 2, "org_loss_factor: must be >= 0");
+}
+
+/* The reference's jpeg_quality, org_loss_factor with distill_backbone_only
+ * false, and its -transform_bottleneck as train.transform_bottleneck. */
+static void test_reference_options(void **state) {
+    (void)state;
+    tc_config c;
+    if (parse(NULL, 0, &c) != 0) fail_msg("%s", hnd_error());
+    assert_int_equal(c.dataset.val.jpeg_quality, 0);   /* absent in the base config */
+    assert_int_equal(c.student.distill_backbone_only, 1);
+    assert_int_equal(c.train.transform_bottleneck, 0);  /* the reference validates on the float bottleneck */
+    tc_clear(&c);
+    const char *sets[] = {"dataset.splits.val.jpeg_quality=10", "train.criterion.params.org_loss_factor=0.5",
+                          "student_model.distill_backbone_only=false", "train.transform_bottleneck=true"};
+    if (parse(sets, 4, &c) != 0) fail_msg("%s", hnd_error());
+    assert_int_equal(c.dataset.val.jpeg_quality, 10);
+    assert_int_equal(c.dataset.train.jpeg_quality, 0);
+    assert_true(c.train.org_loss_factor == 0.5);
+    assert_int_equal(c.student.distill_backbone_only, 0);
+    assert_int_equal(c.train.transform_bottleneck, 1);
+    tc_clear(&c);
 }
 
 static void test_sets(void **state) {
@@ -258,7 +283,7 @@ static void test_shipped(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base),  cmocka_unit_test(test_typos), cmocka_unit_test(test_types),
-        cmocka_unit_test(test_sets),  cmocka_unit_test(test_org),   cmocka_unit_test(test_shipped),
+        cmocka_unit_test(test_sets),  cmocka_unit_test(test_org),   cmocka_unit_test(test_shipped), cmocka_unit_test(test_reference_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,7 @@ static const sk k_train[] = {{"num_epochs", S_INT, NULL},
                              {"scheduler", S_OBJ | S_NULLABLE, k_sched},
                              {"criterion", S_OBJ, k_crit},
                              {"warmup", S_BOOL, NULL},
+                             {"transform_bottleneck", S_BOOL, NULL},
                              END};
 static const sk k_test[] = {{"batch_size", S_INT, NULL}, END};
 static const sk k_root[] = {{"description", S_STR, NULL},
@@ -348,8 +349,13 @@ static int fill_split(const cJSON *j, const char *name, tc_dataset *d, tc_split 
         return hnd_error_set("%s: %s: needs both 'images' and 'annotations'", src, base);
     snprintf(key, sizeof key, "%s.remove_non_annotated_imgs", base);
     s->remove_non_annotated = jbool(j, key, strcmp(name, "train") == 0);
+    /* the reference's ExtCocoDetection: PIL re-encodes each image at this
+     * quality before the transform (it keeps 1..95; null: the file as is) */
     snprintf(key, sizeof key, "%s.jpeg_quality", base);
-    if (jp(j, key)) return hnd_error_set("%s: %s: JPEG re-compression of inputs is not supported (use null)", src, key);
+    const cJSON *q = jp(j, key);
+    s->jpeg_quality = q && !cJSON_IsNull(q) ? jint(j, key, 0) : 0;
+    if (q && !cJSON_IsNull(q) && (s->jpeg_quality < 1 || s->jpeg_quality > 95))
+        return hnd_error_set("%s: %s: %d: must be in 1..95 (or null)", src, key, s->jpeg_quality);
     return 0;
 }
 
@@ -420,9 +426,7 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
     }
     if (jstr(j, K("ckpt"), m->ckpt, sizeof m->ckpt, "", src)) return -1;
     if (jstr(j, K("experiment"), m->experiment, sizeof m->experiment, "", src)) return -1;
-    if (jp(j, K("distill_backbone_only")) && !jbool(j, K("distill_backbone_only"), 1))
-        return hnd_error_set("%s: %s: only true is supported (the student's detection losses are not used)", src,
-                             K("distill_backbone_only"));
+    m->distill_backbone_only = jbool(j, K("distill_backbone_only"), 1);
     const cJSON *l1 = jp(j, K("backbone.params.layer1"));
     const cJSON *bt = jp(j, K("bottleneck_transformer"));
     const cJSON *fr = jp(j, K("frozen_modules"));
@@ -546,9 +550,9 @@ static int fill_train(const cJSON *j, tc_train *t, const char *src) {
     if (strcmp(ctype, "general") != 0)
         return hnd_error_set("%s: train.criterion.type: '%s' (only 'general')", src, ctype);
     t->org_loss_factor = jnum(j, "train.criterion.params.org_loss_factor", 0);
-    if (t->org_loss_factor != 0)
-        return hnd_error_set("%s: train.criterion.params.org_loss_factor: only 0 is supported (the detection "
-                             "losses are not part of head network distillation)", src);
+    if (!(t->org_loss_factor >= 0))
+        return hnd_error_set("%s: train.criterion.params.org_loss_factor: must be >= 0", src);
+    t->transform_bottleneck = jbool(j, "train.transform_bottleneck", 0);
     const cJSON *terms = jp(j, "train.criterion.terms");
     const cJSON *m;
     if (terms) cJSON_ArrayForEach(m, terms) {
@@ -637,6 +641,13 @@ static int fill(const cJSON *j, const char *src, tc_config *c) {
     if (fill_train(j, &c->train, src)) return -1;
     if (!c->is_org && c->train.n_terms == 0 && c->has_train)
         return hnd_error_set("%s: train.criterion.terms: a distillation needs at least one term", src);
+    /* the reference adds the student's detection losses only when the whole
+     * student runs (distill_backbone_only false); else its "losses" would be
+     * the backbone's features */
+    if (!c->is_org && c->train.org_loss_factor > 0 && c->student.distill_backbone_only)
+        return hnd_error_set("%s: train.criterion.params.org_loss_factor > 0 needs "
+                             "student_model.distill_backbone_only: false (the detection losses need the whole "
+                             "student)", src);
     c->test_batch_size = jint(j, "test.batch_size", 1);
     if (c->test_batch_size < 1) return hnd_error_set("%s: test.batch_size: must be >= 1", src);
     if (jstr(j, "device", c->device, sizeof c->device, "cpu", src)) return -1;

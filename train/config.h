@@ -48,6 +48,7 @@ typedef struct {
     char images[TC_PATH];        /* resolved against dataset.root */
     char annotations[TC_PATH];
     int remove_non_annotated;    /* remove_non_annotated_imgs */
+    int jpeg_quality;            /* 1..95: each image re-encoded as PIL's JPEG at this quality; 0 none */
 } tc_split;
 
 typedef struct {
@@ -82,6 +83,7 @@ typedef struct {
     int frozen_bn;
     char ckpt[TC_PATH];
     char experiment[256];
+    int distill_backbone_only; /* default 1; 0: the whole student runs in training (detection losses) */
     /* student only */
     int has_layer1;
     char layer1[64];           /* Bottleneck4LargeResNet | Bottleneck4SmallResNet */
@@ -115,7 +117,9 @@ typedef struct {
     int milestones[TC_MAX_MILESTONES];
     double gamma;
     int warmup;                 /* epoch-0 linear warm-up (default 1, as the reference) */
-    double org_loss_factor;
+    double org_loss_factor;     /* > 0: + factor * the student's detection losses (needs distill_backbone_only 0) */
+    int transform_bottleneck;   /* the reference's -transform_bottleneck: validate (choose best.h5) on the
+                                   quantized bottleneck; default 0: on the float one, as the reference */
     int n_terms;
     tc_term terms[TC_MAX_TERMS];
 } tc_train;
