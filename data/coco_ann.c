@@ -180,6 +180,79 @@ static int on_image(coco_loader *L, const cJSON *o, int64_t i) {
     return 0;
 }
 
+/* A keypoint category's "keypoints" (names), "skeleton" (pairs of 1-based
+ * keypoint numbers) and "sigmas" (one positive number per keypoint). */
+static int category_keypoints(coco_loader *L, const cJSON *o, coco_category *c, int64_t i) {
+    coco_dataset *ds = L->ds;
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "keypoints");
+    const cJSON *skel = cJSON_GetObjectItemCaseSensitive(o, "skeleton");
+    const cJSON *sig = cJSON_GetObjectItemCaseSensitive(o, "sigmas");
+    c->kp_off = (uint32_t)ds->n_kp_names;
+    c->skel_off = (uint32_t)ds->n_skeleton;
+    if (names) {
+        if (!cJSON_IsArray(names))
+            return hnd_error_set(PATH_FMT ".keypoints: expected a list of names", PATH_ARGS(L, "categories", i));
+        int n = cJSON_GetArraySize(names);
+        if (coco_grow((void **)&ds->kp_names, &L->cap_kp_names, ds->n_kp_names + (size_t)n + 1,
+                      sizeof *ds->kp_names) < 0 ||
+            coco_grow((void **)&ds->kp_sigmas, &L->cap_kp_sigmas, ds->n_kp_names + (size_t)n + 1,
+                      sizeof *ds->kp_sigmas) < 0)
+            return -1;
+        int k = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, names) {
+            if (!cJSON_IsString(e))
+                return hnd_error_set(PATH_FMT ".keypoints[%d]: expected a string", PATH_ARGS(L, "categories", i), k);
+            if (coco_pool_add(L, e->valuestring, strlen(e->valuestring), &ds->kp_names[ds->n_kp_names + k]) < 0)
+                return -1;
+            ds->kp_sigmas[ds->n_kp_names + k] = 0;
+            k++;
+        }
+        if (n > COCO_MAX_KP)
+            return hnd_error_set(PATH_FMT ".keypoints: %d names, at most %d", PATH_ARGS(L, "categories", i), n,
+                                 COCO_MAX_KP);
+        c->n_kp = n;
+    }
+    if (sig && !cJSON_IsNull(sig)) {
+        if (!cJSON_IsArray(sig) || cJSON_GetArraySize(sig) != c->n_kp)
+            return hnd_error_set(PATH_FMT ".sigmas: expected %d numbers (one per keypoint name)",
+                                 PATH_ARGS(L, "categories", i), c->n_kp);
+        int k = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, sig) {
+            if (!cJSON_IsNumber(e) || !(e->valuedouble > 0) || !isfinite(e->valuedouble))
+                return hnd_error_set(PATH_FMT ".sigmas[%d]: expected a positive number",
+                                     PATH_ARGS(L, "categories", i), k);
+            ds->kp_sigmas[ds->n_kp_names + k++] = e->valuedouble;
+        }
+        c->has_sigmas = c->n_kp > 0;
+    }
+    ds->n_kp_names += (size_t)c->n_kp;
+    if (skel && !cJSON_IsNull(skel)) {
+        if (!cJSON_IsArray(skel))
+            return hnd_error_set(PATH_FMT ".skeleton: expected a list of pairs", PATH_ARGS(L, "categories", i));
+        int k = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, skel) {
+            const cJSON *a = cJSON_GetArrayItem(e, 0), *b = cJSON_GetArrayItem(e, 1);
+            if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsNumber(a) || !cJSON_IsNumber(b) ||
+                a->valuedouble != floor(a->valuedouble) || b->valuedouble != floor(b->valuedouble) ||
+                a->valuedouble < 1 || b->valuedouble < 1 || a->valuedouble > c->n_kp || b->valuedouble > c->n_kp)
+                return hnd_error_set(PATH_FMT ".skeleton[%d]: expected two keypoint numbers in 1..%d",
+                                     PATH_ARGS(L, "categories", i), k, c->n_kp);
+            if (coco_grow((void **)&ds->skeleton, &L->cap_skeleton, 2 * (ds->n_skeleton + 1), sizeof *ds->skeleton) <
+                0)
+                return -1;
+            ds->skeleton[2 * ds->n_skeleton] = (int32_t)a->valuedouble;
+            ds->skeleton[2 * ds->n_skeleton + 1] = (int32_t)b->valuedouble;
+            ds->n_skeleton++;
+            k++;
+        }
+        c->n_skel = k;
+    }
+    return 0;
+}
+
 static int on_category(coco_loader *L, const cJSON *o, int64_t i) {
     coco_dataset *ds = L->ds;
     if (!cJSON_IsObject(o)) return hnd_error_set(PATH_FMT ": expected an object", PATH_ARGS(L, "categories", i));
@@ -190,6 +263,8 @@ static int on_category(coco_loader *L, const cJSON *o, int64_t i) {
         get_str(L, o, "categories", i, "name", !L->for_eval, &c->name) < 0 ||
         get_str(L, o, "categories", i, "supercategory", 0, &c->supercategory) < 0)
         return -1;
+    c->n_kp = c->n_skel = c->has_sigmas = 0;
+    if (category_keypoints(L, o, c, i) < 0) return -1;
     ds->n_cats++;
     return 0;
 }
@@ -303,7 +378,12 @@ static int resolve_refs(coco_loader *L, id_index *ai) {
         if (a->category < 0)
             return hnd_error_set("%s: annotations[%lld].category_id: unknown category %lld", L->doc.name, (long long)i,
                                  (long long)a->category_id);
+        int32_t nk = ds->cats[a->category].n_kp;
+        if (a->kp_n && nk && a->kp_n != 3 * (uint32_t)nk)
+            return hnd_error_set("%s: annotations[%lld].keypoints: %u numbers but category %lld has %d keypoints",
+                                 L->doc.name, (long long)i, a->kp_n, (long long)a->category_id, (int)nk);
         ds->img_ann_start[a->image + 1]++;
+        if (a->kp_n && !ds->ann_kp_k) ds->ann_kp_k = (int32_t)(a->kp_n / 3);
     }
     return 0;
 }
@@ -392,6 +472,10 @@ void coco_destroy(coco_dataset *ds) {
     free(ds->poly_off);
     free(ds->poly_len);
     free(ds->counts);
+    free(ds->kps);
+    free(ds->kp_names);
+    free(ds->kp_sigmas);
+    free(ds->skeleton);
     free(ds->strings);
     idx_free(ds->img_index);
     idx_free(ds->cat_index);
@@ -401,6 +485,97 @@ void coco_destroy(coco_dataset *ds) {
 int64_t coco_image_index(const coco_dataset *ds, int64_t image_id) { return idx_get(ds->img_index, image_id); }
 
 int32_t coco_cat_index(const coco_dataset *ds, int64_t cat_id) { return idx_get(ds->cat_index, cat_id); }
+
+/* ---------------------------------------------------------------- keypoints */
+
+/* The mirror of a keypoint name: "left" <-> "right" where it is a word of
+ * the name ('_', '-', ' ' or the ends around it), else the name itself. */
+static void mirror_name(const char *s, char *out, size_t cap) {
+    size_t n = strlen(s), o = 0;
+    for (size_t i = 0; i <= n && o + 1 < cap;) {
+        int start = i == 0 || s[i - 1] == '_' || s[i - 1] == '-' || s[i - 1] == ' ';
+        const char *w = NULL, *m = NULL;
+        if (start && !strncmp(s + i, "left", 4)) w = "left", m = "right";
+        else if (start && !strncmp(s + i, "right", 5)) w = "right", m = "left";
+        size_t wl = w ? strlen(w) : 0;
+        char end = w ? s[i + wl] : 0;
+        if (w && (end == 0 || end == '_' || end == '-' || end == ' ')) {
+            for (const char *q = m; *q && o + 1 < cap; q++) out[o++] = *q;
+            i += wl;
+        } else {
+            if (i < n) out[o++] = s[i];
+            i++;
+        }
+    }
+    out[o] = '\0';
+}
+
+int coco_kp_flip_map(const coco_dataset *ds, const coco_category *c, int32_t *flip) {
+    for (int32_t k = 0; k < c->n_kp; k++) {
+        const char *nk = coco_str(ds, ds->kp_names[c->kp_off + k]);
+        char mir[256];
+        mirror_name(nk, mir, sizeof mir);
+        int found = -1;
+        for (int32_t j = 0; j < c->n_kp; j++) {
+            if (strcmp(coco_str(ds, ds->kp_names[c->kp_off + j]), mir) != 0) continue;
+            if (found >= 0)
+                return hnd_error_set("%s: category %lld: keypoint name \"%s\" appears twice", ds->path,
+                                     (long long)c->id, mir);
+            found = j;
+        }
+        if (found < 0)
+            return hnd_error_set("%s: category %lld: keypoint \"%s\" has no mirror \"%s\" for the horizontal flip",
+                                 ds->path, (long long)c->id, nk, mir);
+        flip[k] = found;
+    }
+    return 0;
+}
+
+int coco_kp_layout(const coco_dataset *ds, int *K, int32_t *flip) {
+    *K = 0;
+    int32_t first = -1;
+    int32_t *map = NULL, *map2 = NULL;
+    int rc = 0;
+    for (int32_t c = 0; c < ds->n_cats && rc == 0; c++) {
+        const coco_category *cc = &ds->cats[c];
+        if (cc->n_kp == 0) continue;
+        if (first < 0) {
+            first = c;
+            *K = cc->n_kp;
+            map = malloc((size_t)cc->n_kp * sizeof *map);
+            map2 = malloc((size_t)cc->n_kp * sizeof *map2);
+            if (!map || !map2) rc = hnd_error_set("out of memory");
+            else rc = coco_kp_flip_map(ds, cc, map);
+            continue;
+        }
+        if (cc->n_kp != *K) {
+            rc = hnd_error_set("%s: categories %lld and %lld have %d and %d keypoints: one keypoint layout per dataset",
+                               ds->path, (long long)ds->cats[first].id, (long long)cc->id, *K, (int)cc->n_kp);
+            break;
+        }
+        rc = coco_kp_flip_map(ds, cc, map2);
+        if (rc == 0 && memcmp(map, map2, (size_t)*K * sizeof *map) != 0)
+            rc = hnd_error_set("%s: categories %lld and %lld flip their keypoints differently", ds->path,
+                               (long long)ds->cats[first].id, (long long)cc->id);
+    }
+    if (rc == 0 && first < 0) {
+        /* keypoints without names: K from the annotations, no swaps */
+        *K = ds->ann_kp_k;
+        if (*K > COCO_MAX_KP) {
+            rc = hnd_error_set("%s: annotations with %d keypoints, at most %d", ds->path, *K, COCO_MAX_KP);
+        } else if (*K) {
+            map = malloc((size_t)*K * sizeof *map);
+            if (!map) rc = hnd_error_set("out of memory");
+            else
+                for (int k = 0; k < *K; k++) map[k] = k;
+        }
+    }
+    if (rc == 0 && flip && *K) memcpy(flip, map, (size_t)*K * sizeof *map);
+    free(map);
+    free(map2);
+    if (rc < 0) *K = 0;
+    return rc;
+}
 
 /* ---------------------------------------------------------------- masks */
 

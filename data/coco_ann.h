@@ -36,6 +36,15 @@ typedef struct {
 typedef struct {
     int64_t id;
     uint32_t name, supercategory; /* string pool offsets ("" when absent) */
+    /* Keypoint categories (person_keypoints_*.json): n_kp names in
+     * "keypoints" (pool offsets ds->kp_names[kp_off .. kp_off+n_kp)),
+     * "skeleton" as n_skel pairs of 1-based keypoint numbers as in the file
+     * (ds->skeleton[2*skel_off .. 2*(skel_off+n_skel))), and the optional
+     * per-keypoint OKS "sigmas" (ds->kp_sigmas[kp_off ..], has_sigmas).
+     * n_kp = 0: a category without keypoints. */
+    int32_t n_kp, n_skel;
+    uint32_t kp_off, skel_off;
+    int32_t has_sigmas;
 } coco_category;
 
 typedef struct {
@@ -53,6 +62,11 @@ typedef struct {
     uint64_t seg_off;
     uint32_t seg_n;
     uint32_t seg_h, seg_w; /* "size" of an RLE */
+    /* "keypoints": [x1, y1, v1, ...] as kp_n numbers at ds->kps + kp_off
+     * (kp_n = 0: none; else a multiple of 3); "num_keypoints" (-1: absent). */
+    uint64_t kp_off;
+    uint32_t kp_n;
+    int32_t num_keypoints;
 } coco_ann;
 
 typedef struct coco_dataset {
@@ -75,6 +89,14 @@ typedef struct coco_dataset {
     size_t n_polys;
     uint32_t *counts; /* uncompressed RLE counts */
     size_t n_counts;
+    double *kps; /* annotation keypoints (coco_ann.kp_off) */
+    size_t n_kps;
+    uint32_t *kp_names; /* category keypoint names (pool offsets) */
+    double *kp_sigmas;  /* category sigmas, parallel to kp_names (0 where absent) */
+    size_t n_kp_names;
+    int32_t *skeleton;  /* category skeleton pairs, 1-based */
+    size_t n_skeleton;  /* pairs */
+    int32_t ann_kp_k;   /* keypoints of the first annotation that has any (0: none) */
     char *strings; /* the pool: NUL-terminated strings */
     size_t strings_len;
     /* the file had "annotations" / "categories" ("images" is required);
@@ -112,6 +134,21 @@ static inline const int32_t *coco_image_anns(const coco_dataset *ds, int64_t img
     *n = ds->img_ann_start[img + 1] - ds->img_ann_start[img];
     return ds->img_anns + ds->img_ann_start[img];
 }
+
+/* Keypoint layout of the dataset: *K = the number of keypoints of its
+ * keypoint categories (0 when none has any), and, if flip is not NULL, the
+ * flip map (K entries: keypoint k of a horizontally flipped object is
+ * keypoint flip[k] of the original; room for *K: call with NULL first), derived from the names: "left_X" and
+ * "right_X" (also "left"/"right" as a word anywhere in the name, e.g.
+ * "left_upper" / "right_upper") swap, others map to themselves; COCO's
+ * person gives torchvision's [0, 2, 1, 4, 3, ...]. Categories with
+ * keypoints must agree on K and on the flip map (one tensor [N, K, 3] per
+ * image, as torchvision's): else -1 with hnd_error() naming them. */
+#define COCO_MAX_KP 256 /* more keypoints per category are refused */
+int coco_kp_layout(const coco_dataset *ds, int *K, int32_t *flip);
+/* The flip map of category c alone (c->n_kp entries). 0 / -1 (a name
+ * whose mirror is not among the names, or appears twice). */
+int coco_kp_flip_map(const coco_dataset *ds, const coco_category *c, int32_t *flip);
 
 /* Polygon k (0 <= k < seg_n) of a COCO_SEG_POLY annotation: *n numbers. */
 static inline const double *coco_ann_polygon(const coco_dataset *ds, const coco_ann *a, uint32_t k,

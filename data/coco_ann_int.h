@@ -13,6 +13,7 @@ typedef struct {
     coco_dataset *ds;
     int for_eval; /* coco_load_opts.for_eval */
     size_t cap_images, cap_cats, cap_anns, cap_coords, cap_polys, cap_polys2, cap_counts, cap_strings;
+    size_t cap_kps, cap_kp_names, cap_kp_sigmas, cap_skeleton;
     prg_bar *bar;
 } coco_loader;
 

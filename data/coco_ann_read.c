@@ -22,8 +22,8 @@
 
 /* The scalar fields as read. have: 0 absent, 1 a number, 2 another value.
  * The last occurrence of a key wins, as in Python's json. */
-enum { F_ID, F_IMG, F_CAT, F_CROWD, F_AREA, F_N };
-static const char *const k_names[F_N] = {"id", "image_id", "category_id", "iscrowd", "area"};
+enum { F_ID, F_IMG, F_CAT, F_CROWD, F_AREA, F_NKP, F_N };
+static const char *const k_names[F_N] = {"id", "image_id", "category_id", "iscrowd", "area", "num_keypoints"};
 
 typedef struct {
     int have[F_N];
@@ -207,6 +207,33 @@ static int read_bbox(js_reader *r, coco_ann *a, ann_fields *f) {
     return 0;
 }
 
+/* "keypoints": [x1, y1, v1, ...] appended to ds->kps (a multiple of 3
+ * numbers; an empty list is no keypoints). */
+static int read_keypoints(coco_loader *L, js_reader *r, coco_ann *a, int64_t i) {
+    coco_dataset *ds = L->ds;
+    js_ws(r);
+    if (r->p >= r->end || *r->p != '[') {
+        SYN(js_skip(r));
+        return hnd_error_set(PATH_FMT ".keypoints: expected a list of numbers", PATH_ARGS(L, i));
+    }
+    a->kp_off = ds->n_kps;
+    int first = 1, m, num, j = 0;
+    double v;
+    while ((m = js_array_next(r, &first)) == 1) {
+        SYN(js_num_or_skip(r, &v, &num));
+        if (!num || !isfinite(v))
+            return hnd_error_set(PATH_FMT ".keypoints[%d]: expected a number", PATH_ARGS(L, i), j);
+        if (coco_grow((void **)&ds->kps, &L->cap_kps, ds->n_kps + 1, sizeof *ds->kps) < 0) return -1;
+        ds->kps[ds->n_kps++] = v;
+        j++;
+    }
+    SYN(m);
+    if (j % 3 != 0)
+        return hnd_error_set(PATH_FMT ".keypoints: %d numbers, expected x, y, v triples", PATH_ARGS(L, i), j);
+    a->kp_n = (uint32_t)j;
+    return 0;
+}
+
 /* Any other member: one of the scalar fields, or skipped. */
 static int read_scalar(js_reader *r, ann_fields *f, const char *k, size_t kn) {
     int w = -1;
@@ -215,6 +242,7 @@ static int read_scalar(js_reader *r, ann_fields *f, const char *k, size_t kn) {
     else if (JS_KEY_IS(k, kn, "category_id")) w = F_CAT;
     else if (JS_KEY_IS(k, kn, "iscrowd")) w = F_CROWD;
     else if (JS_KEY_IS(k, kn, "area")) w = F_AREA;
+    else if (JS_KEY_IS(k, kn, "num_keypoints")) w = F_NKP;
     js_ws(r);
     if (w == F_CROWD && r->p < r->end && (*r->p == 't' || *r->p == 'f')) {
         /* some converters write booleans; pycocotools takes them */
@@ -236,7 +264,7 @@ static int read_scalar(js_reader *r, ann_fields *f, const char *k, size_t kn) {
 /* The members of the annotation object. */
 static int read_members(coco_loader *L, js_reader *r, coco_ann *a, ann_fields *f, int64_t i) {
     coco_dataset *ds = L->ds;
-    size_t polys0 = ds->n_polys, coords0 = ds->n_coords, counts0 = ds->n_counts;
+    size_t polys0 = ds->n_polys, coords0 = ds->n_coords, counts0 = ds->n_counts, kps0 = ds->n_kps;
     js_ws(r);
     if (r->p >= r->end || *r->p != '{') {
         SYN(js_skip(r));
@@ -253,6 +281,9 @@ static int read_members(coco_loader *L, js_reader *r, coco_ann *a, ann_fields *f
             rc = read_segmentation(L, r, a, i);
         } else if (JS_KEY_IS(k, kn, "bbox")) {
             rc = read_bbox(r, a, f);
+        } else if (JS_KEY_IS(k, kn, "keypoints")) {
+            ds->n_kps = kps0;
+            rc = read_keypoints(L, r, a, i);
         } else {
             rc = read_scalar(r, f, k, kn);
         }
@@ -289,6 +320,10 @@ static int check_fields(coco_loader *L, coco_ann *a, ann_fields *f, int64_t i) {
     if (!f->have[F_AREA]) return hnd_error_set(PATH_FMT ".area: missing", PATH_ARGS(L, i));
     if (f->have[F_AREA] != 1) return hnd_error_set(PATH_FMT ".area: expected a number", PATH_ARGS(L, i));
     a->area = f->v[F_AREA];
+    int64_t nkp = -1;
+    if (f->have[F_NKP] && (get_int(L, i, f, F_NKP, &nkp) < 0 || nkp < 0 || nkp > INT32_MAX))
+        return hnd_error_set(PATH_FMT ".num_keypoints: expected a non-negative integer", PATH_ARGS(L, i));
+    a->num_keypoints = (int32_t)nkp;
     return 0;
 }
 

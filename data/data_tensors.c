@@ -13,6 +13,7 @@ void dt_target_clear(dt_target *t) {
     ct_destroy(t->area);
     ct_destroy(t->iscrowd);
     ct_destroy(t->image_id);
+    ct_destroy(t->keypoints);
     memset(t, 0, sizeof *t);
 }
 
@@ -32,6 +33,11 @@ int dt_sample_tensors(const ld_sample *s, ct_tensor **image, dt_target *t) {
     if (ok && g->masks) {
         t->masks = ct_from_buffer(g->masks, CT_U8, 3, msh);
         ok = t->masks != NULL;
+    }
+    if (ok && g->keypoints) {
+        int64_t ksh[3] = {g->n, g->num_kp, 3};
+        t->keypoints = ct_from_buffer(g->keypoints, CT_F32, 3, ksh);
+        ok = t->keypoints != NULL;
     }
     if (!ok) {
         hnd_error_set("image %lld: making tensors: %s", (long long)g->image_id, ct_last_error());

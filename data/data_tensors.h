@@ -5,7 +5,9 @@
  * R-CNN transform normalises, resizes and pads). Targets, torchvision's
  * keys: boxes float32 [N, 4] (x1 y1 x2 y2), labels int64 [N] (category
  * ids), masks uint8 [N, H, W] (only when the loader made them, else NULL),
- * area float32 [N], iscrowd int64 [N], image_id int64 [1]. */
+ * area float32 [N], iscrowd int64 [N], image_id int64 [1], keypoints
+ * float32 [N, K, 3] (x, y, visibility; only when the dataset has keypoint
+ * categories, else NULL). */
 #ifndef HND_DATA_TENSORS_H
 #define HND_DATA_TENSORS_H
 
@@ -13,7 +15,7 @@
 #include "ld.h"
 
 typedef struct {
-    ct_tensor *boxes, *labels, *masks, *area, *iscrowd, *image_id;
+    ct_tensor *boxes, *labels, *masks, *area, *iscrowd, *image_id, *keypoints;
 } dt_target;
 
 /* Tensors of sample s. 0 / -1 (ct_last_error() copied into hnd_error()).

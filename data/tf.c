@@ -16,6 +16,8 @@ void tf_target_clear(tf_target *t) {
     free(t->area);
     free(t->iscrowd);
     free(t->ann_ids);
+    free(t->keypoints);
+    free(t->kp_flip);
     memset(t, 0, sizeof *t);
 }
 
@@ -39,6 +41,24 @@ int tf_target_build(const coco_dataset *ds, int64_t img, const tf_target_opts *o
         tf_target_clear(t);
         return hnd_error_set("out of memory");
     }
+    int K = 0;
+    if (coco_kp_layout(ds, &K, NULL) < 0) {
+        tf_target_clear(t);
+        return -1;
+    }
+    if (K) {
+        t->num_kp = K;
+        t->keypoints = calloc(cap * (size_t)K * 3, sizeof *t->keypoints);
+        t->kp_flip = malloc((size_t)K * sizeof *t->kp_flip);
+        if (!t->keypoints || !t->kp_flip) {
+            tf_target_clear(t);
+            return hnd_error_set("out of memory");
+        }
+        if (coco_kp_layout(ds, &K, t->kp_flip) < 0) {
+            tf_target_clear(t);
+            return -1;
+        }
+    }
     float W = (float)im->width, H = (float)im->height;
     int n = 0;
     for (int64_t k = 0; k < na; k++) {
@@ -61,6 +81,16 @@ int tf_target_build(const coco_dataset *ds, int64_t img, const tf_target_opts *o
         t->area[n] = (float)a->area;
         t->iscrowd[n] = a->iscrowd;
         t->ann_ids[n] = a->id;
+        if (K && a->kp_n) {
+            if (a->kp_n != 3 * (uint32_t)K) {
+                int64_t id = a->id;
+                tf_target_clear(t);
+                return hnd_error_set("%s: annotation %lld: %u keypoint numbers, expected %d (3 x %d keypoints)",
+                                     ds->path, (long long)id, a->kp_n, 3 * K, K);
+            }
+            /* torch.as_tensor(keypoints, dtype=torch.float32) */
+            for (int j = 0; j < 3 * K; j++) t->keypoints[(size_t)n * 3 * K + j] = (float)ds->kps[a->kp_off + j];
+        }
         if (t->masks) {
             rle_t r;
             if (coco_ann_rle(ds, a, &r) < 0) {
@@ -112,9 +142,36 @@ void tf_hflip_masks(uint8_t *masks, int n, int height, int width) {
     tf_hflip_hwc_u8(masks, n * height, width, 1);
 }
 
+void tf_hflip_keypoints(float *kp, int n, int K, const int32_t *flip, int width) {
+    float W = (float)width, row[3 * COCO_MAX_KP];
+    if (K > COCO_MAX_KP) return; /* coco_kp_layout refuses such layouts */
+    for (int i = 0; i < n; i++) {
+        float *p = kp + (size_t)i * K * 3;
+        memcpy(row, p, (size_t)K * 3 * sizeof *row);
+        for (int k = 0; k < K; k++) {
+            const float *q = row + 3 * flip[k];
+            p[3 * k] = W - q[0];
+            p[3 * k + 1] = q[1];
+            p[3 * k + 2] = q[2];
+            /* "Maintain COCO convention that if visibility == 0, then x, y = 0" */
+            if (p[3 * k + 2] == 0) p[3 * k] = p[3 * k + 1] = 0;
+        }
+    }
+}
+
+void tf_resize_keypoints(float *kp, size_t npts, int old_h, int old_w, int new_h, int new_w) {
+    /* torch.tensor(s, float32) / torch.tensor(s_orig, float32) */
+    volatile float rh = (float)new_h / (float)old_h, rw = (float)new_w / (float)old_w;
+    for (size_t i = 0; i < npts; i++) {
+        kp[3 * i] *= rw;
+        kp[3 * i + 1] *= rh;
+    }
+}
+
 void tf_hflip_target(tf_target *t) {
     tf_hflip_boxes(t->boxes, t->n, t->width);
     if (t->masks) tf_hflip_masks(t->masks, t->n, t->height, t->width);
+    if (t->keypoints) tf_hflip_keypoints(t->keypoints, t->n, t->num_kp, t->kp_flip, t->width);
 }
 
 void tf_normalize_chw(float *x, int height, int width, const float mean[3], const float std[3]) {

@@ -26,6 +26,14 @@ typedef struct {
     float *area;       /* n, the annotation's "area" */
     int64_t *iscrowd;  /* n */
     int64_t *ann_ids;  /* n, the annotation ids (for tracing) */
+    /* Keypoints, when the dataset has keypoint categories (coco_kp_layout):
+     * torchvision's target["keypoints"], float32 [n, num_kp, 3] (x, y,
+     * visibility as in the file; an object without "keypoints" all 0).
+     * kp_flip: the dataset's flip map (num_kp). Both NULL, num_kp 0, when
+     * the dataset has no keypoints. */
+    int num_kp;
+    float *keypoints;
+    int32_t *kp_flip;
 } tf_target;
 
 typedef struct {
@@ -43,7 +51,14 @@ void tf_hflip_hwc_u8(uint8_t *rgb, int height, int width, int channels);
 void tf_hflip_chw_f32(float *x, int channels, int height, int width);
 void tf_hflip_boxes(float *xyxy, int n, int width);
 void tf_hflip_masks(uint8_t *masks, int n, int height, int width);
-/* Everything of a target (boxes and masks). */
+/* torchvision's references/detection _flip_coco_person_keypoints with the
+ * map flip (K): kp[i][k] = old kp[i][flip[k]], x -> width - x, then every
+ * keypoint of visibility 0 set to (0, 0, 0). */
+void tf_hflip_keypoints(float *kp, int n, int K, const int32_t *flip, int width);
+/* torchvision's resize_keypoints: x *= new_w / old_w, y *= new_h / old_h
+ * (ratios in float32), visibility untouched; npts points of 3 floats. */
+void tf_resize_keypoints(float *kp, size_t npts, int old_h, int old_w, int new_h, int new_w);
+/* Everything of a target (boxes, masks, keypoints). */
 void tf_hflip_target(tf_target *t);
 
 /* (x - mean[c]) / std[c] in place on float CHW, float32 ops in torch's order. */
