@@ -9,6 +9,7 @@
 
 #include "hnd_error.h"
 #include "img.h"
+#include "img_jpeg.h"
 #include "path.h"
 #include "progress.h"
 #include "smp.h"
@@ -71,6 +72,11 @@ void ld_batch_destroy(ld_batch *b) {
 
 int ld_load_sample(const coco_dataset *ds, const char *image_dir, int64_t image, int flip, const tf_target_opts *to,
                    ld_sample *s) {
+    return ld_load_sample_q(ds, image_dir, image, flip, 0, to, s);
+}
+
+int ld_load_sample_q(const coco_dataset *ds, const char *image_dir, int64_t image, int flip, int jpeg_quality,
+                     const tf_target_opts *to, ld_sample *s) {
     memset(s, 0, sizeof *s);
     const coco_image *im = &ds->images[image];
     const char *fn = coco_str(ds, im->file_name);
@@ -84,6 +90,13 @@ int ld_load_sample(const coco_dataset *ds, const char *image_dir, int64_t image,
         return hnd_error_set("%s: image is %dx%d but the annotations say %dx%d (image id %lld)", path, w, h,
                              im->width, im->height, (long long)im->id);
     }
+    /* the reference re-encodes the decoded RGB image before any transform */
+    size_t jb = 0;
+    if (jpeg_quality > 0 && img_recode_jpeg(path, &u, jpeg_quality, &jb) != 0) {
+        img_clear(&u);
+        return -1;
+    }
+    s->jpeg_bytes = (int64_t)jb;
     s->image = image;
     s->width = u.width;
     s->height = u.height;
@@ -140,7 +153,7 @@ static ld_batch *build_batch(ld_loader *l, int64_t b, char **err) {
             flip = smp_rng_uniform(&r) < l->o.hflip_prob;
         }
         ld_sample *s = &B->samples[B->n];
-        if (ld_load_sample(l->o.ds, l->image_dir, image, flip, &to, s) < 0) {
+        if (ld_load_sample_q(l->o.ds, l->image_dir, image, flip, l->o.jpeg_quality, &to, s) < 0) {
             if (l->o.skip_bad) {
                 pthread_mutex_lock(&l->mu);
                 note_skip(l, hnd_error());

@@ -34,6 +34,8 @@ typedef struct {
     int keep_crowd;
     int skip_bad;            /* 1: skip missing/corrupt images, 0: fatal */
     int progress;            /* progress bar on a TTY */
+    int jpeg_quality;        /* 1..100: each image re-encoded as PIL's JPEG at this quality (img_jpeg.h)
+                                before flips; 0 (default): as read */
 } ld_opts;
 
 /* Defaults: workers 4, queue 8, batch 2, train 0, drop_empty 0,
@@ -46,6 +48,7 @@ typedef struct {
     int height, width;
     float *chw;       /* 3*height*width, values in [0, 1] */
     int flipped;
+    int64_t jpeg_bytes; /* the re-encoded JPEG's size (jpeg_quality), else 0 */
     tf_target target; /* already flipped with the image */
 } ld_sample;
 
@@ -77,6 +80,9 @@ void ld_destroy(ld_loader *l);
  * flip if flip. 0 / -1. */
 int ld_load_sample(const coco_dataset *ds, const char *image_dir, int64_t image, int flip, const tf_target_opts *to,
                    ld_sample *s);
+/* The same with the image re-encoded as JPEG at jpeg_quality first (0: not). */
+int ld_load_sample_q(const coco_dataset *ds, const char *image_dir, int64_t image, int flip, int jpeg_quality,
+                     const tf_target_opts *to, ld_sample *s);
 void ld_sample_clear(ld_sample *s);
 
 #endif

@@ -2,6 +2,7 @@
 hnd_add_test(test_json_scan SOURCES ${CMAKE_SOURCE_DIR}/tests/test_json_scan.c LIBS hnd_data)
 hnd_add_test(test_data_ann SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_ann.c LIBS hnd_data)
 hnd_add_test(test_data_img SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_img.c LIBS hnd_data)
+hnd_add_test(test_img_jpeg SOURCES ${CMAKE_SOURCE_DIR}/tests/test_img_jpeg.c LIBS hnd_data)
 hnd_add_test(test_data_tf SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_tf.c LIBS hnd_data)
 hnd_add_test(test_data_smp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_smp.c LIBS hnd_data)
 hnd_add_test(test_data_ld SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_ld.c LIBS hnd_data)
