@@ -39,24 +39,37 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-enum { T = 10, R = 101, A = 4, M = 3, MAXDET = 100 };
+enum { T = 10, R = 101, A = 4, M = 3 }; /* A, M: the most area ranges / maxDets of any type */
 
 /* np.linspace(.5, 0.95, 10) exactly (the 8th and 9th differ from .5+.05*i) */
 static const double k_iou_thr[T] = {0x1.0000000000000p-1, 0x1.199999999999ap-1, 0x1.3333333333333p-1,
                                     0x1.4cccccccccccdp-1, 0x1.6666666666666p-1, 0x1.8000000000000p-1,
                                     0x1.999999999999ap-1, 0x1.b333333333333p-1, 0x1.cccccccccccccp-1,
                                     0x1.e666666666666p-1};
-static const double k_area[A][2] = {{0, 1e10}, {0, 1024}, {1024, 9216}, {9216, 1e10}};
-static const int k_maxdet[M] = {1, 10, 100};
 static const double k_eps = 2.220446049250313e-16; /* np.spacing(1) */
 
-const char *ce_iou_name(ce_iou_type t) { return t == CE_SEGM ? "segm" : "bbox"; }
+/* Params: areaRng and maxDets of setDetParams / setKpParams (1e5 ** 2 is
+ * 1e10 exactly). The last maxDets also caps each image's detections. */
+typedef struct {
+    int na, nm;
+    double area[A][2];
+    int maxdet[M];
+} params;
+static const params k_det = {4, 3, {{0, 1e10}, {0, 1024}, {1024, 9216}, {9216, 1e10}}, {1, 10, 100}};
+static const params k_kp = {3, 1, {{0, 1e10}, {1024, 9216}, {9216, 1e10}}, {20}};
+
+static const params *params_of(ce_iou_type t) { return t == CE_KEYPOINTS ? &k_kp : &k_det; }
+
+const char *ce_iou_name(ce_iou_type t) { return t == CE_SEGM ? "segm" : t == CE_KEYPOINTS ? "keypoints" : "bbox"; }
 
 int ce_iou_parse(const char *s) {
     if (s && strcmp(s, "bbox") == 0) return CE_BBOX;
     if (s && strcmp(s, "segm") == 0) return CE_SEGM;
+    if (s && strcmp(s, "keypoints") == 0) return CE_KEYPOINTS;
     return -1;
 }
+
+int ce_num_stats(ce_iou_type t) { return t == CE_KEYPOINTS ? 10 : 12; }
 
 /* ---- scratch of one worker -------------------------------------------- */
 
@@ -115,12 +128,46 @@ static int work_gt(work *w, size_t g) {
 
 /* ---- one (image, category) pair ---------------------------------------- */
 
+static double pairwise_sum(const double *a, size_t n);
+
+/* computeOks for one detection d (3K numbers) and one annotation g with
+ * its box and area; vars[k] = (2 sigma_k)^2. */
+static double oks(const double *d, const double *g, int K, const double *vars, const double bb[4], double area) {
+    double e[COCO_OKS_MAXK];
+    int k1 = 0, n = 0;
+    for (int k = 0; k < K; k++) k1 += g[3 * k + 2] > 0;
+    /* the ignore bounds: the box doubled in each direction */
+    double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2, y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
+    for (int k = 0; k < K; k++) {
+        double xd = d[3 * k], yd = d[3 * k + 1], dx, dy;
+        if (k1 > 0) {
+            if (!(g[3 * k + 2] > 0)) continue; /* e = e[vg > 0] */
+            dx = xd - g[3 * k];
+            dy = yd - g[3 * k + 1];
+        } else {
+            dx = fmax(0., x0 - xd) + fmax(0., xd - x1);
+            dy = fmax(0., y0 - yd) + fmax(0., yd - y1);
+        }
+        e[n++] = exp(-((dx * dx + dy * dy) / vars[k] / (area + k_eps) / 2));
+    }
+    return pairwise_sum(e, (size_t)n) / n;
+}
+
 /* IoUs of the first D detections [ds, ds+D) against the G annotations
  * [gs, gs+G), row-major (detection, annotation), as maskUtils.iou. */
 static int pair_ious(const ce_gt *gt, const ce_dt *dt, size_t gs, size_t G, size_t ds, size_t D, work *w) {
     if (reserve((void **)&w->iou, &w->iou_cap, D * G, sizeof *w->iou) < 0) return -1;
     const ce_gt_ann *ga = gt->ann + gs;
     const ce_dt_rec *da = dt->rec + ds;
+    if (dt->type == CE_KEYPOINTS) {
+        int32_t cat = ga[0].cat, K = gt->cat_k[cat];
+        double vars[COCO_OKS_MAXK];
+        for (int k = 0; k < K; k++) vars[k] = (gt->cat_sig[cat][k] * 2) * (gt->cat_sig[cat][k] * 2);
+        for (size_t g = 0; g < G; g++)
+            for (size_t d = 0; d < D; d++)
+                w->iou[d * G + g] = oks(dt->kpool + da[d].koff, gt->kps + ga[g].kp_off, K, vars, ga[g].bbox, ga[g].area);
+        return 0;
+    }
     if (dt->type == CE_BBOX) {
         for (size_t d = 0; d < D; d++)
             for (size_t g = 0; g < G; g++) w->iou[d * G + g] = rle_bbox_iou(da[d].bbox, ga[g].bbox, (int)ga[g].crowd);
@@ -162,11 +209,14 @@ static void pair_match(const ce_gt *gt, const ce_dt *dt, size_t gs, size_t G, si
                        size_t ncat_dt, work *w, size_t npig[A]) {
     const ce_gt_ann *ga = gt->ann + gs;
     const ce_dt_rec *da = dt->rec + ds;
-    for (int a = 0; a < A; a++) {
-        double lo = k_area[a][0], hi = k_area[a][1];
+    const params *P = params_of(dt->type);
+    int kp = dt->type == CE_KEYPOINTS;
+    for (int a = 0; a < P->na; a++) {
+        double lo = P->area[a][0], hi = P->area[a][1];
         size_t nk = 0;
         for (size_t g = 0; g < G; g++) {
-            w->gtig[g] = ga[g].crowd || ga[g].area < lo || ga[g].area > hi;
+            /* _prepare: ignore = iscrowd (or num_keypoints == 0 for keypoints) */
+            w->gtig[g] = ga[g].crowd || (kp && ga[g].kp_zero) || ga[g].area < lo || ga[g].area > hi;
             if (!w->gtig[g]) w->order[nk++] = (int)g;
         }
         npig[a] += nk;
@@ -227,6 +277,9 @@ static int eval_category(job *J, int k, work *w) {
     const ce_gt *gt = J->gt;
     const ce_dt *dt = J->dt;
     const int K = gt->ncat;
+    const params *P = params_of(dt->type);
+    const int NA = P->na, NM = P->nm;
+    const uint32_t MAXDET = (uint32_t)P->maxdet[NM - 1];
     size_t g0 = gt->cat_start[k], g1 = gt->cat_start[k + 1];
     size_t d0 = dt->cat_start[k], d1 = dt->cat_start[k + 1];
     size_t nd = d1 - d0, npig[A] = {0, 0, 0, 0};
@@ -260,7 +313,7 @@ static int eval_category(job *J, int k, work *w) {
     uint16_t *stp = (uint16_t *)(w->pr + nl + 1), *sig = stp + nl + 1;
     uint8_t *srank = (uint8_t *)(sig + nl + 1);
     for (size_t i = 0; i < nl; i++) srank[i] = (uint8_t)dt->rec[d0 + w->list[i]].rank;
-    for (int a = 0; a < A; a++) {
+    for (int a = 0; a < NA; a++) {
         if (npig[a] == 0) continue; /* precision and recall stay -1 */
         const uint16_t *tpb = w->tpb + (size_t)a * nd, *igb = w->igb + (size_t)a * nd;
         for (size_t i = 0; i < nl; i++) {
@@ -268,8 +321,8 @@ static int eval_category(job *J, int k, work *w) {
             sig[i] = igb[w->list[i]];
         }
         double np = (double)npig[a];
-        for (int m = 0; m < M; m++) {
-            uint8_t maxdet = (uint8_t)k_maxdet[m];
+        for (int m = 0; m < NM; m++) {
+            uint8_t maxdet = (uint8_t)P->maxdet[m];
             for (int t = 0; t < T; t++) {
                 uint16_t bit = (uint16_t)(1u << t);
                 double tp = 0, fp = 0;
@@ -284,14 +337,14 @@ static int eval_category(job *J, int k, work *w) {
                     w->pr[n] = tp / (fp + tp + k_eps);
                     n++;
                 }
-                J->recall[((size_t)(t * K + k) * A + a) * M + m] = n ? w->rc[n - 1] : 0;
+                J->recall[((size_t)(t * K + k) * NA + a) * NM + m] = n ? w->rc[n - 1] : 0;
                 for (size_t i = n; i-- > 1;)
                     if (w->pr[i] > w->pr[i - 1]) w->pr[i - 1] = w->pr[i];
                 size_t i = 0;
                 for (int r = 0; r < R; r++) {
                     double thr = r * 0.01; /* np.linspace(0, 1, 101) exactly */
                     while (i < n && w->rc[i] < thr) i++;
-                    J->precision[(((size_t)(t * R + r) * K + k) * A + a) * M + m] = i < n ? w->pr[i] : 0;
+                    J->precision[(((size_t)(t * R + r) * K + k) * NA + a) * NM + m] = i < n ? w->pr[i] : 0;
                 }
             }
         }
@@ -350,17 +403,17 @@ static double mean_valid(double *buf, size_t n) {
     return s / (double)k;
 }
 
-/* _summarize(ap, iouThr, areaRng, maxDets) */
-static double summarize(const double *precision, const double *recall, int K, int ap, int tsel, int a, int m,
-                        double *buf) {
+/* _summarize(ap, iouThr, areaRng, maxDets); NA, NM: the dimensions. */
+static double summarize(const double *precision, const double *recall, int K, int NA, int NM, int ap, int tsel, int a,
+                        int m, double *buf) {
     size_t n = 0;
     int t0 = tsel < 0 ? 0 : tsel, t1 = tsel < 0 ? T : tsel + 1;
     for (int t = t0; t < t1; t++) {
         if (ap) {
             for (int r = 0; r < R; r++)
-                for (int k = 0; k < K; k++) buf[n++] = precision[(((size_t)(t * R + r) * K + k) * A + a) * M + m];
+                for (int k = 0; k < K; k++) buf[n++] = precision[(((size_t)(t * R + r) * K + k) * NA + a) * NM + m];
         } else {
-            for (int k = 0; k < K; k++) buf[n++] = recall[((size_t)(t * K + k) * A + a) * M + m];
+            for (int k = 0; k < K; k++) buf[n++] = recall[((size_t)(t * K + k) * NA + a) * NM + m];
         }
     }
     return mean_valid(buf, n);
@@ -388,6 +441,8 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
     if (dt->gt != gt) return hnd_error_set("results were prepared for another ground truth");
     double t0 = mono_now_s();
     const int K = gt->ncat;
+    const params *P = params_of(dt->type);
+    const int NA = P->na, NM = P->nm;
     out->iou_type = dt->type;
     out->num_images = (size_t)gt->nimg;
     out->num_gt = gt->nann;
@@ -395,7 +450,7 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
     out->num_dropped = dt->dropped;
     out->num_categories = K;
     out->per_category = calloc((size_t)K + 1, sizeof *out->per_category);
-    size_t np = (size_t)T * R * K * A * M, nr = (size_t)T * K * A * M;
+    size_t np = (size_t)T * R * K * NA * NM, nr = (size_t)T * K * NA * NM;
     double *precision = malloc((np + 1) * sizeof *precision), *recall = malloc((nr + 1) * sizeof *recall);
     double *buf = malloc((np + 1) * sizeof *buf);
     if (!out->per_category || !precision || !recall || !buf) {
@@ -427,9 +482,16 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
         static const struct {
             int ap, t, a, m;
         } S[12] = {{1, -1, 0, 2}, {1, 0, 0, 2}, {1, 5, 0, 2}, {1, -1, 1, 2}, {1, -1, 2, 2}, {1, -1, 3, 2},
-                   {0, -1, 0, 0}, {0, -1, 0, 1}, {0, -1, 0, 2}, {0, -1, 1, 2}, {0, -1, 2, 2}, {0, -1, 3, 2}};
-        for (int i = 0; i < 12; i++)
-            out->stats[i] = summarize(precision, recall, K, S[i].ap, S[i].t, S[i].a, S[i].m, buf);
+                   {0, -1, 0, 0}, {0, -1, 0, 1}, {0, -1, 0, 2}, {0, -1, 1, 2}, {0, -1, 2, 2}, {0, -1, 3, 2}},
+          /* _summarizeKps: maxDets 20, areas all / medium / large */
+          SK[10] = {{1, -1, 0, 0}, {1, 0, 0, 0}, {1, 5, 0, 0}, {1, -1, 1, 0}, {1, -1, 2, 0},
+                    {0, -1, 0, 0}, {0, 0, 0, 0}, {0, 5, 0, 0}, {0, -1, 1, 0}, {0, -1, 2, 0}};
+        if (dt->type == CE_KEYPOINTS)
+            for (int i = 0; i < 10; i++)
+                out->stats[i] = summarize(precision, recall, K, NA, NM, SK[i].ap, SK[i].t, SK[i].a, SK[i].m, buf);
+        else
+            for (int i = 0; i < 12; i++)
+                out->stats[i] = summarize(precision, recall, K, NA, NM, S[i].ap, S[i].t, S[i].a, S[i].m, buf);
         for (int k = 0; k < K; k++) {
             ce_category_ap *c = &out->per_category[k];
             c->id = gt->cat_id[k];
@@ -439,7 +501,8 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out) {
                 int t0v = v == 0 ? 0 : v == 1 ? 0 : 5, t1v = v == 0 ? T : t0v + 1;
                 size_t n = 0;
                 for (int t = t0v; t < t1v; t++)
-                    for (int r = 0; r < R; r++) buf[n++] = precision[(((size_t)(t * R + r) * K + k) * A + 0) * M + 2];
+                    for (int r = 0; r < R; r++)
+                        buf[n++] = precision[(((size_t)(t * R + r) * K + k) * NA + 0) * NM + (NM - 1)];
                 double x = mean_valid(buf, n);
                 if (v == 0) c->ap = x;
                 else if (v == 1) c->ap50 = x;
@@ -489,6 +552,23 @@ void ce_print_summary(FILE *f, const double s[12]) {
                 L[i].maxdet, s[i]);
 }
 
+void ce_print_summary_type(FILE *f, ce_iou_type t, const double s[12]) {
+    if (t != CE_KEYPOINTS) {
+        ce_print_summary(f, s);
+        return;
+    }
+    static const struct {
+        int ap;
+        const char *iou, *area;
+    } L[10] = {{1, "0.50:0.95", "all"}, {1, "0.50", "all"}, {1, "0.75", "all"}, {1, "0.50:0.95", "medium"},
+               {1, "0.50:0.95", "large"}, {0, "0.50:0.95", "all"}, {0, "0.50", "all"}, {0, "0.75", "all"},
+               {0, "0.50:0.95", "medium"}, {0, "0.50:0.95", "large"}};
+    for (int i = 0; i < 10; i++)
+        fprintf(f, " %-18s %s @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %0.3f\n",
+                L[i].ap ? "Average Precision" : "Average Recall", L[i].ap ? "(AP)" : "(AR)", L[i].iou, L[i].area, 20,
+                s[i]);
+}
+
 void ce_print_per_category(FILE *f, const ce_result *r) {
     fprintf(f, "%8s  %-24s %7s %7s %7s\n", "category", "name", "AP", "AP50", "AP75");
     for (int k = 0; k < r->num_categories; k++) {
@@ -525,7 +605,7 @@ int ce_write_json(const char *path, const ce_result *r, int per_category) {
     if (!f) return -1;
     const char *name = ce_iou_name(r->iou_type);
     fprintf(f, "{\"%s\": [", name);
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < ce_num_stats(r->iou_type); i++) {
         if (i) fputs(", ", f);
         json_num(f, r->stats[i]);
     }

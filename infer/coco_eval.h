@@ -1,6 +1,8 @@
-/* coco_eval.h: COCO bbox / segm evaluation, identical to pycocotools'
- * COCOeval (default parameters: IoU .50:.05:.95, 101 recall thresholds,
- * maxDets 1/10/100, areas all/small/medium/large, categories used).
+/* coco_eval.h: COCO bbox / segm / keypoints evaluation, identical to
+ * pycocotools' COCOeval (default parameters: IoU .50:.05:.95, 101 recall
+ * thresholds, maxDets 1/10/100, areas all/small/medium/large, categories
+ * used; for keypoints setKpParams': OKS, maxDets 20, areas all/medium/large,
+ * the 10 stats of summarize()).
  * Torch-free (links hnd_data, hnd_util, cJSON only). Both files are read
  * with data/json_scan.h; the ground truth with data/coco_ann.h's loader.
  *
@@ -33,7 +35,20 @@
  * errors naming the file, the index and the field. Results whose category
  * is not among the ground truth's categories are dropped, as pycocotools
  * does (counted in ce_dt_dropped(); an error with opts.strict_categories).
- * An empty results array gives all 12 stats -1 (pycocotools raises). */
+ * An empty results array gives all 12 stats -1 (pycocotools raises).
+ *
+ * Keypoints (CE_KEYPOINTS), as computeOks: results carry "keypoints"
+ * [x, y, v]*K (v unused); a result without bbox or segmentation gets the
+ * area and box of its keypoints' extent (loadRes). A ground-truth object
+ * is ignored when iscrowd or num_keypoints = 0 (num_keypoints absent: the
+ * count of v > 0, where pycocotools raises); one without visible keypoints
+ * is matched by the distance of the result's keypoints to its box doubled
+ * in each direction. Sigmas per category: the category's "sigmas" in the
+ * ground truth when present, else COCO's 17 person sigmas when K = 17,
+ * else CE_KP_SIGMA for every keypoint (pycocotools has one sigma list for
+ * all categories and no default for K != 17: give it the same numbers).
+ * Every ground-truth annotation of the file and every result must have
+ * 3*K keypoint numbers for its category's K (else an error naming it). */
 #ifndef HND_COCO_EVAL_H
 #define HND_COCO_EVAL_H
 
@@ -45,9 +60,13 @@
 extern "C" {
 #endif
 
-typedef enum { CE_BBOX = 0, CE_SEGM = 1 } ce_iou_type;
+typedef enum { CE_BBOX = 0, CE_SEGM = 1, CE_KEYPOINTS = 2 } ce_iou_type;
 
-/* "bbox" / "segm"; ce_iou_parse returns -1 for anything else. */
+/* The OKS sigma of every keypoint of a category with K != 17 keypoints and
+ * no "sigmas" (about the mean of COCO's 17, 0.0669). */
+#define CE_KP_SIGMA 0.07
+
+/* "bbox" / "segm" / "keypoints"; ce_iou_parse returns -1 for anything else. */
 const char *ce_iou_name(ce_iou_type t);
 int ce_iou_parse(const char *s);
 
@@ -86,12 +105,14 @@ size_t ce_dt_dropped(const ce_dt *dt);       /* results of categories absent fro
 typedef struct {
     int64_t id;
     const char *name; /* "" when the GT has none; owned by the result */
-    double ap, ap50, ap75; /* AP@[.50:.95], AP@.50, AP@.75, area all, 100 dets; -1 without GT */
+    double ap, ap50, ap75; /* AP@[.50:.95], AP@.50, AP@.75, area all, 100 dets (keypoints: 20); -1 without GT */
 } ce_category_ap;
 
 typedef struct {
     ce_iou_type iou_type;
-    double stats[12]; /* AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl */
+    double stats[12]; /* AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl;
+                         keypoints: the first 10 are AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl
+                         (maxDets 20), the last two 0 */
     int num_categories;
     ce_category_ap *per_category; /* num_categories entries, ascending id */
     size_t num_images, num_gt, num_dt, num_dropped;
@@ -104,11 +125,15 @@ int ce_eval(const ce_gt *gt, const ce_dt *dt, ce_result *out);
 int ce_evaluate(const char *gt_path, const char *dt_path, ce_iou_type t, const ce_options *opts, ce_result *out);
 void ce_result_clear(ce_result *r);
 
-/* The 12 lines of pycocotools' summarize(). */
+/* Number of summary stats of a type: 12, or 10 for keypoints. */
+int ce_num_stats(ce_iou_type t);
+/* The 12 lines of pycocotools' summarize() (bbox / segm). */
 void ce_print_summary(FILE *f, const double stats[12]);
+/* Those of the type: the 12, or the 10 of _summarizeKps. */
+void ce_print_summary_type(FILE *f, ce_iou_type t, const double stats[12]);
 /* A table of per-category AP / AP50 / AP75. */
 void ce_print_per_category(FILE *f, const ce_result *r);
-/* {"bbox": [12 numbers]} (or "segm"), plus "<type>_per_category" if
+/* {"bbox": [12 numbers]} (or "segm", or "keypoints": [10 numbers]), plus "<type>_per_category" if
  * per_category; written to a temporary file renamed into place. */
 int ce_write_json(const char *path, const ce_result *r, int per_category);
 

@@ -33,6 +33,11 @@ void ce_gt_destroy(ce_gt *gt) {
     free(gt->ann);
     free(gt->cat_start);
     free(gt->pool);
+    free(gt->kps);
+    if (gt->cat_sig)
+        for (int k = 0; k < gt->ncat; k++) free(gt->cat_sig[k]);
+    free(gt->cat_sig);
+    free(gt->cat_k);
     free(gt);
 }
 
@@ -191,10 +196,76 @@ static int gt_mask(ce_gt *gt, size_t *pcap, const coco_dataset *ds, int64_t i, u
     return 0;
 }
 
+/* pycocotools' Params.kpt_oks_sigmas (COCO person): these / 10.0 */
+static const double k_coco_sigmas10[17] = {.26, .25, .25, .35, .35, .79, .79, .72, .72,
+                                           .62, .62, 1.07, 1.07, .87, .87, .89, .89};
+
+/* Keypoints of the categories (in sorted order): K from the names, else
+ * from the first annotation with keypoints; sigmas as coco_eval.h says. */
+static int gt_kp_categories(ce_gt *gt, const coco_dataset *ds, const int32_t *cat_rank) {
+    gt->cat_k = calloc((size_t)gt->ncat + 1, sizeof *gt->cat_k);
+    gt->cat_sig = calloc((size_t)gt->ncat + 1, sizeof *gt->cat_sig);
+    if (!gt->cat_k || !gt->cat_sig) return hnd_error_set("out of memory");
+    for (int32_t c = 0; c < ds->n_cats; c++) gt->cat_k[cat_rank[c]] = ds->cats[c].n_kp;
+    for (int64_t i = 0; i < ds->n_anns; i++) {
+        const coco_ann *a = &ds->anns[i];
+        int32_t k = cat_rank[a->category];
+        if (!gt->cat_k[k] && a->kp_n) gt->cat_k[k] = (int32_t)(a->kp_n / 3);
+    }
+    for (int32_t c = 0; c < ds->n_cats; c++) {
+        const coco_category *cc = &ds->cats[c];
+        int32_t k = cat_rank[c], K = gt->cat_k[k];
+        if (!K) continue;
+        if (K > COCO_OKS_MAXK)
+            return hnd_error_set("%s: category %lld: %d keypoints, at most %d", ds->path, (long long)cc->id, (int)K,
+                                 COCO_OKS_MAXK);
+        double *sg = malloc((size_t)K * sizeof *sg);
+        if (!sg) return hnd_error_set("out of memory");
+        gt->cat_sig[k] = sg;
+        for (int j = 0; j < K; j++)
+            sg[j] = cc->has_sigmas ? ds->kp_sigmas[cc->kp_off + j] : K == 17 ? k_coco_sigmas10[j] / 10.0 : CE_KP_SIGMA;
+    }
+    return 0;
+}
+
+/* Annotation i's keypoints into gt->kps; kp_bad notes the first whose
+ * count does not fit its category's (keypoint evaluation refuses it). */
+static int gt_keypoints(ce_gt *gt, size_t *kcap, const coco_dataset *ds, size_t i, ce_gt_ann *g) {
+    const coco_ann *a = &ds->anns[i];
+    uint32_t K = (uint32_t)gt->cat_k[g->cat];
+    if (a->kp_n != 3 * K) {
+        if (gt->kp_bad < 0) gt->kp_bad = (int64_t)i;
+        return 0;
+    }
+    if (!K) return 0;
+    size_t need = gt->kps_n + a->kp_n;
+    if (need > *kcap) {
+        size_t c = *kcap ? *kcap : 1024;
+        while (c < need) c *= 2;
+        double *p = realloc(gt->kps, c * sizeof *p);
+        if (!p) return hnd_error_set("out of memory");
+        gt->kps = p;
+        *kcap = c;
+    }
+    memcpy(gt->kps + gt->kps_n, ds->kps + a->kp_off, a->kp_n * sizeof *gt->kps);
+    g->kp_off = gt->kps_n;
+    g->kp_n = a->kp_n;
+    gt->kps_n += a->kp_n;
+    int nvis = a->num_keypoints;
+    if (a->num_keypoints < 0) { /* absent: the visible ones */
+        nvis = 0;
+        for (uint32_t j = 2; j < a->kp_n; j += 3) nvis += ds->kps[a->kp_off + j] > 0;
+    }
+    g->kp_zero = nvis == 0;
+    return 0;
+}
+
 /* The annotations in file order, checked, then sorted as pycocotools
  * lists them per (category, image). */
 static int gt_annotations(ce_gt *gt, const coco_dataset *ds, const int32_t *img_rank, const int32_t *cat_rank) {
-    size_t n = (size_t)ds->n_anns, pcap = 0;
+    size_t n = (size_t)ds->n_anns, pcap = 0, kcap = 0;
+    gt->kp_bad = -1;
+    if (gt_kp_categories(gt, ds, cat_rank) < 0) return -1;
     gt->ann = malloc((n + 1) * sizeof *gt->ann);
     gt->cat_start = calloc((size_t)gt->ncat + 1, sizeof *gt->cat_start);
     if (!gt->ann || !gt->cat_start) return hnd_error_set("out of memory");
@@ -218,6 +289,7 @@ static int gt_annotations(ce_gt *gt, const coco_dataset *ds, const int32_t *img_
         if (!isfinite(a->area)) return hnd_error_set("%s: annotations[%zu].area: not a finite number", ds->path, i);
         if (gt->with_segm && gt_mask(gt, &pcap, ds, (int64_t)i, gt->img_h[g->img], gt->img_w[g->img], g) < 0)
             return -1;
+        if (gt_keypoints(gt, &kcap, ds, i, g) < 0) return -1;
     }
     gt->nann = n;
     if (n > 1) qsort(gt->ann, n, sizeof *gt->ann, cmp_gt_ann);

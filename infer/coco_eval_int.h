@@ -10,6 +10,8 @@
 
 #include "coco_eval.h"
 
+#define COCO_OKS_MAXK 256 /* keypoints per object at most (data/coco_ann.h's COCO_MAX_KP) */
+
 /* One ground-truth annotation. Sorted by (cat, img, order in the file),
  * which is the order pycocotools gives each (image, category) list. */
 typedef struct {
@@ -22,6 +24,9 @@ typedef struct {
     uint32_t m;         /* number of RLE counts (segm) */
     uint64_t off;       /* first count in ce_gt.pool (segm) */
     uint64_t file_idx;
+    uint64_t kp_off;    /* keypoints: kp_n numbers at ce_gt.kps + kp_off */
+    uint32_t kp_n;
+    uint32_t kp_zero;   /* num_keypoints == 0 (ignored in keypoint evaluation) */
 } ce_gt_ann;
 
 struct ce_gt {
@@ -37,6 +42,11 @@ struct ce_gt {
     size_t *cat_start;  /* ncat + 1: annotations of category k are [cat_start[k], cat_start[k+1]) */
     uint32_t *pool;     /* RLE counts of every annotation (segm) */
     size_t pool_n;
+    double *kps;        /* keypoints of every annotation */
+    size_t kps_n;
+    int32_t *cat_k;     /* ncat: keypoints per object of the category (0: none) */
+    double **cat_sig;   /* ncat: its OKS sigmas (cat_k of them; NULL without keypoints) */
+    int64_t kp_bad;     /* file index of an annotation whose keypoints do not fit its category, or -1 */
 };
 
 /* One detection. Sorted by (cat, img, score descending, order in the file):
@@ -49,6 +59,7 @@ typedef struct {
     double area;        /* w*h of the box, or the RLE area (see loadRes) */
     double bbox[4];     /* CE_BBOX: the box evaluated; CE_SEGM: toBbox of the RLE */
     uint64_t soff;      /* offset of the RLE string in ce_dt.spool (segm) */
+    uint64_t koff;      /* keypoints: 3*K numbers at ce_dt.kpool + koff */
 } ce_dt_rec;
 
 struct ce_dt {
@@ -60,6 +71,8 @@ struct ce_dt {
     size_t *cat_start;  /* gt->ncat + 1 */
     char *spool;        /* compressed RLE strings, back to back (segm) */
     size_t spool_n;
+    double *kpool;      /* result keypoints, back to back (keypoints) */
+    size_t kpool_n;
 };
 
 #endif

@@ -113,6 +113,7 @@ void ce_dt_destroy(ce_dt *dt) {
     free(dt->rec);
     free(dt->cat_start);
     free(dt->spool);
+    free(dt->kpool);
     free(dt);
 }
 
@@ -133,6 +134,9 @@ typedef struct {
     size_t rcap, scap;
     uint32_t *cnts; /* scratch for decoding */
     size_t ccap;
+    double *kps;    /* scratch: one result's keypoints */
+    size_t kcap, kn;
+    size_t kpcap;   /* of dt->kpool */
 } dt_build;
 
 static int spool_add(dt_build *b, const char *s, size_t n, ce_dt_rec *rec) {
@@ -159,6 +163,7 @@ typedef struct {
     size_t cl;
     double sh, sw;
     const cJSON *sg;    /* any other segmentation form (cJSON path) */
+    const cJSON *kpj;   /* "keypoints" (cJSON path), NULL if absent */
 } res_fields;
 
 /* The segmentation of one result: its RLE string goes to the pool; area
@@ -293,6 +298,7 @@ static int slow_result(const cJSON *o, res_fields *f, const char *name, const ch
     if (get_id(o, "image_id", &f->img, 1, name, W, i) < 0 || get_id(o, "category_id", &f->cat, 1, name, W, i) < 0 ||
         get_num(o, "score", &f->score, name, W, i) < 0)
         return -1;
+    f->kpj = cJSON_GetObjectItemCaseSensitive(o, "keypoints");
     f->bbj = cJSON_GetObjectItemCaseSensitive(o, "bbox");
     f->bb_present = f->bbj != NULL;
     f->has_bb = cJSON_IsArray(f->bbj) && cJSON_GetArraySize(f->bbj) > 0;
@@ -316,6 +322,38 @@ static int slow_result(const cJSON *o, res_fields *f, const char *name, const ch
     return 0;
 }
 
+/* "keypoints": a list of 3*K finite numbers into b->kps (b->kn). */
+static int get_kps(dt_build *b, const cJSON *x, const char *name, const char *what, size_t i) {
+    if (!cJSON_IsArray(x)) return hnd_error_set("%s: %s[%zu].keypoints: expected a list of numbers", name, what, i);
+    size_t n = (size_t)cJSON_GetArraySize(x), j = 0;
+    if (n == 0 || n % 3)
+        return hnd_error_set("%s: %s[%zu].keypoints: %zu numbers, expected x, y, v triples", name, what, i, n);
+    if (grow((void **)&b->kps, &b->kcap, n, sizeof *b->kps) < 0) return -1;
+    for (const cJSON *c = x->child; c; c = c->next, j++) {
+        if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
+            return hnd_error_set("%s: %s[%zu].keypoints[%zu]: expected a number", name, what, i, j);
+        b->kps[j] = c->valuedouble;
+    }
+    b->kn = n;
+    return 0;
+}
+
+/* loadRes's keypoint branch: bbox and area of the keypoints' extent. */
+static void kp_extent(const double *kp, size_t n, double bb[4], double *area) {
+    double x0 = kp[0], x1 = kp[0], y0 = kp[1], y1 = kp[1];
+    for (size_t j = 3; j < n; j += 3) {
+        x0 = fmin(x0, kp[j]);
+        x1 = fmax(x1, kp[j]);
+        y0 = fmin(y0, kp[j + 1]);
+        y1 = fmax(y1, kp[j + 1]);
+    }
+    *area = (x1 - x0) * (y1 - y0);
+    bb[0] = x0;
+    bb[1] = y0;
+    bb[2] = x1 - x0;
+    bb[3] = y1 - y0;
+}
+
 /* loadRes for one result; *box_mode is decided by results[0]. */
 static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_options *opts, const char *name,
                       size_t i) {
@@ -334,11 +372,19 @@ static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_
         return hnd_error_set("%s: %s[%zu]: category_id %lld not in ground truth categories", name, W, i,
                              (long long)f->cat);
     if (*box_mode < 0) {
-        *box_mode = f->has_bb;
-        if (!*box_mode && !f->has_sg) return hnd_error_set("%s: %s[0]: neither bbox nor segmentation", name, W);
+        /* loadRes's order: a non-empty bbox, else segmentation, else keypoints */
+        *box_mode = f->has_bb ? 1 : f->has_sg ? 0 : f->kpj ? 2 : -1;
+        if (*box_mode < 0)
+            return hnd_error_set("%s: %s[0]: neither bbox nor segmentation nor keypoints", name, W);
     }
+    b->kn = 0;
+    if ((type == CE_KEYPOINTS || *box_mode == 2) && !f->kpj)
+        return hnd_error_set("%s: %s[%zu]: missing keypoints", name, W, i);
+    if (f->kpj && get_kps(b, f->kpj, name, W, i) < 0) return -1;
     uint32_t h = gt->img_h[rec.img], w = gt->img_w[rec.img];
-    if (*box_mode) {
+    if (*box_mode == 2) {
+        kp_extent(b->kps, b->kn, rec.bbox, &rec.area);
+    } else if (*box_mode) {
         if (!f->bb_present) return hnd_error_set("%s: %s[%zu]: missing bbox (results[0] has one)", name, W, i);
         if (f->bbj) {
             if (get_bbox(f->bbj, rec.bbox, name, W, i) < 0) return -1;
@@ -380,6 +426,17 @@ static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_
         dt->spool_n -= rec.slen; /* its string was the last added */
         return 0;
     }
+    if (type == CE_KEYPOINTS) {
+        size_t K = (size_t)gt->cat_k[rec.cat];
+        if (b->kn != 3 * K)
+            return hnd_error_set("%s: %s[%zu].keypoints: %zu numbers but category %lld has %zu keypoints in the "
+                                 "ground truth",
+                                 name, W, i, b->kn, (long long)f->cat, K);
+        if (grow((void **)&dt->kpool, &b->kpcap, dt->kpool_n + b->kn, sizeof *dt->kpool) < 0) return -1;
+        memcpy(dt->kpool + dt->kpool_n, b->kps, b->kn * sizeof *b->kps);
+        rec.koff = dt->kpool_n;
+        dt->kpool_n += b->kn;
+    }
     if (i > UINT32_MAX) return hnd_error_set("%s: too many results", name);
     rec.rank = (uint32_t)i;
     if (grow((void **)&dt->rec, &b->rcap, dt->n + 1, sizeof *dt->rec) < 0) return -1;
@@ -392,6 +449,17 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
     static const char *W = "results";
     if (type == CE_SEGM && !gt->with_segm) {
         hnd_error_set("%s: segm evaluation needs the ground truth loaded with masks", name);
+        return NULL;
+    }
+    if (type == CE_KEYPOINTS && gt->kp_bad >= 0) {
+        for (size_t j = 0; j < gt->nann; j++) {
+            const ce_gt_ann *g = &gt->ann[j];
+            if (g->file_idx != (uint64_t)gt->kp_bad) continue;
+            hnd_error_set("%s: annotations[%lld] (id %lld): keypoint evaluation needs 3 x %d keypoint numbers (those of "
+                          "category %lld)",
+                          gt->name, (long long)gt->kp_bad, (long long)g->id, (int)gt->cat_k[g->cat],
+                          (long long)gt->cat_id[g->cat]);
+        }
         return NULL;
     }
     dt_build b;
@@ -435,6 +503,8 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
     dt->empty = i == 0;
     free(b.cnts);
     b.cnts = NULL;
+    free(b.kps);
+    b.kps = NULL;
     if (dt->n > 1) qsort(dt->rec, dt->n, sizeof *dt->rec, cmp_dt);
     dt->cat_start = calloc((size_t)gt->ncat + 1, sizeof *dt->cat_start);
     if (!dt->cat_start) {
@@ -450,6 +520,7 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
     return dt;
 fail:
     free(b.cnts);
+    free(b.kps);
     ce_dt_destroy(dt);
     return NULL;
 }

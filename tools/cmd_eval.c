@@ -1,5 +1,5 @@
-/* cmd_eval.c: `hnd eval`, COCO bbox / segm evaluation without libtorch.
- * stdout: pycocotools' 12 summary lines (and the per-category table with
+/* cmd_eval.c: `hnd eval`, COCO bbox / segm / keypoints evaluation without
+ * libtorch. stdout: pycocotools' 12 summary lines (10 for keypoints) (and the per-category table with
  * --per-category); stderr: one line of counts and timing unless --quiet. */
 #include "cmd_eval.h"
 
@@ -62,7 +62,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc < 0) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
     } else {
-        ce_print_summary(stdout, res.stats);
+        ce_print_summary_type(stdout, (ce_iou_type)type, res.stats);
         if (per_cat) {
             printf("\n");
             ce_print_per_category(stdout, &res);

@@ -49,8 +49,9 @@ static const co_opt k_synth[] = {
 static const co_opt k_eval[] = {
     STR("--gt", "GT.json", NULL, "ground truth (COCO instances file; required)"),
     STR("--dt", "RESULTS.json", NULL, "detections; segm results as RLE (compressed or not) or polygons\n(required)"),
-    CHOICE("--iou", "bbox|segm", "bbox|segm", NULL, "box IoU or mask IoU (required)"),
-    STR("--json", "OUT.json", NULL, "also write {\"bbox\": [12 stats]} (or \"segm\"), atomically"),
+    CHOICE("--iou", "bbox|segm|keypoints", "bbox|segm|keypoints", NULL,
+           "box IoU, mask IoU or keypoint OKS (required)"),
+    STR("--json", "OUT.json", NULL, "also write {\"bbox\": [12 stats]} (or \"segm\", or\n\"keypoints\": [10 stats]), atomically"),
     FLAG("--per-category", "also print (and write) AP, AP50, AP75 of every category"),
     FLAG("--strict-categories", "a result whose category is not in GT is an error\n"
                                 "(default: ignored and counted, as pycocotools does)"),
@@ -270,13 +271,17 @@ static const co_command k_commands[] = {
      "A DIR that holds a set written by hnd synth is replaced; any other\n"
      "non-empty DIR is refused.\n",
      k_synth, N_OPTS(k_synth), NULL, NULL, 0, 0, 0},
-    {"eval", "COCO bbox / segm mAP of a results file (as pycocotools, much faster)",
-     "usage: hnd eval --gt GT.json --dt RESULTS.json --iou bbox|segm [--json OUT.json]\n"
+    {"eval", "COCO bbox / segm / keypoint mAP of a results file (as pycocotools, much faster)",
+     "usage: hnd eval --gt GT.json --dt RESULTS.json --iou bbox|segm|keypoints [--json OUT.json]\n"
      "                [--per-category] [--strict-categories] [--quiet]\n",
      "Evaluates COCO results JSON ([{image_id, category_id, score, bbox | segmentation}])\n"
      "against COCO ground truth exactly as pycocotools' COCOeval (IoU .50:.05:.95,\n"
      "101 recall points, maxDets 1/10/100, areas all/small/medium/large) and prints\n"
-     "the 12 lines of its summarize(). Needs no libtorch.\n",
+     "the 12 lines of its summarize(). Needs no libtorch.\n"
+     "--iou keypoints: results [{image_id, category_id, score, keypoints}] scored by\n"
+     "OKS as computeOks (maxDets 20, areas all/medium/large, the 10 lines of\n"
+     "_summarizeKps); sigmas from the category's \"sigmas\" in GT, else COCO's 17\n"
+     "when it has 17 keypoints, else 0.07 each.\n",
      k_eval, N_OPTS(k_eval),
      "Errors (exit 1) name the file, the index and the field, e.g.\n"
      "  results[12].bbox: expected 4 numbers\n"

@@ -1,0 +1,7 @@
+# Keypoints (issue 17, data and evaluation): COCO keypoint annotations,
+# targets, flip and resize against torchvision's transforms
+# (tests/py/ref_kp_data.py), OKS evaluation against pycocotools' fixtures
+# (tests/fixtures/cocoeval_kp, made by tests/py/make_cocoeval_kp.py) and
+# hand-derived cases, `hnd synth --keypoints` checked by a Python reader.
+hnd_add_test(test_data_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_kp.c LIBS hnd_data)
+hnd_add_test(test_coco_eval_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_coco_eval_kp.c LIBS hnd_infer_eval hnd_data hnd_util)
