@@ -37,12 +37,17 @@ void syn_opts_default(syn_opts *o) {
 #define MAXV 40
 #define MAXOBJ 6
 
+#define SYN_NKP 5 /* keypoints of a star (--keypoints): its tips */
+static const char *k_kp_names[SYN_NKP] = {"top", "right_upper", "right_lower", "left_lower", "left_upper"};
+
 typedef struct {
     int cls;
     int nv;
     double xy[2 * MAXV];
     uint64_t area;
     double bbox[4];
+    int tip0;           /* keypoints: the vertex of the top tip (tips are every other vertex, clockwise) */
+    int kv[SYN_NKP];    /* keypoints: visibility 2 or 0 */
 } syn_obj;
 
 typedef struct {
@@ -57,7 +62,8 @@ static double snap2(double v) {
     return strtod(b, NULL);
 }
 
-static void make_polygon(smp_rng *r, int cls, int W, int H, syn_obj *o) {
+/* kp: a star for the keypoint set, at most 30 degrees off upright. */
+static void make_polygon(smp_rng *r, int cls, int W, int H, int kp, syn_obj *o) {
     double mn = W < H ? W : H;
     double rad = mn * (0.06 + 0.22 * smp_rng_uniform(r));
     double ax = rad, ay = rad;
@@ -66,6 +72,9 @@ static void make_polygon(smp_rng *r, int cls, int W, int H, syn_obj *o) {
     double cx = ext + 1 + smp_rng_uniform(r) * (W - 2 * ext - 2);
     double cy = ext + 1 + smp_rng_uniform(r) * (H - 2 * ext - 2);
     double rot = smp_rng_uniform(r) * 2 * M_PI;
+    /* vertex 0 points up (-y on screen) when rot = -pi/2 */
+    if (kp) rot = -M_PI / 2 + (rot / M_PI - 1) * (M_PI / 6);
+    o->tip0 = 0;
     int nv;
     switch (cls) {
     case SYN_CIRCLE: nv = 32; break;
@@ -127,7 +136,7 @@ static void background(smp_rng *r, uint8_t *rgb, int W, int H) {
  * A candidate shape is redrawn (up to 4 tries, else dropped) when it would
  * cover more than 40% of an earlier object or overlap others with more than
  * 30% of its own area, so that every object stays mostly visible. */
-static int gen_image(uint64_t seed, int split, int index, int W, int H, int class_colors, uint8_t *rgb,
+static int gen_image(uint64_t seed, int split, int index, int W, int H, int class_colors, int kp, uint8_t *rgb,
                      uint8_t *mask, int8_t *owner, syn_img *out) {
     smp_rng r;
     smp_rng_seed(&r, smp_mix_seed(seed, (uint64_t)split, (uint64_t)index, 0x5e));
@@ -138,8 +147,9 @@ static int gen_image(uint64_t seed, int split, int index, int W, int H, int clas
     for (int k = 0; k < want; k++) {
         syn_obj *o = &out->obj[out->n];
         int cls = (int)smp_rng_below(&r, SYN_NCLASS), ok = 0;
+        if (kp) cls = SYN_STAR;
         for (int attempt = 0; attempt < 4 && !ok; attempt++) {
-            make_polygon(&r, cls, W, H, o);
+            make_polygon(&r, cls, W, H, kp, o);
             rle_t rle;
             if (rle_from_poly(&rle, o->xy, (size_t)o->nv, (uint32_t)H, (uint32_t)W) < 0) return -1;
             o->area = rle_area(&rle);
@@ -174,6 +184,17 @@ static int gen_image(uint64_t seed, int split, int index, int W, int H, int clas
                 for (int c = 0; c < 3; c++) rgb[((size_t)y * W + x) * 3 + c] = (uint8_t)(col[c] * f);
             }
         out->n++;
+    }
+    /* a tip is hidden where a later shape painted its pixel */
+    for (int k = 0; kp && k < out->n; k++) {
+        syn_obj *o = &out->obj[k];
+        for (int t = 0; t < SYN_NKP; t++) {
+            int v = (o->tip0 + 2 * t) % o->nv;
+            int x = (int)o->xy[2 * v], y = (int)o->xy[2 * v + 1];
+            if (x > W - 1) x = W - 1;
+            if (y > H - 1) y = H - 1;
+            o->kv[t] = owner[(size_t)y * W + x] > k ? 0 : 2;
+        }
     }
     return 0;
 }
@@ -246,7 +267,8 @@ static void *image_worker(void *arg) {
         if (i >= j->n) break;
         char path[4400];
         snprintf(path, sizeof path, "%s/%012lld.jpg", j->dir, (long long)image_id(j->split, i));
-        int rc = gen_image(j->o->seed, j->split, i, W, H, j->o->class_colors, rgb, mask, owner, &j->imgs[i]);
+        int rc = gen_image(j->o->seed, j->split, i, W, H, j->o->class_colors, j->o->keypoints, rgb, mask, owner,
+                           &j->imgs[i]);
         if (rc == 0) rc = img_write_jpeg(path, rgb, W, H, j->o->quality);
         pthread_mutex_lock(&j->mu);
         if (rc < 0 && !j->failed) {
@@ -308,15 +330,35 @@ static int write_split(const syn_opts *o, int split, int n, int64_t *ann_id, int
             const syn_obj *ob = &im->obj[k];
             sb_printf(&b, "%s\n  {\"id\": %lld, \"image_id\": %lld, \"category_id\": %d, \"iscrowd\": 0, "
                           "\"area\": %llu.0, \"bbox\": [%.1f, %.1f, %.1f, %.1f], \"segmentation\": [[",
-                      na ? "," : "", (long long)(*ann_id)++, (long long)image_id(split, i), k_ids[ob->cls],
-                      (unsigned long long)ob->area, ob->bbox[0], ob->bbox[1], ob->bbox[2], ob->bbox[3]);
+                      na ? "," : "", (long long)(*ann_id)++, (long long)image_id(split, i),
+                      o->keypoints ? 1 : k_ids[ob->cls], (unsigned long long)ob->area, ob->bbox[0], ob->bbox[1],
+                      ob->bbox[2], ob->bbox[3]);
             for (int v = 0; v < 2 * ob->nv; v++) sb_printf(&b, "%s%.2f", v ? ", " : "", ob->xy[v]);
-            sb_printf(&b, "]]}");
+            sb_printf(&b, "]]");
+            if (o->keypoints) {
+                int nk = 0;
+                sb_printf(&b, ", \"keypoints\": [");
+                for (int t = 0; t < SYN_NKP; t++) {
+                    int v = (ob->tip0 + 2 * t) % ob->nv;
+                    if (ob->kv[t])
+                        sb_printf(&b, "%s%.2f, %.2f, 2", t ? ", " : "", ob->xy[2 * v], ob->xy[2 * v + 1]);
+                    else
+                        sb_printf(&b, "%s0, 0, 0", t ? ", " : "");
+                    nk += ob->kv[t] != 0;
+                }
+                sb_printf(&b, "], \"num_keypoints\": %d", nk);
+            }
+            sb_printf(&b, "}");
             na++;
         }
     }
     sb_printf(&b, "\n ],\n \"categories\": [");
-    for (int c = 0; c < SYN_NCLASS; c++)
+    if (o->keypoints) {
+        sb_printf(&b, "\n  {\"id\": 1, \"name\": \"star\", \"supercategory\": \"shape\", \"keypoints\": [");
+        for (int t = 0; t < SYN_NKP; t++) sb_printf(&b, "%s\"%s\"", t ? ", " : "", k_kp_names[t]);
+        sb_printf(&b, "], \"skeleton\": [[1, 2], [2, 3], [3, 4], [4, 5], [5, 1]]}");
+    }
+    for (int c = 0; c < SYN_NCLASS && !o->keypoints; c++)
         sb_printf(&b, "%s\n  {\"id\": %d, \"name\": \"%s\", \"supercategory\": \"shape\"}", c ? "," : "", k_ids[c],
                   k_names[c]);
     sb_printf(&b, "\n ]\n}\n");

@@ -5,3 +5,4 @@
 # hand-derived cases, `hnd synth --keypoints` checked by a Python reader.
 hnd_add_test(test_data_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_kp.c LIBS hnd_data)
 hnd_add_test(test_coco_eval_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_coco_eval_kp.c LIBS hnd_infer_eval hnd_data hnd_util)
+hnd_add_script_test(test_synth_kp bash ${CMAKE_SOURCE_DIR}/tests/test_synth_kp.sh)

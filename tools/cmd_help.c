@@ -43,6 +43,10 @@ static const co_opt k_synth[] = {
                            "ellipses; jittered per object): an easier set, learnt by a\n"
                            "detector trained from scratch in minutes (make demo); the\n"
                            "shapes and layout are those of the same seed without it"),
+    FLAG("--keypoints", "one class with keypoints: stars (category 1) whose five tips\n"
+                        "are keypoints top, right_upper, right_lower, left_lower,\n"
+                        "left_upper (v 2, or 0 where a later shape covers the tip),\n"
+                        "for Keypoint R-CNN and hnd eval --iou keypoints"),
     FLAG("--quiet", "no summary line, no progress bar"),
 };
 
@@ -258,7 +262,7 @@ static const co_command k_commands[] = {
      k_import, N_OPTS(k_import), NULL, "IN.pth and OUT.h5", 2, 2, 0},
     {"synth", "write the synthetic COCO-format dataset (shapes, JPEG + instances json)",
      "usage: hnd synth --out DIR --train N --val M [--size WxH] [--seed S]\n"
-     "                 [--quality Q] [--threads T] [--class-colors] [--quiet]\n",
+     "                 [--quality Q] [--threads T] [--class-colors] [--keypoints] [--quiet]\n",
      "Writes a COCO-format instance segmentation set of simple shapes:\n"
      "  DIR/annotations/instances_train.json, DIR/annotations/instances_val.json\n"
      "  DIR/train/*.jpg, DIR/val/*.jpg\n"
@@ -267,6 +271,8 @@ static const co_command k_commands[] = {
      "overlaps on textured backgrounds; polygon segmentations; area is the\n"
      "pycocotools RLE area of the polygon and bbox the RLE's box, and the painted\n"
      "pixels are exactly the mask. About 4% of the images have no objects.\n"
+     "--keypoints: stars only, COCO keypoint annotations (keypoints, num_keypoints;\n"
+     "the category's keypoints names and skeleton, as person_keypoints_*.json).\n"
      "The same seed gives byte-identical files, whatever the thread count.\n"
      "A DIR that holds a set written by hnd synth is replaced; any other\n"
      "non-empty DIR is refused.\n",

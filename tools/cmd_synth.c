@@ -75,6 +75,7 @@ int cmd_synth(int argc, char **argv) {
     int quiet = co_has(&args, "--quiet");
     o.progress = !quiet;
     o.class_colors = co_has(&args, "--class-colors");
+    o.keypoints = co_has(&args, "--keypoints");
     o.out_dir = co_str(&args, "--out", NULL);
     o.n_train = (int)co_int(&args, "--train", 0);
     o.n_val = (int)co_int(&args, "--val", 0);
@@ -106,9 +107,9 @@ int cmd_synth(int argc, char **argv) {
     }
     double t1 = mono_now_s();
     if (!quiet)
-        printf("synth: %s: train %d images / %lld objects, val %d images / %lld objects, %dx%d, seed %llu%s (%.2f s)\n",
+        printf("synth: %s: train %d images / %lld objects, val %d images / %lld objects, %dx%d, seed %llu%s%s (%.2f s)\n",
                o.out_dir, o.n_train, (long long)na[0], o.n_val, (long long)na[1], o.width, o.height,
                (unsigned long long)o.seed, o.class_colors ? ", class colours" : "",
-               t1 - t0);
+               o.keypoints ? ", stars with 5 keypoints" : "", t1 - t0);
     return 0;
 }
