@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas0-pthread        # torch; OpenBLAS: Debian's reference BLAS is ~9x slower
+  libgloo-dev                              # distributed training: Gloo headers for c10d (ctorch/ct_dist.cpp)
   libhdf5-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libzip-dev
   libcairo2-dev fonts-dejavu-core          # figures: cairo (PNG/SVG/PDF), the font they use
   libcmocka-dev

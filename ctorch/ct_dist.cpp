@@ -1,0 +1,395 @@
+// ct_dist.cpp: see ct_dist.h. c10d's TCPStore for the rendezvous,
+// ProcessGroupGloo (and ProcessGroupNCCL when built with HND_DIST_NCCL) for
+// the collectives. Its own translation unit: the c10d and Gloo headers are
+// slow to compile and nothing else needs them.
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO   // the c10d headers hide their Gloo classes without it
+#endif
+#include "ct_dist.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ct_internal.hpp"
+
+using namespace ct;
+
+struct ct_dist {
+    int rank = 0, world = 1;
+    std::string backend;
+    std::chrono::milliseconds timeout{0};
+    c10::intrusive_ptr<c10d::Store> store;   // the raw store: failure marks
+    c10::intrusive_ptr<c10d::ProcessGroup> pg;
+    std::string broken;                      // set after a failed collective
+};
+
+namespace {
+
+std::string rank_str(const ct_dist *d) {
+    return "rank " + std::to_string(d->rank) + " of " + std::to_string(d->world);
+}
+
+bool is_loopback(const std::string &a) {
+    return a == "localhost" || a == "::1" || a.rfind("127.", 0) == 0;
+}
+
+// Which ranks are gone, asked after a collective failed here: this rank
+// marks itself in the store, then waits a little for the other survivors'
+// marks (their collective failed too, or will at the timeout). A store that
+// does not answer means its host, rank 0, is gone.
+std::string lost_ranks(ct_dist *d) {
+    const std::string me = "hnd_dist_failed/" + std::to_string(d->rank);
+    try {
+        d->store->set(me, std::vector<uint8_t>{1});
+    } catch (...) {
+        return "rank 0 (the rendezvous host) lost";
+    }
+    auto grace = std::min<std::chrono::milliseconds>(d->timeout, std::chrono::milliseconds(1500));
+    auto end = std::chrono::steady_clock::now() + grace;
+    std::vector<int> missing;
+    for (;;) {
+        missing.clear();
+        try {
+            for (int r = 0; r < d->world; r++)
+                if (r != d->rank && !d->store->check({"hnd_dist_failed/" + std::to_string(r)})) missing.push_back(r);
+        } catch (...) {
+            return "rank 0 (the rendezvous host) lost";
+        }
+        if (missing.empty() || std::chrono::steady_clock::now() >= end) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (missing.empty()) return "every rank failed";
+    std::string s = missing.size() == 1 ? "rank " : "ranks ";
+    for (size_t i = 0; i < missing.size(); i++) s += (i ? "," : "") + std::to_string(missing[i]);
+    return s + " of " + std::to_string(d->world) + " lost (no answer)";
+}
+
+// Runs one collective; a failure becomes "<what>: rank 1 of 2 lost (no
+// answer) (seen by rank 0 of 2): <Gloo's message>", and the group is marked
+// broken so that later calls fail at once instead of waiting again.
+void collective(ct_dist *d, const char *what, const std::function<void()> &fn) {
+    if (!d->broken.empty()) raise(std::string(what) + ": the group failed earlier: " + d->broken);
+    try {
+        fn();
+    } catch (const UserError &) {
+        throw;
+    } catch (const std::exception &e) {
+        const char *m = e.what();
+        if (auto *ce = dynamic_cast<const c10::Error *>(&e)) m = ce->what_without_backtrace();
+        d->broken = lost_ranks(d) + " (seen by " + rank_str(d) + "): " + first_lines(m);
+        raise(std::string(what) + ": " + d->broken);
+    }
+}
+
+void check_list(ct_tensor *const *ts, int n, const char *what) {
+    if (n < 0 || (n > 0 && !ts)) raise(std::string(what) + ": no tensor list");
+    for (int i = 0; i < n; i++)
+        if (!ts[i]) raise(null_arg(std::string(what) + ": tensor " + std::to_string(i) + " is NULL"));
+}
+
+// The tensors split into buckets: runs of the same dtype and device up to
+// `cap` bytes (one tensor larger than cap is a bucket of its own).
+std::vector<std::vector<at::Tensor>> buckets(const std::vector<at::Tensor> &ts, int64_t cap) {
+    std::vector<std::vector<at::Tensor>> out;
+    int64_t bytes = 0;
+    for (const at::Tensor &t : ts) {
+        int64_t b = t.numel() * (int64_t)t.element_size();
+        bool fresh = out.empty() || bytes + b > cap || out.back()[0].scalar_type() != t.scalar_type() ||
+                     out.back()[0].device() != t.device();
+        if (fresh) {
+            out.emplace_back();
+            bytes = 0;
+        }
+        out.back().push_back(t);
+        bytes += b;
+    }
+    return out;
+}
+
+at::Tensor flat(const std::vector<at::Tensor> &b) {
+    std::vector<at::Tensor> v;
+    v.reserve(b.size());
+    for (const at::Tensor &t : b) v.push_back(t.reshape({-1}));
+    return at::cat(v);
+}
+
+void unflat(const at::Tensor &f, const std::vector<at::Tensor> &b) {
+    int64_t o = 0;
+    for (const at::Tensor &t : b) {
+        const_cast<at::Tensor &>(t).copy_(f.narrow(0, o, t.numel()).view(t.sizes()));
+        o += t.numel();
+    }
+}
+
+// All-reduce or broadcast of whole buckets: every bucket's collective is
+// started before the first is waited for.
+void bucketed(ct_dist *d, const std::vector<at::Tensor> &ts, int64_t cap, bool bcast, int root, ct_dist_op op) {
+    at::NoGradGuard ng;
+    auto bs = buckets(ts, cap > 0 ? cap : (int64_t)25 << 20);
+    std::vector<std::vector<at::Tensor>> flats(bs.size());
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (size_t i = 0; i < bs.size(); i++) {
+        flats[i] = {flat(bs[i])};
+        if (bcast) {
+            c10d::BroadcastOptions o;
+            o.rootRank = root;
+            o.timeout = d->timeout;
+            works.push_back(d->pg->broadcast(flats[i], o));
+        } else {
+            c10d::AllreduceOptions o;
+            o.reduceOp = op == CT_DIST_MAX ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+            o.timeout = d->timeout;
+            works.push_back(d->pg->allreduce(flats[i], o));
+        }
+    }
+    for (auto &w : works) w->wait(d->timeout);
+    for (size_t i = 0; i < bs.size(); i++) {
+        if (!bcast && op == CT_DIST_AVG) flats[i][0].div_((double)d->world);
+        unflat(flats[i][0], bs[i]);
+    }
+}
+
+int env_int(const char *name, int lo, int hi) {
+    const char *v = std::getenv(name);
+    if (!v || !*v) raise(std::string(name) + " is not set (the torchrun variables MASTER_ADDR, MASTER_PORT, RANK, "
+                                             "WORLD_SIZE are needed)");
+    char *end = nullptr;
+    long x = std::strtol(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        raise(std::string(name) + "=" + v + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+    return (int)x;
+}
+
+// y = x, all-reduced (sum) on the forward and on the backward.
+struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t handle) {
+        ctx->saved_data["d"] = handle;
+        ct_dist *d = reinterpret_cast<ct_dist *>(handle);
+        at::Tensor y = x.clone(at::MemoryFormat::Contiguous);
+        collective(d, "all-reduce (autograd forward)", [&] { bucketed(d, {y}, 0, false, 0, CT_DIST_SUM); });
+        return y;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list g) {
+        ct_dist *d = reinterpret_cast<ct_dist *>(ctx->saved_data["d"].toInt());
+        at::Tensor y = g[0].clone(at::MemoryFormat::Contiguous);
+        collective(d, "all-reduce (autograd backward)", [&] { bucketed(d, {y}, 0, false, 0, CT_DIST_SUM); });
+        return {y, at::Tensor()};
+    }
+};
+
+}  // namespace
+
+extern "C" {
+
+ct_dist *ct_dist_init(const char *master_addr, int master_port, int rank, int world, double timeout_s,
+                      const char *backend) {
+    return guard("dist_init", {}, (ct_dist *)nullptr, [&]() -> ct_dist * {
+        if (!master_addr || !*master_addr) raise("no master address");
+        if (master_port <= 0 || master_port > 65535) raise("master port " + std::to_string(master_port) + " out of 1..65535");
+        if (world < 1 || rank < 0 || rank >= world)
+            raise("rank " + std::to_string(rank) + " of world size " + std::to_string(world) + ": need 0 <= rank < world");
+        if (!(timeout_s > 0)) raise("timeout must be > 0 seconds");
+        std::string be = backend && *backend ? backend : "gloo";
+        if (be != "gloo" && be != "nccl") raise("backend '" + be + "': expected gloo or nccl");
+#ifndef USE_C10D_NCCL
+        if (be == "nccl")
+            raise("backend nccl: this build has no NCCL (needs a CUDA libtorch and cmake -DHND_DIST_NCCL=ON); use gloo");
+#endif
+        auto d = std::make_unique<ct_dist>();
+        d->rank = rank;
+        d->world = world;
+        d->backend = be;
+        d->timeout = std::chrono::milliseconds((int64_t)(timeout_s * 1000.0));
+        std::string where = std::string(master_addr) + ":" + std::to_string(master_port);
+        try {
+            c10d::TCPStoreOptions so;
+            so.port = (uint16_t)master_port;
+            so.isServer = rank == 0;
+            so.numWorkers = (size_t)world;
+            so.waitWorkers = true;
+            so.timeout = d->timeout;
+            d->store = c10::make_intrusive<c10d::TCPStore>(std::string(master_addr), so);
+            auto ps = c10::make_intrusive<c10d::PrefixStore>("hnd_pg", d->store);
+            if (be == "gloo") {
+                auto opts = c10d::ProcessGroupGloo::Options::create(d->timeout);
+                const char *ifname = std::getenv("GLOO_SOCKET_IFNAME");
+                if (ifname && *ifname)
+                    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+                else if (is_loopback(master_addr))
+                    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+                else
+                    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+                opts->threads = 2;
+                d->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(ps, rank, world, opts);
+            }
+#ifdef USE_C10D_NCCL
+            else {
+                auto opts = c10d::ProcessGroupNCCL::Options::create();
+                opts->timeout = d->timeout;
+                d->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(ps, rank, world, opts);
+            }
+#endif
+        } catch (const UserError &) {
+            throw;
+        } catch (const std::exception &e) {
+            const char *m = e.what();
+            if (auto *ce = dynamic_cast<const c10::Error *>(&e)) m = ce->what_without_backtrace();
+            raise("rendezvous at " + where + " as rank " + std::to_string(rank) + " of " + std::to_string(world) +
+                  " (timeout " + std::to_string(timeout_s) + " s): " + first_lines(m));
+        }
+        return d.release();
+    });
+}
+
+ct_dist *ct_dist_init_env(double timeout_s, const char *backend) {
+    std::string addr;
+    int port = 0, rank = 0, world = 0;
+    bool ok = guard("dist_init", {}, false, [&] {
+        const char *a = std::getenv("MASTER_ADDR");
+        if (!a || !*a) raise("MASTER_ADDR is not set (the torchrun variables MASTER_ADDR, MASTER_PORT, RANK, "
+                             "WORLD_SIZE are needed)");
+        addr = a;
+        port = env_int("MASTER_PORT", 1, 65535);
+        world = env_int("WORLD_SIZE", 1, 1 << 20);
+        rank = env_int("RANK", 0, world - 1);
+        return true;
+    });
+    if (!ok) return nullptr;
+    return ct_dist_init(addr.c_str(), port, rank, world, timeout_s, backend);
+}
+
+void ct_dist_destroy(ct_dist *d) {
+    if (!d) return;
+    try {
+        d->pg.reset();
+        d->store.reset();
+    } catch (...) {
+    }
+    delete d;
+}
+
+int ct_dist_rank(const ct_dist *d) { return d ? d->rank : -1; }
+int ct_dist_world(const ct_dist *d) { return d ? d->world : -1; }
+const char *ct_dist_backend(const ct_dist *d) { return d ? d->backend.c_str() : ""; }
+
+int ct_dist_allreduce(ct_dist *d, ct_tensor *const *ts, int n, ct_dist_op op, int64_t bucket_bytes) {
+    return guard("dist_allreduce", {}, -1, [&] {
+        if (!d) raise("dist_allreduce: no group");
+        int o = enum_int(op);
+        if (o < CT_DIST_SUM || o > CT_DIST_MAX) raise("dist_allreduce: unknown op " + std::to_string(o));
+        check_list(ts, n, "dist_allreduce");
+        std::vector<at::Tensor> v;
+        for (int i = 0; i < n; i++) v.push_back(ts[i]->t);
+        if (v.empty()) return 0;
+        collective(d, "all-reduce", [&] { bucketed(d, v, bucket_bytes, false, 0, (ct_dist_op)o); });
+        return 0;
+    });
+}
+
+int ct_dist_allreduce_grads(ct_dist *d, ct_tensor *const *params, int n, ct_dist_op op, int64_t bucket_bytes) {
+    return guard("dist_allreduce_grads", {}, -1, [&] {
+        if (!d) raise("dist_allreduce_grads: no group");
+        int o = enum_int(op);
+        if (o < CT_DIST_SUM || o > CT_DIST_MAX) raise("dist_allreduce_grads: unknown op " + std::to_string(o));
+        check_list(params, n, "dist_allreduce_grads");
+        std::vector<at::Tensor> v;
+        for (int i = 0; i < n; i++) {
+            at::Tensor &p = params[i]->t;
+            if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+            v.push_back(p.grad());
+        }
+        if (v.empty()) return 0;
+        collective(d, "gradient all-reduce", [&] { bucketed(d, v, bucket_bytes, false, 0, (ct_dist_op)o); });
+        return 0;
+    });
+}
+
+int ct_dist_broadcast(ct_dist *d, ct_tensor *const *ts, int n, int root) {
+    return guard("dist_broadcast", {}, -1, [&] {
+        if (!d) raise("dist_broadcast: no group");
+        if (root < 0 || root >= d->world) raise("dist_broadcast: root " + std::to_string(root) + " is not a rank");
+        check_list(ts, n, "dist_broadcast");
+        std::vector<at::Tensor> v;
+        for (int i = 0; i < n; i++) v.push_back(ts[i]->t);
+        if (v.empty()) return 0;
+        collective(d, "broadcast", [&] { bucketed(d, v, 0, true, root, CT_DIST_SUM); });
+        return 0;
+    });
+}
+
+int ct_dist_allgather_bytes(ct_dist *d, const void *buf, size_t len, void **out, size_t *lens) {
+    if (out) *out = nullptr;
+    return guard("dist_allgather_bytes", {}, -1, [&] {
+        if (!d || !out || !lens || (len && !buf)) raise("dist_allgather_bytes: NULL argument");
+        const int W = d->world;
+        std::vector<int64_t> got(W);
+        at::Tensor all;
+        collective(d, "all-gather", [&] {
+            // the lengths first, then every buffer padded to the longest
+            std::vector<at::Tensor> in{at::full({1}, (int64_t)len, at::kLong)};
+            std::vector<std::vector<at::Tensor>> outs(1);
+            for (int r = 0; r < W; r++) outs[0].push_back(at::zeros({1}, at::kLong));
+            d->pg->allgather(outs, in)->wait(d->timeout);
+            int64_t mx = 0;
+            for (int r = 0; r < W; r++) {
+                got[r] = outs[0][r].item<int64_t>();
+                mx = std::max(mx, got[r]);
+            }
+            std::vector<at::Tensor> bin{at::zeros({std::max<int64_t>(mx, 1)}, at::kByte)};
+            if (len) std::memcpy(bin[0].data_ptr(), buf, len);
+            std::vector<std::vector<at::Tensor>> bouts(1);
+            for (int r = 0; r < W; r++) bouts[0].push_back(at::empty({std::max<int64_t>(mx, 1)}, at::kByte));
+            d->pg->allgather(bouts, bin)->wait(d->timeout);
+            all = at::cat(bouts[0]);
+            (void)mx;
+        });
+        size_t total = 0;
+        for (int r = 0; r < W; r++) total += (size_t)got[r];
+        char *o = static_cast<char *>(std::malloc(total ? total : 1));
+        if (!o) raise("dist_allgather_bytes: out of memory (" + std::to_string(total) + " bytes)");
+        const int64_t stride = all.numel() / W;
+        const char *src = static_cast<const char *>(all.data_ptr());
+        size_t at_ = 0;
+        for (int r = 0; r < W; r++) {
+            if (got[r]) std::memcpy(o + at_, src + (size_t)r * (size_t)stride, (size_t)got[r]);
+            at_ += (size_t)got[r];
+            lens[r] = (size_t)got[r];
+        }
+        *out = o;
+        return 0;
+    });
+}
+
+int ct_dist_barrier(ct_dist *d) {
+    return guard("dist_barrier", {}, -1, [&] {
+        if (!d) raise("dist_barrier: no group");
+        // an all-reduce of one number rather than pg->barrier(): Gloo's barrier
+        // takes no timeout of its own and behaves alike for our purpose
+        at::Tensor t = at::ones({1});
+        collective(d, "barrier", [&] { bucketed(d, {t}, 0, false, 0, CT_DIST_SUM); });
+        return 0;
+    });
+}
+
+ct_tensor *ct_dist_allreduce_sum_autograd(ct_dist *d, const ct_tensor *x) {
+    return guard("dist_allreduce_sum_autograd", {A("x", x, 2)}, (ct_tensor *)nullptr, [&] {
+        if (!d) raise("no group");
+        return wrap(AllReduceSum::apply(x->t, reinterpret_cast<int64_t>(d)));
+    });
+}
+
+}  // extern "C"

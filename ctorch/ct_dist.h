@@ -1,0 +1,90 @@
+/* ct_dist.h: data-parallel communication over libtorch's c10d (implemented
+ * in ct_dist.cpp): a process group of `world` processes that meet through a
+ * c10d TCPStore hosted by rank 0, Gloo on the CPU (NCCL for CUDA tensors
+ * when libtorch was built with it). Same conventions as ctorch.h: borrowed
+ * arguments, 0 / -1 (or NULL) with the reason in ct_last_error().
+ *
+ * No C file includes c10d headers: this is the only door to them.
+ *
+ * Failures: every collective runs under the group's timeout. When one fails
+ * (a peer's connection closed, or the timeout), the survivor names the lost
+ * ranks in its message: each failing rank leaves a mark in the store, waits
+ * a moment for the others' marks, and reports the ranks without one as lost
+ * ("rank 1 of 2 lost (no answer): ..."); when the store itself is gone, rank
+ * 0 (its host) is the lost one. */
+#ifndef CT_DIST_H
+#define CT_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctorch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ct_dist ct_dist;
+
+typedef enum { CT_DIST_SUM = 0, CT_DIST_AVG = 1, CT_DIST_MAX = 2 } ct_dist_op;
+
+/* Joins a group of `world` processes as `rank` (0 <= rank < world): rank 0
+ * hosts the store on master_port (all interfaces), the others connect to
+ * master_addr:master_port (retrying until the timeout). backend: "gloo",
+ * "nccl" (only when built with CUDA + NCCL) or NULL/"" for gloo. Gloo's
+ * sockets bind to the interface named by GLOO_SOCKET_IFNAME when set, to the
+ * loopback when master_addr is a loopback address, else to the address this
+ * host's name resolves to. timeout_s: for the rendezvous and for every
+ * collective (> 0). NULL on failure (a bad argument, nobody at the address,
+ * a timeout). */
+ct_dist *ct_dist_init(const char *master_addr, int master_port, int rank, int world, double timeout_s,
+                      const char *backend);
+/* ct_dist_init from the torchrun variables MASTER_ADDR, MASTER_PORT, RANK,
+ * WORLD_SIZE (each required; the message names the missing or malformed one). */
+ct_dist *ct_dist_init_env(double timeout_s, const char *backend);
+/* Leaves the group (no collective: safe after a failure). NULL-safe. */
+void ct_dist_destroy(ct_dist *d);
+
+int ct_dist_rank(const ct_dist *d);
+int ct_dist_world(const ct_dist *d);
+const char *ct_dist_backend(const ct_dist *d);   /* "gloo" or "nccl" */
+
+/* All-reduces ts[0..n) in place, with every rank passing the same list
+ * (same shapes and dtypes, in the same order). The tensors are flattened
+ * into buckets of at most bucket_bytes (0: 25 MiB, PyTorch DDP's default)
+ * per dtype and device, each bucket reduced by one collective (all of them
+ * in flight at once), then copied back. CT_DIST_AVG divides the sum by the
+ * world size. NULL entries are an error; an empty list is a no-op. Runs
+ * under no-grad (tensors may be leaves that require grad, or their .grad). */
+int ct_dist_allreduce(ct_dist *d, ct_tensor *const *ts, int n, ct_dist_op op, int64_t bucket_bytes);
+
+/* The .grad of each of params[0..n) all-reduced as by ct_dist_allreduce.
+ * A parameter without a .grad takes part as zeros and gets that reduced
+ * .grad (every rank must reduce the same list; a graph that reaches a
+ * parameter on one rank but not on another would otherwise deadlock). */
+int ct_dist_allreduce_grads(ct_dist *d, ct_tensor *const *params, int n, ct_dist_op op, int64_t bucket_bytes);
+
+/* Copies root's ts[0..n) into every rank's ts (in place, under no-grad). */
+int ct_dist_broadcast(ct_dist *d, ct_tensor *const *ts, int n, int root);
+
+/* Every rank contributes len bytes (lengths may differ between ranks, 0
+ * included); every rank receives all contributions concatenated in rank
+ * order in *out (malloc'd, free() it; never NULL on success) and, in
+ * lens[0..world), each rank's length. */
+int ct_dist_allgather_bytes(ct_dist *d, const void *buf, size_t len, void **out, size_t *lens);
+
+/* Waits until every rank arrives (under the timeout). */
+int ct_dist_barrier(ct_dist *d);
+
+/* y = x on the forward, and the all-reduce SUM of x's values across ranks:
+ * an autograd function whose backward all-reduces (sums) the incoming
+ * gradient, as torch.distributed.nn.all_reduce. The building block of a
+ * synchronized BatchNorm: a batch's sum and sum of squares (and count)
+ * summed over ranks give the mean/var over the global batch, and the
+ * gradient flows back to every rank's share. NULL on failure. */
+ct_tensor *ct_dist_allreduce_sum_autograd(ct_dist *d, const ct_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
