@@ -258,7 +258,11 @@ static const co_command k_commands[] = {
      "Reads a file written by torch.save, zip (torch >= 1.6) or legacy format\n"
      "(the torchvision COCO checkpoints, e.g. fasterrcnn_resnet50_fpn_coco-258fb6c6.pth),\n"
      "holding a state dict or a checkpoint dict with a 'model' entry, and writes\n"
-     "every tensor to OUT.h5 under /weights/<key> (atomically). Needs no libtorch.\n",
+     "every tensor to OUT.h5 under /weights/<key> (atomically). Needs no libtorch.\n"
+     "The reference project's student checkpoints (hnd-ghnd-object-detectors:\n"
+     "{model, optimizer, lr_scheduler, config, args, ...}) import as students: its\n"
+     "ExtEncoder keys layer1.encoder.encoder.N.* become layer1.encoder.N.*, its\n"
+     "early-exit classifier (layer1.encoder.ext_classifier.*) is dropped.\n",
      k_import, N_OPTS(k_import), NULL, "IN.pth and OUT.h5", 2, 2, 0},
     {"synth", "write the synthetic COCO-format dataset (shapes, JPEG + instances json)",
      "usage: hnd synth --out DIR --train N --val M [--size WxH] [--seed S]\n"

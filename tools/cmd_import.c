@@ -12,11 +12,25 @@
 #include "hnd_error.h"
 #include "path.h"
 #include "pth_reader.h"
+#include "pth_ref_names.h"
 #include "wstore.h"
 
 #define CMD "import-torchvision"
 
-static void print_summary(const pth_state *st, const char *in, const char *out) {
+/* C of a student's bottleneck: rows of its last encoder conv (after the
+ * reference's names are mapped), 0 for a teacher. */
+static int64_t student_channels(const pth_state *st) {
+    static const char key[] = "backbone.body.layer1.encoder.7.weight";
+    size_t kl = sizeof key - 1;
+    for (int i = 0; i < st->count; i++) {
+        size_t n = strlen(st->tensors[i].name);
+        if (n >= kl && strcmp(st->tensors[i].name + n - kl, key) == 0 && st->tensors[i].ndim == 4)
+            return st->tensors[i].shape[0];
+    }
+    return 0;
+}
+
+static void print_summary(const pth_state *st, const prn_report *ref, const char *in, const char *out) {
     int per[CT_DTYPE_COUNT] = {0};
     for (int i = 0; i < st->count; i++)
         if ((unsigned)st->tensors[i].dtype < CT_DTYPE_COUNT) per[st->tensors[i].dtype]++;
@@ -33,6 +47,12 @@ static void print_summary(const pth_state *st, const char *in, const char *out) 
         }
     printf("%s\n", st->count ? "" : " none");
     printf("  skipped non-tensor entries: %d\n", st->skipped);
+    if (ref->renamed || ref->dropped)
+        printf("  reference ExtEncoder: %d keys layer1.encoder.encoder.* -> layer1.encoder.*, %d ext_classifier "
+               "tensors dropped\n",
+               ref->renamed, ref->dropped);
+    int64_t c = student_channels(st);
+    if (c > 0) printf("  student: bottleneck C=%lld\n", (long long)c);
 }
 
 /* Write all tensors; -1 with hnd_error() set (the writer is then aborted). */
@@ -73,9 +93,12 @@ int cmd_import_torchvision(int argc, char **argv) {
         fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
         return 1;
     }
-    int rc = write_all(&st, pos[0], pos[1], strip);
+    prn_report ref;
+    int rc = prn_apply(&st, &ref);
+    if (rc < 0) hnd_error_prefix("%s", pos[0]);
+    else rc = write_all(&st, pos[0], pos[1], strip);
     if (rc < 0) fprintf(stderr, "hnd " CMD ": %s\n", hnd_error());
-    else if (!quiet) print_summary(&st, pos[0], pos[1]);
+    else if (!quiet) print_summary(&st, &ref, pos[0], pos[1]);
     pth_state_clear(&st);
     return rc < 0 ? 1 : 0;
 }
