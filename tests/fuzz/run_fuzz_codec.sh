@@ -19,3 +19,5 @@ clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recove
 cp "$here"/regress_codec/* "$work/corpus/" 2>/dev/null || true
 "$work/fuzz_codec" "$work/corpus" -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$here/regress_codec/"
+# the entropy bottleneck's tables and streams (issue 18, parts 2-3)
+bash "$here/run_fuzz_eb.sh" "$secs"
