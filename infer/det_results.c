@@ -17,6 +17,8 @@ void dr_host_clear(dr_host *h) {
     free(h->scores);
     free(h->labels);
     free(h->masks);
+    free(h->keypoints);
+    free(h->keypoint_scores);
     memset(h, 0, sizeof *h);
 }
 
@@ -74,6 +76,21 @@ static int add_segmentation(cJSON *r, const uint8_t *mask, int64_t height, int64
     return ok ? 0 : hnd_error_set("out of memory");
 }
 
+/* "keypoints": [x, y, 1, ...] of one detection. */
+static int add_keypoints(cJSON *r, const float *kp, int64_t nkp) {
+    cJSON *a = cJSON_AddArrayToObject(r, "keypoints");
+    if (!a) return hnd_error_set("out of memory");
+    for (int64_t j = 0; j < nkp; j++) {
+        double v[3] = {round_to(kp[3 * j], 1e-3), round_to(kp[3 * j + 1], 1e-3), 1};
+        for (int c = 0; c < 3; c++) {
+            cJSON *n = cJSON_CreateNumber(v[c]);
+            if (!n) return hnd_error_set("out of memory");
+            cJSON_AddItemToArray(a, n);
+        }
+    }
+    return 0;
+}
+
 int dr_append_json(cJSON *arr, int64_t image_id, const dr_host *h) {
     size_t hw = (size_t)h->height * (size_t)h->width;
     for (int64_t i = 0; i < h->k; i++) {
@@ -91,6 +108,35 @@ int dr_append_json(cJSON *arr, int64_t image_id, const dr_host *h) {
         cJSON_AddItemToObject(r, "bbox", jb);
         if (!cJSON_AddNumberToObject(r, "score", round_to(h->scores[i], 1e-6))) return hnd_error_set("out of memory");
         if (h->masks && add_segmentation(r, h->masks + hw * (size_t)i, h->height, h->width) != 0) return -1;
+        if (h->keypoints && add_keypoints(r, h->keypoints + (size_t)i * 3 * (size_t)h->nkp, h->nkp) != 0) return -1;
     }
     return 0;
+}
+
+char *dr_keypoint_results_json(const cJSON *arr) {
+    cJSON *out = cJSON_CreateArray();
+    if (!out) {
+        hnd_error_set("out of memory");
+        return NULL;
+    }
+    static const char *const keys[4] = {"image_id", "category_id", "keypoints", "score"};
+    const cJSON *r;
+    int ok = 1;
+    cJSON_ArrayForEach(r, arr) {
+        if (!cJSON_GetObjectItemCaseSensitive(r, "keypoints")) continue;
+        cJSON *o = cJSON_CreateObject();
+        ok = o != NULL;
+        if (ok) cJSON_AddItemToArray(out, o);
+        for (int k = 0; ok && k < 4; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, keys[k]);
+            cJSON *c = v ? cJSON_Duplicate(v, 1) : NULL;
+            ok = c != NULL;
+            if (ok) cJSON_AddItemToObject(o, keys[k], c);
+        }
+        if (!ok) break;
+    }
+    char *s = ok ? cJSON_PrintUnformatted(out) : NULL;
+    cJSON_Delete(out);
+    if (!s) hnd_error_set("out of memory");
+    return s;
 }

@@ -70,11 +70,43 @@ static void draw_boxes(cairo_t *cr, const dv_image *im, const dv_names *names) {
     }
 }
 
+/* Skeleton lines, then a dot (radius 3, dark rim) per keypoint shown. */
+static void draw_keypoints(cairo_t *cr, const dv_image *im, const dv_keypoints *kv) {
+    const int K = kv->nkp;
+    for (int64_t d = im->k - 1; d >= 0; d--) {
+        const float *kp = kv->keypoints + (size_t)d * 3 * (size_t)K;
+        uint32_t col = color_of(im->labels[d]);
+        ps_rgb(cr, col, 1);
+        cairo_set_line_width(cr, 2);
+        for (int e = 0; kv->skeleton && e < kv->n_skel; e++) {
+            int a = kv->skeleton[2 * e] - 1, b = kv->skeleton[2 * e + 1] - 1;
+            if (a < 0 || b < 0 || a >= K || b >= K || !(kp[3 * a + 2] > 0) || !(kp[3 * b + 2] > 0)) continue;
+            cairo_move_to(cr, kp[3 * a], kp[3 * a + 1]);
+            cairo_line_to(cr, kp[3 * b], kp[3 * b + 1]);
+            cairo_stroke(cr);
+        }
+        for (int j = 0; j < K; j++) {
+            if (!(kp[3 * j + 2] > 0)) continue;
+            cairo_new_sub_path(cr);
+            cairo_arc(cr, kp[3 * j], kp[3 * j + 1], 3, 0, 6.283185307179586);
+            ps_rgb(cr, col, 1);
+            cairo_fill_preserve(cr);
+            ps_rgb(cr, 0x202020, 1);
+            cairo_set_line_width(cr, 1);
+            cairo_stroke(cr);
+        }
+    }
+}
+
 static cairo_status_t write_cb(void *closure, const unsigned char *data, unsigned int n) {
     return fwrite(data, 1, n, (FILE *)closure) == n ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
 int dv_write_png(const char *path, const dv_image *im, const dv_names *names) {
+    return dv_write_png_kp(path, im, names, NULL);
+}
+
+int dv_write_png_kp(const char *path, const dv_image *im, const dv_names *names, const dv_keypoints *kp) {
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, im->width, im->height);
     if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(s);
@@ -83,6 +115,7 @@ int dv_write_png(const char *path, const dv_image *im, const dv_names *names) {
     fill_pixels(s, im);
     ps_caches_hold();
     cairo_t *cr = cairo_create(s);
+    if (kp && kp->keypoints && kp->nkp > 0) draw_keypoints(cr, im, kp);
     draw_boxes(cr, im, names);
     cairo_destroy(cr);
     af_file a;
