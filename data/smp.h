@@ -33,8 +33,11 @@ int64_t *smp_dataset_order(const coco_dataset *ds);
 
 /* torchvision's _coco_remove_images_without_annotations: keep image i if it
  * has at least one annotation (crowd included) and not every box has w <= 1
- * or h <= 1. order: indices into ds->images (n of them); writes the kept
+ * or h <= 1, and, when its first annotation has keypoints, if its
+ * annotations have at least SMP_MIN_KEYPOINTS (min_keypoints_per_image, 10)
+ * visible (v > 0) keypoints in all. order: indices into ds->images (n of them); writes the kept
  * positions (0..n-1, ascending) into keep (n entries) and returns their count. */
+#define SMP_MIN_KEYPOINTS 10
 int64_t smp_filter_with_annotations(const coco_dataset *ds, const int64_t *order, int64_t n, int64_t *keep);
 
 /* Fisher-Yates shuffle of idx[0..n) with a generator seeded by seed. */
@@ -63,5 +66,15 @@ void smp_batches_clear(smp_batches *b);
 int smp_grouped_batches(const int64_t *order, int64_t n, const int32_t *groups, int batch_size, smp_batches *out);
 /* Plain batches in order; the last one may be short unless drop_last. */
 int smp_sequential_batches(const int64_t *order, int64_t n, int batch_size, int drop_last, smp_batches *out);
+
+/* Data-parallel sharding: rank's share of each of global's batches, the
+ * slice [rank*per_rank, (rank+1)*per_rank) (clipped to the batch's length),
+ * so that the world's ranks together train on exactly the batches one
+ * process with batch per_rank*world would (the same images in the same
+ * steps; every rank reshuffles from the same seed). Batch b of out is batch b
+ * of global; *offsets (malloc'd, may be NULL) gets each slice's position in
+ * its global batch, for per-position randomness (flips). 0 / -1. */
+int smp_shard_batches(const smp_batches *global, int rank, int world, int per_rank, smp_batches *out,
+                      int64_t **offsets);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "coco_ann.h"
 #include "hnd_error.h"
+#include "smp.h"
 #include "test_util.h"
 #include "tf.h"
 
@@ -203,12 +204,41 @@ static void test_errors(void **state) {
                  "categories 4 and 5 have 1 and 2 keypoints");
 }
 
+/* torchvision's _coco_remove_images_without_annotations on a keypoint set
+ * (min_keypoints_per_image 10, counted over all annotations, crowd ones
+ * included; only when the image's first annotation has keypoints). */
+#define KA(id, img, crowd, kp) "{\"id\": " #id ", \"image_id\": " #img ", \"category_id\": 4, \"bbox\": [1, 1, 9, 9], " \
+    "\"area\": 81, \"iscrowd\": " #crowd kp "}"
+#define V5 ", \"keypoints\": [1, 1, 2, 2, 2, 2, 3, 3, 1, 4, 4, 2, 5, 5, 2]"
+#define V4 ", \"keypoints\": [1, 1, 2, 2, 2, 2, 3, 3, 1, 4, 4, 2, 0, 0, 0]"
+static void test_filter(void **state) {
+    (void)state;
+    const char *j = "{\"images\": [{\"id\": 1, \"file_name\": \"a\", \"width\": 40, \"height\": 30},"
+                    " {\"id\": 2, \"file_name\": \"b\", \"width\": 40, \"height\": 30},"
+                    " {\"id\": 3, \"file_name\": \"c\", \"width\": 40, \"height\": 30},"
+                    " {\"id\": 4, \"file_name\": \"d\", \"width\": 40, \"height\": 30}],"
+                    " \"categories\": [{\"id\": 4, \"name\": \"star\", \"keypoints\": " STAR "}],"
+                    " \"annotations\": [" KA(1, 1, 0, V5) ", " KA(2, 1, 0, V5) ", "   /* 10: kept */
+                    KA(3, 2, 0, V5) ", " KA(4, 2, 0, V4) ", "                       /* 9: dropped */
+                    KA(5, 3, 1, V5) ", " KA(6, 3, 0, V5) ", "                       /* crowd counts: kept */
+                    KA(7, 4, 0, "") ", " KA(8, 4, 0, V4) "]}";                      /* first without: kept */
+    coco_dataset *ds = load(j);
+    if (!ds) fail_msg("%s", hnd_error());
+    int64_t order[4] = {0, 1, 2, 3}, keep[4];
+    assert_int_equal(smp_filter_with_annotations(ds, order, 4, keep), 3);
+    assert_int_equal(keep[0], 0);
+    assert_int_equal(keep[1], 2);
+    assert_int_equal(keep[2], 3);
+    coco_destroy(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vs_torchvision),
         cmocka_unit_test(test_star),
         cmocka_unit_test(test_none),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
