@@ -232,8 +232,8 @@ int stu_is_training(const stu_bottleneck *s) { return s ? s->training : 0; }
 
 int stu_set_transform(stu_bottleneck *s, int num_bits) {
     if (!s) return hnd_error_set("bottleneck: NULL");
-    if (num_bits != 0 && num_bits != 8 && num_bits != 16 && num_bits != 32)
-        return hnd_error_set("bottleneck transformer: num_bits must be 8, 16 or 32, got %d", num_bits);
+    if (!bq_bits_valid(num_bits))
+        return hnd_error_set("bottleneck transformer: num_bits must be 2..8, 16 or 32, got %d", num_bits);
     s->transform_bits = num_bits == 32 ? 0 : num_bits;
     return 0;
 }

@@ -11,10 +11,16 @@ static int bq_fail(const char *what) {
     return hnd_error_set("quantize: %s: %s", what, ct_last_error());
 }
 
-int bq_quantize8(const ct_tensor *x, bq_tensor *out) {
+int bq_bits_valid(int b) { return b == 0 || b == 32 || b == 16 || (b >= 2 && b <= 8); }
+
+int bq_quantize8(const ct_tensor *x, bq_tensor *out) { return bq_quantize(x, 8, out); }
+
+int bq_quantize(const ct_tensor *x, int num_bits, bq_tensor *out) {
     if (!out) return hnd_error_set("quantize: NULL output");
     memset(out, 0, sizeof *out);
     if (!x) return hnd_error_set("quantize: NULL tensor");
+    if (num_bits < 2 || num_bits > 8) return hnd_error_set("quantize: num_bits must be 2..8, got %d", num_bits);
+    const double qmax = (double)((1 << num_bits) - 1);
     int64_t n = ct_numel(x);
     if (n <= 0) return hnd_error_set("quantize: empty tensor");
     int rc = -1;
@@ -42,20 +48,20 @@ int bq_quantize8(const ct_tensor *x, bq_tensor *out) {
     if (vmn == vmx) /* guard: a constant tensor (see the header) */
         scale = ct_scalar_tensor(vmx != 0 ? fabs(vmx) : 1.0, CT_F32, dev);
     else
-        scale = ct_div_scalar(ct_sub(mx, mn), 255.0);
+        scale = ct_div_scalar(ct_sub(mx, mn), qmax);
     double sc, mdiv;
     ct_tensor *md = scale ? ct_div(mn, scale) : NULL;
     if (!md || ct_item_f64(scale, &sc) || ct_item_f64(md, &mdiv)) {
         bq_fail("scale");
         goto done;
     }
-    /* initial_zero_point = qmin - min / scale, clamped to [0, 255], int() */
-    float izp = 0.0f - (float)mdiv;
-    float zpf = izp < 0.0f ? 0.0f : izp > 255.0f ? 255.0f : izp;
+    /* initial_zero_point = qmin - min / scale, clamped to [0, qmax], int() */
+    float izp = 0.0f - (float)mdiv, fq = (float)qmax;
+    float zpf = izp < 0.0f ? 0.0f : izp > fq ? fq : izp;
     int zp = (int)truncf(zpf);
     ct_tensor *t = ct_div(xf, scale);
     t = t ? ct_add_scalar(t, (double)zp) : NULL;
-    t = t ? ct_clamp(t, 0.0, 255.0) : NULL;
+    t = t ? ct_clamp(t, 0.0, qmax) : NULL;
     t = t ? ct_round(t) : NULL;
     t = t ? ct_to_dtype(t, CT_U8) : NULL;
     if (!t) {
@@ -134,14 +140,14 @@ ct_tensor *bq_round_trip(const ct_tensor *x, int num_bits) {
         ct_scope_end();
         return h;
     }
-    if (num_bits == 8) {
+    if (num_bits >= 2 && num_bits <= 8) {
         bq_tensor qt;
-        if (bq_quantize8(x, &qt) != 0) return NULL;
+        if (bq_quantize(x, num_bits, &qt) != 0) return NULL;
         ct_tensor *y = bq_dequantize8(&qt);
         bq_tensor_clear(&qt);
         return y;
     }
-    hnd_error_set("bottleneck transformer: num_bits must be 8, 16 or 32, got %d", num_bits);
+    hnd_error_set("bottleneck transformer: num_bits must be 2..8, 16 or 32, got %d", num_bits);
     return NULL;
 }
 
@@ -150,7 +156,8 @@ int64_t bq_wire_bytes(int64_t numel, int num_bits) {
     switch (num_bits) {
     case 32: return 4 * numel;
     case 16: return 2 * numel;
-    case 8: return numel + 4 + 1;
-    default: return -1;
+    default:
+        if (num_bits < 2 || num_bits > 8 || numel > (INT64_MAX - 7) / 8) return -1;
+        return (numel * num_bits + 7) / 8 + 4 + 1;
     }
 }

@@ -24,9 +24,9 @@ static int lap(const sr_model *m, double *times, int part, double *t0) {
     return 0;
 }
 
-/* The reference's 8-bit transformer on each image of z on its own (what a
- * split server receives per image): q[i], scale[i], zero_point[i]. */
-static ct_tensor *quantize_images(const ct_tensor *z, int n, float *scale, int *zp) {
+/* The reference's b-bit transformer (b = 2..8) on each image of z on its own
+ * (what a split server receives per image): q[i], scale[i], zero_point[i]. */
+static ct_tensor *quantize_images(const ct_tensor *z, int n, int bits, float *scale, int *zp) {
     ct_tensor **q = calloc((size_t)n, sizeof *q);
     if (!q) {
         hnd_error_set("out of memory");
@@ -37,7 +37,7 @@ static ct_tensor *quantize_images(const ct_tensor *z, int n, float *scale, int *
     for (int i = 0; ok && i < n; i++) {
         bq_tensor b;
         ct_tensor *zi = ct_narrow(z, 0, i, 1);
-        ok = zi && bq_quantize8(zi, &b) == 0;
+        ok = zi && bq_quantize(zi, bits, &b) == 0;
         if (ok) q[i] = b.q, scale[i] = b.scale, zp[i] = b.zero_point;
     }
     if (ok && !(out = ct_cat((const ct_tensor *const *)q, n, 0))) hnd_error_set("quantizer: %s", ct_last_error());
@@ -87,12 +87,12 @@ static void keep_detections(rcnn_detections *d, int n) {
 /* ------------------------------------------------------------ whole */
 
 /* A student's bottleneck through the transformer as head and tail pass it
- * (8 bits: each image quantized on its own). */
+ * (2..8 bits: each image quantized on its own). */
 static ct_tensor *round_trip(const ct_tensor *z, int n, int bits) {
-    if (bits != 8) return bq_round_trip(z, bits);
+    if (bits < 2 || bits > 8) return bq_round_trip(z, bits);
     float *scale = malloc(sizeof *scale * (size_t)n);
     int *zp = malloc(sizeof *zp * (size_t)n);
-    ct_tensor *q = scale && zp ? quantize_images(z, n, scale, zp) : NULL;
+    ct_tensor *q = scale && zp ? quantize_images(z, n, bits, scale, zp) : NULL;
     ct_tensor *y = q ? dequantize_images(q, n, scale, zp) : NULL;
     if (!scale || !zp) hnd_error_set("out of memory");
     free(scale);
@@ -141,11 +141,11 @@ void sr_link_clear(sr_link *l) {
 /* The link's bytes from the encoder's output, in host memory. */
 static int to_link(const ct_tensor *z, sr_link *out) {
     ct_tensor *w = NULL;
-    if (out->bits == 8) {
+    if (out->bits <= 8) {   /* 2..8 bits: one byte per value */
         out->scale = malloc(sizeof *out->scale * (size_t)out->n);
         out->zero_point = malloc(sizeof *out->zero_point * (size_t)out->n);
         if (!out->scale || !out->zero_point) return hnd_error_set("out of memory");
-        w = quantize_images(z, out->n, out->scale, out->zero_point);
+        w = quantize_images(z, out->n, out->bits, out->scale, out->zero_point);
     } else {
         w = out->bits == 16 ? ct_to_dtype(z, CT_F16) : ct_share(z);
     }
@@ -170,7 +170,8 @@ int sr_head(sr_model *m, const ct_tensor *const *images, int n, int bits, sr_lin
     if (out) memset(out, 0, sizeof *out);
     if (!m || !images || n <= 0 || !out) return hnd_error_set("split model head: bad arguments");
     if (bits == 0) bits = m->stu && stu_get_transform(m->stu) ? stu_get_transform(m->stu) : 32;
-    if (bits != 8 && bits != 16 && bits != 32) return hnd_error_set("split model head: bits must be 8, 16 or 32");
+    if (!bq_bits_valid(bits) || bits == 0)
+        return hnd_error_set("split model head: bits must be 2..8, 16 or 32, got %d", bits);
     out->bits = m->stu ? bits : 32;   /* a teacher sends layer1 as it is */
     out->n = n;
     int prev = ct_grad_set_enabled(0), rc = -1;
@@ -210,7 +211,7 @@ static ct_tensor *from_link(const sr_model *m, const sr_link *link) {
         return NULL;
     }
     int dt = ct_dtype_of(d);
-    if (link->bits == 8 && dt == CT_U8 && link->scale && link->zero_point)
+    if (link->bits >= 2 && link->bits <= 8 && dt == CT_U8 && link->scale && link->zero_point)
         return dequantize_images(d, link->n, link->scale, link->zero_point);
     if (link->bits == 16 && dt == CT_F16) return ct_to_dtype(d, CT_F32);
     if (link->bits == 32 && dt == CT_F32) return d;

@@ -4,3 +4,9 @@ add_executable(ref_probe ref_probe.c)
 target_link_libraries(ref_probe PRIVATE hnd_models)
 hnd_add_script_test(test_ref_ckpt bash ${CMAKE_SOURCE_DIR}/tests/test_ref_ckpt.sh)
 set_tests_properties(test_ref_ckpt PROPERTIES TIMEOUT 300)
+
+# b-bit quantizer (2..8) against the reference's quantize_tensor in torch
+add_executable(quant_bits_dump quant_bits_dump.c)
+target_link_libraries(quant_bits_dump PRIVATE hnd_models)
+hnd_add_script_test(test_quant_bits ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_quant_bits.py
+  ${CMAKE_BINARY_DIR}/test-tmp/quant_bits)

@@ -163,8 +163,27 @@ static void test_half_and_errors(void **state) {
     assert_true(back[0] == 0.333251953125f);   /* nearest half of 1/3 */
     assert_true(back[1] == 65504.0f);
     assert_true(back[2] == 0.0f);              /* below half's subnormals */
-    assert_null(bq_round_trip(vec(v, 3), 4));
+    assert_null(bq_round_trip(vec(v, 3), 9));
     assert_non_null(strstr(hnd_error(), "num_bits"));
+    assert_null(bq_round_trip(vec(v, 3), 1));
+    bq_tensor q1;
+    assert_int_equal(bq_quantize(vec(v, 3), 1, &q1), -1);
+    /* a constant at 2 bits: the guard's scale |c|, zp 0, q 1 (qmax 3) */
+    const float c[] = {2.5f, 2.5f};
+    bq_tensor qc;
+    assert_int_equal(bq_quantize(vec(c, 2), 2, &qc), 0);
+    uint8_t qcb[2];
+    assert_int_equal(ct_to_buffer(qc.q, qcb, 2), 0);
+    assert_true(qc.scale == 2.5f && qc.zero_point == 0 && qcb[0] == 1 && qcb[1] == 1);
+    bq_tensor_clear(&qc);
+    /* 2 bits of {-1, 0, 0.5, 2}: scale 1, zp trunc(1) = 1, q = round(1 + x) = {0, 1, 2 (1.5 to even), 3} */
+    const float t2[] = {-1.0f, 0.0f, 0.5f, 2.0f};
+    assert_int_equal(bq_quantize(vec(t2, 4), 2, &qc), 0);
+    uint8_t q2[4];
+    assert_int_equal(ct_to_buffer(qc.q, q2, 4), 0);
+    assert_true(qc.scale == 1.0f && qc.zero_point == 1);
+    assert_true(q2[0] == 0 && q2[1] == 1 && q2[2] == 2 && q2[3] == 3);
+    bq_tensor_clear(&qc);
     const float bad[] = {1.0f, NAN};
     bq_tensor qt;
     assert_int_equal(bq_quantize8(vec(bad, 2), &qt), -1);
@@ -182,7 +201,12 @@ static void test_half_and_errors(void **state) {
     assert_int_equal(bq_wire_bytes(100, 32), 400);
     assert_int_equal(bq_wire_bytes(100, 16), 200);
     assert_int_equal(bq_wire_bytes(100, 8), 105);
-    assert_int_equal(bq_wire_bytes(100, 4), -1);
+    /* 2..7 bits: bit-packed, ceil(n * b / 8) + 5 */
+    assert_int_equal(bq_wire_bytes(100, 4), 55);
+    assert_int_equal(bq_wire_bytes(100, 3), 43);
+    assert_int_equal(bq_wire_bytes(101, 2), 31);
+    assert_int_equal(bq_wire_bytes(100, 9), -1);
+    assert_int_equal(bq_wire_bytes(100, 1), -1);
 }
 
 int main(void) {

@@ -153,9 +153,23 @@ static void test_types(void **state) {
     expect_error(k, 1, "expected KEY.PATH=VALUE");
     const char *l[] = {"train.num_epochs.x=3"};
     expect_error(l, 1, "'num_epochs' is not an object");
-    const char *m[] = {"student_model.bottleneck_transformer.components.quantizer.params.num_bits=4",
-                       "student_model.bottleneck_transformer.components.dequantizer.params.num_bits=4"};
-    expect_error(m, 2, "num_bits must be 8 or 16");
+    const char *m[] = {"student_model.bottleneck_transformer.components.quantizer.params.num_bits=9",
+                       "student_model.bottleneck_transformer.components.dequantizer.params.num_bits=9"};
+    expect_error(m, 2, "num_bits must be 2..8 or 16, got 9");
+    const char *m1[] = {"student_model.bottleneck_transformer.components.quantizer.params.num_bits=1",
+                        "student_model.bottleneck_transformer.components.dequantizer.params.num_bits=1"};
+    expect_error(m1, 2, "num_bits must be 2..8 or 16, got 1");
+    /* the reference's quantize_tensor takes any num_bits; 2..8 fit its uint8 */
+    for (int b = 2; b <= 8; b++) {
+        char q[128], d[128];
+        snprintf(q, sizeof q, "student_model.bottleneck_transformer.components.quantizer.params.num_bits=%d", b);
+        snprintf(d, sizeof d, "student_model.bottleneck_transformer.components.dequantizer.params.num_bits=%d", b);
+        const char *qd[] = {q, d};
+        tc_config cb;
+        if (parse(qd, 2, &cb) != 0) fail_msg("num_bits %d: %s", b, hnd_error());
+        assert_int_equal(cb.student.transform_bits, b);
+        tc_clear(&cb);
+    }
     const char *n[] = {"train.criterion.params.org_loss_factor=1"};
     expect_error(n, 1, "org_loss_factor > 0 needs student_model.distill_backbone_only: false");
     const char *o[] = {"dataset.splits.val.jpeg_quality=96"};

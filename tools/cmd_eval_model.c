@@ -130,10 +130,13 @@ int cmd_eval_model(int argc, char **argv) {
            sr_config(h)->arch, sp->annotations, (long long)r.images, (long long)r.detections, r.seconds);
     if (student) {
         int b = o.transform_bits < 0 ? sr_bits(h) : o.transform_bits;
-        printf("bottleneck: %lld x %.1f x %.1f (mean), %.0f bytes float32, %.0f bytes 8-bit "
+        char tb[16];
+        snprintf(tb, sizeof tb, "%d-bit", b);
+        /* the quantized size is bit-packed: ceil(numel * bits / 8) + scale + zero point */
+        printf("bottleneck: %lld x %.1f x %.1f (mean), %.0f bytes float32, %.0f bytes %d-bit "
                "(%.4f / %.4f of the input at 32 / 8 bits); transformer: %s\n",
-               (long long)r.channels, r.mean_h, r.mean_w, r.mean_bytes_f32, r.mean_bytes_q8, r.ratio_f32,
-               r.ratio_q8, b == 8 ? "8-bit" : b == 16 ? "16-bit" : "none");
+               (long long)r.channels, r.mean_h, r.mean_w, r.mean_bytes_f32, r.mean_bytes_q8, r.q_bits, r.ratio_f32,
+               r.ratio_q8, b == 0 || b == 32 ? "none" : tb);
         printf("8-bit bottleneck coded losslessly: %.0f bytes with rANS, %.0f with zstd -19 (mean, scale and zero "
                "point included)\n",
                r.mean_bytes_rans, r.mean_bytes_zstd);

@@ -126,8 +126,9 @@ static const co_opt k_eval_model[] = {
     CHOICE("--split", "S", "test|val", NULL, "test (default when configured) or val"),
     STR("--out", "R.json", NULL, "also write the COCO results JSON"),
     STR("--json", "S.json", NULL, "write the stats as JSON"),
-    INTSET("--bits", "B", "8|16|32", NULL, "bottleneck transformer: 8 (quantize), 16 (half), 32 (none);\n"
-                                          "default: as the config's student_model.bottleneck_transformer"),
+    INTSET("--bits", "B", "2|3|4|5|6|7|8|16|32", NULL, "bottleneck transformer: 2..8 (quantize to B bits), 16 (half),\n"
+                                                      "32 (none); default: as the config's\n"
+                                                      "student_model.bottleneck_transformer"),
     FLAG("--no-transform", "the same as --bits 32"),
     SET_OPT,
     FLAG("--quiet", "no progress bar"),

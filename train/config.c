@@ -464,8 +464,8 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
             if (qb != db)
                 return hnd_error_set("%s: %s: quantizer %d bits but dequantizer %d", src,
                                      K("bottleneck_transformer.components"), qb, db);
-            if (qb != 8 && qb != 16)
-                return hnd_error_set("%s: %s: num_bits must be 8 or 16, got %d", src,
+            if ((qb < 2 || qb > 8) && qb != 16)   /* 2..8: quantize_tensor's num_bits; 16: half */
+                return hnd_error_set("%s: %s: num_bits must be 2..8 or 16, got %d", src,
                                      K("bottleneck_transformer.components.quantizer.params.num_bits"), qb);
             m->transform_bits = qb;
         }

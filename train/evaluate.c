@@ -91,7 +91,7 @@ static int add_coded_sizes(const sr_link *link, int i, const int64_t zs[4], ev_r
     int rc = -1;
     ct_scope_begin();
     ct_tensor *zl = ct_narrow(link->z, 0, i, 1);
-    if (link->bits == 8) {
+    if (link->bits <= 8) {   /* a 2..8-bit link: its bytes */
         q = zl ? malloc((size_t)numel) : NULL;
         if (q && ct_to_buffer(zl, q, (size_t)numel) != 0) {
             free(q);
@@ -125,20 +125,22 @@ static int student_detect(sr_model *h, const ct_tensor *const *imgs, int n, int 
     int64_t zs[4];
     ct_shape(link.z, zs, 4);
     const double numel = (double)(zs[1] * zs[2] * zs[3]);
+    const int qb = link.bits <= 8 ? link.bits : 8;   /* sizes at the transformer's 2..8 bits, else 8 */
+    acc->q_bits = qb;
     for (int i = 0; i < n; i++) {
         double in = 3.0 * (double)link.sizes[i][0] * (double)link.sizes[i][1];
         acc->mean_numel += numel;
         acc->mean_h += (double)zs[2];
         acc->mean_w += (double)zs[3];
         acc->mean_bytes_f32 += (double)bq_wire_bytes((int64_t)numel, 32);
-        acc->mean_bytes_q8 += (double)bq_wire_bytes((int64_t)numel, 8);
+        acc->mean_bytes_q8 += (double)bq_wire_bytes((int64_t)numel, qb);
         acc->mean_input_numel += in;
         acc->ratio_f32 += 4.0 * numel / (4.0 * in);
-        acc->ratio_q8 += (double)bq_wire_bytes((int64_t)numel, 8) / in;
+        acc->ratio_q8 += (double)bq_wire_bytes((int64_t)numel, qb) / in;
         if (rc == 0) rc = add_coded_sizes(&link, i, zs, acc);
     }
     /* the last image's 8-bit scale and zero point, also when the link is wider */
-    if (link.bits == 8) {
+    if (link.bits <= 8) {
         acc->last_scale = link.scale[n - 1];
         acc->last_zero_point = link.zero_point[n - 1];
     } else {

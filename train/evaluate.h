@@ -49,7 +49,8 @@ typedef struct {
     double mean_h, mean_w;               /* bottleneck spatial size */
     double mean_numel;
     double mean_bytes_f32;               /* 4 * numel */
-    double mean_bytes_q8;                /* numel + 4 (scale) + 1 (zero point) */
+    double mean_bytes_q8;                /* ceil(numel * q_bits / 8) + 4 (scale) + 1 (zero point) */
+    int q_bits;                          /* of mean_bytes_q8: the transformer's 2..8, else 8 */
     double mean_input_numel;             /* 3 * h * w of the resized input */
     double ratio_f32;                    /* bytes_f32 / (4 * input numel) */
     double ratio_q8;                     /* bytes_q8 / (input numel), input at 8 bits */
