@@ -103,9 +103,10 @@ grep -q "^student,3,3x20.0x20.0,1200.0,4800.0,1205.0," SW/results.csv || fail "r
 grep -q "^teacher,0,input,12288.0,49152.0,12288.0,,,0,0,12288.0,1,1," SW/results.csv ||
   fail "teacher row: $(cat SW/results.csv)"
 # the printed table: one row per model, all columns on one line
-grep -Eq "^student +3 3x20.0x20.0 +4800 +1205 +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
+# (then the paper's ratio, the bits, bbox / segm AP quantized and float32)
+grep -Eq "^student +3 3x20.0x20.0 +4800 +1205 +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +8 +[0-9.]+ +(-|[0-9.]+) +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
   fail "sweep table: $(cat SW/out.txt)"
-grep -Eq "^teacher +- \(input\) +49152 +12288 +- +- +1.0000 +1.0000 +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
+grep -Eq "^teacher +- \(input\) +49152 +12288 +- +- +1.0000 +1.0000 +[0-9.]+ +- +[0-9.]+ +(-|[0-9.]+) +[0-9.]+ +(-|[0-9.]+)$" SW/out.txt ||
   fail "sweep table: $(cat SW/out.txt)"
 "$PY" -c "import json; r = json.load(open('SW/results.json'))['rows']; assert len(r) == 2 and r[0]['ratio_8bit'] > 0"
 # the coded sizes: below the raw 1205 bytes (1200 + 5), above the 5 side bytes; none for the teacher

@@ -117,6 +117,8 @@ static const co_opt k_sweep[] = {
     STR("--out", "DIR", NULL, "sweep directory (default: the config's output_dir + \"-sweep\")"),
     SET_OPT,
     FLAG("--no-teacher", "do not evaluate the teacher"),
+    STR("--jpeg", "L", NULL, "also the teacher on inputs re-encoded as JPEG at these qualities\n"
+                             "(1..95, e.g. 10,20,30,40,50,60,70,80,90,95): the edge baseline"),
     FORMAT_OPT,
     FLAG("--quiet", "no log lines and no table"),
 };
@@ -358,18 +360,21 @@ static const co_command k_commands[] = {
      "CONFIG.json", 1, 1, 1},
     {"sweep", "train and evaluate one student per bottleneck size; results.csv/json and curve.png",
      "usage: hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR] [--set K=V ...]\n"
-     "                 [--no-teacher] [--quiet]\n",
+     "                 [--no-teacher] [--jpeg 10,20,...,95] [--quiet]\n",
      "For each C: trains the config's student with bottleneck_channel = C in DIR/b<C>ch\n"
      "(skipped when DIR/b<C>ch/last.h5 already finished all epochs of the same\n"
      "training-relevant config; resumed when it stopped early; a run of another\n"
      "config is refused, naming the keys that differ), then evaluates its best\n"
-     "checkpoint on the test split (else val) with the bottleneck transformer as\n"
-     "configured. Also evaluates the teacher (teacher_model.ckpt). Writes, atomically:\n"
+     "checkpoint on the test split (else val) twice: with the configured quantizer\n"
+     "(8 bits when none) and on the float32 bottleneck. Also evaluates the teacher\n"
+     "(teacher_model.ckpt), and with --jpeg the teacher on inputs re-encoded as JPEG\n"
+     "at each quality (PIL's encoder). Writes, atomically:\n"
      "  DIR/results.csv, DIR/results.json  per C: bottleneck shape, mean bytes (float32;\n"
      "      8-bit with scale and zero point), ratios to the input tensor (3xHxW at 32 and\n"
-     "      8 bits), bbox AP and mask AP; and the teacher's row\n"
-     "  DIR/curve.png  mAP against normalized bottleneck size, the teacher right-most\n"
-     "      (the paper's Figure 5)\n",
+     "      8 bits) and the paper's (values / 3x874x1044), bbox AP and mask AP quantized\n"
+     "      and float32; the teacher's row; per JPEG quality its mAP and mean bytes\n"
+     "  DIR/curve.png  mAP against bytes sent per image: quantized and float32\n"
+     "      students, the teacher on JPEG inputs, the teacher's level (the paper's Figure 5)\n",
      k_sweep, N_OPTS(k_sweep), NULL, "CONFIG.json", 1, 1, 1},
     {"eval-model", "evaluate a teacher or student checkpoint on a config's split (mAP, bottleneck size)",
      "usage: hnd eval-model CKPT.h5 --config CONFIG.json [--split test|val] [--out RESULTS.json]\n"

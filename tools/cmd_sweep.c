@@ -15,50 +15,79 @@
 #include "plot_png.h"
 #include "sweep.h"
 
-static int draw_curve(const char *path, const sw_row *rows, int n, const char *title) {
-    double xb[SW_MAX], yb[SW_MAX], ys[SW_MAX];
-    int k = 0, segm = 0;
-    const sw_row *teacher = NULL;
+/* Bytes per image a row's device sends: the quantized bottleneck at the
+ * row's bits (8: with scale and zero point), float32, a JPEG, the input. */
+static double sent_bytes(const sw_row *r, int as_float) {
+    if (r->jpeg_quality) return r->ev.mean_jpeg_bytes;
+    if (r->is_teacher) return r->ev.mean_bytes_q8;
+    if (as_float) return r->ev.mean_bytes_f32;
+    return r->bits == 8 ? r->ev.mean_bytes_q8 : r->ev.mean_numel * r->bits / 8.0;
+}
+
+/* One curve: the rows selected by `want` (0 students, 1 JPEG), sorted by x. */
+static int add_curve(pp_plot *p, const sw_row *rows, int n, int want, int as_float, int segm, const char *label,
+                     uint32_t rgb, int style) {
+    double x[2 * SW_MAX + 1], y[2 * SW_MAX + 1];
+    int k = 0;
     for (int i = 0; i < n; i++) {
-        if (rows[i].is_teacher) {
-            teacher = &rows[i];
-            continue;
-        }
-        xb[k] = rows[i].ev.ratio_q8;
-        yb[k] = rows[i].ev.bbox[0];
-        ys[k] = rows[i].ev.segm[0];
-        segm |= rows[i].ev.has_segm;
+        const sw_row *r = &rows[i];
+        if ((want == 0 && r->is_teacher) || (want == 1 && !r->jpeg_quality)) continue;
+        if (segm && !r->ev.has_segm) continue;
+        const ev_result *e = as_float && r->has_float ? &r->ev_float : &r->ev;
+        x[k] = sent_bytes(r, as_float);
+        y[k] = segm ? e->segm[0] : e->bbox[0];
         k++;
     }
-    /* sorted by size for the lines */
     for (int i = 1; i < k; i++)
-        for (int j = i; j > 0 && xb[j] < xb[j - 1]; j--) {
-            double t = xb[j]; xb[j] = xb[j - 1]; xb[j - 1] = t;
-            t = yb[j]; yb[j] = yb[j - 1]; yb[j - 1] = t;
-            t = ys[j]; ys[j] = ys[j - 1]; ys[j - 1] = t;
+        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
+            double t = x[j]; x[j] = x[j - 1]; x[j - 1] = t;
+            t = y[j]; y[j] = y[j - 1]; y[j - 1] = t;
         }
+    return k ? pp_add(p, label, x, y, k, rgb, style) : 0;
+}
+
+static int draw_curve(const char *path, const sw_row *rows, int n, const char *title) {
+    const sw_row *teacher = NULL;
+    int bits = 8, segm = 0;
+    for (int i = 0; i < n; i++) {
+        if (rows[i].is_teacher && !rows[i].jpeg_quality) teacher = &rows[i];
+        if (!rows[i].is_teacher) bits = rows[i].bits;
+        segm |= rows[i].ev.has_segm;
+    }
     pp_plot *p = pp_new(900, 600);
     if (!p) return -1;
     pp_title(p, title);
-    pp_xlabel(p, "normalized bottleneck size (8-bit bottleneck bytes / 8-bit input bytes, log)");
+    pp_xlabel(p, "bytes sent per image (log): the bottleneck (quantized / float32), a JPEG, the 8-bit input");
     pp_ylabel(p, "mAP");
     pp_xlog(p, 1);
-    int rc = pp_add(p, "student bbox mAP", xb, yb, k, 0x1F77B4, PP_LINE | PP_POINTS);
-    if (rc == 0 && segm) rc = pp_add(p, "student mask mAP", xb, ys, k, 0xD62728, PP_LINE | PP_POINTS);
+    char lq[64], lf[64], mq[64], mf[64];
+    snprintf(lq, sizeof lq, "student bbox mAP (%d-bit)", bits);
+    snprintf(lf, sizeof lf, "student bbox mAP (float32)");
+    snprintf(mq, sizeof mq, "student mask mAP (%d-bit)", bits);
+    snprintf(mf, sizeof mf, "student mask mAP (float32)");
+    int rc = add_curve(p, rows, n, 0, 0, 0, lq, 0x1F77B4, PP_LINE | PP_POINTS);
+    if (rc == 0) rc = add_curve(p, rows, n, 0, 1, 0, lf, 0x1F77B4, PP_LINE | PP_POINTS | PP_DASHED);
+    if (rc == 0 && segm) rc = add_curve(p, rows, n, 0, 0, 1, mq, 0xD62728, PP_LINE | PP_POINTS);
+    if (rc == 0 && segm) rc = add_curve(p, rows, n, 0, 1, 1, mf, 0xD62728, PP_LINE | PP_POINTS | PP_DASHED);
+    if (rc == 0) rc = add_curve(p, rows, n, 1, 0, 0, "teacher bbox mAP on JPEG inputs", 0x9467BD, PP_LINE | PP_POINTS);
+    if (rc == 0 && segm)
+        rc = add_curve(p, rows, n, 1, 0, 1, "teacher mask mAP on JPEG inputs", 0x8C564B, PP_LINE | PP_POINTS);
     if (rc == 0 && teacher) {
-        /* the teacher sends the input (x = 1): its points there, and its
-         * levels as dashed lines across to compare the students with */
-        double tx = 1.0, tyb = teacher->ev.bbox[0], tys = teacher->ev.segm[0];
+        /* the teacher sends the 8-bit input: its points there, and its
+         * levels as lines across to compare the students with */
+        double tx = teacher->ev.mean_bytes_q8, tyb = teacher->ev.bbox[0], tys = teacher->ev.segm[0];
         rc = pp_add(p, "", &tx, &tyb, 1, 0x2CA02C, PP_POINTS);
         if (rc == 0) rc = pp_hline(p, "teacher bbox mAP (sends the input)", tyb, 0x2CA02C);
         if (rc == 0 && teacher->ev.has_segm) rc = pp_add(p, "", &tx, &tys, 1, 0xFF7F0E, PP_POINTS);
         if (rc == 0 && teacher->ev.has_segm) rc = pp_hline(p, "teacher mask mAP (sends the input)", tys, 0xFF7F0E);
     }
     for (int i = 0; rc == 0 && i < n; i++) {
-        if (rows[i].is_teacher) continue;
         char t[32];
-        snprintf(t, sizeof t, "C=%d", rows[i].channels);
-        rc = pp_annotate(p, rows[i].ev.ratio_q8, rows[i].ev.bbox[0], t, 0x1F77B4);
+        if (rows[i].jpeg_quality) snprintf(t, sizeof t, "Q%d", rows[i].jpeg_quality);
+        else if (!rows[i].is_teacher) snprintf(t, sizeof t, "C=%d", rows[i].channels);
+        else continue;
+        rc = pp_annotate(p, sent_bytes(&rows[i], 0), rows[i].ev.bbox[0], t,
+                         rows[i].jpeg_quality ? 0x9467BD : 0x1F77B4);
     }
     if (rc == 0) rc = pp_write(p, path);
     pp_destroy(p);
@@ -70,6 +99,7 @@ int cmd_sweep(int argc, char **argv) {
     if (hnd_parse("sweep", argc, argv, &args) != 0) return 2;
     const char *config = args.pos[0], *channels = co_str(&args, "--channels", NULL);
     const char *out = co_str(&args, "--out", NULL), *format = co_str(&args, "--format", "png");
+    const char *jpeg = co_str(&args, "--jpeg", NULL);
     int teacher = !co_has(&args, "--no-teacher"), quiet = co_has(&args, "--quiet");
     int n_sets;
     const char **sets = co_list(&args, "--set", &n_sets);
@@ -78,11 +108,12 @@ int cmd_sweep(int argc, char **argv) {
         co_args_clear(&args);
         return 2;
     }
-    int ch[SW_MAX];
+    int ch[SW_MAX], jq[SW_MAX], n_jq = 0;
     int n = sw_parse_channels(channels, ch, SW_MAX);
+    if (n >= 0 && jpeg && (n_jq = sw_parse_jpeg(jpeg, jq, SW_MAX)) < 0) n = -1;
     tc_config cfg;
     if (n < 0 || tc_load(config, sets, n_sets, &cfg) != 0) {
-        fprintf(stderr, "hnd sweep: %s%s\n", n < 0 ? "--channels: " : "", hnd_error());
+        fprintf(stderr, "hnd sweep: %s\n", hnd_error());
         co_args_clear(&args);
         return n < 0 ? 2 : 1;
     }
@@ -92,8 +123,8 @@ int cmd_sweep(int argc, char **argv) {
     if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
     volatile sig_atomic_t *stop =
         cr_catch_stop("\nhnd sweep: interrupted: writing a checkpoint (Ctrl-C again to abort)\n");
-    sw_opts o = {out, teacher, quiet, !quiet, stop};
-    sw_row *rows = calloc(SW_MAX + 1, sizeof *rows);
+    sw_opts o = {out, teacher, quiet, !quiet, stop, jq, n_jq};
+    sw_row *rows = calloc(2 * SW_MAX + 1, sizeof *rows);
     int n_rows = 0, rc = rows ? sw_run(config, sets, n_sets, ch, n, &o, rows, &n_rows) : -1;
     co_args_clear(&args);
     if (rc < 0) {
@@ -104,31 +135,40 @@ int cmd_sweep(int argc, char **argv) {
     }
     char png[1200], title[200];
     snprintf(png, sizeof png, "%s/curve.%s", out, format);
-    snprintf(title, sizeof title, "%s: mAP vs bottleneck size", cfg.student.arch);
+    snprintf(title, sizeof title, "%s: mAP vs bytes sent per image", cfg.student.arch);
     if (n_rows > 0 && draw_curve(png, rows, n_rows, title) != 0) {
         fprintf(stderr, "hnd sweep: %s\n", hnd_error());
         rc = -1;
     }
     if (!quiet && n_rows > 0) {
-        printf("%-8s %4s %-18s %12s %12s %10s %10s %9s %9s %8s %8s\n", "model", "C", "bottleneck", "bytes f32",
-               "bytes 8bit", "8bit rANS", "8bit zstd", "ratio32", "ratio8", "bbox AP", "segm AP");
+        printf("%-12s %4s %-18s %12s %12s %10s %10s %9s %9s %9s %4s %8s %8s %8s %8s\n", "model", "C", "bottleneck",
+               "bytes f32", "bytes 8bit", "8bit rANS", "8bit zstd", "ratio32", "ratio8", "paper", "bits", "bbox AP",
+               "segm AP", "bbox f32", "segm f32");
         for (int i = 0; i < n_rows; i++) {
             const sw_row *r = &rows[i];
-            char shape[64];
-            if (r->is_teacher) snprintf(shape, sizeof shape, "(input)");
+            const ev_result *ef = r->has_float ? &r->ev_float : &r->ev;
+            char shape[64], model[24];
+            snprintf(model, sizeof model, "%s", r->jpeg_quality ? "teacher_jpeg" : r->is_teacher ? "teacher" : "student");
+            if (r->jpeg_quality) snprintf(shape, sizeof shape, "(JPEG Q%d)", r->jpeg_quality);
+            else if (r->is_teacher) snprintf(shape, sizeof shape, "(input)");
             else snprintf(shape, sizeof shape, "%dx%.1fx%.1f", r->channels, r->ev.mean_h, r->ev.mean_w);
-            char c[16], segm[16] = "-";
+            char c[16], bits[8] = "-", segm[16] = "-", segmf[16] = "-";
             if (r->is_teacher) snprintf(c, sizeof c, "-");
             else snprintf(c, sizeof c, "%d", r->channels);
+            if (!r->is_teacher) snprintf(bits, sizeof bits, "%d", r->bits);
             if (r->ev.has_segm) snprintf(segm, sizeof segm, "%.4f", r->ev.segm[0]);
+            if (ef->has_segm) snprintf(segmf, sizeof segmf, "%.4f", ef->segm[0]);
             char rans[24] = "-", zstd[24] = "-";
             if (!r->is_teacher) {
                 snprintf(rans, sizeof rans, "%.0f", r->ev.mean_bytes_rans);
                 snprintf(zstd, sizeof zstd, "%.0f", r->ev.mean_bytes_zstd);
             }
-            printf("%-8s %4s %-18s %12.0f %12.0f %10s %10s %9.4f %9.4f %8.4f %8s\n", r->is_teacher ? "teacher" : "student",
-                   c, shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, rans, zstd, r->is_teacher ? 1.0 : r->ev.ratio_f32,
-                   r->is_teacher ? 1.0 : r->ev.ratio_q8, r->ev.bbox[0], segm);
+            double r32 = r->jpeg_quality ? r->ev.ratio_q8 : r->is_teacher ? 1.0 : r->ev.ratio_f32;
+            double r8 = r->jpeg_quality ? r->ev.ratio_q8 : r->is_teacher ? 1.0 : r->ev.ratio_q8;
+            double paper = (r->is_teacher ? r->ev.mean_input_numel : r->ev.mean_numel) / SW_PAPER_INPUT_NUMEL;
+            printf("%-12s %4s %-18s %12.0f %12.0f %10s %10s %9.4f %9.4f %9.6f %4s %8.4f %8s %8.4f %8s\n", model, c,
+                   shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, rans, zstd, r32, r8, paper, bits, r->ev.bbox[0],
+                   segm, ef->bbox[0], segmf);
         }
         printf("%s/results.csv, results.json, curve.%s\n", out, format);
     }

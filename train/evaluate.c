@@ -194,6 +194,7 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     lo.drop_empty = e->split.remove_non_annotated;
     lo.skip_bad = 0;
     lo.seed = 0;
+    lo.jpeg_quality = e->split.jpeg_quality;
     ld_loader *ld = ld_open(&lo);
     if (!ld) return -1;
     cJSON *arr = cJSON_CreateArray();
@@ -228,6 +229,7 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
                                    : sr_detect(h, (const ct_tensor *const *)imgs, n, det)) == 0;
         for (int i = 0; ok && i < n; i++) {
             const ld_sample *s = &b->samples[i];
+            out->mean_jpeg_bytes += (double)s->jpeg_bytes;
             ok = add_results(arr, e->ds->images[s->image].id, s->height, s->width, &det[i], mask_thresh,
                              &out->detections) == 0;
         }
@@ -255,6 +257,7 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     free(json);
     if (scored != 0) goto done;
     out->has_segm = masks;
+    if (out->images > 0) out->mean_jpeg_bytes /= (double)out->images;
     if (sr_is_student(h) && out->images > 0) {
         double k = (double)out->images;
         out->has_bottleneck = 1;

@@ -43,6 +43,7 @@ typedef struct {
     int has_segm;
     double segm[12];
     double seconds;          /* detection + evaluation wall time */
+    double mean_jpeg_bytes;  /* the split's jpeg_quality: mean re-encoded JPEG size per image, else 0 */
     /* students only (has_bottleneck): means over images */
     int has_bottleneck;
     int64_t channels;

@@ -216,6 +216,8 @@ static int cb_validate(void *ctx, int64_t epoch, double mean, const double *part
     eo.batch_size = cfg->test_batch_size;
     eo.workers = cfg->dataset.num_workers;
     eo.progress = r->opts->progress && !r->opts->quiet;
+    /* as the reference: the float bottleneck unless train.transform_bottleneck */
+    eo.transform_bits = cfg->train.transform_bottleneck ? -1 : 0;
     ev_result er;
     if (ev_run(r->ev, r->student, &eo, &er) != 0) return -1;
     *map = er.bbox[0];

@@ -17,8 +17,9 @@
  *    optimizer step with lr = MultiStepLR's for the epoch times, in epoch 0,
  *    the linear warm-up factor of min(1000, iters-1) iterations from 1/1000;
  *  - after each epoch: validation (bbox mAP, and segm for Mask R-CNN) on
- *    dataset.splits.val when configured, the bottleneck transformer applied
- *    as configured; <output_dir>/last.h5 always, student_model.ckpt
+ *    dataset.splits.val when configured, on the float bottleneck (the
+ *    reference; train.transform_bottleneck: the configured transformer
+ *    applied); <output_dir>/last.h5 always, student_model.ckpt
  *    (default <output_dir>/best.h5) when the bbox AP is the best so far;
  *  - logs: loss, lr, images/s, ETA every log_freq iterations, to stderr
  *    (with a progress bar on a TTY), <output_dir>/train.log and

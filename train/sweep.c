@@ -19,23 +19,27 @@
 #include "rcnn_transform.h"
 #include "smp.h"
 
-int sw_parse_channels(const char *s, int *out, int max) {
+static int parse_list(const char *s, int *out, int max, long lo, long hi, const char *opt) {
     int n = 0;
     const char *p = s;
     while (p && *p) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 4096 || (*end && *end != ','))
-            return hnd_error_set("--channels '%s': expected a comma-separated list of integers 1..4096", s);
-        if (n >= max) return hnd_error_set("--channels: at most %d values", max);
+        if (end == p || v < lo || v > hi || (*end && *end != ','))
+            return hnd_error_set("%s '%s': expected a comma-separated list of integers %ld..%ld", opt, s, lo, hi);
+        if (n >= max) return hnd_error_set("%s: at most %d values", opt, max);
         for (int i = 0; i < n; i++)
-            if (out[i] == (int)v) return hnd_error_set("--channels: %ld twice", v);
+            if (out[i] == (int)v) return hnd_error_set("%s: %ld twice", opt, v);
         out[n++] = (int)v;
         p = *end ? end + 1 : end;
     }
-    if (n == 0) return hnd_error_set("--channels: empty list");
+    if (n == 0) return hnd_error_set("%s: empty list", opt);
     return n;
 }
+
+int sw_parse_channels(const char *s, int *out, int max) { return parse_list(s, out, max, 1, 4096, "--channels"); }
+
+int sw_parse_jpeg(const char *s, int *out, int max) { return parse_list(s, out, max, 1, 95, "--jpeg"); }
 
 typedef struct {
     char *s;
@@ -67,33 +71,48 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
     sb_printf(&csv, "model,channels,bottleneck_shape,bottleneck_numel,bytes_float32,bytes_8bit,bytes_8bit_rans,"
                     "bytes_8bit_zstd,scale_8bit,"
                     "zero_point_8bit,input_numel,ratio_32bit,ratio_8bit,bbox_ap,bbox_ap50,bbox_ap75,segm_ap,"
-                    "segm_ap50,images,checkpoint\n");
+                    "segm_ap50,images,checkpoint,bits,bbox_ap_float32,segm_ap_float32,ratio_paper,jpeg_quality,"
+                    "bytes_jpeg\n");
     sb_printf(&js, "{\n  \"split\": \"%s\",\n  \"note\": \"ratio_32bit = float32 bottleneck bytes / float32 input "
                    "bytes (3xHxW); ratio_8bit = 8-bit bottleneck bytes (+ scale and zero point) / 8-bit input "
-                   "bytes; the teacher sends the input (ratio 1)\",\n  \"rows\": [\n", split);
+                   "bytes; the teacher sends the input (ratio 1); bbox/segm at `bits` (the quantized "
+                   "bottleneck), bbox_float32/segm_float32 on the float32 one; ratio_paper = mean bottleneck "
+                   "(or input) values / (3x874x1044, COCO val2017's mean input), the paper's normalisation; "
+                   "teacher_jpeg rows: the teacher on inputs re-encoded as JPEG at jpeg_quality, bytes_jpeg "
+                   "the mean JPEG size per image\",\n  \"rows\": [\n", split);
     for (int i = 0; i < n; i++) {
         const sw_row *r = &rows[i];
         const ev_result *e = &r->ev;
         char shape[96];
-        if (r->is_teacher) snprintf(shape, sizeof shape, "input");
+        const char *model = r->jpeg_quality ? "teacher_jpeg" : r->is_teacher ? "teacher" : "student";
+        const ev_result *ef = r->has_float ? &r->ev_float : e;   /* the teacher has no bottleneck */
+        double paper = (r->is_teacher ? e->mean_input_numel : e->mean_numel) / SW_PAPER_INPUT_NUMEL;
+        char jq[16] = "", jb[32] = "", bits[16] = "";
+        if (r->jpeg_quality) snprintf(jq, sizeof jq, "%d", r->jpeg_quality);
+        if (r->jpeg_quality) snprintf(jb, sizeof jb, "%.1f", e->mean_jpeg_bytes);
+        if (!r->is_teacher) snprintf(bits, sizeof bits, "%d", r->bits);
+        if (r->jpeg_quality) snprintf(shape, sizeof shape, "jpeg%d", r->jpeg_quality);
+        else if (r->is_teacher) snprintf(shape, sizeof shape, "input");
         else snprintf(shape, sizeof shape, "%dx%.1fx%.1f", r->channels, e->mean_h, e->mean_w);
-        double r32 = r->is_teacher ? 1.0 : e->ratio_f32, r8 = r->is_teacher ? 1.0 : e->ratio_q8;
+        double r32 = r->jpeg_quality ? e->ratio_q8 : r->is_teacher ? 1.0 : e->ratio_f32,
+               r8 = r->jpeg_quality ? e->ratio_q8 : r->is_teacher ? 1.0 : e->ratio_q8;
         char rans[32] = "", zstd[32] = "";   /* the teacher sends the input: not coded */
         if (!r->is_teacher) {
             snprintf(rans, sizeof rans, "%.1f", e->mean_bytes_rans);
             snprintf(zstd, sizeof zstd, "%.1f", e->mean_bytes_zstd);
         }
-        sb_printf(&csv, "%s,%d,%s,%.1f,%.1f,%.1f,%s,%s,%.9g,%d,%.1f,%.6g,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%lld,%s\n",
-                  r->is_teacher ? "teacher" : "student", r->channels, shape, e->mean_numel, e->mean_bytes_f32,
+        sb_printf(&csv, "%s,%d,%s,%.1f,%.1f,%.1f,%s,%s,%.9g,%d,%.1f,%.6g,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%lld,%s,"
+                        "%s,%.6f,%.6f,%.6g,%s,%s\n",
+                  model, r->channels, shape, e->mean_numel, e->mean_bytes_f32,
                   e->mean_bytes_q8, rans, zstd, e->last_scale, e->last_zero_point, e->mean_input_numel, r32, r8, e->bbox[0],
                   e->bbox[1], e->bbox[2], e->has_segm ? e->segm[0] : -1.0, e->has_segm ? e->segm[1] : -1.0,
-                  (long long)e->images, r->ckpt);
+                  (long long)e->images, r->ckpt, bits, ef->bbox[0], ef->has_segm ? ef->segm[0] : -1.0, paper, jq, jb);
         sb_printf(&js,
                   "    {\"model\": \"%s\", \"channels\": %d, \"bottleneck_shape\": [%d, %.4f, %.4f], "
                   "\"bottleneck_numel\": %.2f, \"bytes_float32\": %.2f, \"bytes_8bit\": %.2f, "
                   "\"bytes_8bit_rans\": %s, \"bytes_8bit_zstd\": %s, \"scale_8bit_last\": %.9g, \"zero_point_8bit_last\": %d, \"input_numel\": %.2f, "
                   "\"ratio_32bit\": %.6g, \"ratio_8bit\": %.6g, \"bbox\": [",
-                  r->is_teacher ? "teacher" : "student", r->channels, r->channels, e->mean_h, e->mean_w,
+                  model, r->channels, r->channels, e->mean_h, e->mean_w,
                   e->mean_numel, e->mean_bytes_f32, e->mean_bytes_q8, r->is_teacher ? "null" : rans,
                   r->is_teacher ? "null" : zstd, e->last_scale, e->last_zero_point, e->mean_input_numel, r32, r8);
         for (int k = 0; k < 12; k++) sb_printf(&js, "%s%.6f", k ? ", " : "", e->bbox[k]);
@@ -105,6 +124,18 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
         } else {
             sb_printf(&js, "null");
         }
+        sb_printf(&js, ", \"bits\": %s, \"bbox_float32\": [", bits[0] ? bits : "null");
+        for (int k = 0; k < 12; k++) sb_printf(&js, "%s%.6f", k ? ", " : "", ef->bbox[k]);
+        sb_printf(&js, "], \"segm_float32\": ");
+        if (ef->has_segm) {
+            sb_printf(&js, "[");
+            for (int k = 0; k < 12; k++) sb_printf(&js, "%s%.6f", k ? ", " : "", ef->segm[k]);
+            sb_printf(&js, "]");
+        } else {
+            sb_printf(&js, "null");
+        }
+        sb_printf(&js, ", \"ratio_paper\": %.6g, \"jpeg_quality\": %s, \"bytes_jpeg\": %s", paper,
+                  jq[0] ? jq : "null", jb[0] ? jb : "null");
         sb_printf(&js, ", \"images\": %lld, \"checkpoint\": \"%s\"}%s\n", (long long)e->images, r->ckpt,
                   i + 1 < n ? "," : "");
     }
@@ -125,7 +156,10 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
     return rc;
 }
 
-static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const sw_opts *o, ev_result *out) {
+/* ckpt on the config's test split (else val), once per entry of bits
+ * (ev_opts.transform_bits; a teacher ignores it) into out[]. */
+static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const sw_opts *o, const int *bits, int nb,
+                     ev_result *out) {
     const tc_split *sp = cfg->dataset.test.present ? &cfg->dataset.test : &cfg->dataset.val;
     if (!sp->present) return hnd_error_set("%s: neither dataset.splits.test nor val is configured", cfg->source);
     ct_device dev;
@@ -139,7 +173,11 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
         eo.batch_size = cfg->test_batch_size;
         eo.workers = cfg->dataset.num_workers;
         eo.progress = o->progress && !o->quiet;
-        rc = ev_run(e, h, &eo, out);
+        rc = 0;
+        for (int i = 0; rc == 0 && i < nb; i++) {
+            eo.transform_bits = bits[i];
+            rc = ev_run(e, h, &eo, &out[i]);
+        }
     }
     ev_destroy(e);
     sr_destroy(h);
@@ -181,6 +219,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
            const sw_opts *o, sw_row *rows, int *n_rows) {
     *n_rows = 0;
     if (n < 1 || n > SW_MAX) return hnd_error_set("sweep: 1..%d channel counts", SW_MAX);
+    if (o->n_jpeg < 0 || o->n_jpeg > SW_MAX) return hnd_error_set("sweep: at most %d JPEG qualities", SW_MAX);
     if (path_mkdirs(o->out_dir) != 0) return -1;
     const char **all = calloc((size_t)n_sets + 4, sizeof *all);
     if (!all) return hnd_error_set("out of memory");
@@ -238,14 +277,24 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         } else if (!o->quiet) {
             fprintf(stderr, "sweep: C=%d: %s finished earlier, evaluating it\n", channels[i], r->run_dir);
         }
-        int e = eval_ckpt(&c, 1, r->ckpt, o, &r->ev);
+        /* the float32 bottleneck (the reference's default, Figure 5) and the
+         * configured quantizer (8 bits when the config has none) */
+        r->bits = c.student.transform_bits ? c.student.transform_bits : 8;
+        int bits[2] = {r->bits, 0};
+        ev_result ev2[2];
+        int e = eval_ckpt(&c, 1, r->ckpt, o, bits, 2, ev2);
         tc_clear(&c);
         if (e != 0) goto fail;
+        r->ev = ev2[0];
+        r->ev_float = ev2[1];
+        r->has_float = 1;
         if (!o->quiet) {
-            char segm[32] = "";
-            if (r->ev.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", r->ev.segm[0]);
-            fprintf(stderr, "sweep: C=%d: bbox AP %.4f%s, bottleneck %.0f bytes at 8 bits (%.4f of the input)\n",
-                    channels[i], r->ev.bbox[0], segm, r->ev.mean_bytes_q8, r->ev.ratio_q8);
+            char segm[64] = "";
+            if (r->ev.has_segm)
+                snprintf(segm, sizeof segm, ", segm AP %.4f (float32 %.4f)", r->ev.segm[0], r->ev_float.segm[0]);
+            fprintf(stderr, "sweep: C=%d: bbox AP %.4f at %d bits (float32 %.4f)%s, bottleneck %.0f bytes at 8 bits "
+                    "(%.4f of the input)\n", channels[i], r->ev.bbox[0], r->bits, r->ev_float.bbox[0], segm,
+                    r->ev.mean_bytes_q8, r->ev.ratio_q8);
         }
         (*n_rows)++;
         if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
@@ -260,7 +309,36 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         r->is_teacher = 1;
         snprintf(r->ckpt, sizeof r->ckpt, "%s", base.teacher.ckpt);
         if (!o->quiet) fprintf(stderr, "sweep: evaluating the teacher %s\n", base.teacher.ckpt);
-        if (eval_ckpt(&base, 0, base.teacher.ckpt, o, &r->ev) != 0 || teacher_sends(&base, &r->ev) != 0) goto fail;
+        int b0 = 0;
+        if (eval_ckpt(&base, 0, base.teacher.ckpt, o, &b0, 1, &r->ev) != 0 || teacher_sends(&base, &r->ev) != 0)
+            goto fail;
+        (*n_rows)++;
+        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+    }
+    /* the edge-computing baseline: the teacher on the split re-encoded as
+     * JPEG (the reference's jpeg_quality), what a device would send instead */
+    for (int q = 0; q < o->n_jpeg; q++) {
+        if (o->stop && *o->stop) {
+            rc = 1;
+            goto written;
+        }
+        sw_row *r = &rows[*n_rows];
+        memset(r, 0, sizeof *r);
+        r->is_teacher = 1;
+        r->jpeg_quality = o->jpeg[q];
+        snprintf(r->ckpt, sizeof r->ckpt, "%s", base.teacher.ckpt);
+        tc_config jc = base;   /* a shallow copy: only a split's quality changes; never cleared */
+        (jc.dataset.test.present ? &jc.dataset.test : &jc.dataset.val)->jpeg_quality = o->jpeg[q];
+        if (!o->quiet) fprintf(stderr, "sweep: evaluating the teacher on JPEG inputs at quality %d\n", o->jpeg[q]);
+        int b0 = 0;
+        if (eval_ckpt(&jc, 0, base.teacher.ckpt, o, &b0, 1, &r->ev) != 0 || teacher_sends(&jc, &r->ev) != 0)
+            goto fail;
+        /* it sends the JPEG: sizes relative to the 8-bit input as the students' */
+        r->ev.mean_bytes_q8 = r->ev.mean_bytes_f32 = r->ev.mean_jpeg_bytes;
+        r->ev.ratio_q8 = r->ev.mean_jpeg_bytes / r->ev.mean_input_numel;
+        if (!o->quiet)
+            fprintf(stderr, "sweep: JPEG quality %d: bbox AP %.4f, %.0f bytes per image\n", o->jpeg[q],
+                    r->ev.bbox[0], r->ev.mean_jpeg_bytes);
         (*n_rows)++;
         if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
     }

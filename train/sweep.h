@@ -16,13 +16,22 @@ extern "C" {
 
 #define SW_MAX 64
 
+/* The paper's normalisation: sizes over COCO val2017's mean resized input,
+ * 3 x 874 x 1044 values (its Figure 5). */
+#define SW_PAPER_INPUT_NUMEL (3.0 * 874.0 * 1044.0)
+
 typedef struct {
     int is_teacher;
     int channels;              /* C (0 for the teacher) */
     char run_dir[1100];
     char ckpt[1100];
     int trained_here;          /* 0: an existing finished run was reused */
-    ev_result ev;              /* bbox/segm stats and, for students, bottleneck sizes */
+    ev_result ev;              /* bbox/segm stats at `bits` and, for students, bottleneck sizes */
+    int bits;                  /* students: the quantized curve (the transformer's bits, else 8) */
+    int has_float;             /* students: ev_float holds the float32 bottleneck's stats */
+    ev_result ev_float;
+    int jpeg_quality;          /* teacher rows: inputs re-encoded as JPEG at this quality (0: as read);
+                                  ev.mean_jpeg_bytes is what a device would send */
 } sw_row;
 
 typedef struct {
@@ -31,10 +40,14 @@ typedef struct {
     int quiet;
     int progress;
     volatile sig_atomic_t *stop;
+    const int *jpeg;           /* the teacher on JPEG inputs at these qualities (the edge baseline) */
+    int n_jpeg;
 } sw_opts;
 
-/* Runs the sweep; rows: n + 1 entries (students in the order of channels,
- * then the teacher when asked). *n_rows: rows filled. Writes
+/* Runs the sweep; rows: n + 1 + n_jpeg entries (students in the order of
+ * channels, each evaluated on the float32 and on the quantized bottleneck,
+ * then the teacher when asked, then the teacher at each JPEG quality).
+ * *n_rows: rows filled. Writes
  * out_dir/results.csv and results.json after every row (so a stopped sweep
  * leaves what it has). 0, 1 when stopped (Ctrl-C), -1 + hnd_error(). */
 int sw_run(const char *config_path, const char *const *sets, int n_sets, const int *channels, int n,
@@ -44,6 +57,8 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
 
 /* Parses "3,6,9" into out (at most max); returns the count or -1. */
 int sw_parse_channels(const char *s, int *out, int max);
+/* Parses "10,20,95" (JPEG qualities 1..95, the reference's range). */
+int sw_parse_jpeg(const char *s, int *out, int max);
 
 #ifdef __cplusplus
 }

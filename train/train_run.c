@@ -228,6 +228,7 @@ int trun_open_train_data(const tc_config *c, int with_masks, coco_dataset **ds, 
     o.seed = c->seed;
     o.with_masks = with_masks;
     o.skip_bad = 1;
+    o.jpeg_quality = s->jpeg_quality;
     if (!(*ld = ld_open(&o))) return -1;
     if (ld_num_batches(*ld) < 1)
         return hnd_error_set("%s: %s: no batch of %d images (%lld usable images)", c->source, s->annotations,
