@@ -74,7 +74,7 @@ int spa_model_open(const spa_model_spec *spec, spa_model *out) {
     rcnn_config cfg;
     if (spec_config(spec, &cfg) != 0) return -1;
     snprintf(out->spec.arch, sizeof out->spec.arch, "%s", cfg.arch);
-    sr_bottleneck_spec bn = {spec->student_channels, spec->student_kind, 0};
+    sr_bottleneck_spec bn = {spec->student_channels, spec->student_kind, 0, 0};
     if (!(out->sr = sr_new(&cfg, &bn))) return hnd_error_prefix("analysis");
     if (random_init(sr_params(out->sr), spec->seed) != 0) goto fail;
     if (spec->weights[0] && load_file(out, spec->weights, "weights") != 0) goto fail;

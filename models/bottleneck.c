@@ -34,6 +34,8 @@ struct stu_bottleneck {
     int training, transform_bits;
     int n_enc, n_dec;
     stu_op enc[STU_MAX_OPS], dec[STU_MAX_OPS];
+    ebm_model *eb;          /* the entropy bottleneck (borrowed), or NULL */
+    ct_tensor *last_bits;   /* the rate of the last training forward (owned, unscoped) */
 };
 
 int stu_kind_parse(const char *name) {
@@ -49,7 +51,7 @@ const char *stu_kind_name(stu_kind k) {
 
 int stu_kind_for_depth(int depth) {
     if (depth == 18 || depth == 34) return STU_SMALL;
-    if (depth == 50 || depth == 101) return STU_LARGE;
+    if (depth == 50 || depth == 101 || depth == 152) return STU_LARGE;
     return -1;
 }
 
@@ -159,7 +161,10 @@ stu_bottleneck *stu_new(mp_params *p, const char *prefix, stu_kind kind, int64_t
     return s;
 }
 
-void stu_destroy(stu_bottleneck *s) { free(s); }
+void stu_destroy(stu_bottleneck *s) {
+    if (s) ct_destroy(s->last_bits);
+    free(s);
+}
 
 static int init_ops(stu_op *ops, int n) {
     for (int i = 0; i < n; i++) {
@@ -187,7 +192,25 @@ static int init_ops(stu_op *ops, int n) {
 int stu_init(stu_bottleneck *s) {
     if (!s) return hnd_error_set("bottleneck: NULL");
     if (init_ops(s->enc, s->n_enc) != 0) return -1;
-    return init_ops(s->dec, s->n_dec);
+    if (init_ops(s->dec, s->n_dec) != 0) return -1;
+    return s->eb ? ebm_init(s->eb) : 0;
+}
+
+int stu_set_entropy(stu_bottleneck *s, ebm_model *eb) {
+    if (!s) return hnd_error_set("bottleneck: NULL");
+    if (eb && ebm_channels(eb) != s->channels)
+        return hnd_error_set("bottleneck: entropy model of %lld channels for C=%lld", (long long)ebm_channels(eb),
+                             (long long)s->channels);
+    s->eb = eb;
+    return 0;
+}
+ebm_model *stu_entropy(const stu_bottleneck *s) { return s ? s->eb : NULL; }
+
+ct_tensor *stu_take_bits(stu_bottleneck *s) {
+    if (!s) return NULL;
+    ct_tensor *b = s->last_bits;
+    s->last_bits = NULL;
+    return b;
 }
 
 stu_kind stu_get_kind(const stu_bottleneck *s) { return s ? s->kind : STU_LARGE; }
@@ -291,7 +314,24 @@ ct_tensor *stu_forward(stu_bottleneck *s, const ct_tensor *x) {
     }
     ct_scope_begin();
     ct_tensor *z = stu_encode(s, x);
-    if (z && !s->training && s->transform_bits) {
+    if (z && s->eb) {
+        /* training: noise and the rate it costs; evaluation: what the link
+         * carries, the integers around the medians (no other transformer) */
+        if (s->training) {
+            z = ebm_add_noise(z);
+            ct_tensor *bits = z ? ebm_bits(ebm_likelihood(s->eb, z)) : NULL;
+            if (!bits) z = NULL;
+            else {
+                /* out of every scope: the caller takes it (stu_take_bits) */
+                for (int d = ct_scope_depth(); d > 0; d--) ct_scope_keep(bits);
+                ct_destroy(s->last_bits);
+                s->last_bits = bits;
+            }
+        } else {
+            z = ebm_dequantize(s->eb, z);
+        }
+        if (!z) hnd_error_prefix("%s", stu_kind_name(s->kind));
+    } else if (z && !s->training && s->transform_bits) {
         z = bq_round_trip(z, s->transform_bits);
         if (!z) hnd_error_prefix("%s", stu_kind_name(s->kind));
     }

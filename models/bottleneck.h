@@ -35,6 +35,7 @@
 
 #include "bottleneck_quant.h"
 #include "ctorch.h"
+#include "entropy_bottleneck.h"
 #include "model_params.h"
 
 #ifdef __cplusplus
@@ -81,6 +82,17 @@ int stu_is_training(const stu_bottleneck *s);
  * 8 = 8-bit quantize + dequantize, 16 = half precision and back. 0 / -1. */
 int stu_set_transform(stu_bottleneck *s, int num_bits);
 int stu_get_transform(const stu_bottleneck *s);
+
+/* An entropy bottleneck (entropy_bottleneck.h, borrowed; NULL detaches)
+ * between encoder and decoder: stu_forward adds uniform noise in training
+ * mode and keeps the rate it costs (bits, summed over the batch, with its
+ * graph) for stu_take_bits; in eval mode it rounds around the medians
+ * instead of the num_bits transformer. stu_init initialises it too. */
+int stu_set_entropy(stu_bottleneck *s, ebm_model *eb);
+ebm_model *stu_entropy(const stu_bottleneck *s);
+/* The rate of the last training forward (a 0-dim tensor, owned by the
+ * caller, in no scope), or NULL; taking it clears it. */
+ct_tensor *stu_take_bits(stu_bottleneck *s);
 
 /* x [N,64,h,w] -> z [N,C,h+4,w+4]. */
 ct_tensor *stu_encode(stu_bottleneck *s, const ct_tensor *x);

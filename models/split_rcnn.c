@@ -33,6 +33,9 @@ sr_model *sr_new(const rcnn_config *rc, const sr_bottleneck_spec *bn) {
         if (!(m->stu = stu_new(rcnn_params(m->det), SR_LAYER1, (stu_kind)kind, bn->channels)) ||
             stu_set_transform(m->stu, bn->bits) != 0)
             goto fail;
+        if (bn->entropy && (!(m->eb = ebm_new(rcnn_params(m->det), SR_LAYER1, bn->channels)) ||
+                            stu_set_entropy(m->stu, m->eb) != 0))
+            goto fail;
     }
     return m;
 fail:
@@ -44,6 +47,7 @@ fail:
 void sr_destroy(sr_model *m) {
     if (!m) return;
     stu_destroy(m->stu);
+    ebm_destroy(m->eb);
     rcnn_destroy(m->det);
     free(m);
 }
@@ -57,6 +61,7 @@ int sr_is_student(const sr_model *m) { return m && m->stu; }
 int64_t sr_channels(const sr_model *m) { return m && m->stu ? stu_channels(m->stu) : 0; }
 int sr_has_masks(const sr_model *m) { return m && rcnn_has_masks(m->det); }
 int sr_bits(const sr_model *m) { return m && m->stu ? stu_get_transform(m->stu) : 0; }
+ebm_model *sr_entropy(sr_model *m) { return m ? m->eb : NULL; }
 
 int sr_set_bits(sr_model *m, int bits) {
     if (!m) return hnd_error_set("split model: NULL");

@@ -45,6 +45,7 @@ typedef struct {
     int64_t channels;   /* C >= 1: a student; 0: a teacher */
     int kind;           /* stu_kind; -1: the one that fits the ResNet depth */
     int bits;           /* transformer at inference: 0 (none), 8, 16 (32 = none) */
+    int entropy;        /* 1: a learned entropy bottleneck (entropy_bottleneck.h) after the encoder */
 } sr_bottleneck_spec;
 
 typedef struct sr_model sr_model;
@@ -72,6 +73,8 @@ int64_t sr_channels(const sr_model *m);       /* C, 0 for a teacher */
 int sr_has_masks(const sr_model *m);
 int sr_bits(const sr_model *m);               /* the transformer: 0, 8, 16 */
 int sr_set_bits(sr_model *m, int bits);       /* 0/32, 8, 16; a teacher ignores it */
+/* The student's entropy bottleneck (spec.entropy), NULL without one. */
+ebm_model *sr_entropy(sr_model *m);
 /* "faster_rcnn_resnet50_fpn" or "faster_rcnn_resnet50_fpn+bottleneck(C=3)". */
 const char *sr_label(const sr_model *m, char *buf, size_t n);
 
@@ -91,6 +94,7 @@ typedef struct {
     int anchors_per_location;  /* RPN cls_logits rows */
     int tail;                  /* a tail file (sr_save_tail): no stem or encoder keys;
                                   a student's C then comes from the decoder's first BN */
+    int entropy;               /* backbone.body.layer1.entropy_bottleneck.* keys */
 } sr_probe;
 
 /* 0 / -1 (+ hnd_error naming the file; a file without /weights is an error). */

@@ -11,6 +11,7 @@
 struct sr_model {
     rcnn_model *det;
     stu_bottleneck *stu;   /* NULL for a teacher */
+    ebm_model *eb;         /* a student's entropy bottleneck, or NULL */
     ct_device dev;
 };
 

@@ -90,6 +90,7 @@ int sr_probe_file(const char *path, sr_probe *out) {
         out->mask_head_channels =
             (int)ROWS(r, "roi_heads.mask_head.0.0.weight", "roi_heads.mask_head.mask_fcn1.weight");
     out->channels = ROWS(r, KEY_ENC_LAST);
+    out->entropy = ROWS(r, SR_LAYER1 EBM_KEY "quantiles") > 0;
     out->tail = ROWS(r, KEY_STEM) == 0;
     if (out->tail && out->channels == 0) out->channels = ROWS(r, KEY_DEC_FIRST);
     if (out->channels > 0) {
@@ -126,6 +127,7 @@ void sr_probe_bottleneck(const sr_probe *p, sr_bottleneck_spec *bn) {
     bn->channels = p->channels;
     bn->kind = p->channels > 0 ? p->kind : -1;
     bn->bits = 0;
+    bn->entropy = p->channels > 0 && p->entropy;
 }
 
 const char *sr_probe_describe(const sr_probe *p, char *buf, size_t n) {

@@ -111,7 +111,9 @@ int sr_detect(sr_model *m, const ct_tensor *const *images, int n, rcnn_detection
     ct_scope_begin();
     ct_tensor *s = rcnn_transform_images(m->det, images, n, &l) == 0 ? bb_stem(rcnn_backbone(m->det), l.tensors) : NULL;
     ct_tensor *z = s ? stu_encode(m->stu, s) : NULL;
-    if (z && bits) z = round_trip(z, n, bits);
+    /* an entropy bottleneck sends the integers around its medians instead */
+    if (z && m->eb && !stu_is_training(m->stu)) z = ebm_dequantize(m->eb, z);
+    else if (z && bits) z = round_trip(z, n, bits);
     ct_tensor *c1 = z ? stu_decode(m->stu, z) : NULL;
     if (c1 && rest_of_model(m, &l, c1, out) == 0) {
         keep_detections(out, n);
@@ -187,6 +189,9 @@ int sr_head(sr_model *m, const ct_tensor *const *images, int n, int bits, sr_lin
     ct_tensor *s = bb_stem(rcnn_backbone(m->det), l.tensors);
     if (!s || lap(m, times_ms, SR_T_STEM, &t0) != 0) goto done;
     ct_tensor *z = m->stu ? stu_encode(m->stu, s) : bb_layer(rcnn_backbone(m->det), 1, s);
+    /* an entropy bottleneck: round(z - median) + median, which a float32
+     * link carries exactly (the coded bytes: infer/eb_codec.h) */
+    if (z && m->eb) z = ebm_dequantize(m->eb, z);
     if (!z || lap(m, times_ms, SR_T_ENCODER, &t0) != 0) goto done;
     if (to_link(z, out) != 0 || lap(m, times_ms, SR_T_QUANTIZE, &t0) != 0) goto done;
     rc = 0;

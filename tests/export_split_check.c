@@ -37,7 +37,7 @@ static int fail(const char *what) {
 /* The student as the bundle's manifest describes it (mf_read: the detector
  * it was exported from, every setting). */
 static sr_model *build(const mf_info *info) {
-    sr_bottleneck_spec bn = {info->channels, info->kind, 8};
+    sr_bottleneck_spec bn = {info->channels, info->kind, 8, 0};
     return sr_new(&info->rc, &bn);
 }
 

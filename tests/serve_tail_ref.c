@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 8; i++) v[i] = atol(argv[4 + i]);
     char tail[4200];
     if (mf_read(argv[1], &g_info) != 0 || mf_file_path(&g_info, "tail", tail, sizeof tail) != 0) return fail("bundle");
-    sr_bottleneck_spec bn = {g_info.channels, g_info.kind, g_info.bits};
+    sr_bottleneck_spec bn = {g_info.channels, g_info.kind, g_info.bits, 0};
     sr_model *m = sr_new(&g_info.rc, &bn);
     if (!m || sr_load_tail(m, tail) != 0) return fail("tail");
     const int64_t shape[4] = {1, g_info.channels, side(v[1]), side(v[2])};

@@ -125,7 +125,7 @@ static void test_probe_hnd_file(void **state) {
     rc.backbone.fpn_out_channels = 32;
     rc.box.representation_size = 64;
     rc.box.num_classes = 5;
-    sr_bottleneck_spec bn = {5, -1, 8};
+    sr_bottleneck_spec bn = {5, -1, 8, 0};
     sr_model *m = sr_new(&rc, &bn);
     assert_non_null(m);
     assert_int_equal(sr_is_student(m), 1);
@@ -262,7 +262,7 @@ static sr_model *build(const char *path, int64_t channels) {
     rcnn_config rc;
     must(sr_probe_file(path, &p), "probe");
     must(sr_probe_config(&p, &rc), "config");
-    sr_bottleneck_spec bn = {channels, -1, 0};
+    sr_bottleneck_spec bn = {channels, -1, 0, 0};
     sr_model *m = sr_new(&rc, &bn);
     assert_non_null(m);
     return m;

@@ -44,6 +44,7 @@ static int write_stats_json(const char *json, const char *ckpt, const ev_result 
                    "\"ratio_f32\": %.6g, \"ratio_q8\": %.6g}",
                 (long long)r->channels, r->mean_h, r->mean_w, r->mean_bytes_f32, r->mean_bytes_q8, r->mean_bytes_rans,
                 r->mean_bytes_zstd, r->ratio_f32, r->ratio_q8);
+    if (r->has_eb) fprintf(f, ", \"bytes_eb\": %.2f", r->mean_bytes_eb);
     fprintf(f, "}\n");
     return af_commit(&a, 0);
 }
@@ -140,6 +141,10 @@ int cmd_eval_model(int argc, char **argv) {
         printf("8-bit bottleneck coded losslessly: %.0f bytes with rANS, %.0f with zstd -19 (mean, scale and zero "
                "point included)\n",
                r.mean_bytes_rans, r.mean_bytes_zstd);
+        if (r.has_eb)
+            printf("entropy bottleneck: %.1f bytes per image (rANS with the learned 16-bit tables, %.4f bits per "
+                   "input pixel)\n",
+                   r.mean_bytes_eb, 8.0 * r.mean_bytes_eb * 3.0 / r.mean_input_numel);
     }
     printf("bbox:\n");
     ce_print_summary(stdout, r.bbox);

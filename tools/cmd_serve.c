@@ -39,7 +39,7 @@ static sr_model *load_bundle(const char *dir, ss_model *sm) {
     if (mf_read(dir, &info) != 0 || mf_file_path(&info, "tail", tail, sizeof tail) != 0 ||
         hex_digest(info.digest, sm->digest) != 0)
         return NULL;
-    sr_bottleneck_spec bn = {info.channels, info.kind, info.bits};
+    sr_bottleneck_spec bn = {info.channels, info.kind, info.bits, 0};
     sr_model *m = sr_new(&info.rc, &bn);
     if (m && sr_load_tail(m, tail) != 0) {
         sr_destroy(m);

@@ -73,10 +73,12 @@ static const sk k_numbits[] = {{"num_bits", S_INT, NULL}, END};
 static const sk k_comp[] = {{"params", S_OBJ, k_numbits}, END};
 static const sk k_components[] = {{"quantizer", S_OBJ, k_comp}, {"dequantizer", S_OBJ, k_comp}, END};
 static const sk k_bt[] = {{"order", S_STRLIST, NULL}, {"components", S_OBJ, k_components}, END};
+static const sk k_eb[] = {{"beta", S_NUM, NULL}, {"aux_lr", S_NUM, NULL}, END};
 static const sk k_model[] = {{"name", S_STR, NULL},
                              {"backbone", S_OBJ, k_backbone},
                              {"params", S_OBJ, k_model_params},
                              {"bottleneck_transformer", S_OBJ | S_NULLABLE, k_bt},
+                             {"entropy_bottleneck", S_OBJ, k_eb},
                              {"distill_backbone_only", S_BOOL, NULL},
                              {"frozen_modules", S_STRLIST, NULL},
                              {"experiment", S_STR, NULL},
@@ -433,6 +435,8 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
     if (!student) {
         if (l1) return hnd_error_set("%s: %s: only a student has a custom layer1", src, K("backbone.params.layer1"));
         if (bt) return hnd_error_set("%s: %s: only a student has a bottleneck", src, K("bottleneck_transformer"));
+        if (jp(j, K("entropy_bottleneck")))
+            return hnd_error_set("%s: %s: only a student has a bottleneck", src, K("entropy_bottleneck"));
         if (fr) return hnd_error_set("%s: %s: the teacher is frozen entirely", src, K("frozen_modules"));
         return 0;
     }
@@ -469,6 +473,16 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
                                      K("bottleneck_transformer.components.quantizer.params.num_bits"), qb);
             m->transform_bits = qb;
         }
+    }
+    if (jp(j, K("entropy_bottleneck"))) {
+        m->entropy = 1;
+        m->eb_beta = jnum(j, K("entropy_bottleneck.beta"), -1);
+        m->eb_aux_lr = jnum(j, K("entropy_bottleneck.aux_lr"), 1e-3);
+        if (!(m->eb_beta >= 0) || !isfinite(m->eb_beta))
+            return hnd_error_set("%s: %s: needed, a number >= 0 (the weight of the rate in bits)", src,
+                                 K("entropy_bottleneck.beta"));
+        if (!(m->eb_aux_lr > 0) || !isfinite(m->eb_aux_lr))
+            return hnd_error_set("%s: %s: must be > 0", src, K("entropy_bottleneck.aux_lr"));
     }
     if (fr) {
         const cJSON *e;

@@ -89,6 +89,12 @@ typedef struct {
     char layer1[64];           /* Bottleneck4LargeResNet | Bottleneck4SmallResNet */
     int bottleneck_channel;
     int transform_bits;        /* bottleneck_transformer: 0 none, 8, 16 */
+    /* entropy_bottleneck {beta, aux_lr} (issue 18): a learned factorized
+     * prior after the encoder; training minimises the distillation terms +
+     * beta x the rate in bits (summed over the batch, as the MSE(sum)
+     * terms), the quantiles by their own Adam at aux_lr (default 1e-3) */
+    int entropy;
+    double eb_beta, eb_aux_lr;
     int n_frozen;
     char frozen[TC_MAX_FROZEN][128];
 } tc_model;

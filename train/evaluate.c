@@ -17,6 +17,7 @@
 #include "data_tensors.h"
 #include "atomic_file.h"
 #include "det_results.h"
+#include "eb_link.h"
 #include "hnd_error.h"
 #include "link_codec.h"
 #include "mono_clock.h"
@@ -155,6 +156,10 @@ static int student_detect(sr_model *h, const ct_tensor *const *imgs, int n, int 
         free(q);
         ct_scope_end();
     }
+    if (rc == 0 && sr_entropy(h)) {
+        acc->has_eb = 1;
+        rc = ebl_add_bytes(sr_entropy(h), link.z, &acc->mean_bytes_eb);
+    }
     if (rc == 0) rc = sr_tail(h, &link, det, NULL);
     sr_link_clear(&link);
     return rc;
@@ -269,6 +274,7 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
         out->mean_bytes_q8 /= k;
         out->mean_bytes_rans /= k;
         out->mean_bytes_zstd /= k;
+        out->mean_bytes_eb /= k;
         out->mean_input_numel /= k;
         out->ratio_f32 /= k;
         out->ratio_q8 /= k;

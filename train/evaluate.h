@@ -62,6 +62,10 @@ typedef struct {
     double mean_bytes_zstd;              /* zstd -19, the baseline */
     double last_scale;                   /* the last image's 8-bit scale / zero point */
     int last_zero_point;
+    /* a student with an entropy bottleneck: its rANS stream per image
+     * (infer/eb_link.h; the tables travel once, with the model) */
+    int has_eb;
+    double mean_bytes_eb;
 } ev_result;
 
 /* Runs h on every image of the split (in dataset order) and evaluates; a

@@ -38,6 +38,7 @@ int hm_bottleneck_spec(const tc_model *m, sr_bottleneck_spec *bn) {
         return hnd_error_set("student: unknown layer1 '%s'", m->layer1);
     bn->channels = m->bottleneck_channel;
     bn->bits = m->transform_bits;
+    bn->entropy = m->entropy;
     return 0;
 }
 

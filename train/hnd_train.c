@@ -15,6 +15,7 @@
 #include "hnd_error.h"
 #include "mono_clock.h"
 #include "hnd_model.h"
+#include "hnd_rate.h"
 #include "ld.h"
 #include "progress.h"
 #include "train_run.h"
@@ -31,6 +32,7 @@ typedef struct {
     const tc_config *cfg;
     sr_model *teacher, *student;
     ct_optim *opt;
+    hr_rate rate;           /* the entropy bottleneck's rate term and aux optimizer (none: no-ops) */
     char *trainable;        /* names, one per line */
     int n_trainable;
     int t_upto, s_upto;     /* deepest stage the terms need */
@@ -48,6 +50,7 @@ static void run_free(ht_run *r) {
     ct_optim_destroy(r->opt);
     sr_destroy(r->teacher);
     sr_destroy(r->student);
+    hr_close(&r->rate);
     free(r->trainable);
     ld_destroy(r->ld);
     coco_destroy(r->ds);
@@ -83,6 +86,11 @@ static int build(ht_run *r) {
     ct_tensor **params;
     int k;
     if (trun_trainable(sr_params(r->student), &params, &k, &r->trainable, NULL) != 0) return -1;
+    /* the entropy bottleneck's quantiles get their own optimizer */
+    if (hr_open(&r->rate, r->student, &c->student, params, &k) != 0) {
+        free(params);
+        return -1;
+    }
     r->n_trainable = k;
     const tc_train *t = &c->train;
     r->opt = trun_optimizer(t, params, k);
@@ -151,6 +159,7 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
         loss = x;
     }
     rt_image_list_clear(&l);
+    if (!(loss = hr_add_rate(&r->rate, r->student, loss, n))) goto done;
     double v = NAN;
     if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0 ||
         ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
@@ -161,6 +170,7 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
         hnd_error_set("training step: the loss is %g (diverged)", v);
         goto done;
     }
+    if (hr_aux_step(&r->rate) != 0) goto done;
     *loss_out = v;
     rc = 0;
 done:
@@ -235,6 +245,7 @@ static int cb_validate(void *ctx, int64_t epoch, double mean, const double *part
              (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0, er.mean_bytes_q8,
              er.seconds);
     trun_metric(&r->log, js);
+    hr_log(&r->rate, &r->log, epoch);
     return 0;
 }
 
@@ -306,6 +317,7 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     L.validate = r.ev ? cb_validate : NULL;
     L.save = cb_save;
     if (trun_run_epochs(&L, &st) != 0) goto out;
+    hr_log(&r.rate, &r.log, st.epoch - 1);   /* the rate since the last validation */
     int stopped = L.stopped;
     int64_t ran = L.ran;
     double first_mean = L.first_mean, last_mean = L.last_mean;

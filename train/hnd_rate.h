@@ -1,0 +1,52 @@
+/* hnd_rate.h: the rate side of training a student with a learned entropy
+ * bottleneck (models/entropy_bottleneck.h, config student_model.
+ * entropy_bottleneck): loss = distillation terms + beta x bits, and the
+ * quantiles' own optimizer, as CompressAI trains an EntropyBottleneck.
+ * A student without one passes through untouched. Prefix hr_.
+ *
+ * Rate: the bits -sum log2 p of the noisy bottleneck of the whole batch
+ * (the MSE(sum) terms also sum over the batch, so per image the loss is
+ * D_i + beta R_i with R_i in bits per image).
+ * Auxiliary: Adam (lr aux_lr, betas 0.9/0.999) on the quantiles alone,
+ * one step per iteration on sum |g(q) - (-t, 0, t)|; the main optimizer
+ * never sees them. Its state is not in checkpoints: a resumed run restarts
+ * it (the quantiles themselves are weights and are saved). */
+#ifndef HND_HR_RATE_H
+#define HND_HR_RATE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "ctorch.h"
+#include "split_rcnn.h"
+#include "train_run.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    ebm_model *eb;      /* NULL: no entropy bottleneck, every call a no-op */
+    ct_optim *aux;
+    double beta;
+    double bits_sum, aux_last;   /* since the last hr_log: rate of the batches, last aux loss */
+    int64_t images;
+} hr_rate;
+
+/* For student s of config model m: removes the quantiles from the trainable
+ * tensors params[0..*n) (compacted in place, *n updated) and builds their
+ * optimizer. 0 / -1 + hnd_error(). */
+int hr_open(hr_rate *r, sr_model *s, const tc_model *m, ct_tensor **params, int *n);
+/* loss + beta x the bits of the student's last training forward (taken from
+ * it); loss itself without an entropy bottleneck. NULL + hnd_error(). */
+ct_tensor *hr_add_rate(hr_rate *r, sr_model *s, ct_tensor *loss, int n_images);
+/* One step of the quantiles' optimizer. 0 / -1. */
+int hr_aux_step(hr_rate *r);
+/* "rate: B bits/image (noisy, training), aux loss A" into the log, and resets. */
+void hr_log(hr_rate *r, trun_log *log, int64_t epoch);
+void hr_close(hr_rate *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
