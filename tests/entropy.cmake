@@ -12,3 +12,5 @@ hnd_add_script_test(test_eb_codec_arch bash ${CMAKE_SOURCE_DIR}/tests/test_eb_co
 add_executable(eb_fuzz_regress fuzz/regress_main.c fuzz/fuzz_eb.c)
 target_link_libraries(eb_fuzz_regress PRIVATE hnd_codec)
 hnd_add_script_test(eb_fuzz_regress $<TARGET_FILE:eb_fuzz_regress> ${CMAKE_SOURCE_DIR}/tests/fuzz/regress_eb)
+# Bjontegaard delta rate: hand-derived cases and numpy (tests/py/ref_bd_rate.py)
+hnd_add_test(test_bd_rate SOURCES test_bd_rate.c LIBS hnd_infer_eval PkgConfig::CJSON m)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Issue 18's target on the demo data (not a timed test): does the learned
+# entropy bottleneck reach the bbox mAP of the best 8-bit HND student with at
+# most a quarter of its bytes per image?
+#
+# usage: bench/eb_bench.sh [BETAS] [C]     (default "1.28,5.12" and 12)
+# Needs the demo (make demo: checkpoints/demo/data, the teacher, and the
+# 8-bit sweep checkpoints/demo/sweep_faster_rcnn/results.json). For each
+# beta: hnd train configs/demo/hnd_demo_eb_faster_rcnn_r18_synth.json with
+# that beta and C, then hnd eval-model (real rANS bytes per image with the
+# learned tables). Prints a table and bytes_eb / bytes_8bit of the best
+# 8-bit student at the cheapest beta that reaches its bbox AP.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+betas=${1:-1.28,5.12}
+ch=${2:-12}
+hnd=${HND:-./build/hnd}
+cfg=configs/demo/hnd_demo_eb_faster_rcnn_r18_synth.json
+ref=checkpoints/demo/sweep_faster_rcnn/results.json
+out=checkpoints/demo/eb_bench
+[ -f "$ref" ] || { echo "eb_bench: $ref missing: run make demo first" >&2; exit 1; }
+mkdir -p "$out"
+for b in ${betas//,/ }; do
+    d=$out/C${ch}_beta$b
+    if [ ! -f "$d/best.h5" ]; then
+        "$hnd" train "$cfg" --set student_model.entropy_bottleneck.beta="$b" \
+            --set student_model.backbone.params.layer1.bottleneck_channel="$ch" --set output_dir="$d" \
+            --overwrite --quiet >"$out/train_C${ch}_beta$b.txt" 2>&1
+    fi
+    "$hnd" eval-model "$d/best.h5" --config "$cfg" --set student_model.backbone.params.layer1.bottleneck_channel="$ch" \
+        --json "$d/stats.json" >"$d/eval.txt"
+done
+/usr/bin/python3 - "$ref" "$out" "$ch" "$betas" <<'PY'
+import json, sys
+ref, out, ch, betas = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
+rows = [r for r in json.load(open(ref))["rows"] if r["model"] == "student"]
+best = max(rows, key=lambda r: r["bbox"][0])
+print("best 8-bit HND student: C=%d, bbox AP %.4f, %.0f bytes/image (8-bit), input %d values"
+      % (best["channels"], best["bbox"][0], best["bytes_8bit"], best["input_numel"]))
+print("%-8s %4s %12s %10s %9s %9s" % ("beta", "C", "bytes_eb", "bits/px", "bbox AP", "ratio"))
+hit = None
+for b in betas:
+    s = json.load(open("%s/C%s_beta%s/stats.json" % (out, ch, b)))
+    by, ap = s["bytes_eb"], s["bbox"][0]
+    bpp = 8.0 * by / (best["input_numel"] / 3.0)
+    ratio = by / best["bytes_8bit"]
+    print("%-8s %4s %12.1f %10.4f %9.4f %9.4f" % (b, ch, by, bpp, ap, ratio))
+    if ap >= best["bbox"][0] and (hit is None or by < hit[1]):
+        hit = (b, by, ap, ratio)
+if hit:
+    print("target %s: beta %s reaches bbox AP %.4f >= %.4f with %.1f bytes = %.3f of the 8-bit bytes (target <= 0.25)"
+          % ("MET" if hit[3] <= 0.25 else "NOT met", hit[0], hit[2], best["bbox"][0], hit[1], hit[3]))
+else:
+    print("target NOT met: no beta reaches bbox AP %.4f" % best["bbox"][0])
+PY
