@@ -552,7 +552,7 @@ void ce_print_summary(FILE *f, const double s[12]) {
                 L[i].maxdet, s[i]);
 }
 
-void ce_print_summary_type(FILE *f, ce_iou_type t, const double s[12]) {
+void ce_print_summary_type(FILE *f, ce_iou_type t, const double *s) {
     if (t != CE_KEYPOINTS) {
         ce_print_summary(f, s);
         return;

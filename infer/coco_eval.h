@@ -129,8 +129,9 @@ void ce_result_clear(ce_result *r);
 int ce_num_stats(ce_iou_type t);
 /* The 12 lines of pycocotools' summarize() (bbox / segm). */
 void ce_print_summary(FILE *f, const double stats[12]);
-/* Those of the type: the 12, or the 10 of _summarizeKps. */
-void ce_print_summary_type(FILE *f, ce_iou_type t, const double stats[12]);
+/* Those of the type: the 12, or the 10 of _summarizeKps (stats holds
+ * ce_num_stats(t) numbers). */
+void ce_print_summary_type(FILE *f, ce_iou_type t, const double *stats);
 /* A table of per-category AP / AP50 / AP75. */
 void ce_print_per_category(FILE *f, const ce_result *r);
 /* {"bbox": [12 numbers]} (or "segm", or "keypoints": [10 numbers]), plus "<type>_per_category" if
