@@ -13,6 +13,7 @@
 #include "evaluate.h"
 #include "device.h"
 #include "hnd_error.h"
+#include "hnd_mixed.h"
 #include "mono_clock.h"
 #include "hnd_model.h"
 #include "hnd_rate.h"
@@ -105,8 +106,61 @@ static int build(ht_run *r) {
 }
 
 static int open_data(ht_run *r) {
-    /* the student learns layer 1's output: no masks needed */
-    return trun_open_train_data(r->cfg, 0, &r->ds, &r->ld);
+    /* the student learns layer 1's output: no masks needed, unless a Mask
+     * R-CNN student's detection losses count too */
+    int masks = r->cfg->train.org_loss_factor > 0 && sr_has_masks(r->student);
+    return trun_open_train_data(r->cfg, masks, &r->ds, &r->ld);
+}
+
+/* org_loss_factor > 0 (distill_backbone_only false): the whole student in
+ * training mode, its detection losses added to the terms (hnd_mixed.h);
+ * then backward and step as step(). */
+static int step_mixed(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
+    int n = b->n, rc = -1, have_tg = 0;
+    ct_tensor *imgs[512];
+    dt_target tg[512];
+    rt_target rt[512];
+    ct_scope_begin();
+    if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
+    have_tg = 1;
+    const ct_device dev = sr_device(r->student);
+    for (int i = 0; i < n; i++) {
+        memset(&rt[i], 0, sizeof rt[i]);
+        rt[i].boxes = tg[i].boxes;
+        rt[i].labels = tg[i].labels;
+        rt[i].masks = sr_has_masks(r->student) ? tg[i].masks : NULL;
+        if (dev.type != CT_CPU &&
+            (!(imgs[i] = ct_to_device(imgs[i], dev)) || !(rt[i].boxes = ct_to_device(rt[i].boxes, dev)) ||
+             !(rt[i].labels = ct_to_device(rt[i].labels, dev)) ||
+             (rt[i].masks && !(rt[i].masks = ct_to_device(rt[i].masks, dev))))) {
+            hnd_error_set("to device: %s", ct_last_error());
+            goto done;
+        }
+    }
+    ct_tensor *loss;
+    if (hx_batch_loss(r->cfg, r->teacher, r->student, (const ct_tensor *const *)imgs, rt, n, r->channels_last, NULL,
+                      &loss, NULL) != 0)
+        goto done;
+    double v = NAN;
+    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0) {
+        hnd_error_set("training step: %s", ct_last_error());
+        goto done;
+    }
+    if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
+        hnd_error_set("training step: %s", ct_last_error());
+        goto done;
+    }
+    if (!isfinite(v)) {
+        hnd_error_set("training step: the loss is %g (diverged)", v);
+        goto done;
+    }
+    *loss_out = v;
+    rc = 0;
+done:
+    if (have_tg)
+        for (int i = 0; i < n; i++) dt_target_clear(&tg[i]);
+    ct_scope_end();
+    return rc;
 }
 
 /* One iteration: forward both, loss, backward, step. *loss_out: the loss. */
@@ -116,6 +170,7 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     ct_tensor *imgs[512];
     dt_target tg[512];
     if (n > 512) return hnd_error_set("batch of %d images: at most 512", n);
+    if (c->train.org_loss_factor > 0) return step_mixed(r, b, lr, loss_out);
     ct_scope_begin();
     if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
     for (int i = 0; i < n; i++) dt_target_clear(&tg[i]);
