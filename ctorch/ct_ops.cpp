@@ -268,7 +268,7 @@ ct_tensor *ct_interpolate(const ct_tensor *x, ct_interp_mode mode, int64_t out_h
         const at::Tensor &in = x->t;
         const int m = enum_int(mode);
         if (in.dim() != 4) raise("expects a 4-D input");
-        if (m != CT_INTERP_NEAREST && m != CT_INTERP_BILINEAR) raise("invalid mode");
+        if (m != CT_INTERP_NEAREST && m != CT_INTERP_BILINEAR && m != CT_INTERP_BICUBIC) raise("invalid mode");
         if (m == CT_INTERP_NEAREST && align_corners)
             raise("align_corners only applies to bilinear");
         std::vector<int64_t> size;
@@ -295,6 +295,7 @@ ct_tensor *ct_interpolate(const ct_tensor *x, ct_interp_mode mode, int64_t out_h
         c10::optional<at::ArrayRef<double>> oscale;
         if (!scales.empty()) oscale = at::ArrayRef<double>(scales);
         if (m == CT_INTERP_NEAREST) return wrap(at::upsample_nearest2d(in, osize, oscale));
+        if (m == CT_INTERP_BICUBIC) return wrap(at::upsample_bicubic2d(in, osize, align_corners != 0, oscale));
         return wrap(at::upsample_bilinear2d(in, osize, align_corners != 0, oscale));
     });
 }

@@ -86,7 +86,7 @@ static inline ct_device ct_cuda(int index) { ct_device d = {CT_CUDA, index}; ret
 typedef enum { CT_REDUCE_NONE = 0, CT_REDUCE_MEAN = 1, CT_REDUCE_SUM = 2 } ct_reduction;
 
 /* Interpolation modes of ct_interpolate. */
-typedef enum { CT_INTERP_NEAREST = 0, CT_INTERP_BILINEAR = 1 } ct_interp_mode;
+typedef enum { CT_INTERP_NEAREST = 0, CT_INTERP_BILINEAR = 1, CT_INTERP_BICUBIC = 2 } ct_interp_mode;
 
 /* ------------------------------------------------------------------------ */
 /* Errors, runtime, build information                                        */
@@ -370,7 +370,8 @@ ct_tensor *ct_relu(const ct_tensor *x);
 int ct_relu_(ct_tensor *x);
 ct_tensor *ct_max_pool2d(const ct_tensor *x, const int64_t kernel[2], const int64_t stride[2],
                          const int64_t padding[2], const int64_t dilation[2], int ceil_mode);
-/* torch.nn.functional.interpolate for 4-D input, mode nearest or bilinear.
+/* torch.nn.functional.interpolate for 4-D input, mode nearest, bilinear or
+ * bicubic (Keypoint R-CNN's heatmaps_to_keypoints).
  * Give EITHER an output size (out_h, out_w > 0; the scales are then ignored)
  * OR scale factors (out_h = out_w = 0, scale_h, scale_w > 0):
  *   - output size = floor(in * scale) computed in double, as Python does;
@@ -378,7 +379,7 @@ ct_tensor *ct_max_pool2d(const ct_tensor *x, const int64_t kernel[2], const int6
  *     maps coordinates with the given scale factors;
  *   - recompute_scale_factor = 1 (what torchvision's GeneralizedRCNNTransform
  *     uses): the kernel maps with in/out sizes, as if size had been given.
- * align_corners applies to bilinear only (it must be 0 for nearest, as in torch). */
+ * align_corners applies to bilinear and bicubic (it must be 0 for nearest, as in torch). */
 ct_tensor *ct_interpolate(const ct_tensor *x, ct_interp_mode mode, int64_t out_h, int64_t out_w,
                           double scale_h, double scale_w, int align_corners,
                           int recompute_scale_factor);

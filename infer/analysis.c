@@ -271,13 +271,18 @@ static int run_pass(spa_model *m, const ct_tensor *image, spa_result *r) {
         per += r->input[1] * r->input[2];
         snprintf(what, sizeof what, "%dx(4+1+1+%" PRId64 "x%" PRId64 ")", cfg->box.detections_per_img,
                  r->input[1], r->input[2]);
+    } else if (fin.keypoints) {   /* Keypoint R-CNN: (x, y, v) and a score per keypoint */
+        per += 4 * (int64_t)cfg->keypoint.num_keypoints;
+        snprintf(what, sizeof what, "%dx(4+1+1+%dx(3+1))", cfg->box.detections_per_img,
+                 cfg->keypoint.num_keypoints);
     } else {
         snprintf(what, sizeof what, "%dx(4+1+1)", cfg->box.detections_per_img);
     }
     snprintf(ro->shapes, sizeof ro->shapes, "%s", what);
     ro->elements = per * cfg->box.detections_per_img;
     ro->elements_actual = ct_numel(fin.boxes) + ct_numel(fin.scores) + ct_numel(fin.labels) +
-                          (fin.masks ? ct_numel(fin.masks) : 0);
+                          (fin.masks ? ct_numel(fin.masks) : 0) +
+                          (fin.keypoints ? ct_numel(fin.keypoints) + ct_numel(fin.keypoint_scores) : 0);
     if (count_params(rcnn_params(sr_rcnn(m->sr)), r, prefixes) != 0) goto out;
     rc = 0;
 out:

@@ -15,6 +15,7 @@ struct rcnn_model {
     rpn_net *rpn;
     rh_heads *roi;
     mh_head *mask;
+    kh_head *keypoint;
 };
 
 rcnn_model *rcnn_new_ex(const rcnn_config *cfg, int build_layer1) {
@@ -36,6 +37,9 @@ rcnn_model *rcnn_new_ex(const rcnn_config *cfg, int build_layer1) {
     if (cfg->mask.enabled &&
         !(m->mask = mh_new(m->params, "roi_heads.", &cfg->mask, cfg->box.num_classes, C, &cfg->box)))
         goto fail;
+    if (cfg->keypoint.enabled &&
+        !(m->keypoint = kh_new(m->params, "roi_heads.", &cfg->keypoint, C, &cfg->box)))
+        goto fail;
     return m;
 fail:
     hnd_error_prefix("rcnn %s", cfg->arch);
@@ -50,7 +54,7 @@ int rcnn_init(rcnn_model *m, uint64_t seed) {
     /* registry order (body, FPN, RPN, box head, mask head): the draws of
      * one seed do not depend on how the modules are called */
     if (bb_init(m->backbone) != 0 || rpn_init(m->rpn) != 0 || rh_init(m->roi) != 0 ||
-        (m->mask && mh_init(m->mask) != 0))
+        (m->mask && mh_init(m->mask) != 0) || (m->keypoint && kh_init(m->keypoint) != 0))
         return hnd_error_prefix("initialising %s", m->cfg.arch);
     return 0;
 }
@@ -61,6 +65,7 @@ void rcnn_destroy(rcnn_model *m) {
     rpn_destroy(m->rpn);
     rh_destroy(m->roi);
     mh_destroy(m->mask);
+    kh_destroy(m->keypoint);
     mp_params_destroy(m->params);
     free(m);
 }
@@ -87,6 +92,8 @@ mp_params *rcnn_params(rcnn_model *m) { return m ? m->params : NULL; }
 bb_backbone *rcnn_backbone(rcnn_model *m) { return m ? m->backbone : NULL; }
 rh_heads *rcnn_roi_heads(rcnn_model *m) { return m ? m->roi : NULL; }
 mh_head *rcnn_mask_head(rcnn_model *m) { return m ? m->mask : NULL; }
+int rcnn_has_keypoints(const rcnn_model *m) { return m && m->keypoint; }
+kh_head *rcnn_keypoint_head(rcnn_model *m) { return m ? m->keypoint : NULL; }
 
 void rcnn_set_score_thresh(rcnn_model *m, double t) {
     if (!m) return;
@@ -106,6 +113,8 @@ void rcnn_detections_clear(rcnn_detections *d) {
     ct_destroy(d->scores);
     ct_destroy(d->labels);
     ct_destroy(d->masks);
+    ct_destroy(d->keypoints);
+    ct_destroy(d->keypoint_scores);
     memset(d, 0, sizeof *d);
 }
 
@@ -134,7 +143,8 @@ int rcnn_roi_heads_forward(rcnn_model *m, const rt_image_list *l,
     const int64_t(*sizes)[2] = (const int64_t(*)[2])l->sizes;
     if (rh_forward(m->roi, f, 4, (const ct_tensor *const *)proposals->boxes, l->n, sizes, out) != 0)
         return -1;
-    if (m->mask && mh_forward(m->mask, f, 4, out, sizes) != 0) {
+    if ((m->mask && mh_forward(m->mask, f, 4, out, sizes) != 0) ||
+        (m->keypoint && kh_forward(m->keypoint, f, 4, out, sizes) != 0)) {
         rh_detections_clear(out);
         return -1;
     }
@@ -158,6 +168,14 @@ int rcnn_postprocess(rcnn_model *m, const rt_image_list *l, const rh_detections 
                                           l->orig_sizes[i][1]);
             if (!out[i].masks) {
                 hnd_error_prefix("rcnn postprocess: image %d", i);
+                goto fail;
+            }
+        }
+        if (m->keypoint && d->keypoints && d->keypoints[i]) {
+            out[i].keypoints = rt_resize_keypoints(d->keypoints[i], l->sizes[i], l->orig_sizes[i]);
+            out[i].keypoint_scores = ct_share(d->keypoint_scores[i]);
+            if (!out[i].keypoints || !out[i].keypoint_scores) {
+                hnd_error_prefix("rcnn postprocess: image %d: keypoints", i);
                 goto fail;
             }
         }
@@ -237,6 +255,8 @@ int rcnn_detect(rcnn_model *m, const ct_tensor *const *images, int n, rcnn_detec
         ct_scope_keep(out[i].scores);
         ct_scope_keep(out[i].labels);
         ct_scope_keep(out[i].masks);
+        ct_scope_keep(out[i].keypoints);
+        ct_scope_keep(out[i].keypoint_scores);
     }
     rc = 0;
 done:

@@ -1,9 +1,10 @@
-/* rcnn.h: torchvision 0.14's Faster / Mask R-CNN with a ResNet-FPN backbone,
+/* rcnn.h: torchvision 0.14's Faster / Mask / Keypoint R-CNN with a ResNet-FPN backbone,
  * assembled from the pieces of models/:
  *
  *   images -> rt_transform (rcnn_transform.h) -> backbone + FPN (backbone.h)
  *          -> RPN (rpn.h) -> RoI heads (roi_heads.h) [-> mask head (mask_head.h)]
- *          -> postprocess (boxes to original pixels, masks pasted)
+ *          [-> keypoint head (keypoint_head.h)]
+ *          -> postprocess (boxes and keypoints to original pixels, masks pasted)
  *
  * Every parameter is registered under its torchvision state_dict key in one
  * mp_params registry; rcnn_load() reads an hnd weight file (.h5, e.g. written
@@ -24,6 +25,7 @@
 
 #include "backbone.h"
 #include "ctorch.h"
+#include "keypoint_head.h"
 #include "mask_head.h"
 #include "model_params.h"
 #include "rcnn_config.h"
@@ -64,6 +66,8 @@ mp_params *rcnn_params(rcnn_model *m);
 bb_backbone *rcnn_backbone(rcnn_model *m);
 rh_heads *rcnn_roi_heads(rcnn_model *m);
 mh_head *rcnn_mask_head(rcnn_model *m);   /* NULL for Faster R-CNN */
+int rcnn_has_keypoints(const rcnn_model *m);
+kh_head *rcnn_keypoint_head(rcnn_model *m);   /* NULL but for Keypoint R-CNN */
 /* score threshold of the box postprocess (default cfg->box.score_thresh) */
 void rcnn_set_score_thresh(rcnn_model *m, double t);
 void rcnn_set_training(rcnn_model *m, int training);
@@ -75,6 +79,9 @@ typedef struct {
     ct_tensor *labels;   /* int64 [K], 1..num_classes-1 (COCO: category ids) */
     ct_tensor *masks;    /* float [K,1,H,W] probabilities (Mask R-CNN), else NULL;
                             threshold with > cfg->mask.mask_thresh */
+    ct_tensor *keypoints;         /* float [K,NK,3] x, y, 1 in the image's pixels
+                                     (Keypoint R-CNN), else NULL */
+    ct_tensor *keypoint_scores;   /* float [K,NK] heatmap logits at the keypoints */
 } rcnn_detections;
 
 void rcnn_detections_clear(rcnn_detections *d);   /* frees handles; zeroes */
@@ -86,8 +93,8 @@ int rcnn_transform_images(rcnn_model *m, const ct_tensor *const *images, int n, 
 int rcnn_backbone_forward(rcnn_model *m, const rt_image_list *l, ct_tensor *features[BB_NUM_FEATURES]);
 int rcnn_rpn_forward(rcnn_model *m, const rt_image_list *l, ct_tensor *const features[BB_NUM_FEATURES],
                      rpn_output *out);
-/* Box head, postprocess and (Mask R-CNN) mask probabilities [K,1,28,28],
- * in the coordinates of the resized images. */
+/* Box head, postprocess and (Mask R-CNN) mask probabilities [K,1,28,28]
+ * or (Keypoint R-CNN) keypoints, in the coordinates of the resized images. */
 int rcnn_roi_heads_forward(rcnn_model *m, const rt_image_list *l,
                            ct_tensor *const features[BB_NUM_FEATURES], const rpn_output *proposals,
                            rh_detections *out);

@@ -7,18 +7,21 @@
 #include "hnd_error.h"
 
 static const char *const k_known =
-    "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_resnet{18,34,50,101}_fpn";
+    "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_resnet{18,34,50,101}_fpn, "
+    "keypoint_rcnn_resnet{18,34,50,101}_fpn";
 
 int rcnn_config_default(rcnn_config *cfg, const char *arch) {
     if (!cfg || !arch) return hnd_error_set("rcnn config: NULL argument");
-    int mask;
+    int mask = 0, keypoint = 0;
     const char *rest;
     if (strncmp(arch, "faster_rcnn_resnet", 18) == 0) {
-        mask = 0;
         rest = arch + 18;
     } else if (strncmp(arch, "mask_rcnn_resnet", 16) == 0) {
         mask = 1;
         rest = arch + 16;
+    } else if (strncmp(arch, "keypoint_rcnn_resnet", 20) == 0) {
+        keypoint = 1;
+        rest = arch + 20;
     } else {
         return hnd_error_set("rcnn config: unknown architecture '%s' (known: %s)", arch, k_known);
     }
@@ -98,5 +101,16 @@ int rcnn_config_default(rcnn_config *cfg, const char *arch) {
     m->conv_channels = 256;
     m->dilation = 1;
     m->mask_thresh = 0.5;
+
+    /* keypointrcnn_resnet50_fpn: person + background, 17 keypoints; its
+     * training sizes (640..800) are drawn per image, inference uses 800 */
+    rcnn_keypoint_config *k = &cfg->keypoint;
+    k->enabled = keypoint;
+    k->num_keypoints = 17;
+    k->roi_output_size = 14;
+    k->sampling_ratio = 2;
+    k->num_convs = 8;
+    k->conv_channels = 512;
+    if (keypoint) x->num_classes = 2;
     return 0;
 }

@@ -77,6 +77,16 @@ typedef struct {
     double mask_thresh;              /* 0.5 when pasting */
 } rcnn_mask_config;
 
+/* Keypoint R-CNN's keypoint branch (torchvision 0.14's KeypointRCNN). */
+typedef struct {
+    int enabled;                     /* 1 for Keypoint R-CNN */
+    int num_keypoints;               /* 17 (COCO person) */
+    int roi_output_size;             /* 14 (keypoint_roi_pool) */
+    int sampling_ratio;              /* 2 */
+    int num_convs;                   /* 8 (KeypointRCNNHeads layers 512 x8) */
+    int conv_channels;               /* 512 */
+} rcnn_keypoint_config;
+
 typedef struct {
     char arch[64];                   /* e.g. "mask_rcnn_resnet50_fpn" */
     rcnn_backbone_config backbone;
@@ -85,10 +95,12 @@ typedef struct {
     rcnn_rpn_config rpn;
     rcnn_box_config box;
     rcnn_mask_config mask;
+    rcnn_keypoint_config keypoint;
 } rcnn_config;
 
 /* torchvision's defaults for `arch` ("faster_rcnn_resnet{18,34,50,101}_fpn",
- * "mask_rcnn_resnet{18,34,50,101}_fpn"). -1 and hnd_error() on an unknown
+ * "mask_rcnn_resnet{18,34,50,101}_fpn", "keypoint_rcnn_resnet{18,34,50,101}_fpn":
+ * keypointrcnn_resnet50_fpn's 2 classes, 17 keypoints, test size 800). -1 and hnd_error() on an unknown
  * name (the message lists the known ones). */
 int rcnn_config_default(rcnn_config *cfg, const char *arch);
 

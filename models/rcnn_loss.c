@@ -546,7 +546,7 @@ done:
 
 /* ----------------------------------------------------------- whole detector */
 
-static const char *k_names[RL_NUM_LOSSES] = {"loss_classifier", "loss_box_reg", "loss_mask",
+static const char *k_names[RL_NUM_LOSSES] = {"loss_classifier", "loss_box_reg", "loss_mask", "loss_keypoint",
                                               "loss_objectness", "loss_rpn_box_reg"};
 
 const char *rl_loss_name(int i) { return i >= 0 && i < RL_NUM_LOSSES ? k_names[i] : NULL; }
@@ -609,7 +609,7 @@ int rl_losses_from_features(rcnn_model *m, const rt_image_list *l, const rt_targ
     if (rh_box_forward(rcnn_roi_heads(m), f, 4, (const ct_tensor *const *)s.proposals, n, sizes, &cl, &br) != 0)
         goto done;
     if (rl_fastrcnn_loss(cl, br, &s, &r.loss[RL_LOSS_CLASSIFIER], &r.loss[RL_LOSS_BOX_REG]) != 0) goto done;
-    if (rcnn_has_masks(m)) {
+    if (rcnn_has_masks(m) || rcnn_has_keypoints(m)) {
         /* only the positives, image by image */
         mp = calloc((size_t)(2 * n), sizeof(ct_tensor *));
         if (!mp) {
@@ -622,11 +622,20 @@ int rl_losses_from_features(rcnn_model *m, const rt_image_list *l, const rt_targ
             mp[n + i] = pos ? ct_index_select(s.matched_idxs[i], 0, pos) : NULL;
             CK(mp[i] && mp[n + i], "mask positives");
         }
+    }
+    if (rcnn_has_masks(m)) {
         ct_tensor *ml = mh_logits(rcnn_mask_head(m), f, 4, (const ct_tensor *const *)mp, n, sizes);
         if (!ml) goto done;
         r.loss[RL_LOSS_MASK] = rl_maskrcnn_loss(ml, (const ct_tensor *const *)mp,
                                                 (const ct_tensor *const *)(mp + n), targets, n);
         if (!r.loss[RL_LOSS_MASK]) goto done;
+    }
+    if (rcnn_has_keypoints(m)) {
+        ct_tensor *kl = kh_logits(rcnn_keypoint_head(m), f, 4, (const ct_tensor *const *)mp, n, sizes);
+        if (!kl) goto done;
+        r.loss[RL_LOSS_KEYPOINT] = rl_keypointrcnn_loss(kl, (const ct_tensor *const *)mp,
+                                                        (const ct_tensor *const *)(mp + n), targets, n);
+        if (!r.loss[RL_LOSS_KEYPOINT]) goto done;
     }
     for (int i = 0; i < RL_NUM_LOSSES; i++) out->loss[i] = ct_scope_keep(r.loss[i]);
     rc = 0;
@@ -694,6 +703,13 @@ int rl_forward_train(rcnn_model *m, const ct_tensor *const *images, const rt_tar
             return hnd_error_set("rcnn train forward: target %d: masks %s do not match image %s", i,
                                  desc(targets[i].masks, d, sizeof d), desc(images[i], d2, sizeof d2));
         }
+        if (rcnn_has_keypoints(m) &&
+            (!targets[i].keypoints || ct_ndim(targets[i].keypoints) != 3 ||
+             ct_size(targets[i].keypoints, 0) != ct_size(targets[i].boxes, 0) ||
+             ct_size(targets[i].keypoints, 1) != cfg->keypoint.num_keypoints || ct_size(targets[i].keypoints, 2) != 3))
+            return hnd_error_set("rcnn train forward: target %d: Keypoint R-CNN needs keypoints [%lld,%d,3], got %s", i,
+                                 (long long)ct_size(targets[i].boxes, 0), cfg->keypoint.num_keypoints,
+                                 desc(targets[i].keypoints, d, sizeof d));
     }
     rcnn_set_training(m, 1);
     rt_target *tr = calloc((size_t)n, sizeof *tr);

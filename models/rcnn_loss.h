@@ -29,6 +29,9 @@
  *    proposal and resized to MxM (28) by RoIAlign with torchvision's default
  *    adaptive sampling (ct_roi_align_adaptive); BCE-with-logits (mean) on
  *    the channel of the GT label.
+ *  - Keypoint (rl_keypointrcnn_loss): each positive's GT keypoints to a
+ *    cell of its proposal's 56x56 map (keypoints_to_heatmap); cross
+ *    entropy (mean) over the visible keypoints inside their proposal.
  *
  * Whole detector: rl_forward_train() mirrors GeneralizedRCNN.forward in
  * training mode: transform with targets (training resize draw), the check
@@ -131,17 +134,32 @@ ct_tensor *rl_project_masks(const ct_tensor *gt_masks, const ct_tensor *boxes,
 ct_tensor *rl_maskrcnn_loss(const ct_tensor *mask_logits, const ct_tensor *const *mask_proposals,
                             const ct_tensor *const *pos_matched_idxs, const rt_target *targets, int n);
 
+/* ---- Keypoint R-CNN (rcnn_loss_keypoint.c) ---- */
+/* keypoints_to_heatmap: keypoints [R,K,3] (x, y, visibility) of the GT
+ * matched to rois [R,4] -> *heatmaps int64 [R,K] (y * S + x of the cell,
+ * x = floor((kx - x1) * (S / (x2 - x1))), S - 1 on the right/bottom edge;
+ * 0 where not valid) and *valid int64 [R,K] (inside the S x S map and
+ * visibility > 0). New handles; 0 / -1. */
+int rl_keypoints_to_heatmap(const ct_tensor *keypoints, const ct_tensor *rois, int64_t S, ct_tensor **heatmaps,
+                            ct_tensor **valid);
+/* keypointrcnn_loss: kp_logits [R,K,S,S] of the positive RoIs, image by
+ * image (proposals[i] [R_i,4], pos_matched_idxs[i] int64 [R_i]);
+ * targets[i].keypoints [G_i,K,3]. Cross entropy (mean) over the valid
+ * keypoints' flattened S*S maps; 0 * sum(logits) when none is valid. */
+ct_tensor *rl_keypointrcnn_loss(const ct_tensor *kp_logits, const ct_tensor *const *proposals,
+                                const ct_tensor *const *pos_matched_idxs, const rt_target *targets, int n);
+
 /* ---- the whole detector ---- */
-enum { RL_LOSS_CLASSIFIER, RL_LOSS_BOX_REG, RL_LOSS_MASK, RL_LOSS_OBJECTNESS, RL_LOSS_RPN_BOX_REG,
-       RL_NUM_LOSSES };
-/* The losses, indexed as above (torchvision's dict order); mask NULL for
- * Faster R-CNN. */
+enum { RL_LOSS_CLASSIFIER, RL_LOSS_BOX_REG, RL_LOSS_MASK, RL_LOSS_KEYPOINT, RL_LOSS_OBJECTNESS,
+       RL_LOSS_RPN_BOX_REG, RL_NUM_LOSSES };
+/* The losses, indexed as above (torchvision's dict order); mask NULL but
+ * for Mask R-CNN, keypoint NULL but for Keypoint R-CNN. */
 typedef struct {
     ct_tensor *loss[RL_NUM_LOSSES];
 } rl_losses;
 
-/* "loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness",
- * "loss_rpn_box_reg"; NULL out of range. */
+/* "loss_classifier", "loss_box_reg", "loss_mask", "loss_keypoint",
+ * "loss_objectness", "loss_rpn_box_reg"; NULL out of range. */
 const char *rl_loss_name(int i);
 /* Sum of the present losses in the order above (what torchvision's
  * reference script backpropagates); NULL + hnd_error() if none. */
@@ -159,7 +177,8 @@ int rl_losses_from_features(rcnn_model *m, const rt_image_list *l, const rt_targ
 /* GeneralizedRCNN.forward(images, targets) in training mode. images: n
  * float [3,H,W] in [0,1] on the model's device; targets[i]: boxes float
  * [G_i,4] (x1,y1,x2,y2 in the image's pixels), labels int64 [G_i], masks
- * uint8 [G_i,H,W] (required for Mask R-CNN). Puts the model in training
+ * uint8 [G_i,H,W] (required for Mask R-CNN), keypoints float [G_i,K,3]
+ * (required for Keypoint R-CNN). Puts the model in training
  * mode (rcnn_set_training(m, 1): the RPN's training top-n, trainable BN in
  * batch statistics) and leaves it there: call rcnn_set_training(m, 0)
  * before inference. Consumes the generator like torchvision: one uniform

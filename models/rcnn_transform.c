@@ -147,11 +147,38 @@ ct_tensor *rt_resize_boxes(const ct_tensor *boxes, const int64_t from_hw[2], con
     return y;
 }
 
+ct_tensor *rt_resize_keypoints(const ct_tensor *kp, const int64_t from_hw[2], const int64_t to_hw[2]) {
+    if (!kp || !from_hw || !to_hw || from_hw[0] <= 0 || from_hw[1] <= 0 || ct_ndim(kp) < 1 ||
+        ct_size(kp, -1) != 3) {
+        char buf[128] = "";
+        if (kp) rt_desc(kp, buf, sizeof buf);
+        hnd_error_set("rcnn transform: resize keypoints %s: want [...,3] and a positive size", buf);
+        return NULL;
+    }
+    /* x * ratio_w, y * ratio_h (the same float32 ratios as the boxes'); v * 1 */
+    float rh = (float)to_hw[0] / (float)from_hw[0], rw = (float)to_hw[1] / (float)from_hw[1];
+    const float r[3] = {rw, rh, 1.0f};
+    int64_t three = 3;
+    ct_scope_begin();
+    ct_tensor *f = ct_from_buffer(r, CT_F32, 1, &three);
+    ct_device d = ct_device_of(kp);
+    if (f && d.type != CT_CPU) f = ct_to_device(f, d);
+    ct_tensor *y = f ? ct_mul(kp, f) : NULL;
+    if (!y) {
+        char buf[128];
+        hnd_error_set("rcnn transform: resize keypoints %s: %s", rt_desc(kp, buf, sizeof buf), ct_last_error());
+    }
+    ct_scope_keep(y);
+    ct_scope_end();
+    return y;
+}
+
 void rt_target_clear(rt_target *t) {
     if (!t) return;
     ct_destroy(t->boxes);
     ct_destroy(t->labels);
     ct_destroy(t->masks);
+    ct_destroy(t->keypoints);
     memset(t, 0, sizeof *t);
 }
 
@@ -170,6 +197,7 @@ static int rt_resize_target(const rt_target *in, rt_target *out, const int64_t f
     if (in->boxes && !(out->boxes = rt_resize_boxes(in->boxes, from, to))) return -1;
     if (in->labels && !(out->labels = ct_share(in->labels)))
         return hnd_error_set("rcnn transform: labels: %s", ct_last_error());
+    if (in->keypoints && !(out->keypoints = rt_resize_keypoints(in->keypoints, from, to))) return -1;
     if (in->masks) {
         char buf[128];
         if (ct_ndim(in->masks) != 3)
@@ -275,6 +303,7 @@ int rt_transform(const rcnn_transform_config *cfg, const ct_tensor *const *image
                 ct_scope_keep(targets_out[i].boxes);
                 ct_scope_keep(targets_out[i].labels);
                 ct_scope_keep(targets_out[i].masks);
+                ct_scope_keep(targets_out[i].keypoints);
             }
     }
     ct_scope_end();

@@ -10,6 +10,7 @@
  *     the kernel mapping with old/new sizes;
  *     targets: boxes scaled per axis by float32 ratios new/old; masks
  *     resized the same way with mode "nearest" (uint8 in, uint8 out);
+ *     keypoints scaled like the boxes (rt_resize_keypoints);
  *  3. batch: zeros [N,C,Hp,Wp] with Hp, Wp the largest sizes rounded up to a
  *     multiple of size_divisible, each image copied to the top-left (the
  *     copy runs under no-grad: no gradient flows back to the input images).
@@ -46,6 +47,7 @@ typedef struct {
     ct_tensor *boxes;            /* float [K,4] x1,y1,x2,y2 in pixels */
     ct_tensor *labels;           /* int64 [K], passed through unchanged */
     ct_tensor *masks;            /* uint8 [K,H,W] */
+    ct_tensor *keypoints;        /* float [K,NK,3] x, y, visibility (Keypoint R-CNN) */
 } rt_target;
 
 /* Output size (h, w) of the resize step for an h x w image (the numbers
@@ -74,6 +76,9 @@ ct_tensor *rt_resize_image(const rcnn_transform_config *cfg, const ct_tensor *im
  * to_hw: x * (float)to_w/(float)from_w, y * (float)to_h/(float)from_h, as
  * torchvision's resize_boxes. Postprocess: from = sizes[i], to = orig_sizes[i]. */
 ct_tensor *rt_resize_boxes(const ct_tensor *boxes, const int64_t from_hw[2], const int64_t to_hw[2]);
+/* torchvision's resize_keypoints: keypoints [...,3] with x * ratio_w and
+ * y * ratio_h (float32 ratios as above), visibility unchanged. */
+ct_tensor *rt_resize_keypoints(const ct_tensor *kp, const int64_t from_hw[2], const int64_t to_hw[2]);
 
 #ifdef __cplusplus
 }

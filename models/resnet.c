@@ -24,6 +24,7 @@ typedef struct {
 
 struct rn_resnet {
     int depth, bottleneck, frozen_bn, training, has_layer1;
+    int64_t width_per_group;   /* 64; 128 for the Wide ResNets */
     double eps;
     ct_tensor *conv1;
     rn_bn bn1;
@@ -85,6 +86,8 @@ static int rn_build_layer(rn_resnet *r, rn_reg *g, int li, int64_t *inplanes, in
     static const int64_t planes_of[4] = {64, 128, 256, 512};
     int64_t planes = planes_of[li], stride = li == 0 ? 1 : 2;
     int64_t exp = r->bottleneck ? 4 : 1;
+    /* torchvision's Bottleneck: width = planes * (width_per_group / 64) */
+    int64_t width = planes * r->width_per_group / 64;
     int nb = r->nblocks[li];
     rn_block *blocks = calloc((size_t)nb, sizeof *blocks);
     if (!blocks) return hnd_error_set("resnet: out of memory");
@@ -96,11 +99,11 @@ static int rn_build_layer(rn_resnet *r, rn_reg *g, int li, int64_t *inplanes, in
         int64_t in = *inplanes;
 #define NAME(s) (snprintf(n, sizeof n, "layer%d.%d.%s", li + 1, bi, s), n)
         if (r->bottleneck) {
-            if (!(b->conv1 = rn_add_conv(g, NAME("conv1.weight"), planes, in, 1, trainable))) return -1;
-            if (rn_add_bn(g, NAME("bn1"), planes, trainable, &b->bn1)) return -1;
-            if (!(b->conv2 = rn_add_conv(g, NAME("conv2.weight"), planes, planes, 3, trainable))) return -1;
-            if (rn_add_bn(g, NAME("bn2"), planes, trainable, &b->bn2)) return -1;
-            if (!(b->conv3 = rn_add_conv(g, NAME("conv3.weight"), planes * 4, planes, 1, trainable)))
+            if (!(b->conv1 = rn_add_conv(g, NAME("conv1.weight"), width, in, 1, trainable))) return -1;
+            if (rn_add_bn(g, NAME("bn1"), width, trainable, &b->bn1)) return -1;
+            if (!(b->conv2 = rn_add_conv(g, NAME("conv2.weight"), width, width, 3, trainable))) return -1;
+            if (rn_add_bn(g, NAME("bn2"), width, trainable, &b->bn2)) return -1;
+            if (!(b->conv3 = rn_add_conv(g, NAME("conv3.weight"), planes * 4, width, 1, trainable)))
                 return -1;
             if (rn_add_bn(g, NAME("bn3"), planes * 4, trainable, &b->bn3)) return -1;
         } else {
@@ -127,14 +130,22 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
         return NULL;
     }
     static const int layers18[4] = {2, 2, 2, 2}, layers34[4] = {3, 4, 6, 3},
-                     layers101[4] = {3, 4, 23, 3};
+                     layers101[4] = {3, 4, 23, 3}, layers152[4] = {3, 8, 36, 3};
     const int *nb;
     switch (cfg->depth) {
     case 18: nb = layers18; break;
     case 34: case 50: nb = layers34; break;
     case 101: nb = layers101; break;
+    case 152: nb = layers152; break;
     default:
-        hnd_error_set("resnet: unsupported depth %d (18, 34, 50, 101)", cfg->depth);
+        hnd_error_set("resnet: unsupported depth %d (18, 34, 50, 101, 152)", cfg->depth);
+        return NULL;
+    }
+    int64_t wpg = cfg->width_per_group ? cfg->width_per_group : 64;
+    if (wpg != 64 && (cfg->depth < 50 || wpg % 64 != 0 || wpg > 1024)) {
+        /* torchvision: BasicBlock only supports groups=1 and base_width=64 */
+        hnd_error_set("resnet-%d: width_per_group %lld (64, or a multiple of 64 with Bottleneck blocks)",
+                      cfg->depth, (long long)wpg);
         return NULL;
     }
     if (cfg->trainable_layers < 0 || cfg->trainable_layers > 5) {
@@ -149,6 +160,7 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
     }
     r->depth = cfg->depth;
     r->bottleneck = cfg->depth >= 50;
+    r->width_per_group = wpg;
     r->frozen_bn = cfg->frozen_bn;
     r->eps = cfg->bn_eps > 0 ? cfg->bn_eps : 1e-5;
     r->has_layer1 = build_layer1 != 0;

@@ -1,10 +1,13 @@
-/* resnet.h: torchvision's ResNet-18/34/50/101 body (no avgpool/fc), the
- * `backbone.body` of a ResNet-FPN detector, on ctorch.
+/* resnet.h: torchvision's ResNet-18/34/50/101/152 and Wide ResNet-50-2 /
+ * 101-2 body (no avgpool/fc), the `backbone.body` of a ResNet-FPN detector,
+ * on ctorch.
  *
  * Architecture exactly as torchvision.models.resnet: stem conv1 7x7/2 (no
  * bias), bn1, ReLU, maxpool 3x3/2 pad 1; layer1..4 of BasicBlock (18/34:
- * [2,2,2,2] / [3,4,6,3]) or Bottleneck (50/101: [3,4,6,3] / [3,4,23,3],
- * expansion 4, the stride on the 3x3 conv2), a `downsample` (1x1 conv + BN)
+ * [2,2,2,2] / [3,4,6,3]) or Bottleneck (50/101/152: [3,4,6,3] / [3,4,23,3] /
+ * [3,8,36,3], expansion 4, the stride on the 3x3 conv2; conv1/conv2 are
+ * planes * width_per_group / 64 wide: 64 normally, 128 in the Wide ResNets,
+ * whose outputs keep planes * 4 channels), a `downsample` (1x1 conv + BN)
  * on the first block of a layer whose stride or width changes.
  *
  * Parameters are registered in an mp_params registry under
@@ -45,7 +48,8 @@ extern "C" {
 
 typedef struct rn_resnet rn_resnet;
 
-/* Builds the body of cfg->depth (18, 34, 50, 101) and registers its tensors
+/* Builds the body of cfg->depth (18, 34, 50, 101, 152) and
+ * cfg->width_per_group (0 or 64; 128 for Wide, Bottleneck depths only) and registers its tensors
  * in p under prefix (e.g. "backbone.body."; "" for none). Tensors start as
  * zeros (running_var too): load weights before use. NULL + hnd_error() on an
  * unsupported depth, trainable_layers outside 0..5 or a duplicate name. */

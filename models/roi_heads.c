@@ -206,11 +206,15 @@ int rh_detections_alloc(rh_detections *d, int n) {
     d->scores = calloc((size_t)n, sizeof(ct_tensor *));
     d->labels = calloc((size_t)n, sizeof(ct_tensor *));
     d->masks = calloc((size_t)n, sizeof(ct_tensor *));
-    if (!d->boxes || !d->scores || !d->labels || !d->masks) {
+    d->keypoints = calloc((size_t)n, sizeof(ct_tensor *));
+    d->keypoint_scores = calloc((size_t)n, sizeof(ct_tensor *));
+    if (!d->boxes || !d->scores || !d->labels || !d->masks || !d->keypoints || !d->keypoint_scores) {
         free(d->boxes);
         free(d->scores);
         free(d->labels);
         free(d->masks);
+        free(d->keypoints);
+        free(d->keypoint_scores);
         memset(d, 0, sizeof *d);
         return hnd_error_set("roi_heads: out of memory");
     }
@@ -225,11 +229,15 @@ void rh_detections_clear(rh_detections *d) {
         ct_destroy(d->scores[i]);
         ct_destroy(d->labels[i]);
         ct_destroy(d->masks[i]);
+        if (d->keypoints) ct_destroy(d->keypoints[i]);
+        if (d->keypoint_scores) ct_destroy(d->keypoint_scores[i]);
     }
     free(d->boxes);
     free(d->scores);
     free(d->labels);
     free(d->masks);
+    free(d->keypoints);
+    free(d->keypoint_scores);
     memset(d, 0, sizeof *d);
 }
 

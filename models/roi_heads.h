@@ -69,6 +69,8 @@ typedef struct {
     ct_tensor **scores;   /* [K_i] */
     ct_tensor **labels;   /* [K_i] int64, 1..num_classes-1 */
     ct_tensor **masks;    /* [K_i,1,M,M] mask probabilities (mask_head.h), or NULL */
+    ct_tensor **keypoints;         /* [K_i,NK,3] x, y, 1 (keypoint_head.h), or NULL */
+    ct_tensor **keypoint_scores;   /* [K_i,NK] */
 } rh_detections;
 
 /* 0, or -1 (out zeroed). */

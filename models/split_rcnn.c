@@ -60,6 +60,7 @@ ct_device sr_device(const sr_model *m) { return m ? m->dev : ct_cpu(); }
 int sr_is_student(const sr_model *m) { return m && m->stu; }
 int64_t sr_channels(const sr_model *m) { return m && m->stu ? stu_channels(m->stu) : 0; }
 int sr_has_masks(const sr_model *m) { return m && rcnn_has_masks(m->det); }
+int sr_has_keypoints(const sr_model *m) { return m && rcnn_has_keypoints(m->det); }
 int sr_bits(const sr_model *m) { return m && m->stu ? stu_get_transform(m->stu) : 0; }
 ebm_model *sr_entropy(sr_model *m) { return m ? m->eb : NULL; }
 

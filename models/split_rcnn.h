@@ -1,4 +1,4 @@
-/* split_rcnn.h: the one split detector of hnd — a Faster/Mask R-CNN
+/* split_rcnn.h: the one split detector of hnd — a Faster/Mask/Keypoint R-CNN
  * (rcnn.h, any ResNet-FPN backbone) with or without a bottleneck in layer1
  * (bottleneck.h), cut into the head that runs on the device and the tail
  * that runs on the edge server. Every command uses it: hnd train (teacher
@@ -71,6 +71,7 @@ ct_device sr_device(const sr_model *m);
 int sr_is_student(const sr_model *m);
 int64_t sr_channels(const sr_model *m);       /* C, 0 for a teacher */
 int sr_has_masks(const sr_model *m);
+int sr_has_keypoints(const sr_model *m);
 int sr_bits(const sr_model *m);               /* the transformer: 0, 8, 16 */
 int sr_set_bits(sr_model *m, int bits);       /* 0/32, 8, 16; a teacher ignores it */
 /* The student's entropy bottleneck (spec.entropy), NULL without one. */
@@ -82,6 +83,7 @@ const char *sr_label(const sr_model *m, char *buf, size_t n);
 typedef struct {
     int n_tensors;
     int mask;                  /* roi_heads.mask_* keys */
+    int keypoint;              /* roi_heads.keypoint_* keys (Keypoint R-CNN) */
     int depth;                 /* 18/34/50/101; 0 without backbone.body.layer3 keys */
     char arch[64];             /* "mask_rcnn_resnet18_fpn"; "" when depth is 0 */
     int num_classes;           /* rows of cls_score; 0 when absent */
@@ -91,6 +93,8 @@ typedef struct {
     int fpn_out_channels;      /* FPN inner block 0's output channels */
     int representation_size;   /* TwoMLPHead fc6 rows */
     int mask_head_channels;    /* mask head conv 0's output channels */
+    int keypoint_head_channels;   /* keypoint head conv 0's output channels */
+    int num_keypoints;         /* keypoint predictor's output channels */
     int anchors_per_location;  /* RPN cls_logits rows */
     int tail;                  /* a tail file (sr_save_tail): no stem or encoder keys;
                                   a student's C then comes from the decoder's first BN */

@@ -49,12 +49,14 @@ static int block_index(const char *key) {
     return end == s || errno || *end != '.' || v < 0 || v > 1000 ? -1 : (int)v;
 }
 
-/* Architecture from the key names: Faster or Mask, ResNet depth. */
+/* Architecture from the key names: Faster, Mask or Keypoint, ResNet depth. */
 static void scan_keys(const char *const *names, int n, sr_probe *out) {
     int conv3 = 0, layer3_blocks = 0, body = 0;
     for (int i = 0; i < n; i++) {
         const char *k = names[i];
         if (su_starts_with(k, "roi_heads.mask_head.") || su_starts_with(k, "roi_heads.mask_predictor.")) out->mask = 1;
+        if (su_starts_with(k, "roi_heads.keypoint_head.") || su_starts_with(k, "roi_heads.keypoint_predictor."))
+            out->keypoint = 1;
         if (su_starts_with(k, "backbone.body.")) body = 1;
         if (su_starts_with(k, "backbone.body.layer2.0.conv3.")) conv3 = 1;
         if (su_starts_with(k, "backbone.body.layer3.")) {
@@ -89,6 +91,11 @@ int sr_probe_file(const char *path, sr_probe *out) {
     if (out->mask)
         out->mask_head_channels =
             (int)ROWS(r, "roi_heads.mask_head.0.0.weight", "roi_heads.mask_head.mask_fcn1.weight");
+    if (out->keypoint) {
+        out->keypoint_head_channels = (int)ROWS(r, "roi_heads.keypoint_head.0.weight");
+        /* ConvTranspose2d bias: one per keypoint */
+        out->num_keypoints = (int)ROWS(r, "roi_heads.keypoint_predictor.kps_score_lowres.bias");
+    }
     out->channels = ROWS(r, KEY_ENC_LAST);
     out->entropy = ROWS(r, SR_LAYER1 EBM_KEY "quantiles") > 0;
     out->tail = ROWS(r, KEY_STEM) == 0;
@@ -99,7 +106,8 @@ int sr_probe_file(const char *path, sr_probe *out) {
     }
     ws_reader_close(r);
     if (out->depth)
-        snprintf(out->arch, sizeof out->arch, "%s_rcnn_resnet%d_fpn", out->mask ? "mask" : "faster", out->depth);
+        snprintf(out->arch, sizeof out->arch, "%s_rcnn_resnet%d_fpn",
+                 out->keypoint ? "keypoint" : out->mask ? "mask" : "faster", out->depth);
     return 0;
 }
 
@@ -108,6 +116,8 @@ int sr_probe_apply(const sr_probe *p, rcnn_config *rc) {
     if (p->fpn_out_channels > 0) rc->backbone.fpn_out_channels = p->fpn_out_channels;
     if (p->representation_size > 0) rc->box.representation_size = p->representation_size;
     if (p->mask_head_channels > 0 && rc->mask.enabled) rc->mask.conv_channels = p->mask_head_channels;
+    if (p->keypoint_head_channels > 0 && rc->keypoint.enabled) rc->keypoint.conv_channels = p->keypoint_head_channels;
+    if (p->num_keypoints > 0 && rc->keypoint.enabled) rc->keypoint.num_keypoints = p->num_keypoints;
     /* anchor sizes are not in the weights, their count per location is */
     if (p->anchors_per_location > 0 && p->anchors_per_location != rc->anchors.num_ratios)
         return hnd_error_set("rpn.head.cls_logits.weight: %d anchors per location, the anchor generator makes %d "

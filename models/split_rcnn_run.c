@@ -81,6 +81,8 @@ static void keep_detections(rcnn_detections *d, int n) {
         ct_scope_keep(d[i].scores);
         ct_scope_keep(d[i].labels);
         ct_scope_keep(d[i].masks);
+        ct_scope_keep(d[i].keypoints);
+        ct_scope_keep(d[i].keypoint_scores);
     }
 }
 

@@ -8,3 +8,8 @@ set_tests_properties(test_rcnn PROPERTIES TIMEOUT 1200)
 # hnd detect: files in, COCO results JSON out, checked against torchvision.
 hnd_add_script_test(test_detect_cli bash ${CMAKE_CURRENT_SOURCE_DIR}/test_detect_cli.sh)
 set_tests_properties(test_detect_cli PROPERTIES TIMEOUT 600 LABELS torch)
+# Keypoint R-CNN (issue 17): heatmaps_to_keypoints, keypoints_to_heatmap and
+# the keypoint loss exactly, detections and keypoints against torchvision,
+# the COCO checkpoint's import, the split type's head + tail.
+hnd_add_test(test_keypoint_rcnn SOURCES test_keypoint_rcnn.c LIBS hnd_models LABELS torch)
+set_tests_properties(test_keypoint_rcnn PROPERTIES TIMEOUT 600)

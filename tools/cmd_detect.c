@@ -51,12 +51,15 @@ typedef struct {
     int64_t *ids;
     char **names;
     int n;
+    int32_t *skel; /* the first keypoint category's skeleton (n_skel pairs), for keypoints */
+    int n_skel;
 } det_names;
 
 static void names_clear(det_names *nm) {
     for (int i = 0; i < nm->n; i++) free(nm->names[i]);
     free(nm->ids);
     free(nm->names);
+    free(nm->skel);
     memset(nm, 0, sizeof *nm);
 }
 
@@ -68,11 +71,17 @@ static int names_from(const coco_dataset *ds, det_names *nm) {
         nm->ids[i] = ds->cats[i].id;
         if (!(nm->names[i] = strdup(coco_str(ds, ds->cats[i].name)))) return hnd_error_set("out of memory");
         nm->n = i + 1;
+        const coco_category *c = &ds->cats[i];
+        if (!nm->skel && c->n_skel > 0) {
+            if (!(nm->skel = malloc(2 * (size_t)c->n_skel * sizeof *nm->skel))) return hnd_error_set("out of memory");
+            memcpy(nm->skel, ds->skeleton + 2 * (size_t)c->skel_off, 2 * (size_t)c->n_skel * sizeof *nm->skel);
+            nm->n_skel = c->n_skel;
+        }
     }
     return 0;
 }
 
-/* Boxes, mask overlays and "name score" labels: DIR/<stem>.png. */
+/* Boxes, mask overlays, keypoints and "name score" labels: DIR/<stem>.png. */
 static int visualize(const char *dir, const char *src, const img_u8 *im, const dr_host *h, const det_names *nm) {
     char path[4096], stem[1024];
     snprintf(stem, sizeof stem, "%s", path_base(src));
@@ -81,7 +90,8 @@ static int visualize(const char *dir, const char *src, const img_u8 *im, const d
     snprintf(path, sizeof path, "%s/%s.png", dir, stem);
     dv_image v = {im->rgb, im->width, im->height, h->k, h->boxes, h->scores, h->labels, h->masks};
     dv_names names = {nm->ids, (const char *const *)nm->names, nm->n};
-    return dv_write_png(path, &v, &names);
+    dv_keypoints kp = {(int)h->nkp, h->keypoints, nm->skel, nm->n_skel};
+    return dv_write_png_kp(path, &v, &names, &kp);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -160,7 +170,7 @@ static sr_model *load_model(const det_opts *o, const tc_config *tcfg, ct_device 
         return NULL;
     }
     if (o->num_classes) cfg->box.num_classes = o->num_classes;
-    else if (!tcfg) cfg->box.num_classes = 91;
+    else if (!tcfg && !cfg->keypoint.enabled) cfg->box.num_classes = 91;   /* keypoint_rcnn: 2 */
     if (!isnan(o->score_thresh)) cfg->box.score_thresh = o->score_thresh;
     if (o->min_size > 0) cfg->transform.min_size = o->min_size;
     if (o->max_size > 0) cfg->transform.max_size = o->max_size;

@@ -70,9 +70,10 @@ static const co_opt k_detect[] = {
                                     "FPN, anchors, sizes, classes; its ckpt is the default\n"
                                     "--weights (e.g. configs/demo/teacher_mask_rcnn_r18_synth.json;\n"
                                     "relative paths in it are relative to the current directory)"),
-    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn or\nmask_rcnn_resnet{18,34,50,101}_fpn"),
+    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn,\nmask_rcnn_resnet{18,34,50,101}_fpn or\n"
+                                "keypoint_rcnn_resnet{18,34,50,101}_fpn"),
     STR("--out", "RESULTS.json", NULL, "COCO results file (required)"),
-    INT("--num-classes", "N", 2, 100000, "91", "classes with background (COCO)"),
+    INT("--num-classes", "N", 2, 100000, "91", "classes with background (COCO; keypoint_rcnn: 2)"),
     STR("--ann", "INSTANCES.json", NULL, "take image_id from the annotation file's file_name (default:\n"
                                          "the numeric file stem, 000000139.jpg -> 139) and class\n"
                                          "names for --visualize"),
@@ -204,7 +205,7 @@ static const co_opt k_serve[] = {
 };
 
 static const co_opt k_analyze[] = {
-    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_..."),
+    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_...,\nkeypoint_rcnn_..."),
     STR("--config", "S.json", NULL, "an experiment config (hnd train): its teacher and student\n"
                                     "(weights from teacher_model.ckpt / student_model.ckpt when\n"
                                     "those files exist), model.params honoured"),

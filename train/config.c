@@ -58,6 +58,8 @@ static const sk k_model_params[] = {{"num_classes", S_INT, NULL},
                                     {"fpn_out_channels", S_INT, NULL},
                                     {"representation_size", S_INT, NULL},
                                     {"mask_head_channels", S_INT, NULL},
+                                    {"num_keypoints", S_INT, NULL},
+                                    {"keypoint_head_channels", S_INT, NULL},
                                     {"anchor_sizes", S_NUMLIST, NULL},
                                     {"rpn_pre_nms_top_n_train", S_INT, NULL},
                                     {"rpn_post_nms_top_n_train", S_INT, NULL},
@@ -361,13 +363,19 @@ static int fill_split(const cJSON *j, const char *name, tc_dataset *d, tc_split 
     return 0;
 }
 
-static int parse_depth(const char *backbone, int *depth) {
+/* resnet{18,34,50,101,152} or wide_resnet{50,101}_2 (torchvision's names),
+ * with the reference's custom_ prefix or not. *wide: width_per_group 128. */
+static int parse_depth(const char *backbone, int *depth, int *wide) {
     const char *b = backbone;
     if (strncmp(b, "custom_", 7) == 0) b += 7;
+    *wide = strncmp(b, "wide_", 5) == 0;
+    if (*wide) b += 5;
     if (strncmp(b, "resnet", 6) != 0) return -1;
     char *end;
     long d = strtol(b + 6, &end, 10);
-    if (*end || (d != 18 && d != 34 && d != 50 && d != 101)) return -1;
+    if (*wide ? strcmp(end, "_2") != 0 || (d != 50 && d != 101)
+              : *end || (d != 18 && d != 34 && d != 50 && d != 101 && d != 152))
+        return -1;
     *depth = (int)d;
     return 0;
 }
@@ -380,14 +388,18 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
     m->present = 1;
 #define K(s) (snprintf(k, sizeof k, "%s.%s", which, s), k)
     if (jstr(j, K("name"), m->name, sizeof m->name, "", src)) return -1;
-    if (strcmp(m->name, "faster_rcnn") != 0 && strcmp(m->name, "mask_rcnn") != 0)
-        return hnd_error_set("%s: %s: '%s' is not a supported model (faster_rcnn, mask_rcnn)", src, K("name"), m->name);
+    const int kp = strcmp(m->name, "keypoint_rcnn") == 0;
+    if (strcmp(m->name, "faster_rcnn") != 0 && strcmp(m->name, "mask_rcnn") != 0 && !kp)
+        return hnd_error_set("%s: %s: '%s' is not a supported model (faster_rcnn, mask_rcnn, keypoint_rcnn)", src,
+                             K("name"), m->name);
     if (jstr(j, K("backbone.name"), m->backbone, sizeof m->backbone, "", src)) return -1;
-    if (parse_depth(m->backbone, &m->depth) != 0)
-        return hnd_error_set("%s: %s: '%s' is not a supported backbone (resnet18/34/50/101, custom_ prefix allowed)",
+    int wide;
+    if (parse_depth(m->backbone, &m->depth, &wide) != 0)
+        return hnd_error_set("%s: %s: '%s' is not a supported backbone (resnet18/34/50/101/152, "
+                             "wide_resnet50_2/101_2, custom_ prefix allowed)",
                              src, K("backbone.name"), m->backbone);
-    snprintf(m->arch, sizeof m->arch, "%s_resnet%d_fpn", m->name, m->depth);
-    m->num_classes = jint(j, K("params.num_classes"), 91);
+    snprintf(m->arch, sizeof m->arch, "%s_%sresnet%d%s_fpn", m->name, wide ? "wide_" : "", m->depth, wide ? "_2" : "");
+    m->num_classes = jint(j, K("params.num_classes"), kp ? 2 : 91);
     if (m->num_classes < 2) return hnd_error_set("%s: %s: must be >= 2", src, K("params.num_classes"));
     m->min_size = jnum(j, K("params.min_size"), 800);
     m->max_size = jnum(j, K("params.max_size"), 1333);
@@ -396,11 +408,13 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
                              K("params"), m->min_size, m->max_size);
     {
         static const char *const ints[] = {"fpn_out_channels", "representation_size", "mask_head_channels",
+                                           "num_keypoints", "keypoint_head_channels",
                                            "rpn_pre_nms_top_n_train", "rpn_post_nms_top_n_train",
                                            "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_test",
                                            "rpn_batch_size_per_image", "box_batch_size_per_image",
                                            "box_detections_per_img"};
         int *dst[] = {&m->fpn_out_channels, &m->representation_size, &m->mask_head_channels,
+                      &m->num_keypoints, &m->keypoint_head_channels,
                       &m->rpn_pre_nms_top_n_train, &m->rpn_post_nms_top_n_train, &m->rpn_pre_nms_top_n_test,
                       &m->rpn_post_nms_top_n_test, &m->rpn_batch_size_per_image, &m->box_batch_size_per_image,
                       &m->box_detections_per_img};
@@ -647,7 +661,8 @@ static int fill(const cJSON *j, const char *src, tc_config *c) {
         if (strcmp(c->teacher.name, c->student.name) != 0 || c->teacher.num_classes != c->student.num_classes)
             return hnd_error_set("%s: student_model: must be the teacher's detector (%s, %d classes), got %s, %d", src,
                                  c->teacher.name, c->teacher.num_classes, c->student.name, c->student.num_classes);
-        if (c->teacher.depth != c->student.depth)
+        if (c->teacher.depth != c->student.depth ||
+            !strstr(c->teacher.arch, "_wide_") != !strstr(c->student.arch, "_wide_"))
             return hnd_error_set("%s: student_model.backbone.name: %s, but the teacher is %s (HND keeps layer2..4)",
                                  src, c->student.backbone, c->teacher.backbone);
     }

@@ -62,11 +62,11 @@ typedef struct {
 
 typedef struct {
     int present;
-    char name[32];             /* faster_rcnn | mask_rcnn */
+    char name[32];             /* faster_rcnn | mask_rcnn | keypoint_rcnn */
     char backbone[32];         /* resnet50, custom_resnet50, ... */
     int depth;                 /* 18, 34, 50, 101 */
     char arch[64];             /* rcnn_config_default name: faster_rcnn_resnet50_fpn */
-    int num_classes;           /* default 91 */
+    int num_classes;           /* default 91 (keypoint_rcnn: 2) */
     double min_size, max_size; /* default 800, 1333 */
     /* optional architecture overrides (params.*; 0 / -1 = torchvision's default):
      * fpn_out_channels, representation_size, mask_head_channels (MaskRCNNHeads
@@ -75,6 +75,7 @@ typedef struct {
      * trainable_backbone_layers (0..5; -1 = 3), frozen_bn (1 default; 0 =
      * trainable BatchNorm, for training from scratch) */
     int fpn_out_channels, representation_size, mask_head_channels;
+    int num_keypoints, keypoint_head_channels;   /* keypoint_rcnn: 17, 512 (0 = default) */
     int n_anchor_sizes;
     double anchor_sizes[8];
     int rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train, rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test;

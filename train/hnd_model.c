@@ -16,6 +16,8 @@ int hm_model_config(const tc_model *m, rcnn_config *rc) {
     if (m->fpn_out_channels > 0) rc->backbone.fpn_out_channels = m->fpn_out_channels;
     if (m->representation_size > 0) rc->box.representation_size = m->representation_size;
     if (m->mask_head_channels > 0) rc->mask.conv_channels = m->mask_head_channels;
+    if (m->num_keypoints > 0) rc->keypoint.num_keypoints = m->num_keypoints;
+    if (m->keypoint_head_channels > 0) rc->keypoint.conv_channels = m->keypoint_head_channels;
     if (m->n_anchor_sizes == rc->anchors.num_levels)
         for (int i = 0; i < m->n_anchor_sizes; i++) rc->anchors.sizes[i] = m->anchor_sizes[i];
     if (m->rpn_pre_nms_top_n_train > 0) rc->rpn.pre_nms_top_n_train = m->rpn_pre_nms_top_n_train;

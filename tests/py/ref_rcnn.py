@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.models import resnet18, resnet50
-from torchvision.models.detection import FasterRCNN, MaskRCNN
+from torchvision.models.detection import FasterRCNN, KeypointRCNN, MaskRCNN
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.ops import FrozenBatchNorm2d
 
@@ -63,12 +63,15 @@ def make_image(h, w, g):
     return img.clamp(0, 1).contiguous()
 
 
-def build(kind, depth, min_size, max_size, seed):
+def build(kind, depth, min_size, max_size, seed, **kwargs):
+    """kind: faster, mask or keypoint (ref_keypoint_rcnn.py); kwargs go to
+    the detector's constructor."""
     torch.manual_seed(seed)
     body = (resnet50 if depth == 50 else resnet18)(weights=None, norm_layer=FrozenBatchNorm2d)
     backbone = _resnet_fpn_extractor(body, 3)
-    cls = MaskRCNN if kind == "mask" else FasterRCNN
-    model = cls(backbone, num_classes=91, min_size=min_size, max_size=max_size).eval()
+    cls = {"faster": FasterRCNN, "mask": MaskRCNN, "keypoint": KeypointRCNN}[kind]
+    kwargs.setdefault("num_classes", 2 if kind == "keypoint" else 91)
+    model = cls(backbone, min_size=min_size, max_size=max_size, **kwargs).eval()
     # frozen BN statistics from a calibration image
     hooks = []
 

@@ -5,7 +5,7 @@ usage: ref_rcnn_loss.py OUT_DIR [CASE...]      (default: every case)
 
 For each case it builds a small ResNet-18 FPN detector like the demo's
 teachers (FPN 64 channels, representation size 256, mask head 4 x 64
-channels, 11 classes, trainable_backbone_layers 3, FrozenBatchNorm2d with
+channels, keypoint head 8 x 64 channels with 17 keypoints, 11 classes, trainable_backbone_layers 3, FrozenBatchNorm2d with
 the statistics of its input on a calibration image, so activations stay
 O(1); objectness logits spread to std 1.5), puts it in training mode and runs model(images, targets) on two
 images of different sizes with a few boxes (and masks) each. The
@@ -22,7 +22,7 @@ OUT_DIR/<case>.h5:
   /case attrs             arch, min_size, max_size, n, seed, num_classes,
                           fpn_channels, representation_size, mask_channels
   /img<i>                 float32 [3,H,W] in [0,1]
-  /tgt<i>/boxes, labels, masks   the targets (original pixels; masks uint8)
+  /tgt<i>/boxes, labels, masks, keypoints   the targets (original pixels; masks uint8)
   /samp/rpn<i>/labels, pos, neg   the RPN sampler's input and choice
   /samp/roi<i>/labels, pos, neg   the same for the RoI heads
   /samp/roi<i>/boxes      the RoI heads' candidates (proposals + GT boxes)
@@ -41,10 +41,11 @@ import h5py
 import numpy as np
 import torch
 from torchvision.models import resnet18
-from torchvision.models.detection import FasterRCNN, MaskRCNN
+from torchvision.models.detection import FasterRCNN, KeypointRCNN, MaskRCNN
 from torchvision.models.detection import _utils as det_utils
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads, KeypointRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import FrozenBatchNorm2d, roi_align
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
@@ -59,10 +60,13 @@ NUM_CLASSES = 11
 FPN_CHANNELS = 64
 REPRESENTATION = 256
 MASK_CHANNELS = 64
+KEYPOINT_CHANNELS = 64
+NUM_KEYPOINTS = 17
 # name: (kind, min_size, max_size, image sizes (h, w))
 CASES = {
     "faster_r18": ("faster", 160, 256, [(200, 260), (240, 180)]),
     "mask_r18": ("mask", 160, 256, [(190, 250), (230, 170)]),
+    "keypoint_r18": ("keypoint", 160, 256, [(210, 240), (200, 190)]),
 }
 
 
@@ -82,7 +86,10 @@ def build(kind, min_size, max_size, seed):
     if kind == "mask":
         heads.update(mask_head=MaskRCNNHeads(FPN_CHANNELS, (MASK_CHANNELS,) * 4, 1),
                      mask_predictor=MaskRCNNPredictor(MASK_CHANNELS, MASK_CHANNELS, NUM_CLASSES))
-    cls = MaskRCNN if kind == "mask" else FasterRCNN
+    if kind == "keypoint":
+        heads.update(keypoint_head=KeypointRCNNHeads(FPN_CHANNELS, (KEYPOINT_CHANNELS,) * 8),
+                     keypoint_predictor=KeypointRCNNPredictor(KEYPOINT_CHANNELS, NUM_KEYPOINTS))
+    cls = {"faster": FasterRCNN, "mask": MaskRCNN, "keypoint": KeypointRCNN}[kind]
     model = cls(backbone, num_classes=None, min_size=min_size, max_size=max_size, **heads).eval()
 
     def calibrate(mod, inp):
@@ -113,7 +120,7 @@ def build(kind, min_size, max_size, seed):
     return model
 
 
-def make_targets(h, w, g, k):
+def make_targets(h, w, g, k, keypoints=False):
     """k objects: boxes of varied sizes (one small, one touching the border),
     labels in 1..NUM_CLASSES-1, masks = the ellipse inscribed in each box."""
     boxes, masks = [], []
@@ -132,7 +139,17 @@ def make_targets(h, w, g, k):
         cx, cy = x1 + bw / 2, y1 + bh / 2
         masks.append((((xx - cx) / (bw / 2)) ** 2 + ((yy - cy) / (bh / 2)) ** 2 <= 1).to(torch.uint8))
     labels = torch.randint(1, NUM_CLASSES, (k,), generator=g)
-    return {"boxes": torch.tensor(boxes, dtype=torch.float32), "labels": labels, "masks": torch.stack(masks)}
+    bt = torch.tensor(boxes, dtype=torch.float32)
+    if not keypoints:   # (the other cases' draws stay as they were)
+        return {"boxes": bt, "labels": labels, "masks": torch.stack(masks)}
+    # keypoints: mostly inside their box, a few outside, one on the right
+    # edge, visibility 0/1/2
+    u = torch.rand(k, NUM_KEYPOINTS, 2, generator=g) * 1.2 - 0.1
+    kx = bt[:, 0:1] + u[..., 0] * (bt[:, 2:3] - bt[:, 0:1])
+    ky = bt[:, 1:2] + u[..., 1] * (bt[:, 3:4] - bt[:, 1:2])
+    kx[:, 0] = bt[:, 2]
+    v = torch.randint(0, 3, (k, NUM_KEYPOINTS), generator=g).float()
+    return {"boxes": bt, "labels": labels, "masks": torch.stack(masks), "keypoints": torch.stack([kx, ky, v], 2)}
 
 
 def run_case(name, out_dir):
@@ -142,9 +159,9 @@ def run_case(name, out_dir):
     model.train()
     g = torch.Generator().manual_seed(seed + 2)
     images = [make_image(h, w, g) for h, w in sizes]
-    targets = [make_targets(h, w, g, 3 + i) for i, (h, w) in enumerate(sizes)]
-    if kind != "mask":
-        targets = [{k: v for k, v in t.items() if k != "masks"} for t in targets]
+    targets = [make_targets(h, w, g, 3 + i, kind == "keypoint") for i, (h, w) in enumerate(sizes)]
+    drop = {"faster": ("masks", "keypoints"), "mask": ("keypoints",), "keypoint": ("masks",)}[kind]
+    targets = [{k: v for k, v in t.items() if k not in drop} for t in targets]
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     record = []
