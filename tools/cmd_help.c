@@ -120,6 +120,9 @@ static const co_opt k_sweep[] = {
     FLAG("--no-teacher", "do not evaluate the teacher"),
     STR("--jpeg", "L", NULL, "also the teacher on inputs re-encoded as JPEG at these qualities\n"
                              "(1..95, e.g. 10,20,30,40,50,60,70,80,90,95): the edge baseline"),
+    STR("--beta", "L", NULL, "also students with a learned entropy bottleneck at these rate\n"
+                             "weights (e.g. 0.08,0.32,1.28,5.12), in DIR/b<C>ch_beta<B>"),
+    STR("--eb-channels", "C", NULL, "their bottleneck channels (default: the largest of --channels)"),
     FORMAT_OPT,
     FLAG("--quiet", "no log lines and no table"),
 };
@@ -361,7 +364,8 @@ static const co_command k_commands[] = {
      "CONFIG.json", 1, 1, 1},
     {"sweep", "train and evaluate one student per bottleneck size; results.csv/json and curve.png",
      "usage: hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR] [--set K=V ...]\n"
-     "                 [--no-teacher] [--jpeg 10,20,...,95] [--quiet]\n",
+     "                 [--no-teacher] [--jpeg 10,20,...,95] [--beta 0.08,0.32,1.28,5.12\n"
+     "                 [--eb-channels C]] [--quiet]\n",
      "For each C: trains the config's student with bottleneck_channel = C in DIR/b<C>ch\n"
      "(skipped when DIR/b<C>ch/last.h5 already finished all epochs of the same\n"
      "training-relevant config; resumed when it stopped early; a run of another\n"
@@ -375,7 +379,12 @@ static const co_command k_commands[] = {
      "      8 bits) and the paper's (values / 3x874x1044), bbox AP and mask AP quantized\n"
      "      and float32; the teacher's row; per JPEG quality its mAP and mean bytes\n"
      "  DIR/curve.png  mAP against bytes sent per image: quantized and float32\n"
-     "      students, the teacher on JPEG inputs, the teacher's level (the paper's Figure 5)\n",
+     "      students, the teacher on JPEG inputs, the teacher's level (the paper's Figure 5)\n"
+     "With --beta, per beta a student with a learned entropy bottleneck (C = --eb-channels),\n"
+     "trained with student_model.entropy_bottleneck.beta = B and evaluated on the symbols\n"
+     "the link codes. DIR/rate.csv, DIR/rate.json: per row the bytes sent per image (8-bit,\n"
+     "8-bit rANS-coded, entropy bottleneck, JPEG), bits per input pixel and mAP, and the\n"
+     "BD-rate of each curve against the 8-bit students (also printed).\n",
      k_sweep, N_OPTS(k_sweep), NULL, "CONFIG.json", 1, 1, 1},
     {"eval-model", "evaluate a teacher or student checkpoint on a config's split (mAP, bottleneck size)",
      "usage: hnd eval-model CKPT.h5 --config CONFIG.json [--split test|val] [--out RESULTS.json]\n"

@@ -19,22 +19,27 @@
  * row's bits (8: with scale and zero point), float32, a JPEG, the input. */
 static double sent_bytes(const sw_row *r, int as_float) {
     if (r->jpeg_quality) return r->ev.mean_jpeg_bytes;
+    if (r->entropy) return r->ev.mean_bytes_eb;
     if (r->is_teacher) return r->ev.mean_bytes_q8;
     if (as_float) return r->ev.mean_bytes_f32;
     return r->bits == 8 ? r->ev.mean_bytes_q8 : r->ev.mean_numel * r->bits / 8.0;
 }
 
-/* One curve: the rows selected by `want` (0 students, 1 JPEG), sorted by x. */
+/* One curve: the rows selected by `want` (0 students, 1 JPEG, 2 students
+ * with an entropy bottleneck, 3 students' 8-bit bytes coded with rANS),
+ * sorted by x. */
 static int add_curve(pp_plot *p, const sw_row *rows, int n, int want, int as_float, int segm, const char *label,
                      uint32_t rgb, int style) {
     double x[2 * SW_MAX + 1], y[2 * SW_MAX + 1];
     int k = 0;
     for (int i = 0; i < n; i++) {
         const sw_row *r = &rows[i];
-        if ((want == 0 && r->is_teacher) || (want == 1 && !r->jpeg_quality)) continue;
+        if (((want == 0 || want == 3) && (r->is_teacher || r->entropy)) || (want == 1 && !r->jpeg_quality) ||
+            (want == 2 && !r->entropy))
+            continue;
         if (segm && !r->ev.has_segm) continue;
         const ev_result *e = as_float && r->has_float ? &r->ev_float : &r->ev;
-        x[k] = sent_bytes(r, as_float);
+        x[k] = want == 3 ? r->ev.mean_bytes_rans : sent_bytes(r, as_float);
         y[k] = segm ? e->segm[0] : e->bbox[0];
         k++;
     }
@@ -69,6 +74,9 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
     if (rc == 0) rc = add_curve(p, rows, n, 0, 1, 0, lf, 0x1F77B4, PP_LINE | PP_POINTS | PP_DASHED);
     if (rc == 0 && segm) rc = add_curve(p, rows, n, 0, 0, 1, mq, 0xD62728, PP_LINE | PP_POINTS);
     if (rc == 0 && segm) rc = add_curve(p, rows, n, 0, 1, 1, mf, 0xD62728, PP_LINE | PP_POINTS | PP_DASHED);
+    if (rc == 0) rc = add_curve(p, rows, n, 3, 0, 0, "student bbox mAP (8-bit, rANS-coded)", 0x17BECF, PP_LINE | PP_POINTS);
+    if (rc == 0)
+        rc = add_curve(p, rows, n, 2, 0, 0, "entropy bottleneck bbox mAP (learned, rANS)", 0xBCBD22, PP_LINE | PP_POINTS);
     if (rc == 0) rc = add_curve(p, rows, n, 1, 0, 0, "teacher bbox mAP on JPEG inputs", 0x9467BD, PP_LINE | PP_POINTS);
     if (rc == 0 && segm)
         rc = add_curve(p, rows, n, 1, 0, 1, "teacher mask mAP on JPEG inputs", 0x8C564B, PP_LINE | PP_POINTS);
@@ -84,6 +92,7 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
     for (int i = 0; rc == 0 && i < n; i++) {
         char t[32];
         if (rows[i].jpeg_quality) snprintf(t, sizeof t, "Q%d", rows[i].jpeg_quality);
+        else if (rows[i].entropy) snprintf(t, sizeof t, "b=%g", rows[i].beta);
         else if (!rows[i].is_teacher) snprintf(t, sizeof t, "C=%d", rows[i].channels);
         else continue;
         rc = pp_annotate(p, sent_bytes(&rows[i], 0), rows[i].ev.bbox[0], t,
@@ -99,7 +108,8 @@ int cmd_sweep(int argc, char **argv) {
     if (hnd_parse("sweep", argc, argv, &args) != 0) return 2;
     const char *config = args.pos[0], *channels = co_str(&args, "--channels", NULL);
     const char *out = co_str(&args, "--out", NULL), *format = co_str(&args, "--format", "png");
-    const char *jpeg = co_str(&args, "--jpeg", NULL);
+    const char *jpeg = co_str(&args, "--jpeg", NULL), *beta = co_str(&args, "--beta", NULL);
+    const char *eb_ch = co_str(&args, "--eb-channels", NULL);
     int teacher = !co_has(&args, "--no-teacher"), quiet = co_has(&args, "--quiet");
     int n_sets;
     const char **sets = co_list(&args, "--set", &n_sets);
@@ -108,9 +118,12 @@ int cmd_sweep(int argc, char **argv) {
         co_args_clear(&args);
         return 2;
     }
-    int ch[SW_MAX], jq[SW_MAX], n_jq = 0;
+    int ch[SW_MAX], jq[SW_MAX], n_jq = 0, n_beta = 0, ebc[1] = {0};
+    double betas[SW_MAX];
     int n = sw_parse_channels(channels, ch, SW_MAX);
     if (n >= 0 && jpeg && (n_jq = sw_parse_jpeg(jpeg, jq, SW_MAX)) < 0) n = -1;
+    if (n >= 0 && beta && (n_beta = sw_parse_beta(beta, betas, SW_MAX)) < 0) n = -1;
+    if (n >= 0 && eb_ch && sw_parse_channels(eb_ch, ebc, 1) < 0) n = -1;
     tc_config cfg;
     if (n < 0 || tc_load(config, sets, n_sets, &cfg) != 0) {
         fprintf(stderr, "hnd sweep: %s\n", hnd_error());
@@ -123,8 +136,8 @@ int cmd_sweep(int argc, char **argv) {
     if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
     volatile sig_atomic_t *stop =
         cr_catch_stop("\nhnd sweep: interrupted: writing a checkpoint (Ctrl-C again to abort)\n");
-    sw_opts o = {out, teacher, quiet, !quiet, stop, jq, n_jq};
-    sw_row *rows = calloc(2 * SW_MAX + 1, sizeof *rows);
+    sw_opts o = {out, teacher, quiet, !quiet, stop, jq, n_jq, betas, n_beta, ebc[0]};
+    sw_row *rows = calloc(3 * SW_MAX + 1, sizeof *rows);
     int n_rows = 0, rc = rows ? sw_run(config, sets, n_sets, ch, n, &o, rows, &n_rows) : -1;
     co_args_clear(&args);
     if (rc < 0) {
@@ -148,7 +161,8 @@ int cmd_sweep(int argc, char **argv) {
             const sw_row *r = &rows[i];
             const ev_result *ef = r->has_float ? &r->ev_float : &r->ev;
             char shape[64], model[24];
-            snprintf(model, sizeof model, "%s", r->jpeg_quality ? "teacher_jpeg" : r->is_teacher ? "teacher" : "student");
+            snprintf(model, sizeof model, "%s",
+                     r->jpeg_quality ? "teacher_jpeg" : r->is_teacher ? "teacher" : r->entropy ? "student_eb" : "student");
             if (r->jpeg_quality) snprintf(shape, sizeof shape, "(JPEG Q%d)", r->jpeg_quality);
             else if (r->is_teacher) snprintf(shape, sizeof shape, "(input)");
             else snprintf(shape, sizeof shape, "%dx%.1fx%.1f", r->channels, r->ev.mean_h, r->ev.mean_w);
@@ -170,7 +184,27 @@ int cmd_sweep(int argc, char **argv) {
                    shape, r->ev.mean_bytes_f32, r->ev.mean_bytes_q8, rans, zstd, r32, r8, paper, bits, r->ev.bbox[0],
                    segm, ef->bbox[0], segmf);
         }
-        printf("%s/results.csv, results.json, curve.%s\n", out, format);
+        /* rate-accuracy (issue 18): what each row sends, and BD-rates */
+        printf("\n%-18s %4s %8s %12s %10s %8s\n", "curve", "C", "beta", "bytes/image", "bits/px", "bbox AP");
+        for (int i = 0; i < n_rows; i++) {
+            const sw_row *r = &rows[i];
+            char c[16] = "-", b[24] = "-";
+            if (!r->is_teacher) snprintf(c, sizeof c, "%d", r->channels);
+            if (r->entropy) snprintf(b, sizeof b, "%g", r->beta);
+            printf("%-18s %4s %8s %12.0f %10.4f %8.4f\n",
+                   r->jpeg_quality ? "teacher_jpeg" : r->is_teacher ? "teacher" : r->entropy ? "student_eb" : "student_8bit",
+                   c, b, sw_sent_bytes(r), sw_bits_per_pixel(r), r->ev.bbox[0]);
+            if (!r->is_teacher && !r->entropy)
+                printf("%-18s %4s %8s %12.0f %10.4f %8.4f\n", "student_8bit_rans", c, "-", r->ev.mean_bytes_rans,
+                       8.0 * r->ev.mean_bytes_rans / (r->ev.mean_input_numel / 3.0), r->ev.bbox[0]);
+        }
+        double bd[SW_BD_COUNT];
+        int ok[SW_BD_COUNT];
+        sw_bd_rates(rows, n_rows, bd, ok);
+        static const char *const bn[SW_BD_COUNT] = {"8-bit rANS", "entropy bottleneck", "JPEG"};
+        for (int k = 0; k < SW_BD_COUNT; k++)
+            if (ok[k]) printf("BD-rate of %s vs the 8-bit students: %+.1f%%\n", bn[k], bd[k]);
+        printf("%s/results.csv, results.json, rate.csv, rate.json, curve.%s\n", out, format);
     }
     free(rows);
     tc_clear(&cfg);

@@ -151,6 +151,7 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
         snprintf(p, sizeof p, "%s/results.json", out_dir);
         rc = af_write_text(p, js.s);
     }
+    if (rc == 0) rc = sw_write_rate(out_dir, rows, n);   /* bytes, bits per pixel, BD-rates */
     free(csv.s);
     free(js.s);
     return rc;
@@ -221,7 +222,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
     if (n < 1 || n > SW_MAX) return hnd_error_set("sweep: 1..%d channel counts", SW_MAX);
     if (o->n_jpeg < 0 || o->n_jpeg > SW_MAX) return hnd_error_set("sweep: at most %d JPEG qualities", SW_MAX);
     if (path_mkdirs(o->out_dir) != 0) return -1;
-    const char **all = calloc((size_t)n_sets + 4, sizeof *all);
+    const char **all = calloc((size_t)n_sets + 5, sizeof *all);
     if (!all) return hnd_error_set("out of memory");
     for (int i = 0; i < n_sets; i++) all[i] = sets[i];
     char s_ch[64], s_out[1200], s_ckpt[1300];
@@ -296,6 +297,67 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
                     "(%.4f of the input)\n", channels[i], r->ev.bbox[0], r->bits, r->ev_float.bbox[0], segm,
                     r->ev.mean_bytes_q8, r->ev.ratio_q8);
         }
+        (*n_rows)++;
+        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+        if (o->stop && *o->stop) {
+            rc = 1;
+            goto written;
+        }
+    }
+    /* issue 18: students with a learned entropy bottleneck, one per beta,
+     * evaluated on the symbols the link codes (real rANS bytes) */
+    for (int i = 0; i < o->n_beta; i++) {
+        sw_row *r = &rows[*n_rows];
+        memset(r, 0, sizeof *r);
+        int C = o->eb_channels;
+        for (int k = 0; C <= 0 && k < n; k++)
+            if (channels[k] > C) C = channels[k];
+        r->channels = C;
+        r->entropy = 1;
+        r->beta = o->beta[i];
+        snprintf(r->run_dir, sizeof r->run_dir, "%s/b%dch_beta%g", o->out_dir, C, o->beta[i]);
+        snprintf(s_ch, sizeof s_ch, "student_model.backbone.params.layer1.bottleneck_channel=%d", C);
+        snprintf(s_out, sizeof s_out, "output_dir=\"%s\"", r->run_dir);
+        snprintf(s_ckpt, sizeof s_ckpt, "student_model.ckpt=\"%s/best.h5\"", r->run_dir);
+        char s_beta[64];
+        snprintf(s_beta, sizeof s_beta, "student_model.entropy_bottleneck.beta=%.17g", o->beta[i]);
+        all[n_sets + 3] = s_beta;
+        tc_config c;
+        if (tc_load(config_path, all, n_sets + 4, &c) != 0) goto fail;
+        snprintf(r->ckpt, sizeof r->ckpt, "%s", c.student.ckpt);
+        int fin = ht_finished_same(&c);
+        if (fin < 0) {
+            hnd_error_prefix("beta %g", o->beta[i]);
+            tc_clear(&c);
+            goto fail;
+        }
+        if (!fin) {
+            if (!o->quiet) fprintf(stderr, "sweep: C=%d beta %g: training in %s\n", C, o->beta[i], r->run_dir);
+            ht_opts to;
+            ht_opts_default(&to);
+            to.resume = 1;
+            to.quiet = o->quiet;
+            to.progress = o->progress;
+            to.stop = o->stop;
+            ht_result tr;
+            if (ht_train(&c, &to, &tr) != 0) {
+                tc_clear(&c);
+                goto fail;
+            }
+            if (tr.status == HT_INTERRUPTED) {
+                tc_clear(&c);
+                rc = 1;
+                goto written;
+            }
+            r->trained_here = 1;
+        }
+        int b0 = 0;   /* the float32 link carries the rounded symbols exactly */
+        int e = eval_ckpt(&c, 1, r->ckpt, o, &b0, 1, &r->ev);
+        tc_clear(&c);
+        if (e != 0) goto fail;
+        if (!o->quiet)
+            fprintf(stderr, "sweep: C=%d beta %g: bbox AP %.4f, %.0f bytes per image entropy-coded (%.4f bits per "
+                    "pixel)\n", C, o->beta[i], r->ev.bbox[0], r->ev.mean_bytes_eb, sw_bits_per_pixel(r));
         (*n_rows)++;
         if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
         if (o->stop && *o->stop) {

@@ -32,6 +32,8 @@ typedef struct {
     ev_result ev_float;
     int jpeg_quality;          /* teacher rows: inputs re-encoded as JPEG at this quality (0: as read);
                                   ev.mean_jpeg_bytes is what a device would send */
+    int entropy;               /* a student with a learned entropy bottleneck (--beta): ev.mean_bytes_eb */
+    double beta;               /* its student_model.entropy_bottleneck.beta */
 } sw_row;
 
 typedef struct {
@@ -42,10 +44,34 @@ typedef struct {
     volatile sig_atomic_t *stop;
     const int *jpeg;           /* the teacher on JPEG inputs at these qualities (the edge baseline) */
     int n_jpeg;
+    const double *beta;        /* entropy-bottleneck students at these rate weights (issue 18) */
+    int n_beta;
+    int eb_channels;           /* their C (0: the largest of channels) */
 } sw_opts;
 
-/* Runs the sweep; rows: n + 1 + n_jpeg entries (students in the order of
- * channels, each evaluated on the float32 and on the quantized bottleneck,
+/* Bytes per image a row sends on the link: the 8-bit bottleneck (with scale
+ * and zero point; bit-packed below 8 bits), the entropy-coded symbols, a
+ * JPEG, or the 8-bit input (the teacher). */
+double sw_sent_bytes(const sw_row *r);
+/* The same in bits per pixel of the resized input image (H x W). */
+double sw_bits_per_pixel(const sw_row *r);
+
+/* BD-rates (infer/bd_rate.h) against the 8-bit HND curve (the students
+ * without entropy bottleneck: bbox mAP vs their 8-bit bytes) of
+ * [SW_BD_RANS] the same students coded with rANS, [SW_BD_EB] the
+ * entropy-bottleneck students, [SW_BD_JPEG] the teacher on JPEG inputs;
+ * ok[k] = 0 where a curve has fewer than 2 points or no overlap. */
+enum { SW_BD_RANS, SW_BD_EB, SW_BD_JPEG, SW_BD_COUNT };
+void sw_bd_rates(const sw_row *rows, int n, double pct[SW_BD_COUNT], int ok[SW_BD_COUNT]);
+/* out_dir/rate.csv and rate.json: every row's bytes sent per image, bits per
+ * input pixel and mAP, and the BD-rates (train/sweep_rate.c; sw_write_results
+ * writes them too). 0 / -1. */
+int sw_write_rate(const char *out_dir, const sw_row *rows, int n);
+
+/* Runs the sweep; rows: n + n_beta + 1 + n_jpeg entries (students in the
+ * order of channels, each evaluated on the float32 and on the quantized
+ * bottleneck, then a student with an entropy bottleneck per beta (C =
+ * eb_channels, in <out_dir>/b<C>ch_beta<B>, evaluated on its coded symbols),
  * then the teacher when asked, then the teacher at each JPEG quality).
  * *n_rows: rows filled. Writes
  * out_dir/results.csv and results.json after every row (so a stopped sweep
@@ -59,6 +85,8 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
 int sw_parse_channels(const char *s, int *out, int max);
 /* Parses "10,20,95" (JPEG qualities 1..95, the reference's range). */
 int sw_parse_jpeg(const char *s, int *out, int max);
+/* Parses "0.08,0.32,1.28,5.12" (rate weights >= 0). */
+int sw_parse_beta(const char *s, double *out, int max);
 
 #ifdef __cplusplus
 }
