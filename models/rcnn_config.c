@@ -12,6 +12,19 @@ static const char *const k_known =
 
 int rcnn_config_default(rcnn_config *cfg, const char *arch) {
     if (!cfg || !arch) return hnd_error_set("rcnn config: NULL argument");
+    /* "<det>_wide_resnet{50,101}_2_fpn" is "<det>_resnet{50,101}_fpn" with
+     * torchvision's width_per_group 128 (the name is kept in cfg->arch) */
+    const char *const full_arch = arch;
+    char narrow[64];
+    int wide = 0;
+    const char *w = strstr(arch, "_wide_resnet");
+    if (w && (strcmp(w, "_wide_resnet50_2_fpn") == 0 || strcmp(w, "_wide_resnet101_2_fpn") == 0) &&
+        strlen(arch) < sizeof narrow) {
+        snprintf(narrow, sizeof narrow, "%.*s_resnet%s_fpn", (int)(w - arch), arch,
+                 strcmp(w, "_wide_resnet50_2_fpn") == 0 ? "50" : "101");
+        arch = narrow;
+        wide = 1;
+    }
     int mask = 0, keypoint = 0;
     const char *rest;
     if (strncmp(arch, "faster_rcnn_resnet", 18) == 0) {
@@ -26,8 +39,8 @@ int rcnn_config_default(rcnn_config *cfg, const char *arch) {
         return hnd_error_set("rcnn config: unknown architecture '%s' (known: %s)", arch, k_known);
     }
     int depth = 0;
-    static const int depths[4] = {18, 34, 50, 101};
-    for (int i = 0; i < 4; i++) {
+    static const int depths[5] = {18, 34, 50, 101, 152};
+    for (int i = 0; i < 5; i++) {
         char want[16];
         snprintf(want, sizeof want, "%d_fpn", depths[i]);
         if (strcmp(rest, want) == 0) depth = depths[i];
@@ -36,10 +49,11 @@ int rcnn_config_default(rcnn_config *cfg, const char *arch) {
         return hnd_error_set("rcnn config: unknown architecture '%s' (known: %s)", arch, k_known);
 
     memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->arch, sizeof cfg->arch, "%s", arch);
+    snprintf(cfg->arch, sizeof cfg->arch, "%s", full_arch);
 
     rcnn_backbone_config *b = &cfg->backbone;
     b->depth = depth;
+    b->width_per_group = wide ? 128 : 64;
     b->trainable_layers = 3;
     b->frozen_bn = 1;
     b->bn_eps = 1e-5;

@@ -18,7 +18,8 @@ extern "C" {
 #define RCNN_MAX_RATIOS 8
 
 typedef struct {
-    int depth;                 /* 18, 34, 50, 101 */
+    int depth;                 /* 18, 34, 50, 101, 152 */
+    int width_per_group;       /* 64; 128 for the Wide ResNets (wide_resnet50_2, wide_resnet101_2) */
     int trainable_layers;      /* torchvision's trainable_backbone_layers (0..5); default 3 */
     int frozen_bn;             /* 1: FrozenBatchNorm2d (torchvision default); 0: trainable BN */
     double bn_eps;             /* 1e-5, FrozenBatchNorm2d and BatchNorm2d alike */

@@ -66,7 +66,7 @@ static void scan_keys(const char *const *names, int n, sr_probe *out) {
     }
     /* layer3 has 2 / 6 basic blocks (R18 / R34), 6 / 23 bottleneck blocks (R50 / R101) */
     if (body && layer3_blocks > 0) {
-        if (conv3) out->depth = layer3_blocks >= 23 ? 101 : 50;
+        if (conv3) out->depth = layer3_blocks >= 36 ? 152 : layer3_blocks >= 23 ? 101 : 50;
         else out->depth = layer3_blocks >= 6 ? 34 : 18;
     }
 }
@@ -104,10 +104,16 @@ int sr_probe_file(const char *path, sr_probe *out) {
         int64_t d = ROWS(r, KEY_DEC_LAST);
         out->kind = d == 64 ? STU_SMALL : d > 0 ? STU_LARGE : stu_kind_for_depth(out->depth);
     }
+    /* Wide ResNets: layer2's bottleneck width is 256 (width_per_group 128), not 128 */
+    const int wide = out->depth >= 50 && ROWS(r, "backbone.body.layer2.0.conv1.weight") == 256;
     ws_reader_close(r);
     if (out->depth)
         snprintf(out->arch, sizeof out->arch, "%s_rcnn_resnet%d_fpn",
                  out->keypoint ? "keypoint" : out->mask ? "mask" : "faster", out->depth);
+    char *rn = wide ? strstr(out->arch, "_resnet") : NULL;
+    if (rn) {   /* "<det>_resnet50_fpn" -> "<det>_wide_resnet50_2_fpn" */
+        snprintf(rn, sizeof out->arch - (size_t)(rn - out->arch), "_wide_resnet%d_2_fpn", out->depth);
+    }
     return 0;
 }
 
