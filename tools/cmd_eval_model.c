@@ -38,6 +38,11 @@ static int write_stats_json(const char *json, const char *ckpt, const ev_result 
         for (int i = 0; i < 12; i++) fprintf(f, "%s%.17g", i ? ", " : "", r->segm[i]);
         fprintf(f, "]");
     }
+    if (r->has_kp) {
+        fprintf(f, ", \"keypoints\": [");
+        for (int i = 0; i < 10; i++) fprintf(f, "%s%.17g", i ? ", " : "", r->kp[i]);
+        fprintf(f, "]");
+    }
     if (r->has_bottleneck)
         fprintf(f, ", \"bottleneck\": {\"channels\": %lld, \"mean_h\": %.4f, \"mean_w\": %.4f, "
                    "\"bytes_f32\": %.2f, \"bytes_q8\": %.2f, \"bytes_q8_rans\": %.2f, \"bytes_q8_zstd\": %.2f, "
@@ -151,6 +156,10 @@ int cmd_eval_model(int argc, char **argv) {
     if (r.has_segm) {
         printf("segm:\n");
         ce_print_summary(stdout, r.segm);
+    }
+    if (r.has_kp) {
+        printf("keypoints:\n");
+        ce_print_summary_type(stdout, CE_KEYPOINTS, r.kp);
     }
     if (json && write_stats_json(json, ckpt, &r) != 0) {
         fprintf(stderr, "hnd eval-model: --json: %s\n", hnd_error());

@@ -42,6 +42,8 @@ typedef struct {
     double bbox[12];         /* pycocotools' 12 stats */
     int has_segm;
     double segm[12];
+    int has_kp;              /* Keypoint R-CNN: keypoint stats (OKS, torchvision's keypoint-only results) */
+    double kp[10];           /* AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl (maxDets 20) */
     double seconds;          /* detection + evaluation wall time */
     double mean_jpeg_bytes;  /* the split's jpeg_quality: mean re-encoded JPEG size per image, else 0 */
     /* students only (has_bottleneck): means over images */

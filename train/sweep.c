@@ -72,14 +72,15 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
                     "bytes_8bit_zstd,scale_8bit,"
                     "zero_point_8bit,input_numel,ratio_32bit,ratio_8bit,bbox_ap,bbox_ap50,bbox_ap75,segm_ap,"
                     "segm_ap50,images,checkpoint,bits,bbox_ap_float32,segm_ap_float32,ratio_paper,jpeg_quality,"
-                    "bytes_jpeg\n");
+                    "bytes_jpeg,keypoint_ap,keypoint_ap50,keypoint_ap_float32\n");
     sb_printf(&js, "{\n  \"split\": \"%s\",\n  \"note\": \"ratio_32bit = float32 bottleneck bytes / float32 input "
                    "bytes (3xHxW); ratio_8bit = 8-bit bottleneck bytes (+ scale and zero point) / 8-bit input "
                    "bytes; the teacher sends the input (ratio 1); bbox/segm at `bits` (the quantized "
                    "bottleneck), bbox_float32/segm_float32 on the float32 one; ratio_paper = mean bottleneck "
                    "(or input) values / (3x874x1044, COCO val2017's mean input), the paper's normalisation; "
                    "teacher_jpeg rows: the teacher on inputs re-encoded as JPEG at jpeg_quality, bytes_jpeg "
-                   "the mean JPEG size per image\",\n  \"rows\": [\n", split);
+                   "the mean JPEG size per image; keypoint_ap (Keypoint R-CNN): OKS AP, maxDets 20, else -1\",\n"
+                   "  \"rows\": [\n", split);
     for (int i = 0; i < n; i++) {
         const sw_row *r = &rows[i];
         const ev_result *e = &r->ev;
@@ -102,11 +103,12 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
             snprintf(zstd, sizeof zstd, "%.1f", e->mean_bytes_zstd);
         }
         sb_printf(&csv, "%s,%d,%s,%.1f,%.1f,%.1f,%s,%s,%.9g,%d,%.1f,%.6g,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%lld,%s,"
-                        "%s,%.6f,%.6f,%.6g,%s,%s\n",
+                        "%s,%.6f,%.6f,%.6g,%s,%s,%.6f,%.6f,%.6f\n",
                   model, r->channels, shape, e->mean_numel, e->mean_bytes_f32,
                   e->mean_bytes_q8, rans, zstd, e->last_scale, e->last_zero_point, e->mean_input_numel, r32, r8, e->bbox[0],
                   e->bbox[1], e->bbox[2], e->has_segm ? e->segm[0] : -1.0, e->has_segm ? e->segm[1] : -1.0,
-                  (long long)e->images, r->ckpt, bits, ef->bbox[0], ef->has_segm ? ef->segm[0] : -1.0, paper, jq, jb);
+                  (long long)e->images, r->ckpt, bits, ef->bbox[0], ef->has_segm ? ef->segm[0] : -1.0, paper, jq, jb,
+                  e->has_kp ? e->kp[0] : -1.0, e->has_kp ? e->kp[1] : -1.0, ef->has_kp ? ef->kp[0] : -1.0);
         sb_printf(&js,
                   "    {\"model\": \"%s\", \"channels\": %d, \"bottleneck_shape\": [%d, %.4f, %.4f], "
                   "\"bottleneck_numel\": %.2f, \"bytes_float32\": %.2f, \"bytes_8bit\": %.2f, "
@@ -136,6 +138,12 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
         }
         sb_printf(&js, ", \"ratio_paper\": %.6g, \"jpeg_quality\": %s, \"bytes_jpeg\": %s", paper,
                   jq[0] ? jq : "null", jb[0] ? jb : "null");
+        for (int f = 0; f < 2; f++) {   /* Keypoint R-CNN: the 10 OKS stats, quantized and float32 */
+            const ev_result *ek = f ? ef : e;
+            sb_printf(&js, ", \"%s\": ", f ? "keypoints_float32" : "keypoints");
+            if (!ek->has_kp) sb_printf(&js, "null");
+            for (int k = 0; ek->has_kp && k < 10; k++) sb_printf(&js, "%s%.6f%s", k ? ", " : "[", ek->kp[k], k == 9 ? "]" : "");
+        }
         sb_printf(&js, ", \"images\": %lld, \"checkpoint\": \"%s\"}%s\n", (long long)e->images, r->ckpt,
                   i + 1 < n ? "," : "");
     }
@@ -293,6 +301,8 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
             char segm[64] = "";
             if (r->ev.has_segm)
                 snprintf(segm, sizeof segm, ", segm AP %.4f (float32 %.4f)", r->ev.segm[0], r->ev_float.segm[0]);
+            else if (r->ev.has_kp)
+                snprintf(segm, sizeof segm, ", keypoint AP %.4f (float32 %.4f)", r->ev.kp[0], r->ev_float.kp[0]);
             fprintf(stderr, "sweep: C=%d: bbox AP %.4f at %d bits (float32 %.4f)%s, bottleneck %.0f bytes at 8 bits "
                     "(%.4f of the input)\n", channels[i], r->ev.bbox[0], r->bits, r->ev_float.bbox[0], segm,
                     r->ev.mean_bytes_q8, r->ev.ratio_q8);
