@@ -159,15 +159,23 @@ static void test_oks_box_extension(void **state) {
     ce_result_clear(&r);
 }
 
-/* num_keypoints 0 is ignored: the higher-scored result that matches it is
- * ignored too, not a false positive, so the other object's perfect result
- * gives AP 1 (as a false positive in front it would give 0.5). */
+/* num_keypoints 0 is ignored: object 1 (image 1) and object 3 (image 3)
+ * have none. The higher-scored result that matches object 1 (inside its
+ * doubled box: OKS 1) is ignored with it, not a false positive, and object
+ * 3 is no miss: object 2's perfect result gives AP = AR = 1. Counted, they
+ * would give recall 2/3 (AP 67/101); the ignored result counted as a false
+ * positive would give AP 0.5. */
 static void test_ignored(void **state) {
     (void)state;
-    const char *gt = KPGT("{\"id\": 1, \"image_id\": 1, \"category_id\": 3, \"bbox\": [10, 10, 10, 10],"
-                          " \"area\": 100, \"num_keypoints\": 0, \"keypoints\": [0, 0, 0, 0, 0, 0]},"
-                          "{\"id\": 2, \"image_id\": 2, \"category_id\": 3, \"bbox\": [50, 50, 10, 10],"
-                          " \"area\": 100, \"num_keypoints\": 2, \"keypoints\": [52, 52, 2, 58, 58, 2]}");
+    const char *gt = "{\"images\": [{\"id\": 1}, {\"id\": 2}, {\"id\": 3}],"
+                     " \"categories\": [{\"id\": 3, \"name\": \"p\", \"keypoints\": [\"a\", \"b\"], \"sigmas\": [0.1, 0.1]}],"
+                     " \"annotations\": ["
+                     "{\"id\": 1, \"image_id\": 1, \"category_id\": 3, \"bbox\": [10, 10, 10, 10],"
+                     " \"area\": 100, \"num_keypoints\": 0, \"keypoints\": [0, 0, 0, 0, 0, 0]},"
+                     "{\"id\": 2, \"image_id\": 2, \"category_id\": 3, \"bbox\": [50, 50, 10, 10],"
+                     " \"area\": 100, \"num_keypoints\": 2, \"keypoints\": [52, 52, 2, 58, 58, 2]},"
+                     "{\"id\": 3, \"image_id\": 3, \"category_id\": 3, \"bbox\": [50, 50, 10, 10],"
+                     " \"area\": 100, \"num_keypoints\": 0, \"keypoints\": [0, 0, 0, 0, 0, 0]}]}";
     const char *dt = "[{\"image_id\": 1, \"category_id\": 3, \"score\": 0.9, \"keypoints\": [15, 15, 1, 16, 16, 1]},"
                      " {\"image_id\": 2, \"category_id\": 3, \"score\": 0.5, \"keypoints\": [52, 52, 1, 58, 58, 1]}]";
     ce_result r;
