@@ -129,10 +129,12 @@ static int step_mixed(ht_run *r, const ld_batch *b, double lr, double *loss_out)
         rt[i].boxes = tg[i].boxes;
         rt[i].labels = tg[i].labels;
         rt[i].masks = sr_has_masks(r->student) ? tg[i].masks : NULL;
+        rt[i].keypoints = sr_has_keypoints(r->student) ? tg[i].keypoints : NULL;
         if (dev.type != CT_CPU &&
             (!(imgs[i] = ct_to_device(imgs[i], dev)) || !(rt[i].boxes = ct_to_device(rt[i].boxes, dev)) ||
              !(rt[i].labels = ct_to_device(rt[i].labels, dev)) ||
-             (rt[i].masks && !(rt[i].masks = ct_to_device(rt[i].masks, dev))))) {
+             (rt[i].masks && !(rt[i].masks = ct_to_device(rt[i].masks, dev))) ||
+             (rt[i].keypoints && !(rt[i].keypoints = ct_to_device(rt[i].keypoints, dev))))) {
             hnd_error_set("to device: %s", ct_last_error());
             goto done;
         }

@@ -186,10 +186,12 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
         rt[i].boxes = tg[i].boxes;
         rt[i].labels = tg[i].labels;
         rt[i].masks = sr_has_masks(r->model) ? tg[i].masks : NULL;
+        rt[i].keypoints = sr_has_keypoints(r->model) ? tg[i].keypoints : NULL;
         if (dev.type != CT_CPU) {
             if (!(imgs[i] = ct_to_device(imgs[i], dev)) || !(rt[i].boxes = ct_to_device(rt[i].boxes, dev)) ||
                 !(rt[i].labels = ct_to_device(rt[i].labels, dev)) ||
-                (rt[i].masks && !(rt[i].masks = ct_to_device(rt[i].masks, dev)))) {
+                (rt[i].masks && !(rt[i].masks = ct_to_device(rt[i].masks, dev))) ||
+                (rt[i].keypoints && !(rt[i].keypoints = ct_to_device(rt[i].keypoints, dev)))) {
                 hnd_error_set("to device: %s", ct_last_error());
                 goto done;
             }
