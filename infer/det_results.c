@@ -48,9 +48,28 @@ int dr_to_host(const rcnn_detections *d, int64_t height, int64_t width, double m
         ok = out->masks &&
              ct_to_buffer(ct_to_dtype(ct_gt_scalar(d->masks, mask_thresh), CT_U8), out->masks, hw * n) == 0;
     }
+    const char *why = NULL; /* a failure of ours, not ctorch's */
+    if (ok && d->keypoints) {
+        /* [k, nkp, 3]: x, y, 1 (heatmaps_to_keypoints), and [k, nkp] scores */
+        int64_t ks[3];
+        ok = ct_shape(d->keypoints, ks, 3) == 3 && ks[0] == k && ks[2] == 3 && ks[1] > 0;
+        size_t m = ok ? n * (size_t)ks[1] : 0;
+        if (!ok) why = "keypoints: not [k, K, 3]";
+        if (ok) {
+            out->nkp = ks[1];
+            out->keypoints = malloc(sizeof(float) * 3 * m + 1);
+            out->keypoint_scores = d->keypoint_scores ? malloc(sizeof(float) * m + 1) : NULL;
+            ok = out->keypoints && (!d->keypoint_scores || out->keypoint_scores);
+            if (!ok) why = "out of memory";
+        }
+        ok = ok && ct_to_buffer(ct_to_dtype(d->keypoints, CT_F32), out->keypoints, sizeof(float) * 3 * m) == 0;
+        if (ok && d->keypoint_scores)
+            ok = ct_to_buffer(ct_to_dtype(d->keypoint_scores, CT_F32), out->keypoint_scores, sizeof(float) * m) == 0;
+    }
     ct_scope_end();
     if (!ok) {
-        hnd_error_set("reading detections: %s", out->masks || !d->masks ? ct_last_error() : "out of memory");
+        hnd_error_set("reading detections: %s",
+                      why ? why : out->masks || !d->masks ? ct_last_error() : "out of memory");
         dr_host_clear(out);
         return -1;
     }

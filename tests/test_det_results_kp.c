@@ -88,6 +88,36 @@ static void test_json(void **state) {
     cJSON_Delete(arr);
 }
 
+/* dr_to_host copies the model's keypoints [k, K, 3] and scores [k, K]. */
+static void test_to_host(void **state) {
+    (void)state;
+    float boxes[8] = {1, 2, 3, 4, 5, 6, 7, 8}, scores[2] = {0.5f, 0.25f};
+    int64_t labels[2] = {1, 1};
+    float kp[12], ks[4] = {0.5f, -1, 2, 3};
+    for (int i = 0; i < 12; i++) kp[i] = i % 3 == 2 ? 1.0f : 0.5f * (float)i;
+    int64_t bs[2] = {2, 4}, ns[1] = {2}, kps[3] = {2, 2, 3}, kss[2] = {2, 2};
+    rcnn_detections d;
+    memset(&d, 0, sizeof d);
+    d.boxes = ct_from_buffer(boxes, CT_F32, 2, bs);
+    d.scores = ct_from_buffer(scores, CT_F32, 1, ns);
+    d.labels = ct_from_buffer(labels, CT_I64, 1, ns);
+    d.keypoints = ct_from_buffer(kp, CT_F32, 3, kps);
+    d.keypoint_scores = ct_from_buffer(ks, CT_F32, 2, kss);
+    dr_host h;
+    assert_int_equal(dr_to_host(&d, 10, 10, 0.5, &h), 0);
+    assert_int_equal(h.nkp, 2);
+    assert_memory_equal(h.keypoints, kp, sizeof kp);
+    assert_memory_equal(h.keypoint_scores, ks, sizeof ks);
+    dr_host_clear(&h);
+    /* a malformed keypoint tensor is an error, not a crash */
+    ct_destroy(d.keypoints);
+    int64_t bad[2] = {2, 6};
+    d.keypoints = ct_from_buffer(kp, CT_F32, 2, bad);
+    assert_int_equal(dr_to_host(&d, 10, 10, 0.5, &h), -1);
+    assert_non_null(strstr(hnd_error(), "keypoints: not [k, K, 3]"));
+    rcnn_detections_clear(&d);
+}
+
 /* Results without keypoints give an empty keypoint list. */
 static void test_no_keypoints(void **state) {
     (void)state;
@@ -102,6 +132,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_no_keypoints),
+        cmocka_unit_test(test_to_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,6 +181,24 @@ static int score_results(const ev_ctx *e, const char *json, int masks, ev_result
     return 0;
 }
 
+/* Keypoint stats of the detections (Keypoint R-CNN), from their keypoint-only
+ * form as torchvision's evaluation writes it. */
+static int score_keypoints(const ev_ctx *e, const cJSON *arr, ev_result *out) {
+    char *json = dr_keypoint_results_json(arr);
+    if (!json) return -1;
+    ce_dt *dt = ce_dt_parse(e->gt, json, strlen(json), "keypoint detections", CE_KEYPOINTS, NULL);
+    free(json);
+    ce_result res;
+    if (!dt || ce_eval(e->gt, dt, &res) != 0) {
+        ce_dt_destroy(dt);
+        return -1;
+    }
+    memcpy(out->kp, res.stats, sizeof out->kp);
+    ce_result_clear(&res);
+    ce_dt_destroy(dt);
+    return 0;
+}
+
 int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     if (!e || !h || !o || !out) return hnd_error_set("evaluation: NULL argument");
     memset(out, 0, sizeof *out);
@@ -259,9 +277,11 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
         goto done;
     }
     int scored = score_results(e, json, masks, out);
+    if (scored == 0 && sr_has_keypoints(h)) scored = score_keypoints(e, arr, out);
     free(json);
     if (scored != 0) goto done;
     out->has_segm = masks;
+    out->has_kp = sr_has_keypoints(h);
     if (out->images > 0) out->mean_jpeg_bytes /= (double)out->images;
     if (sr_is_student(h) && out->images > 0) {
         double k = (double)out->images;
