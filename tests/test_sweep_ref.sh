@@ -44,9 +44,12 @@ done
 ARGS="--set dataset.root=synth --set teacher_model.ckpt=teacher.h5 --set train.num_epochs=1
  --set threads=2 --set dataset.num_workers=2 $SIZES"
 
-# one epoch of 2 iterations for C=3, the teacher, and the teacher at JPEG Q 10 and 50
+# one epoch of 2 iterations for C=3, the teacher, and the teacher at JPEG Q 10
+# and 50 (Q 10 only in the sanitizer pass)
+JPEG=10,50
+[ "${HND_TEST_SCOPE:-}" = short ] && JPEG=10
 # shellcheck disable=SC2086
-"$BIN/hnd" sweep "$CFG" --channels 3 --jpeg 10,50 --out SW $ARGS > out.txt 2>err.txt ||
+"$BIN/hnd" sweep "$CFG" --channels 3 --jpeg $JPEG --out SW $ARGS > out.txt 2>err.txt ||
   fail "sweep: $(cat err.txt)"
 cat out.txt
 
@@ -80,10 +83,11 @@ ev SW/b3ch/best.h5 q8.json --bits 8
 ev teacher.h5 q10.json --set dataset.root=pil_q10
 
 "$PY" - <<'PYEOF'
-import csv, json
+import csv, json, os
 rows = list(csv.DictReader(open("SW/results.csv")))
-assert [r["model"] for r in rows] == ["student", "teacher", "teacher_jpeg", "teacher_jpeg"], rows
-st, te, j10, j50 = rows
+n_ok = len(rows) == 4 - (os.environ.get("HND_TEST_SCOPE") == "short")
+assert n_ok and [r["model"] for r in rows] == ["student", "teacher"] + ["teacher_jpeg"] * (len(rows) - 2), rows
+st, te, j10, j50 = (rows + [None])[:4]
 f32, q8 = json.load(open("f32.json")), json.load(open("q8.json"))
 js = json.load(open("SW/results.json"))["rows"]
 close = lambda a, b: abs(float(a) - float(b)) <= 1e-6
@@ -97,25 +101,26 @@ rel = lambda a, b: abs(float(a) / b - 1) < 1e-5
 assert rel(st["ratio_paper"], 3 * 20 * 20 / (3 * 874 * 1044)), st["ratio_paper"]
 assert rel(te["ratio_paper"], 3 * 64 * 64 / (3 * 874 * 1044)), te["ratio_paper"]
 sizes = json.load(open("pil_sizes.json"))
-for r, q, row in ((j10, 10, js[2]), (j50, 50, js[3])):
+for r, q, row in ((j10, 10, js[2]), (j50, 50, js[3] if j50 else None))[:len(rows) - 2]:
     assert r["jpeg_quality"] == str(q), r
     assert abs(float(r["bytes_jpeg"]) - sizes[str(q)]) < 0.051, (r["bytes_jpeg"], sizes[str(q)])
     if q == 10:   # (one evaluation on PIL's files is enough: the path is the same for every Q)
         ref = json.load(open("q10.json"))
         assert same12(row["bbox"], ref["bbox"]), (q, row["bbox"], ref["bbox"])
     assert close(r["bytes_8bit"], r["bytes_jpeg"]) and rel(r["ratio_8bit"], sizes[str(q)] / 12288), r
-assert float(j10["bytes_jpeg"]) < float(j50["bytes_jpeg"]) < 12288, (j10, j50)
+assert float(j10["bytes_jpeg"]) < (float(j50["bytes_jpeg"]) if j50 else 12287) < 12288, (j10, j50)
 # the teacher detects: the equalities above compare non-zero stats
 assert max(js[1]["bbox"]) > 0 and max(js[2]["bbox"]) > 0, js
-assert len(js) == 4 and len(js[0]["bbox_float32"]) == 12 and js[0]["bits"] == 8 and js[2]["jpeg_quality"] == 10
+assert len(js) == len(rows) and len(js[0]["bbox_float32"]) == 12 and js[0]["bits"] == 8 and js[2]["jpeg_quality"] == 10
 assert js[1]["bits"] is None and js[1]["bytes_jpeg"] is None
 # training validated on the float32 bottleneck (best.h5 is that epoch)
 val = [json.loads(l) for l in open("SW/b3ch/metrics.jsonl") if '"val"' in l]
 assert len(val) == 1 and close(val[0]["bbox_ap"], f32["bbox"][0]), (val, f32["bbox"][0])
-print("float32 bbox AP %.4f, 8-bit %.4f; teacher %.4f; JPEG Q10 %.1f bytes AP %.4f, Q50 %.1f bytes AP %.4f "
-      "(PIL: %.1f, %.1f bytes)" % (f32["bbox"][0], q8["bbox"][0], float(te["bbox_ap"]), float(j10["bytes_jpeg"]),
-                                   float(j10["bbox_ap"]), float(j50["bytes_jpeg"]), float(j50["bbox_ap"]),
-                                   sizes["10"], sizes["50"]))
+print("float32 bbox AP %.4f, 8-bit %.4f; teacher %.4f; JPEG Q10 %.1f bytes (PIL %.1f) AP %.4f" % (
+    f32["bbox"][0], q8["bbox"][0], float(te["bbox_ap"]), float(j10["bytes_jpeg"]), sizes["10"],
+    float(j10["bbox_ap"])))
+if j50:
+    print("JPEG Q50 %.1f bytes (PIL %.1f) AP %.4f" % (float(j50["bytes_jpeg"]), sizes["50"], float(j50["bbox_ap"])))
 PYEOF
 grep -Eq "^teacher_jpeg +- \(JPEG Q10\) " out.txt || fail "table: $(cat out.txt)"
 head -c 8 SW/curve.png | od -An -tx1 | grep -q "89 50 4e 47" || fail "curve.png is not a PNG"
