@@ -27,6 +27,11 @@
 
 using namespace ct;
 
+// ct_ops.cpp's ct_batch_norm calls it in training mode when set.
+extern at::Tensor (*ct_sync_batch_norm_hook)(const at::Tensor &x, const c10::optional<at::Tensor> &w,
+                                             const c10::optional<at::Tensor> &b, const c10::optional<at::Tensor> &rm,
+                                             const c10::optional<at::Tensor> &rv, double momentum, double eps);
+
 struct ct_dist {
     int rank = 0, world = 1;
     std::string backend;
@@ -191,9 +196,51 @@ struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
     }
 };
 
+ct_dist *g_sync_bn = nullptr;
+
+// SyncBatchNorm: the per-channel count and sum all-reduced (autograd), the
+// mean; the sum of squared deviations from it all-reduced, the biased
+// variance; y = (x - mean) / sqrt(var + eps) * w + b. Gradients flow through
+// both all-reduces to every rank's share. Running stats as PyTorch (the
+// variance unbiased with the global count).
+at::Tensor sync_batch_norm(const at::Tensor &x, const c10::optional<at::Tensor> &w, const c10::optional<at::Tensor> &b,
+                           const c10::optional<at::Tensor> &rm, const c10::optional<at::Tensor> &rv, double momentum,
+                           double eps) {
+    ct_dist *d = g_sync_bn;
+    if (x.dim() < 2) raise("sync batch norm: input " + shape_str(x.sizes()) + " has no channel dimension");
+    const int64_t C = x.size(1);
+    std::vector<int64_t> red, shape(x.dim(), 1);
+    for (int64_t i = 0; i < x.dim(); i++)
+        if (i != 1) red.push_back(i);
+    shape[1] = C;
+    const int64_t h = reinterpret_cast<int64_t>(d);
+    at::Tensor cnt = at::full({1}, (double)(x.numel() / std::max<int64_t>(C, 1)), x.options());
+    at::Tensor tot = AllReduceSum::apply(at::cat({x.sum(red), cnt}), h);
+    at::Tensor n = tot.narrow(0, C, 1);
+    at::Tensor mean = tot.narrow(0, 0, C) / n;
+    at::Tensor xc = x - mean.view(shape);
+    at::Tensor var = AllReduceSum::apply(xc.mul(xc).sum(red), h) / n;
+    at::Tensor y = xc * (var + eps).rsqrt().view(shape);
+    if (w && w->defined()) y = y * w->view(shape);
+    if (b && b->defined()) y = y + b->view(shape);
+    if (rm && rm->defined() && rv && rv->defined()) {
+        at::NoGradGuard ng;
+        const double N = n.item<double>();
+        rm->mul_(1 - momentum).add_(mean.detach() * momentum);
+        rv->mul_(1 - momentum).add_(var.detach() * (N > 1 ? N / (N - 1) : 1.0) * momentum);
+    }
+    return y;
+}
+
 }  // namespace
 
 extern "C" {
+
+int ct_dist_set_sync_batch_norm(ct_dist *d) {
+    g_sync_bn = d;
+    ct_sync_batch_norm_hook = d ? sync_batch_norm : nullptr;
+    return 0;
+}
 
 ct_dist *ct_dist_init(const char *master_addr, int master_port, int rank, int world, double timeout_s,
                       const char *backend) {
@@ -274,6 +321,7 @@ ct_dist *ct_dist_init_env(double timeout_s, const char *backend) {
 
 void ct_dist_destroy(ct_dist *d) {
     if (!d) return;
+    if (g_sync_bn == d) ct_dist_set_sync_batch_norm(nullptr);
     try {
         d->pg.reset();
         d->store.reset();

@@ -84,6 +84,16 @@ int ct_dist_barrier(ct_dist *d);
  * gradient flows back to every rank's share. NULL on failure. */
 ct_tensor *ct_dist_allreduce_sum_autograd(ct_dist *d, const ct_tensor *x);
 
+/* SyncBatchNorm for every ct_batch_norm in training mode of this process,
+ * over d's ranks (NULL: off, each rank's own batch, as PyTorch DDP without
+ * SyncBatchNorm): the mean and the biased variance of the union of the
+ * ranks' batches (count and sum, then the sum of squared deviations, each
+ * through ct_dist_allreduce_sum_autograd), so a forward and backward on B
+ * images per rank equal one process's on B*world; running stats updated as
+ * PyTorch's with the global count. Every rank must then run the same batch
+ * norms in the same order. 0. */
+int ct_dist_set_sync_batch_norm(ct_dist *d);
+
 #ifdef __cplusplus
 }
 #endif

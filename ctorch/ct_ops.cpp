@@ -208,6 +208,12 @@ ct_tensor *ct_conv_transpose2d(const ct_tensor *x, const ct_tensor *w, const ct_
                  });
 }
 
+// Data-parallel training sets it (ct_dist_set_sync_batch_norm): batch norm
+// in training mode over the union of every rank's batch (SyncBatchNorm).
+at::Tensor (*ct_sync_batch_norm_hook)(const at::Tensor &x, const c10::optional<at::Tensor> &w,
+                                      const c10::optional<at::Tensor> &b, const c10::optional<at::Tensor> &rm,
+                                      const c10::optional<at::Tensor> &rv, double momentum, double eps) = nullptr;
+
 ct_tensor *ct_batch_norm(const ct_tensor *x, const ct_tensor *w, const ct_tensor *b,
                          ct_tensor *running_mean, ct_tensor *running_var, int training,
                          double momentum, double eps) {
@@ -217,6 +223,9 @@ ct_tensor *ct_batch_norm(const ct_tensor *x, const ct_tensor *w, const ct_tensor
                  (ct_tensor *)nullptr, [&] {
                      if (!training && (!running_mean || !running_var))
                          raise("eval mode needs running_mean and running_var");
+                     if (training && ct_sync_batch_norm_hook)
+                         return wrap(ct_sync_batch_norm_hook(x->t, opt(w), opt(b), opt(running_mean),
+                                                             opt(running_var), momentum, eps));
                      // cudnn_enabled = true, what F.batch_norm passes by default.
                      return wrap(at::batch_norm(x->t, opt(w), opt(b), opt(running_mean),
                                                 opt(running_var), training != 0, momentum, eps,

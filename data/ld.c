@@ -30,6 +30,7 @@ struct ld_loader {
     int64_t n_samples;
     int32_t *groups; /* per sample */
     smp_batches batches;
+    int64_t *shard_off; /* world > 1: each batch's position in its global batch */
     int epoch, running;
     /* worker state */
     pthread_mutex_t mu;
@@ -149,7 +150,8 @@ static ld_batch *build_batch(ld_loader *l, int64_t b, char **err) {
         int flip = 0;
         if (l->o.train && l->o.hflip_prob > 0) {
             smp_rng r;
-            smp_rng_seed(&r, smp_mix_seed(l->o.seed, (uint64_t)l->epoch, (uint64_t)b, (uint64_t)(k - s0)));
+            smp_rng_seed(&r, smp_mix_seed(l->o.seed, (uint64_t)l->epoch, (uint64_t)b,
+                                             (uint64_t)(k - s0 + (l->shard_off ? l->shard_off[b] : 0))));
             flip = smp_rng_uniform(&r) < l->o.hflip_prob;
         }
         ld_sample *s = &B->samples[B->n];
@@ -222,6 +224,10 @@ ld_loader *ld_open(const ld_opts *o) {
         hnd_error_set("loader: workers (%d) and batch size (%d) must be >= 1", o->workers, o->batch_size);
         return NULL;
     }
+    if (o->world > 1 && (o->rank < 0 || o->rank >= o->world)) {
+        hnd_error_set("loader: rank %d of a world of %d", o->rank, o->world);
+        return NULL;
+    }
     ld_loader *l = calloc(1, sizeof *l);
     if (!l) {
         hnd_error_set("out of memory");
@@ -267,7 +273,7 @@ int64_t ld_num_samples(const ld_loader *l) { return l->n_samples; }
 
 int64_t ld_num_batches(const ld_loader *l) {
     if (l->running) return l->batches.n_batches;
-    int64_t n = l->n_samples, bs = l->o.batch_size;
+    int64_t n = l->n_samples, bs = (int64_t)l->o.batch_size * (l->o.world > 1 ? l->o.world : 1);
     if (l->o.train && l->o.group_factor >= 0) return n / bs;
     return (n + bs - 1) / bs;
 }
@@ -275,8 +281,11 @@ int64_t ld_num_batches(const ld_loader *l) {
 int ld_epoch_begin(ld_loader *l, int epoch) {
     stop_workers(l);
     smp_batches_clear(&l->batches);
+    free(l->shard_off);
+    l->shard_off = NULL;
     l->epoch = epoch;
     int64_t n = l->n_samples;
+    const int W = l->o.world > 1 ? l->o.world : 1, gbs = l->o.batch_size * W;
     int64_t *pos = malloc(((size_t)n + 1) * sizeof *pos);
     if (!pos) return hnd_error_set("out of memory");
     for (int64_t i = 0; i < n; i++) pos[i] = i;
@@ -284,14 +293,20 @@ int ld_epoch_begin(ld_loader *l, int epoch) {
     if (l->o.train) {
         smp_shuffle(pos, n, smp_mix_seed(l->o.seed, (uint64_t)epoch, UINT64_MAX, 0));
         if (l->o.group_factor >= 0)
-            rc = smp_grouped_batches(pos, n, l->groups, l->o.batch_size, &l->batches);
+            rc = smp_grouped_batches(pos, n, l->groups, gbs, &l->batches);
         else
-            rc = smp_sequential_batches(pos, n, l->o.batch_size, 0, &l->batches);
+            rc = smp_sequential_batches(pos, n, gbs, 0, &l->batches);
     } else {
-        rc = smp_sequential_batches(pos, n, l->o.batch_size, 0, &l->batches);
+        rc = smp_sequential_batches(pos, n, gbs, 0, &l->batches);
     }
     free(pos);
     if (rc < 0) return -1;
+    if (W > 1) {
+        smp_batches all = l->batches;
+        rc = smp_shard_batches(&all, l->o.rank, W, l->o.batch_size, &l->batches, &l->shard_off);
+        smp_batches_clear(&all);
+        if (rc < 0) return -1;
+    }
     l->next_job = l->consumed = 0;
     l->stop = 0;
     char label[64];
@@ -349,6 +364,7 @@ void ld_destroy(ld_loader *l) {
     if (!l) return;
     stop_workers(l);
     smp_batches_clear(&l->batches);
+    free(l->shard_off);
     for (int i = 0; i < l->n_names; i++) free(l->names[i]);
     free(l->image_dir);
     free(l->order);

@@ -34,6 +34,9 @@ typedef struct {
     int keep_crowd;
     int skip_bad;            /* 1: skip missing/corrupt images, 0: fatal */
     int progress;            /* progress bar on a TTY */
+    int rank, world;         /* data-parallel share (world > 1): the batches of one process
+                                with batch_size*world, this rank's slice of each (smp_shard_batches);
+                                flips seeded by the global position. 0, 0: the whole */
     int jpeg_quality;        /* 1..100: each image re-encoded as PIL's JPEG at this quality (img_jpeg.h)
                                 before flips; 0 (default): as read */
 } ld_opts;

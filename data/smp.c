@@ -256,3 +256,32 @@ int smp_grouped_batches(const int64_t *order, int64_t n, const int32_t *groups, 
     }
     return 0;
 }
+
+int smp_shard_batches(const smp_batches *global, int rank, int world, int per_rank, smp_batches *out,
+                      int64_t **offsets) {
+    memset(out, 0, sizeof *out);
+    if (offsets) *offsets = NULL;
+    if (world < 1 || rank < 0 || rank >= world || per_rank < 1)
+        return hnd_error_set("sampler shard: rank %d of %d, %d per rank", rank, world, per_rank);
+    const int64_t nb = global->n_batches;
+    if (batches_alloc(out, nb, nb * per_rank) < 0) return -1;
+    int64_t *off = offsets ? malloc(((size_t)nb + 1) * sizeof *off) : NULL;
+    if (offsets && !off) {
+        smp_batches_clear(out);
+        return hnd_error_set("out of memory");
+    }
+    int64_t k = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        /* rank r's slice [r*per_rank, (r+1)*per_rank) of the global batch,
+         * clipped to its length (a short last batch leaves later ranks less) */
+        int64_t s0 = global->start[b], len = global->start[b + 1] - s0;
+        int64_t lo = (int64_t)rank * per_rank, hi = lo + per_rank;
+        if (lo > len) lo = len;
+        if (hi > len) hi = len;
+        for (int64_t j = lo; j < hi; j++) out->items[k++] = global->items[s0 + j];
+        out->start[b + 1] = k;
+        if (off) off[b] = lo;
+    }
+    if (offsets) *offsets = off;
+    return 0;
+}

@@ -67,4 +67,14 @@ int smp_grouped_batches(const int64_t *order, int64_t n, const int32_t *groups, 
 /* Plain batches in order; the last one may be short unless drop_last. */
 int smp_sequential_batches(const int64_t *order, int64_t n, int batch_size, int drop_last, smp_batches *out);
 
+/* Data-parallel sharding: rank's share of each of global's batches, the
+ * slice [rank*per_rank, (rank+1)*per_rank) (clipped to the batch's length),
+ * so that the world's ranks together train on exactly the batches one
+ * process with batch per_rank*world would (the same images in the same
+ * steps; every rank reshuffles from the same seed). Batch b of out is batch b
+ * of global; *offsets (malloc'd, may be NULL) gets each slice's position in
+ * its global batch, for per-position randomness (flips). 0 / -1. */
+int smp_shard_batches(const smp_batches *global, int rank, int world, int per_rank, smp_batches *out,
+                      int64_t **offsets);
+
 #endif

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "config.h"
 #include "ctorch.h"
+#include "dist_dp.h"
 #include "evaluate.h"
 #include "device.h"
 #include "hnd_error.h"
@@ -127,9 +128,14 @@ int cmd_eval_model(int argc, char **argv) {
     o.progress = !quiet;
     o.results_path = out;
     o.transform_bits = bits == 32 ? 0 : bits;   /* -1: as configured */
+    o.shard = 1;   /* under hnd launch: each rank its share, rank 0 reports */
     ev_result r;
     if (ev_run(e, h, &o, &r) != 0) {
         fprintf(stderr, "hnd eval-model: %s\n", hnd_error());
+        goto done;
+    }
+    if (!dp_is_main()) {
+        rc = 0;
         goto done;
     }
     printf("%s (%s, %s) on %s: %lld images, %lld detections, %.1f s\n", ckpt, student ? "student" : "teacher",

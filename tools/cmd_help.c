@@ -83,7 +83,7 @@ static const co_opt k_detect[] = {
     INT("--batch", "N", 1, 1024, "1", "images per forward pass"),
     DEVICE_OPT,
     THREADS_OPT,
-    STR("--visualize", "DIR", NULL, "also write DIR/<stem>.png with boxes, 'label score' and\nmask overlays"),
+    STR("--visualize", "DIR", NULL, "also write DIR/<stem>.png with boxes, 'label score',\nmask overlays and keypoints (with --ann's skeleton)"),
     FLAG("--no-strict", "load weights non-strictly (missing/unexpected keys allowed)"),
     FLAG("--strict-images", "an image that cannot be read is fatal (default: skipped,\ncounted and named on stderr)"),
     FLAG("--quiet", "no progress bar, no summary"),
@@ -314,7 +314,8 @@ static const co_command k_commands[] = {
      "Runs a torchvision-exact Faster or Mask R-CNN on JPEG/PNG files (a directory\n"
      "means its .jpg/.jpeg/.png files, in name order) and writes COCO results JSON\n"
      "(atomically): [{image_id, category_id, bbox [x,y,w,h] in original pixels, score,\n"
-     "segmentation {size, counts} (compressed RLE, Mask R-CNN, mask > 0.5)}].\n"
+     "segmentation {size, counts} (compressed RLE, Mask R-CNN, mask > 0.5),\n"
+     "keypoints [x, y, 1]*K (Keypoint R-CNN, torchvision's reference's form)}].\n"
      "Import torchvision weights first: hnd import-torchvision X.pth W.h5\n",
      k_detect, N_OPTS(k_detect),
      "A progress bar is drawn on a TTY; the summary gives the median and mean time per\n"
@@ -377,7 +378,8 @@ static const co_command k_commands[] = {
      "  DIR/results.csv, DIR/results.json  per C: bottleneck shape, mean bytes (float32;\n"
      "      8-bit with scale and zero point), ratios to the input tensor (3xHxW at 32 and\n"
      "      8 bits) and the paper's (values / 3x874x1044), bbox AP and mask AP quantized\n"
-     "      and float32; the teacher's row; per JPEG quality its mAP and mean bytes\n"
+     "      and float32 (Keypoint R-CNN: keypoint AP too); the teacher's row; per JPEG\n"
+     "      quality its mAP and mean bytes\n"
      "  DIR/curve.png  mAP against bytes sent per image: quantized and float32\n"
      "      students, the teacher on JPEG inputs, the teacher's level (the paper's Figure 5)\n"
      "With --beta, per beta a student with a learned entropy bottleneck (C = --eb-channels),\n"

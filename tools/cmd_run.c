@@ -54,6 +54,7 @@ int cr_parse(const char *cmd, int argc, char **argv, cr_args *out) {
     out->allow_config_change = co_has(o, "--allow-config-change");
     out->quiet = co_has(o, "--quiet");
     out->no_val = co_has(o, "--no-val");
+    out->sync_bn = co_has(o, "--sync-bn");
     out->stop_after = co_int(o, "--stop-after", 0);
     if (out->resume && out->overwrite) {
         co_usage_error(o->cmd, "--resume and --overwrite exclude each other");

@@ -28,6 +28,7 @@ typedef struct {
     const char **sets;   /* --set values (borrowed from opts) */
     int n_sets;
     int resume, overwrite, allow_config_change, quiet, no_val;
+    int sync_bn;                 /* --sync-bn (data-parallel SyncBatchNorm) */
     long long stop_after;
 } cr_args;
 

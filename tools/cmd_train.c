@@ -34,6 +34,7 @@ int cmd_train(int argc, char **argv) {
     o.quiet = quiet;
     o.validate = !a.no_val;
     o.stop_after = a.stop_after;
+    o.sync_bn = a.sync_bn;
     cr_args_clear(&a);
     o.stop = cr_catch_stop("\nhnd train: interrupted: finishing the iteration and writing a checkpoint "
                            "(Ctrl-C again to abort)\n");

@@ -11,6 +11,7 @@
 #include "blas_env.h"
 #include "cmd_eval.h"
 #include "cmd_import.h"
+#include "cmd_launch.h"
 #include "cmd_synth.h"
 #include "commands.h"
 #include "hnd_version.h"
@@ -32,6 +33,7 @@ static const struct {
     {"import-torchvision", cmd_import_torchvision},
     {"synth", cmd_synth},
     {"eval", cmd_eval},
+    {"launch", cmd_launch},
 };
 
 /* hnd-torch lives next to hnd (HND_TORCH_EXE overrides, for tests). */

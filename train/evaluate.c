@@ -15,6 +15,7 @@
 #include "coco_ann.h"
 #include "coco_eval.h"
 #include "data_tensors.h"
+#include "dist_dp.h"
 #include "atomic_file.h"
 #include "det_results.h"
 #include "eb_link.h"
@@ -165,6 +166,75 @@ static int student_detect(sr_model *h, const ct_tensor *const *imgs, int n, int 
     return rc;
 }
 
+/* Stable order of detections by image id: the order of a single process
+ * (images in dataset order, sorted by id; each image's detections in the
+ * order they were found). */
+typedef struct {
+    double id;
+    size_t pos;
+    cJSON *item;
+} ev_det_ref;
+
+static int cmp_det_ref(const void *a, const void *b) {
+    const ev_det_ref *x = a, *y = b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Data-parallel: every rank's detections (as JSON bytes) gathered; on rank
+ * 0, *arr becomes all of them in single-process order (others keep theirs). */
+static int gather_results(cJSON **arr) {
+    const int W = dp_world();
+    char *mine = cJSON_PrintUnformatted(*arr);
+    if (!mine) return hnd_error_set("out of memory");
+    void *all = NULL;
+    size_t *lens = calloc((size_t)W, sizeof *lens);
+    int rc = lens && ct_dist_allgather_bytes(dp_group(), mine, strlen(mine), &all, lens) == 0
+                 ? 0
+                 : hnd_error_set("gathering the detections: %s", lens ? ct_last_error() : "out of memory");
+    free(mine);
+    if (rc != 0 || !dp_is_main()) {
+        free(all);
+        free(lens);
+        return rc;
+    }
+    cJSON *merged = cJSON_CreateArray();
+    size_t off = 0, n = 0;
+    for (int r = 0; r < W && merged; r++) {
+        cJSON *part = cJSON_ParseWithLength((const char *)all + off, lens[r]);
+        off += lens[r];
+        if (!part) {
+            rc = hnd_error_set("rank %d's detections: malformed JSON", r);
+            break;
+        }
+        cJSON *it;
+        while ((it = cJSON_DetachItemFromArray(part, 0))) cJSON_AddItemToArray(merged, it), n++;
+        cJSON_Delete(part);
+    }
+    free(all);
+    free(lens);
+    ev_det_ref *refs = rc == 0 && merged ? malloc((n + 1) * sizeof *refs) : NULL;
+    if (rc == 0 && !refs) rc = hnd_error_set("out of memory");
+    if (rc != 0) {
+        cJSON_Delete(merged);
+        free(refs);
+        return -1;
+    }
+    size_t k = 0;
+    cJSON *it;
+    while ((it = cJSON_DetachItemFromArray(merged, 0))) {
+        cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "image_id");
+        refs[k] = (ev_det_ref){cJSON_IsNumber(id) ? id->valuedouble : 0, k, it};
+        k++;
+    }
+    qsort(refs, k, sizeof *refs, cmp_det_ref);
+    for (size_t i = 0; i < k; i++) cJSON_AddItemToArray(merged, refs[i].item);
+    free(refs);
+    cJSON_Delete(*arr);
+    *arr = merged;
+    return 0;
+}
+
 /* bbox (and segm) stats of the detections' results JSON. */
 static int score_results(const ev_ctx *e, const char *json, int masks, ev_result *out) {
     for (int t = 0; t < (masks ? 2 : 1); t++) {
@@ -217,6 +287,13 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     lo.drop_empty = e->split.remove_non_annotated;
     lo.skip_bad = 0;
     lo.seed = 0;
+    if (o->shard && dp_init() != 0) return -1;
+    const int shard = o->shard && dp_world() > 1;
+    if (shard) {
+        /* each rank its slice of every batch of batch_size * world images */
+        lo.rank = dp_rank();
+        lo.world = dp_world();
+    }
     lo.jpeg_quality = e->split.jpeg_quality;
     ld_loader *ld = ld_open(&lo);
     if (!ld) return -1;
@@ -266,19 +343,48 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
             goto done;
         }
     }
+    /* data-parallel: a rank that failed makes the others fail too; the
+     * detections and the per-image sums gathered */
+    if (shard && dp_all_ok(r >= 0) != 1) goto done;
     if (r < 0) goto done;
-    char *json = cJSON_PrintUnformatted(arr);
-    if (!json) {
-        hnd_error_set("out of memory");
-        goto done;
+    if (shard) {
+        double acc[14] = {(double)out->images, (double)out->detections, out->mean_jpeg_bytes, out->mean_h, out->mean_w,
+                          out->mean_numel, out->mean_bytes_f32, out->mean_bytes_q8, out->mean_bytes_rans,
+                          out->mean_bytes_zstd, out->mean_input_numel, out->ratio_f32, out->ratio_q8, 0};
+        if (dp_sum(acc, 14) != 0 || gather_results(&arr) != 0) goto done;
+        out->images = (int64_t)acc[0];
+        out->detections = (int64_t)acc[1];
+        out->mean_jpeg_bytes = acc[2], out->mean_h = acc[3], out->mean_w = acc[4], out->mean_numel = acc[5];
+        out->mean_bytes_f32 = acc[6], out->mean_bytes_q8 = acc[7], out->mean_bytes_rans = acc[8];
+        out->mean_bytes_zstd = acc[9], out->mean_input_numel = acc[10], out->ratio_f32 = acc[11];
+        out->ratio_q8 = acc[12];
     }
-    if (o->results_path && af_write_text(o->results_path, json) != 0) {
+    int scored = 0;
+    if (!shard || dp_is_main()) {
+        /* a failure here still reaches the others through the stats below */
+        char *json = cJSON_PrintUnformatted(arr);
+        if (!json) scored = hnd_error_set("out of memory");
+        else if (o->results_path && af_write_text(o->results_path, json) != 0) scored = -1;
+        else scored = score_results(e, json, masks, out);
+        if (scored == 0 && sr_has_keypoints(h)) scored = score_keypoints(e, arr, out);
         free(json);
-        goto done;
     }
-    int scored = score_results(e, json, masks, out);
-    if (scored == 0 && sr_has_keypoints(h)) scored = score_keypoints(e, arr, out);
-    free(json);
+    if (shard) {
+        /* rank 0's stats (the others contribute zeros) and its verdict */
+        double st[25] = {0};
+        if (dp_is_main()) {
+            memcpy(st, out->bbox, sizeof out->bbox);
+            memcpy(st + 12, out->segm, sizeof out->segm);
+            st[24] = scored != 0;
+        }
+        if (dp_sum(st, 25) != 0) goto done;
+        if (st[24] != 0 && scored == 0) {
+            hnd_error_set("evaluation failed on rank 0");
+            goto done;
+        }
+        memcpy(out->bbox, st, sizeof out->bbox);
+        memcpy(out->segm, st + 12, sizeof out->segm);
+    }
     if (scored != 0) goto done;
     out->has_segm = masks;
     out->has_kp = sr_has_keypoints(h);

@@ -32,6 +32,10 @@ typedef struct {
     int progress;            /* progress bar on a TTY */
     const char *results_path;/* also write the COCO results JSON here (atomic), may be NULL */
     int transform_bits;      /* student: -1 = as configured, 0 = none, 8, 16 */
+    int shard;               /* data-parallel (dist_dp.h, WORLD_SIZE > 1): each rank detects its share
+                                of the images, rank 0 gathers the detections (in single-process order)
+                                and scores them once; every rank returns the same stats; rank 0 alone
+                                writes results_path */
 } ev_opts;
 
 void ev_opts_default(ev_opts *o);

@@ -12,6 +12,7 @@
 #include "data_tensors.h"
 #include "evaluate.h"
 #include "device.h"
+#include "dist_dp.h"
 #include "hnd_error.h"
 #include "hnd_mixed.h"
 #include "mono_clock.h"
@@ -36,6 +37,8 @@ typedef struct {
     hr_rate rate;           /* the entropy bottleneck's rate term and aux optimizer (none: no-ops) */
     char *trainable;        /* names, one per line */
     int n_trainable;
+    ct_tensor **params;     /* the trainable tensors (borrowed from the student) */
+    int grad_avg;           /* data-parallel: average the ranks' gradients (a mean-reduced term), else sum */
     int t_upto, s_upto;     /* deepest stage the terms need */
     int channels_last;      /* CPU: backbone weights and batches in NHWC (oneDNN without reorders) */
     ld_loader *ld;
@@ -53,6 +56,7 @@ static void run_free(ht_run *r) {
     sr_destroy(r->student);
     hr_close(&r->rate);
     free(r->trainable);
+    free(r->params);
     ld_destroy(r->ld);
     coco_destroy(r->ds);
     ev_destroy(r->ev);
@@ -95,12 +99,13 @@ static int build(ht_run *r) {
     r->n_trainable = k;
     const tc_train *t = &c->train;
     r->opt = trun_optimizer(t, params, k);
-    free(params);
+    r->params = params;
     if (!r->opt) return -1;
     r->t_upto = r->s_upto = 1;
     for (int i = 0; i < t->n_terms; i++) {
         if (t->terms[i].teacher_stage > r->t_upto) r->t_upto = t->terms[i].teacher_stage;
         if (t->terms[i].student_stage > r->s_upto) r->s_upto = t->terms[i].student_stage;
+        if (t->terms[i].reduction != CT_REDUCE_SUM) r->grad_avg = 1;
     }
     return 0;
 }
@@ -148,6 +153,7 @@ static int step_mixed(ht_run *r, const ld_batch *b, double lr, double *loss_out)
         hnd_error_set("training step: %s", ct_last_error());
         goto done;
     }
+    if (dp_sync_grads(r->params, r->n_trainable, r->grad_avg, &v) != 0) goto done;
     if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
         hnd_error_set("training step: %s", ct_last_error());
         goto done;
@@ -172,6 +178,16 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     ct_tensor *imgs[512];
     dt_target tg[512];
     if (n > 512) return hnd_error_set("batch of %d images: at most 512", n);
+    if (n == 0) {
+        /* data-parallel, this rank's share was all unreadable images: it
+         * still joins the step's all-reduce, with zero gradients */
+        double v = 0;
+        if (ct_optim_zero_grad(r->opt, 0) != 0 || dp_sync_grads(r->params, r->n_trainable, r->grad_avg, &v) != 0 ||
+            ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0)
+            return hnd_error_set("training step: %s", hnd_error()[0] ? hnd_error() : ct_last_error());
+        *loss_out = v;
+        return 0;
+    }
     if (c->train.org_loss_factor > 0) return step_mixed(r, b, lr, loss_out);
     ct_scope_begin();
     if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
@@ -218,8 +234,13 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     rt_image_list_clear(&l);
     if (!(loss = hr_add_rate(&r->rate, r->student, loss, n))) goto done;
     double v = NAN;
-    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0 ||
-        ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
+    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0) {
+        hnd_error_set("training step: %s", ct_last_error());
+        goto done;
+    }
+    /* data-parallel: the ranks' gradients (and losses) reduced, dist_dp.h */
+    if (dp_sync_grads(r->params, r->n_trainable, r->grad_avg, &v) != 0) goto done;
+    if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
         hnd_error_set("training step: %s", ct_last_error());
         goto done;
     }
@@ -236,6 +257,7 @@ done:
 }
 
 static int save(ht_run *r, const char *path, const ck_state *st) {
+    if (!dp_is_main()) return 0;   /* rank 0 alone writes */
     return ck_save(path, sr_params(r->student), r->opt, st, r->cfg->json, r->trainable, "hnd-student");
 }
 
@@ -283,6 +305,7 @@ static int cb_validate(void *ctx, int64_t epoch, double mean, const double *part
     eo.batch_size = cfg->test_batch_size;
     eo.workers = cfg->dataset.num_workers;
     eo.progress = r->opts->progress && !r->opts->quiet;
+    eo.shard = 1;   /* data-parallel: each rank validates its share */
     /* as the reference: the float bottleneck unless train.transform_bottleneck */
     eo.transform_bits = cfg->train.transform_bottleneck ? -1 : 0;
     ev_result er;
@@ -323,7 +346,10 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     ht_run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
-    r.log.quiet = opts->quiet;
+    /* data-parallel (WORLD_SIZE > 1): rank 0 alone logs and writes */
+    if (dp_init() != 0) return -1;
+    ct_dist_set_sync_batch_norm(opts->sync_bn ? dp_group() : NULL);
+    r.log.quiet = opts->quiet || !dp_is_main();
     int rc = -1;
     snprintf(r.last_path, sizeof r.last_path, "%s/last.h5", cfg->output_dir);
     snprintf(res->last_path, sizeof res->last_path, "%s", r.last_path);
@@ -335,18 +361,24 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
                          changed, sizeof changed) != 0)
         goto out;
     double t_build = mono_now_s();
-    if (build(&r) != 0 || open_data(&r) != 0) goto out;
-    const int64_t iters = ld_num_batches(r.ld);
+    int ok = build(&r) == 0 && open_data(&r) == 0;
+    const int64_t iters = ok ? ld_num_batches(r.ld) : 0;
     ck_state st;
-    if (trun_start_state(cfg, resuming, r.last_path, r.trainable, "frozen_modules or the student", iters, r.student,
-                         r.opt, &st) != 0)
-        goto out;
-    if (cfg->dataset.val.present && opts->validate) {
-        if (!(r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.student)))) goto out;
+    ok = ok && trun_start_state(cfg, resuming, r.last_path, r.trainable, "frozen_modules or the student", iters,
+                                r.student, r.opt, &st) == 0;
+    if (ok && cfg->dataset.val.present && opts->validate) ok = (r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.student))) != NULL;
+    /* every rank checked its inputs before rank 0 touches output_dir; then
+     * every rank starts from rank 0's weights */
+    if (dp_all_ok(ok) != 1 || dp_broadcast_params(sr_params(r.student)) != 0) goto out;
+    if (dp_is_main()) {
+        if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
+        /* logs are appended to, never truncated (--overwrite removed them) */
+        if (trun_log_open(&r.log, cfg->output_dir, 1, cfg->json) != 0) goto out;
     }
-    if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
-    /* logs are appended to, never truncated (--overwrite removed them) */
-    if (trun_log_open(&r.log, cfg->output_dir, 1, cfg->json) != 0) goto out;
+    if (dp_world() > 1)
+        trun_logf(&r.log, "data-parallel: %d processes (%s), batch %d per process = %d per step, gradients %s over ranks",
+                  dp_world(), ct_dist_backend(dp_group()), cfg->train.batch_size, cfg->train.batch_size * dp_world(),
+                  r.grad_avg ? "averaged" : "summed (sum-reduced loss)");
     trun_logf(&r.log, "hnd train: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
     trun_logf(&r.log, "teacher %s (%s), student %s C=%d (%d trainable tensors, %lld parameters in the bottleneck), "
                       "%lld images, %lld iterations/epoch, built in %.1f s",
@@ -373,8 +405,14 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     L.set_training = cb_set_training;
     L.validate = r.ev ? cb_validate : NULL;
     L.save = cb_save;
+    L.step_empty = dp_world() > 1;
     if (trun_run_epochs(&L, &st) != 0) goto out;
     hr_log(&r.rate, &r.log, st.epoch - 1);   /* the rate since the last validation */
+    if (dp_world() > 1) {
+        uint64_t h;
+        if (dp_check_identical(r.params, r.n_trainable, &h) != 0) goto out;
+        trun_logf(&r.log, "parameters identical on all %d ranks (hash %016llx)", dp_world(), (unsigned long long)h);
+    }
     int stopped = L.stopped;
     int64_t ran = L.ran;
     double first_mean = L.first_mean, last_mean = L.last_mean;

@@ -55,6 +55,7 @@ typedef struct {
     int validate;                  /* 1 (default): validate after each epoch when val is configured */
     int overwrite;                 /* a fresh run may replace a run output_dir holds */
     int allow_config_change;       /* resume under a config whose training-relevant keys changed */
+    int sync_bn;                   /* data-parallel: SyncBatchNorm over the ranks (ct_dist.h) */
     int64_t stop_after;            /* test hook: behave as if stopped after this many iterations of
                                       this process (0: never) */
 } ht_opts;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "dist_dp.h"
 #include "coco_ann.h"
 #include "data_tensors.h"
 #include "evaluate.h"
@@ -104,6 +105,7 @@ typedef struct {
     char *trainable;
     int n_trainable;
     int64_t n_params;
+    ct_tensor **params;     /* the trainable tensors (borrowed), for the data-parallel all-reduce */
     ld_loader *ld;
     coco_dataset *ds;
     ev_ctx *ev;
@@ -117,6 +119,7 @@ static void run_free(tt_run *r) {
     ct_optim_destroy(r->opt);
     sr_destroy(r->model);
     free(r->trainable);
+    free(r->params);
     ld_destroy(r->ld);
     coco_destroy(r->ds);
     ev_destroy(r->ev);
@@ -159,7 +162,7 @@ static int build(tt_run *r, const tt_opts *o) {
     if (trun_trainable(p, &params, &k, &r->trainable, &r->n_params) != 0) return -1;
     r->n_trainable = k;
     r->opt = trun_optimizer(&c->train, params, k);
-    free(params);
+    r->params = params;
     if (!r->opt) return -1;
     return 0;
 }
@@ -178,6 +181,15 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
     rl_losses L;
     memset(&L, 0, sizeof L);
     int have_tg = 0;
+    if (n == 0) {   /* data-parallel: this rank's share was unreadable; it still joins the all-reduce */
+        double v = 0;
+        if (ct_optim_zero_grad(r->opt, 0) != 0 || dp_sync_grads(r->params, r->n_trainable, 1, &v) != 0 ||
+            ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0)
+            return hnd_error_set("training step: %s", hnd_error()[0] ? hnd_error() : ct_last_error());
+        *total = v;
+        for (int i = 0; i < RL_NUM_LOSSES; i++) loss[i] = NAN;
+        return 0;
+    }
     ct_scope_begin();
     if (dt_batch_tensors(b, imgs, tg) != 0) goto done;
     have_tg = 1;
@@ -212,8 +224,14 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
         loss[i] = NAN;
         if (L.loss[i]) ct_item_f64(L.loss[i], &loss[i]);
     }
-    if (ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(sum) != 0 || ct_optim_set_lr(r->opt, lr) != 0 ||
-        ct_optim_step(r->opt) != 0) {
+    if (ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(sum) != 0) {
+        hnd_error_set("training step: %s", ct_last_error());
+        goto done;
+    }
+    /* data-parallel: the R-CNN losses are batch means, so the ranks'
+     * gradients (and total losses) are averaged (dist_dp.h) */
+    if (dp_sync_grads(r->params, r->n_trainable, 1, &v) != 0) goto done;
+    if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
         hnd_error_set("training step: %s", ct_last_error());
         goto done;
     }
@@ -236,6 +254,7 @@ static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, 
     eo.batch_size = cfg->test_batch_size;
     eo.workers = cfg->dataset.num_workers;
     eo.progress = opts->progress && !opts->quiet;
+    eo.shard = 1;   /* data-parallel: each rank validates its share */
     ev_result er;
     if (ev_run(r->ev, r->model, &eo, &er) != 0) return -1;
     *map = er.bbox[0];
@@ -273,6 +292,7 @@ static void cb_set_training(void *ctx, int on) { rcnn_set_training(sr_rcnn(((tt_
 
 static int cb_save(void *ctx, const char *path, const ck_state *st, int resumable) {
     tt_run *r = ctx;
+    if (!dp_is_main()) return 0;   /* rank 0 alone writes */
     /* the teacher file is a detector state dict; last.h5 also resumes */
     return ck_save(path, sr_params(r->model), resumable ? r->opt : NULL, st, r->cfg->json,
                    resumable ? r->trainable : NULL, "hnd-teacher");
@@ -302,7 +322,9 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     tt_run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
-    r.log.quiet = opts->quiet;
+    if (dp_init() != 0) return -1;
+    ct_dist_set_sync_batch_norm(opts->sync_bn ? dp_group() : NULL);
+    r.log.quiet = opts->quiet || !dp_is_main();   /* data-parallel: rank 0 alone logs and writes */
     int rc = -1;
     snprintf(r.last_path, sizeof r.last_path, "%s/last.h5", cfg->output_dir);
     tt_best_path(cfg, r.best_path, sizeof r.best_path);
@@ -314,15 +336,16 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     if (trun_check_start(cfg, "train-teacher", r.last_path, opts->resume, opts->overwrite, opts->allow_config_change,
                          &resuming, changed, sizeof changed) != 0)
         goto out;
-    if (build(&r, opts) != 0 || open_data(&r) != 0) goto out;
-    const int64_t iters = ld_num_batches(r.ld);
+    int ok = build(&r, opts) == 0 && open_data(&r) == 0;
+    const int64_t iters = ok ? ld_num_batches(r.ld) : 0;
     ck_state st;
-    if (trun_start_state(cfg, resuming, r.last_path, r.trainable, "model or trainable_backbone_layers", iters, r.model,
-                         r.opt, &st) != 0)
-        goto out;
-    if (cfg->dataset.val.present && opts->validate) {
-        if (!(r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.model)))) goto out;
-    }
+    ok = ok && trun_start_state(cfg, resuming, r.last_path, r.trainable, "model or trainable_backbone_layers", iters,
+                                r.model, r.opt, &st) == 0;
+    if (ok && cfg->dataset.val.present && opts->validate) ok = (r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.model))) != NULL;
+    /* data-parallel: every rank checked its inputs before rank 0 touches
+     * output_dir; every rank starts from rank 0's weights */
+    if (dp_all_ok(ok) != 1 || dp_broadcast_params(sr_params(r.model)) != 0) goto out;
+    if (!dp_is_main()) goto logs_done;
     if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
     {   /* model.ckpt may live outside output_dir */
         char dir[1100];
@@ -335,6 +358,10 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     }
     /* logs are appended to, never truncated (--overwrite removed them) */
     if (trun_log_open(&r.log, cfg->output_dir, 1, cfg->json) != 0) goto out;
+logs_done:
+    if (dp_world() > 1)
+        trun_logf(&r.log, "data-parallel: %d processes (%s), batch %d per process = %d per step, gradients averaged",
+                  dp_world(), ct_dist_backend(dp_group()), cfg->train.batch_size, cfg->train.batch_size * dp_world());
     trun_logf(&r.log, "hnd train-teacher: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
     const rcnn_config *rcc = sr_config(r.model);
     trun_logf(&r.log, "%s, %d classes, input %g/%g, FPN %d channels, trainable backbone layers %d, %s BN; "
@@ -365,7 +392,13 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     L.set_training = cb_set_training;
     L.validate = r.ev ? cb_validate : NULL;
     L.save = cb_save;
+    L.step_empty = dp_world() > 1;
     if (trun_run_epochs(&L, &st) != 0) goto out;
+    if (dp_world() > 1) {
+        uint64_t h;
+        if (dp_check_identical(r.params, r.n_trainable, &h) != 0) goto out;
+        trun_logf(&r.log, "parameters identical on all %d ranks (hash %016llx)", dp_world(), (unsigned long long)h);
+    }
     int stopped = L.stopped;
     int64_t ran = L.ran;
     double first_mean = L.first_mean, last_mean = L.last_mean;

@@ -3,6 +3,7 @@
 
 #include "atomic_file.h"
 #include "config_diff.h"
+#include "dist_dp.h"
 
 #include <errno.h>
 #include <math.h>
@@ -229,6 +230,8 @@ int trun_open_train_data(const tc_config *c, int with_masks, coco_dataset **ds, 
     o.with_masks = with_masks;
     o.skip_bad = 1;
     o.jpeg_quality = s->jpeg_quality;
+    o.rank = dp_rank();   /* data-parallel: this rank's share of each step's batch */
+    o.world = dp_world();
     if (!(*ld = ld_open(&o))) return -1;
     if (ld_num_batches(*ld) < 1)
         return hnd_error_set("%s: %s: no batch of %d images (%lld usable images)", c->source, s->annotations,
@@ -326,7 +329,7 @@ int trun_run_epochs(trun_loop *L, ck_state *st) {
             double loss = 0, parts[TRUN_MAX_PARTS];
             for (int i = 0; i < TRUN_MAX_PARTS; i++) parts[i] = NAN;
             int bn = b->n;
-            int ok = bn == 0 || L->step(L->ctx, b, st->global_step, lr, &loss, parts) == 0;
+            int ok = (bn == 0 && !L->step_empty) || L->step(L->ctx, b, st->global_step, lr, &loss, parts) == 0;
             ld_batch_destroy(b);
             if (!ok) {
                 prg_end(L->log->bar);
@@ -352,7 +355,10 @@ int trun_run_epochs(trun_loop *L, ck_state *st) {
             }
             prg_update(L->log->bar, (uint64_t)it);
             if (it % cfg->train.log_freq == 0 || it == iters) window_log(L, &w, st, epoch, it, iters, lr, t_epoch, it_start);
-            if (((L->stop && *L->stop) || (L->stop_after > 0 && L->ran >= L->stop_after)) && it < iters) {
+            int stop_now = (L->stop && *L->stop) || (L->stop_after > 0 && L->ran >= L->stop_after);
+            /* data-parallel: the ranks stop at the same iteration */
+            if (dp_world() > 1 && (stop_now = dp_max_int(stop_now)) < 0) return -1;
+            if (stop_now && it < iters) {
                 L->stopped = 1;
                 break;
             }

@@ -114,6 +114,8 @@ typedef struct {
     int progress;                    /* progress bar on a TTY */
     const char *bar_label;           /* e.g. "epoch", "teacher epoch" */
     const char *last_path, *best_path;
+    int step_empty;                  /* call step for empty batches too (data-parallel: every
+                                        rank joins each step's all-reduce) */
     int n_parts;                     /* per-loss values a step reports (<= TRUN_MAX_PARTS) */
     const char *(*part_name)(int i); /* their names, e.g. "loss_classifier" (logged without "loss_") */
     void *ctx;
