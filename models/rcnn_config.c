@@ -8,7 +8,8 @@
 
 static const char *const k_known =
     "faster_rcnn_resnet{18,34,50,101}_fpn, mask_rcnn_resnet{18,34,50,101}_fpn, "
-    "keypoint_rcnn_resnet{18,34,50,101}_fpn";
+    "keypoint_rcnn_resnet{18,34,50,101}_fpn; for each of faster/mask/keypoint also "
+    "_resnet152_fpn, _wide_resnet50_2_fpn, _wide_resnet101_2_fpn";
 
 int rcnn_config_default(rcnn_config *cfg, const char *arch) {
     if (!cfg || !arch) return hnd_error_set("rcnn config: NULL argument");

@@ -101,8 +101,9 @@ typedef struct {
 
 /* torchvision's defaults for `arch` ("faster_rcnn_resnet{18,34,50,101}_fpn",
  * "mask_rcnn_resnet{18,34,50,101}_fpn", "keypoint_rcnn_resnet{18,34,50,101}_fpn":
- * keypointrcnn_resnet50_fpn's 2 classes, 17 keypoints, test size 800). -1 and hnd_error() on an unknown
- * name (the message lists the known ones). */
+ * keypointrcnn_resnet50_fpn's 2 classes, 17 keypoints, test size 800; each also with
+ * resnet152 and wide_resnet{50,101}_2, e.g. "mask_rcnn_wide_resnet50_2_fpn"). -1 and hnd_error()
+ * on an unknown name (the message lists the known ones). */
 int rcnn_config_default(rcnn_config *cfg, const char *arch);
 
 #ifdef __cplusplus

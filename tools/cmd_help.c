@@ -70,8 +70,9 @@ static const co_opt k_detect[] = {
                                     "FPN, anchors, sizes, classes; its ckpt is the default\n"
                                     "--weights (e.g. configs/demo/teacher_mask_rcnn_r18_synth.json;\n"
                                     "relative paths in it are relative to the current directory)"),
-    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101}_fpn,\nmask_rcnn_resnet{18,34,50,101}_fpn or\n"
-                                "keypoint_rcnn_resnet{18,34,50,101}_fpn"),
+    STR("--arch", "ARCH", NULL, "faster_rcnn_resnet{18,34,50,101,152}_fpn,\nmask_rcnn_resnet{18,34,50,101,152}_fpn or\n"
+                                "keypoint_rcnn_resnet{18,34,50,101,152}_fpn;\nwide_resnet50_2 or wide_resnet101_2 in place of\n"
+                                "resnetN, e.g. faster_rcnn_wide_resnet50_2_fpn"),
     STR("--out", "RESULTS.json", NULL, "COCO results file (required)"),
     INT("--num-classes", "N", 2, 100000, "91", "classes with background (COCO; keypoint_rcnn: 2)"),
     STR("--ann", "INSTANCES.json", NULL, "take image_id from the annotation file's file_name (default:\n"
