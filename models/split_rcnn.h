@@ -11,7 +11,7 @@
  *
  * A teacher (no bottleneck) splits after layer1: its head sends layer1's
  * float output. The link (sr_link) carries the bottleneck in host memory as
- * uint8 with a scale and zero point per image (8 bits; the reference's
+ * uint8 with a scale and zero point per image (2..8 bits, a byte a value; the reference's
  * quantize_tensor on each image, as a split server receives them), float16
  * (16) or float32 (32), plus the image sizes the tail needs for anchors and
  * postprocessing. sr_detect runs the whole model on one machine with the
@@ -44,7 +44,7 @@ extern "C" {
 typedef struct {
     int64_t channels;   /* C >= 1: a student; 0: a teacher */
     int kind;           /* stu_kind; -1: the one that fits the ResNet depth */
-    int bits;           /* transformer at inference: 0 (none), 8, 16 (32 = none) */
+    int bits;           /* transformer at inference: 0 (none), 2..8, 16 (32 = none) */
     int entropy;        /* 1: a learned entropy bottleneck (entropy_bottleneck.h) after the encoder */
 } sr_bottleneck_spec;
 
@@ -72,8 +72,8 @@ int sr_is_student(const sr_model *m);
 int64_t sr_channels(const sr_model *m);       /* C, 0 for a teacher */
 int sr_has_masks(const sr_model *m);
 int sr_has_keypoints(const sr_model *m);
-int sr_bits(const sr_model *m);               /* the transformer: 0, 8, 16 */
-int sr_set_bits(sr_model *m, int bits);       /* 0/32, 8, 16; a teacher ignores it */
+int sr_bits(const sr_model *m);               /* the transformer: 0, 2..8, 16 */
+int sr_set_bits(sr_model *m, int bits);       /* 0/32, 2..8, 16; a teacher ignores it */
 /* The student's entropy bottleneck (spec.entropy), NULL without one. */
 ebm_model *sr_entropy(sr_model *m);
 /* "faster_rcnn_resnet50_fpn" or "faster_rcnn_resnet50_fpn+bottleneck(C=3)". */
@@ -163,12 +163,12 @@ int sr_detect(sr_model *m, const ct_tensor *const *images, int n, rcnn_detection
 
 /* What crosses the link. */
 typedef struct {
-    ct_tensor *z;              /* [n,C,h,w] in host memory: uint8 (bits 8), float16 (16), float32 (32);
+    ct_tensor *z;              /* [n,C,h,w] in host memory: uint8 (bits 2..8), float16 (16), float32 (32);
                                   a teacher: layer1's output [n,D,h,w], float32 */
-    int bits;                  /* 8, 16 or 32 */
+    int bits;                  /* 2..8, 16 or 32 */
     int n;
-    float *scale;              /* bits 8: one per image (malloc'd) */
-    int *zero_point;           /* bits 8: one per image, 0..255 */
+    float *scale;              /* bits 2..8: one per image (malloc'd) */
+    int *zero_point;           /* bits 2..8: one per image, 0..2^bits-1 */
     int64_t padded_hw[2];      /* the transform's padded batch size (anchors) */
     int64_t (*sizes)[2];       /* n x (h, w) after resizing */
     int64_t (*orig_sizes)[2];  /* n x (h, w) of the input images */
@@ -180,7 +180,7 @@ void sr_link_clear(sr_link *l);   /* frees everything; zeroes; NULL-safe */
 enum { SR_T_TRANSFORM, SR_T_STEM, SR_T_ENCODER, SR_T_QUANTIZE, SR_T_DEQUANTIZE, SR_T_DECODER, SR_T_REST,
        SR_T_COUNT };
 
-/* Head: bits 0 = the model's transformer (32 when it has none), else 8, 16
+/* Head: bits 0 = the model's transformer (32 when it has none), else 2..8, 16
  * or 32; a teacher always sends float32. The quantizer part includes the
  * copy to host memory. times_ms may be NULL (else SR_T_TRANSFORM..QUANTIZE
  * are set). Without autograd. 0 / -1 (*out zeroed). */
