@@ -174,6 +174,7 @@ int sr_head(sr_model *m, const ct_tensor *const *images, int n, int bits, sr_lin
     if (out) memset(out, 0, sizeof *out);
     if (!m || !images || n <= 0 || !out) return hnd_error_set("split model head: bad arguments");
     if (bits == 0) bits = m->stu && stu_get_transform(m->stu) ? stu_get_transform(m->stu) : 32;
+    if (m && m->eb) bits = 32;   /* an entropy bottleneck's rounded values travel exactly */
     if (!bq_bits_valid(bits) || bits == 0)
         return hnd_error_set("split model head: bits must be 2..8, 16 or 32, got %d", bits);
     out->bits = m->stu ? bits : 32;   /* a teacher sends layer1 as it is */

@@ -14,3 +14,8 @@ target_link_libraries(eb_fuzz_regress PRIVATE hnd_codec)
 hnd_add_script_test(eb_fuzz_regress $<TARGET_FILE:eb_fuzz_regress> ${CMAKE_SOURCE_DIR}/tests/fuzz/regress_eb)
 # Bjontegaard delta rate: hand-derived cases and numpy (tests/py/ref_bd_rate.py)
 hnd_add_test(test_bd_rate SOURCES test_bd_rate.c LIBS hnd_infer_eval PkgConfig::CJSON m)
+if(HND_WITH_TORCH)
+  # training, eval-model's real bytes and sweep --beta on a tiny synthetic set
+  hnd_add_script_test(test_eb_train ${CMAKE_CURRENT_SOURCE_DIR}/test_eb_train.sh)
+  set_tests_properties(test_eb_train PROPERTIES TIMEOUT 600 LABELS torch)
+endif()

@@ -1,0 +1,97 @@
+#!/bin/sh
+# test_eb_train.sh: a student with a learned entropy bottleneck end to end on
+# a tiny synthetic set (64x64 images, a random ResNet-18 teacher): the
+# config's entropy_bottleneck keys are strict, hnd train logs the rate and
+# moves the quantiles (their own optimizer) while the loss falls, the
+# checkpoint holds CompressAI's keys, eval-model reports real coded bytes
+# (decoded and compared inside) between the stream header and 2 bytes a
+# value, and hnd sweep --beta writes rate.csv / rate.json with the row.
+set -eu
+BIN=${HND_BIN_DIR:?}
+SRC=${HND_SRC_DIR:?}
+PY=${HND_PYTHON:-/usr/bin/python3}
+T=${HND_TEST_TMP:-.}/eb_train
+rm -rf "$T"
+mkdir -p "$T"
+cd "$T"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$BIN/hnd" synth --out synth --train 8 --val 2 --size 64x64 --seed 3 --quiet
+"$PY" "$SRC/tests/py/make_teacher.py" teacher.h5 --depth 18 --num-classes 22 >/dev/null
+CFG="$SRC/configs/demo/hnd_faster_rcnn_r18_synth.json"   # + entropy_bottleneck via --set
+SIZES="--set teacher_model.params.min_size=64 --set teacher_model.params.max_size=64
+ --set student_model.params.min_size=64 --set student_model.params.max_size=64"
+ARGS="--set dataset.root=synth --set teacher_model.ckpt=teacher.h5 --set train.num_epochs=2 --set train.log_freq=1
+ --set threads=2 --set dataset.num_workers=2 --set student_model.backbone.params.layer1.bottleneck_channel=3 $SIZES"
+
+# strict keys: a typo, a missing beta, a negative one, the teacher
+# shellcheck disable=SC2086
+if "$BIN/hnd" train "$CFG" --quiet $ARGS --set output_dir=X --set student_model.entropy_bottleneck.bta=1 2>err.txt; then
+    fail "typo accepted"; fi
+grep -q "student_model.entropy_bottleneck.bta: unknown key" err.txt || fail "typo message: $(cat err.txt)"
+# shellcheck disable=SC2086
+if "$BIN/hnd" train "$CFG" --quiet $ARGS --set output_dir=X --set student_model.entropy_bottleneck.beta=-1 2>err.txt; then
+    fail "beta -1 accepted"; fi
+grep -q "entropy_bottleneck.beta: needed, a number >= 0" err.txt || fail "beta message: $(cat err.txt)"
+# shellcheck disable=SC2086
+if "$BIN/hnd" train "$CFG" --quiet $ARGS --set output_dir=X --set teacher_model.entropy_bottleneck.beta=1 2>err.txt; then
+    fail "teacher entropy bottleneck accepted"; fi
+grep -q "teacher_model.entropy_bottleneck: only a student" err.txt || fail "teacher message: $(cat err.txt)"
+
+# train 2 epochs of 1 iteration
+# shellcheck disable=SC2086
+"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=A --set student_model.entropy_bottleneck.beta=1
+"$PY" - <<'PYEOF'
+import json, h5py, numpy as np, math
+rows = [json.loads(l) for l in open("A/metrics.jsonl")]
+ep = [r["train_loss"] for r in rows if r["type"] == "epoch"]
+assert len(ep) == 2 and ep[1] < ep[0], ep
+rate = [r for r in rows if r["type"] == "rate"]
+assert len(rate) == 1 and 0 < rate[0]["train_bits_per_image"] < 3 * 20 * 20 * 32, rate
+f = h5py.File("A/best.h5", "r")["weights"]
+pre = "backbone.body.layer1.entropy_bottleneck."
+keys = sorted(k[len(pre):] for k in f.keys() if k.startswith(pre))
+want = sorted(["_matrix%d" % i for i in range(4)] + ["_bias%d" % i for i in range(4)] +
+              ["_factor%d" % i for i in range(3)] + ["quantiles"])
+assert keys == want, keys
+q = np.array(f[pre + "quantiles"])
+assert q.shape == (3, 1, 3), q.shape
+# CompressAI's start is [-10, 0, 10]; 2 Adam steps at lr 1e-3 move each by ~2e-3
+moved = np.abs(q - np.array([-10.0, 0.0, 10.0]).reshape(1, 1, 3))
+assert (moved > 1e-3).all() and (moved < 0.05).all(), q
+m = np.array(f[pre + "_matrix0"])
+assert m.shape == (3, 3, 1) and abs(m.mean() - math.log(math.expm1(1 / 10 ** 0.25 / 3))) > 1e-6, m
+print("epoch losses", ep, "rate", rate[0]["train_bits_per_image"], "quantiles moved", moved.min(), moved.max())
+PYEOF
+
+# eval-model: real bytes of 3 x 20 x 20 symbols per image
+# shellcheck disable=SC2086
+"$BIN/hnd" eval-model A/best.h5 --config "$CFG" --quiet --set dataset.root=synth $SIZES \
+    --set student_model.backbone.params.layer1.bottleneck_channel=3 --set student_model.entropy_bottleneck.beta=1 \
+    --json A/eval.json > A/eval.txt ||
+    fail "eval-model: $(cat A/eval.txt)"
+grep -q "^entropy bottleneck: [0-9.]* bytes per image" A/eval.txt || fail "eval-model: $(cat A/eval.txt)"
+"$PY" -c "import json; e = json.load(open('A/eval.json')); assert 9 < e['bytes_eb'] < 2 * 1200, e['bytes_eb']" ||
+    fail "bytes_eb: $(cat A/eval.json)"
+
+[ "${HND_TEST_SCOPE:-}" = short ] && { echo "ok (short scope: no sweep)"; exit 0; }
+# hnd sweep --beta reuses the finished run as b3ch_beta1 next to an 8-bit C=3 student
+mkdir -p SW && cp -r A SW/b3ch_beta1
+# shellcheck disable=SC2086
+"$BIN/hnd" sweep "$CFG" --channels 3 --beta 1 --eb-channels 3 --no-teacher --out SW $ARGS > SW/out.txt 2>SW/err.txt || fail "sweep: $(cat SW/err.txt)"
+grep -q "C=3 beta 1: training" SW/err.txt && fail "sweep retrained the finished entropy-bottleneck run"
+"$PY" - <<'PYEOF'
+import json
+r = json.load(open("SW/rate.json"))
+kinds = [x["curve"] for x in r["rows"]]
+assert kinds == ["student_8bit", "student_8bit_rans", "student_eb"], kinds
+eb = r["rows"][2]
+e = json.load(open("A/eval.json"))
+assert eb["beta"] == 1 and abs(eb["bytes_per_image"] - e["bytes_eb"]) < 0.06, (eb, e["bytes_eb"])
+assert abs(eb["bits_per_pixel"] - 8 * eb["bytes_per_image"] / (64 * 64)) < 1e-4, eb
+assert r["rows"][0]["bytes_per_image"] == 1205.0, r["rows"][0]
+assert r["bd_rate_vs_8bit"]["student_eb"] is None   # one point per curve: no BD-rate
+print("rate.json ok:", eb)
+PYEOF
+grep -Eq "^student_eb +3 +1 +[0-9]+ +[0-9.]+ +[0-9.]+$" SW/out.txt || fail "rate table: $(cat SW/out.txt)"
+echo ok
