@@ -26,7 +26,7 @@ expect 2 "--quality: expected an integer in 1..100, got '0'" "$hnd" synth --out 
 expect 2 "--seed: expected an unsigned integer, got '-1'" "$hnd" synth --out s --train 1 --val 1 --seed -1
 expect 2 "--out needs a value" "$hnd" synth --train 1 --val 1 --out
 expect 2 "unknown option '--bogus'" "$hnd" synth --bogus
-expect 2 "--iou: expected one of bbox\|segm, got 'keypoints'" "$hnd" eval --gt a --dt b --iou keypoints
+expect 2 "--iou: expected one of bbox\|segm\|keypoints, got 'mask'" "$hnd" eval --gt a --dt b --iou mask
 expect 2 "--quiet takes no value" "$hnd" eval --gt a --dt b --iou bbox --quiet=1
 [ -e s ] && { echo "FAIL: a usage error wrote s"; fail=1; }
 "$hnd" synth --out syn --train 6 --val 2 --size 64x64 --quiet || { echo "FAIL: synth"; fail=1; }

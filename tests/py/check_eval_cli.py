@@ -117,7 +117,7 @@ rc, out, err = run("eval", "--gt", os.path.join(d, "gt.json"), "--dt", bad, "--i
 check(rc == 0 and out.splitlines() == pycoco_lines([-1] * 12), "empty results: %d %r" % (rc, out))
 rc, out, err = run("eval", "--gt", "/nonexistent.json", "--dt", bad, "--iou", "bbox")
 check(rc == 1 and "/nonexistent.json" in err, "missing gt: %d %r" % (rc, err))
-for args in (["eval"], ["eval", "--gt", "a", "--dt", "b"], ["eval", "--gt", "a", "--dt", "b", "--iou", "keypoints"],
+for args in (["eval"], ["eval", "--gt", "a", "--dt", "b"], ["eval", "--gt", "a", "--dt", "b", "--iou", "mask"],
              ["eval", "--gt", "a", "--dt", "b", "--iou", "bbox", "--frob"], ["eval", "--gt"]):
     rc, out, err = run(*args)
     check(rc == 2 and "usage: hnd eval" in err, "usage %s: exit %d" % (args, rc))
