@@ -5,7 +5,8 @@
 # moves the quantiles (their own optimizer) while the loss falls, the
 # checkpoint holds CompressAI's keys, eval-model reports real coded bytes
 # (decoded and compared inside) between the stream header and 2 bytes a
-# value, and hnd sweep --beta writes rate.csv / rate.json with the row.
+# value, hnd export ships the tables, and hnd sweep --beta writes rate.csv /
+# rate.json with the row.
 set -eu
 BIN=${HND_BIN_DIR:?}
 SRC=${HND_SRC_DIR:?}
@@ -73,6 +74,27 @@ PYEOF
 grep -q "^entropy bottleneck: [0-9.]* bytes per image" A/eval.txt || fail "eval-model: $(cat A/eval.txt)"
 "$PY" -c "import json; e = json.load(open('A/eval.json')); assert 9 < e['bytes_eb'] < 2 * 1200, e['bytes_eb']" ||
     fail "bytes_eb: $(cat A/eval.json)"
+
+# hnd export: the tables travel in the bundle (manifest role eb-tables), the
+# C head's folder carries the coder
+# (no config: the file's keys say it has an entropy bottleneck)
+"$BIN/hnd" export A/best.h5 --out X --format c --bits 32 --quiet 2>X.err || fail "export: $(cat X.err)"
+"$PY" - <<'PYEOF'
+import json, struct, hashlib
+m = json.load(open("X/manifest.json"))
+roles = {f["role"]: f for f in m["files"]}
+t = open("X/eb_tables.bin", "rb").read()
+assert roles["eb-tables"]["sha256"] == hashlib.sha256(t).hexdigest()
+assert t[:4] == b"EBT1" and struct.unpack("<I", t[4:8])[0] == 3, t[:8]
+pos = 8
+for c in range(3):   # offset, length, median, length + 1 frequencies summing to 2^16
+    off, n, med = struct.unpack("<iIf", t[pos:pos + 12])
+    f = struct.unpack("<%dH" % (n + 1), t[pos + 12:pos + 14 + 2 * n])
+    assert off <= 0 < n and min(f) >= 1 and sum(f) == 65536, (c, off, n, f)
+    pos += 14 + 2 * n
+assert pos == len(t)
+assert {"head_c/eb_codec.c", "head_c/eb_codec.h"} <= {f["name"] for f in m["files"]}
+PYEOF
 
 [ "${HND_TEST_SCOPE:-}" = short ] && { echo "ok (short scope: no sweep)"; exit 0; }
 # hnd sweep --beta reuses the finished run as b3ch_beta1 next to an 8-bit C=3 student

@@ -13,7 +13,9 @@
 #include "c_head_writer.h"
 #include "cmd_export.h"
 #include "commands.h"
+#include "atomic_file.h"
 #include "config.h"
+#include "eb_link.h"
 #include "ctorch.h"
 #include "head_graph.h"
 #include "hnd_error.h"
@@ -91,12 +93,13 @@ static int add_file(ex_files *f, const char *name, const char *role) {
 
 static int write_c_head(const char *tmp, const hg_head *h, ex_files *f) {
     char dir[4096], p[4096];
-    static const char *const sources[] = {"hnd_head.h", "hnd_head.c", "hnd_head_run.c", "Makefile"};
+    static const char *const sources[] = {"hnd_head.h", "hnd_head.c", "hnd_head_run.c", "Makefile", "eb_codec.h",
+                                          "eb_codec.c"};
     if (path_join(dir, sizeof dir, tmp, "head_c") != 0 || path_mkdirs(dir) != 0) return -1;
     if (path_join(p, sizeof p, dir, "head.bin") != 0 || chw_write_weights(h, p) != 0 || chw_write_sources(dir) != 0)
         return -1;
     if (add_file(f, "head_c/head.bin", "head-c-weights") != 0) return -1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         char name[64];
         struct stat st;
         snprintf(name, sizeof name, "head_c/%s", sources[i]);
@@ -125,6 +128,23 @@ static int write_bundle(const ex_opts *o, sr_model *m, const hg_head *h, const c
     if (path_join(p, sizeof p, tmp, "tail.h5") != 0 || sr_save_tail(m, p, attrs, 4) != 0 ||
         add_file(f, "tail.h5", "tail") != 0)
         return -1;
+    if (sr_entropy(m)) {
+        /* an entropy-bottleneck student: the 16-bit CDF tables both ends code
+         * with (infer/eb_codec.h; head_c/ carries the coder) */
+        ebc_tables t;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        char err[256];
+        if (ebl_tables(sr_entropy(m), &t) != 0) return -1;
+        int e = ebc_tables_write(&t, &buf, &len, err, sizeof err);
+        ebc_tables_clear(&t);
+        if (e != 0) return hnd_error_set("eb_tables.bin: %s", err);
+        af_file a;
+        FILE *fp = path_join(p, sizeof p, tmp, "eb_tables.bin") == 0 ? af_open(&a, p) : NULL;
+        e = !fp || af_commit(&a, fwrite(buf, 1, len, fp) != len) != 0 || add_file(f, "eb_tables.bin", "eb-tables") != 0;
+        free(buf);
+        if (e) return -1;
+    }
     return mf_write(tmp, h, sr_config(m), f->files, f->n, o->student);
 }
 
