@@ -16,10 +16,10 @@ here, outputs from torchvision.models.detection.roi_heads:
   /loss_none/...: the same with no visible keypoint (the 0 * sum branch)
 
 For each detector case (ref_rcnn.build: fixed seed, calibrated frozen BN,
-decisive scores), OUT_DIR/<case>.pth is the state dict (the R-50 one also
-as OUT_DIR/keypointrcnn_resnet50_fpn_coco-fc266e95.pth with the COCO
-checkpoint's torchvision < 0.13 key names and the legacy zip-less format)
-and OUT_DIR/<case>.h5:
+decisive scores), the state dict: OUT_DIR/<case>.pth (R-18), or for R-50
+OUT_DIR/keypointrcnn_resnet50_fpn_coco-fc266e95.pth, under the COCO
+checkpoint's name, with its torchvision < 0.13 key names and in the legacy
+zip-less format (one 240 MB file, not two); and OUT_DIR/<case>.h5:
   /case attrs: arch, min_size, max_size, n, detections_per_img
   /img<i>, /det<i>/{boxes,scores,labels,keypoints,keypoints_scores}
 """
@@ -37,7 +37,7 @@ from ref_rcnn import build, legacy_key, make_image  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("HND_THREADS", "0")) or os.cpu_count())
 
-DETS = 10   # box_detections_per_img: the 8 x 512 head runs on each detection
+DETS = 4   # box_detections_per_img: the 8 x 512 head (37 GMAC per 10 boxes) runs on each
 # name: (depth, min_size, max_size, image sizes (h, w) of one batch, person
 # logit bias: with two classes the calibrated scores are mostly background
 # (R-18) or saturate near 1 (R-50); the bias spreads the kept ones)
@@ -117,11 +117,12 @@ def run_case(name, out_dir):
     with torch.no_grad():
         model.roi_heads.box_predictor.cls_score.bias[1] += person_bias
     sd = model.state_dict()
-    torch.save(sd, os.path.join(out_dir, name + ".pth"))
     if depth == 50:
         legacy = {legacy_key(k): v for k, v in sd.items()}
         torch.save(legacy, os.path.join(out_dir, "keypointrcnn_resnet50_fpn_coco-fc266e95.pth"),
                    _use_new_zipfile_serialization=False)
+    else:
+        torch.save(sd, os.path.join(out_dir, name + ".pth"))
     g = torch.Generator().manual_seed(seed + 2)
     images = [make_image(h, w, g) for h, w in sizes]
     with torch.no_grad():
