@@ -27,7 +27,7 @@ static double sent_bytes(const sw_row *r, int as_float) {
 
 /* One curve: the rows selected by `want` (0 students, 1 JPEG, 2 students
  * with an entropy bottleneck, 3 students' 8-bit bytes coded with rANS),
- * sorted by x. */
+ * sorted by x; y: bbox mAP, segm (segm 1) or keypoint (segm 2) AP. */
 static int add_curve(pp_plot *p, const sw_row *rows, int n, int want, int as_float, int segm, const char *label,
                      uint32_t rgb, int style) {
     double x[2 * SW_MAX + 1], y[2 * SW_MAX + 1];
@@ -37,10 +37,10 @@ static int add_curve(pp_plot *p, const sw_row *rows, int n, int want, int as_flo
         if (((want == 0 || want == 3) && (r->is_teacher || r->entropy)) || (want == 1 && !r->jpeg_quality) ||
             (want == 2 && !r->entropy))
             continue;
-        if (segm && !r->ev.has_segm) continue;
+        if ((segm == 1 && !r->ev.has_segm) || (segm == 2 && !r->ev.has_kp)) continue;
         const ev_result *e = as_float && r->has_float ? &r->ev_float : &r->ev;
         x[k] = want == 3 ? r->ev.mean_bytes_rans : sent_bytes(r, as_float);
-        y[k] = segm ? e->segm[0] : e->bbox[0];
+        y[k] = segm == 2 ? e->kp[0] : segm ? e->segm[0] : e->bbox[0];
         k++;
     }
     for (int i = 1; i < k; i++)
@@ -53,11 +53,12 @@ static int add_curve(pp_plot *p, const sw_row *rows, int n, int want, int as_flo
 
 static int draw_curve(const char *path, const sw_row *rows, int n, const char *title) {
     const sw_row *teacher = NULL;
-    int bits = 8, segm = 0;
+    int bits = 8, segm = 0, kps = 0;
     for (int i = 0; i < n; i++) {
         if (rows[i].is_teacher && !rows[i].jpeg_quality) teacher = &rows[i];
         if (!rows[i].is_teacher) bits = rows[i].bits;
         segm |= rows[i].ev.has_segm;
+        kps |= rows[i].ev.has_kp;
     }
     pp_plot *p = pp_new(900, 600);
     if (!p) return -1;
@@ -74,6 +75,11 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
     if (rc == 0) rc = add_curve(p, rows, n, 0, 1, 0, lf, 0x1F77B4, PP_LINE | PP_POINTS | PP_DASHED);
     if (rc == 0 && segm) rc = add_curve(p, rows, n, 0, 0, 1, mq, 0xD62728, PP_LINE | PP_POINTS);
     if (rc == 0 && segm) rc = add_curve(p, rows, n, 0, 1, 1, mf, 0xD62728, PP_LINE | PP_POINTS | PP_DASHED);
+    char kq[64];   /* Keypoint R-CNN: the keypoint AP (OKS) as well */
+    snprintf(kq, sizeof kq, "student keypoint AP (%d-bit)", bits);
+    if (rc == 0 && kps) rc = add_curve(p, rows, n, 0, 0, 2, kq, 0xE377C2, PP_LINE | PP_POINTS);
+    if (rc == 0 && kps)
+        rc = add_curve(p, rows, n, 0, 1, 2, "student keypoint AP (float32)", 0xE377C2, PP_LINE | PP_POINTS | PP_DASHED);
     if (rc == 0) rc = add_curve(p, rows, n, 3, 0, 0, "student bbox mAP (8-bit, rANS-coded)", 0x17BECF, PP_LINE | PP_POINTS);
     if (rc == 0)
         rc = add_curve(p, rows, n, 2, 0, 0, "entropy bottleneck bbox mAP (learned, rANS)", 0xBCBD22, PP_LINE | PP_POINTS);
@@ -88,6 +94,9 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
         if (rc == 0) rc = pp_hline(p, "teacher bbox mAP (sends the input)", tyb, 0x2CA02C);
         if (rc == 0 && teacher->ev.has_segm) rc = pp_add(p, "", &tx, &tys, 1, 0xFF7F0E, PP_POINTS);
         if (rc == 0 && teacher->ev.has_segm) rc = pp_hline(p, "teacher mask mAP (sends the input)", tys, 0xFF7F0E);
+        double tyk = teacher->ev.kp[0];
+        if (rc == 0 && teacher->ev.has_kp) rc = pp_add(p, "", &tx, &tyk, 1, 0x7F7F7F, PP_POINTS);
+        if (rc == 0 && teacher->ev.has_kp) rc = pp_hline(p, "teacher keypoint AP (sends the input)", tyk, 0x7F7F7F);
     }
     for (int i = 0; rc == 0 && i < n; i++) {
         char t[32];

@@ -317,13 +317,14 @@ static int cb_validate(void *ctx, int64_t epoch, double mean, const double *part
     r->res->has_segm = er.has_segm;
     char segm[64] = "", js[1024];
     if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
+    else if (er.has_kp) snprintf(segm, sizeof segm, ", keypoint AP %.4f AP50 %.4f", er.kp[0], er.kp[1]);
     trun_logf(&r->log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
               er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
     snprintf(js, sizeof js,
              "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
-             "%.6f, \"segm_ap\": %.6f, \"bottleneck_bytes_q8\": %.1f, \"seconds\": %.2f}",
-             (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0, er.mean_bytes_q8,
-             er.seconds);
+             "%.6f, \"segm_ap\": %.6f, \"keypoint_ap\": %.6f, \"bottleneck_bytes_q8\": %.1f, \"seconds\": %.2f}",
+             (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0,
+             er.has_kp ? er.kp[0] : -1.0, er.mean_bytes_q8, er.seconds);
     trun_metric(&r->log, js);
     hr_log(&r->rate, &r->log, epoch);
     return 0;

@@ -264,13 +264,15 @@ static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, 
     res->has_segm = er.has_segm;
     char segm[64] = "";
     if (er.has_segm) snprintf(segm, sizeof segm, ", segm AP %.4f", er.segm[0]);
+    else if (er.has_kp) snprintf(segm, sizeof segm, ", keypoint AP %.4f AP50 %.4f", er.kp[0], er.kp[1]);
     trun_logf(&r->log, "epoch %lld: validation bbox AP %.4f AP50 %.4f%s (%lld images, %.1f s)", (long long)epoch,
               er.bbox[0], er.bbox[1], segm, (long long)er.images, er.seconds);
     char js[1024];
     int o = snprintf(js, sizeof js,
                      "{\"type\": \"val\", \"epoch\": %lld, \"train_loss\": %.9g, \"bbox_ap\": %.6f, \"bbox_ap50\": "
-                     "%.6f, \"segm_ap\": %.6f, \"seconds\": %.2f",
-                     (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0, er.seconds);
+                     "%.6f, \"segm_ap\": %.6f, \"keypoint_ap\": %.6f, \"seconds\": %.2f",
+                     (long long)epoch, mean, er.bbox[0], er.bbox[1], er.has_segm ? er.segm[0] : -1.0,
+                     er.has_kp ? er.kp[0] : -1.0, er.seconds);
     for (int i = 0; i < RL_NUM_LOSSES && o < (int)sizeof js - 64; i++)
         if (isfinite(means[i])) o += snprintf(js + o, sizeof js - (size_t)o, ", \"%s\": %.6g", rl_loss_name(i), means[i]);
     snprintf(js + o, sizeof js - (size_t)o, "}");
