@@ -8,5 +8,6 @@ hnd_add_test(test_coco_eval_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_coco_eval_
 hnd_add_script_test(test_synth_kp bash ${CMAKE_SOURCE_DIR}/tests/test_synth_kp.sh)
 hnd_add_test(test_det_visualize_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_det_visualize_kp.c LIBS hnd_plot hnd_data)
 if(HND_WITH_TORCH)
+  hnd_add_test(test_data_tensors_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_data_tensors_kp.c LIBS hnd_data_tensors)
   hnd_add_test(test_det_results_kp SOURCES ${CMAKE_SOURCE_DIR}/tests/test_det_results_kp.c LIBS hnd_infer hnd_infer_eval)
 endif()
