@@ -145,7 +145,9 @@ static int has_prefix(const char *s, const char *prefix) { return strncmp(s, pre
 int sr_is_head_key(const sr_model *m, const char *name) {
     if (!name) return 0;
     if (has_prefix(name, "backbone.body.conv1.") || has_prefix(name, "backbone.body.bn1.")) return 1;
-    return m && m->stu && has_prefix(name, SR_ENCODER_PREFIX);
+    /* an entropy bottleneck's density (its medians) rounds and codes on the
+     * device; the tail receives the values (the tables: eb_tables.bin) */
+    return m && m->stu && (has_prefix(name, SR_ENCODER_PREFIX) || has_prefix(name, SR_LAYER1 EBM_KEY));
 }
 
 static int keep_tail(const char *name, void *ctx) { return !sr_is_head_key(ctx, name); }

@@ -94,6 +94,8 @@ for c in range(3):   # offset, length, median, length + 1 frequencies summing to
     pos += 14 + 2 * n
 assert pos == len(t)
 assert {"head_c/eb_codec.c", "head_c/eb_codec.h"} <= {f["name"] for f in m["files"]}
+import h5py   # the density is the head's: the tail (hnd serve) does not carry it
+assert not [k for k in h5py.File("X/tail.h5", "r")["weights"] if "entropy_bottleneck" in k]
 PYEOF
 
 [ "${HND_TEST_SCOPE:-}" = short ] && { echo "ok (short scope: no sweep)"; exit 0; }
