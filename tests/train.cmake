@@ -6,6 +6,6 @@ hnd_add_test(test_train_config SOURCES test_train_config.c LIBS hnd_train_config
 hnd_add_script_test(test_hnd_train ${CMAKE_CURRENT_SOURCE_DIR}/test_hnd_train.sh)
 set_tests_properties(test_hnd_train PROPERTIES TIMEOUT 900 LABELS torch)
 hnd_add_script_test(test_sweep_ref ${CMAKE_CURRENT_SOURCE_DIR}/test_sweep_ref.sh)
-set_tests_properties(test_sweep_ref PROPERTIES TIMEOUT 300 LABELS torch)
+set_tests_properties(test_sweep_ref PROPERTIES TIMEOUT 600 LABELS torch)
 hnd_add_test(test_hnd_mixed SOURCES test_hnd_mixed.c LIBS hnd_train LABELS torch)
 set_tests_properties(test_hnd_mixed PROPERTIES TIMEOUT 300)
