@@ -13,10 +13,12 @@
 #    ends 1.2e-3 apart after 8 steps; 2 x 2 vs 1 x 4 ends just as far), so
 #    1e-5 would measure Adam's amplification of rounding, not data-parallelism;
 #  - sharded eval-model (2 ranks) == one process: results byte-identical, 12 stats;
-#  - with the argument "fail" instead: K: rank 1 killed (SIGKILL) in epoch 1:
+#  - "teacher": hnd train-teacher, 2 ranks with sharded validation;
+#  - "fail": C: Ctrl-C on hnd launch stops both
+#    ranks after the same iteration (exit 130, last.h5); K: rank 1 killed (SIGKILL) in epoch 1:
 #    rank 0 exits non-zero within the timeout naming rank 1, hnd launch names
 #    the rank that failed; then --resume with 1 process x batch 4 finishes.
-# usage: test_dist_train.sh [equal|fail]
+# usage: test_dist_train.sh [equal|teacher|fail]
 set -eu
 MODE=${1:-equal}
 BIN=${HND_BIN_DIR:?}
@@ -29,7 +31,7 @@ cd "$T"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$BIN/hnd" synth --out synth --train 10 --val 5 --size 64x64 --seed 3 --quiet
-"$PY" "$SRC/tests/py/make_teacher.py" teacher.h5 --depth 18 --num-classes 22 >/dev/null
+[ "$MODE" = teacher ] || "$PY" "$SRC/tests/py/make_teacher.py" teacher.h5 --depth 18 --num-classes 22 >/dev/null
 CFG="$SRC/configs/demo/hnd_faster_rcnn_r18_synth.json"
 ARGS="--quiet --no-val --set dataset.root=synth --set teacher_model.ckpt=teacher.h5 --set train.num_epochs=2
  --set train.log_freq=1 --set threads=1 --set dataset.num_workers=1 --set teacher_model.params.min_size=64
@@ -89,7 +91,35 @@ print("sharded eval == single: %d detections, bbox AP %s" % (len(dets), stats(a)
 PYEOF
 [ "$(grep -c 'images' E2.txt)" -ge 1 ] && [ "$(grep -c 'bbox:' E2.txt)" = 1 ] || fail "rank 0 alone reports: $(cat E2.txt)"
 
+elif [ "$MODE" = teacher ]; then
+# a small Mask R-CNN teacher, 2 ranks x batch 2, validated (sharded) after
+# its epoch: the ranks end identical, rank 0 logs the validation once
+# shellcheck disable=SC2086
+"$BIN/hnd" launch --nproc 2 --timeout 60 -- train-teacher "$SRC/configs/demo/teacher_mask_rcnn_r18_synth.json" \
+  --quiet --set dataset.root=synth --set train.num_epochs=1 --set train.batch_size=2 --set train.log_freq=1 \
+  --set threads=1 --set dataset.num_workers=1 --set test.batch_size=2 --set model.params.min_size=64 \
+  --set model.params.max_size=64 --set model.params.fpn_out_channels=32 --set model.params.representation_size=64 \
+  --set model.params.mask_head_channels=16 --set "model.params.anchor_sizes=[8,16,32,64,128]" \
+  --set output_dir=TT --set model.ckpt=TT/teacher.h5 2>TT.err || fail "teacher: $(cat TT.err)"
+grep -q "data-parallel: 2 processes (gloo), batch 2 per process = 4 per step, gradients averaged" TT/train.log ||
+  fail "teacher: $(cat TT/train.log)"
+grep -q "parameters identical on all 2 ranks" TT/train.log || fail "teacher ranks differ: $(cat TT/train.log)"
+[ "$(grep -c 'validation bbox AP' TT/train.log)" = 1 ] || fail "teacher validation: $(cat TT/train.log)"
 else
+  # C: Ctrl-C on hnd launch: forwarded once to each rank, which agree on
+  # the iteration to stop after; rank 0 writes last.h5, everyone exits 130
+  # shellcheck disable=SC2086
+  "$BIN/hnd" launch --nproc 2 --timeout 20 -- train "$CFG" $ARGS --set train.batch_size=2 --set output_dir=C \
+    --set train.num_epochs=4 2>C.err &
+  cpid=$!
+  n=0
+  while ! grep -q '"type": "train"' C/metrics.jsonl 2>/dev/null && [ $n -lt 2400 ]; do sleep 0.05; n=$((n + 1)); done
+  kill -INT $cpid
+  rc=0; wait $cpid || rc=$?
+  [ "$rc" = 130 ] || fail "Ctrl-C on launch: exit $rc: $(cat C.err)"
+  grep -q "interrupted a[tf]" C/train.log || fail "Ctrl-C: not logged: $(cat C/train.log)"
+  [ -f C/last.h5 ] || fail "Ctrl-C: no last.h5"
+  grep "interrupted a[tf]" C/train.log | sed 's/^/  /'
   # K: rank 1 killed in epoch 1 (after epoch 0's line), then resumed alone
   # shellcheck disable=SC2086
   (rc=0; "$BIN/hnd" launch --nproc 2 --timeout 10 -- train "$CFG" $ARGS --set train.batch_size=2 --sync-bn \

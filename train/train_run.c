@@ -402,7 +402,10 @@ int trun_run_epochs(trun_loop *L, ck_state *st) {
         }
         if (L->save(L->ctx, L->last_path, st, 1) != 0) return -1;
         trun_logf(L->log, "epoch %lld done: mean loss %.6g (%.1f s)", (long long)epoch, mean, mono_now_s() - t_epoch);
-        if (L->stop && *L->stop && epoch + 1 < cfg->train.num_epochs) {
+        int stop_end = L->stop && *L->stop;
+        /* data-parallel: every rank ends the run here, or none */
+        if (dp_world() > 1 && (stop_end = dp_max_int(stop_end)) < 0) return -1;
+        if (stop_end && epoch + 1 < cfg->train.num_epochs) {
             L->stopped = 1;
             trun_logf(L->log, "interrupted after epoch %lld: checkpoint %s (continue with --resume)", (long long)epoch,
                       L->last_path);
