@@ -8,9 +8,11 @@ usage: ref_backbone_more.py OUTDIR [--short]
   OUTDIR/<m>.pth            backbone state dict under the detector's names
                             (backbone.body.*, backbone.fpn.*), zip format
   OUTDIR/ref_more.h5 "ref"  <m>.batch [1,3,64,96] and <m>.feat0..4 (FPN "0".."3","pool")
-  OUTDIR/wr101.shapes       "key d0 d1 ..." of wide_resnet101_2's detector
-                            backbone state dict (no forward: 127M parameters)
-  m: wr50 (wide_resnet50_2); r152 (resnet152) unless --short
+  OUTDIR/{r152,wr101}.shapes  "key d0 d1 ..." of resnet152's / wide_resnet101_2's
+                            detector backbone state dict, unless --short (names
+                            and shapes only: their blocks are ResNet-50's and
+                            Wide-50-2's, whose numbers are checked)
+  m: wr50 (wide_resnet50_2)
 """
 import os
 import sys
@@ -47,8 +49,6 @@ def build(ctor):
 torch.manual_seed(0)
 gen = torch.Generator().manual_seed(3)
 models = [("wr50", torchvision.models.wide_resnet50_2)]
-if not SHORT:
-    models.append(("r152", torchvision.models.resnet152))
 with h5py.File(os.path.join(OUT, "ref_more.h5.tmp"), "w") as h5:
     ref = h5.create_group("ref")
     for name, ctor in models:
@@ -66,10 +66,12 @@ with h5py.File(os.path.join(OUT, "ref_more.h5.tmp"), "w") as h5:
         del bb
 os.replace(os.path.join(OUT, "ref_more.h5.tmp"), os.path.join(OUT, "ref_more.h5"))
 if not SHORT:
-    # names and shapes only: skip the 127M-parameter initialisation
+    # names and shapes only: skip the initialisation of 60M / 127M parameters
     torch.nn.init.kaiming_normal_ = lambda t, *a, **k: t
     torch.nn.Conv2d.reset_parameters = lambda self: None
-    bb = build(torchvision.models.wide_resnet101_2)
-    with open(os.path.join(OUT, "wr101.shapes"), "w") as f:
-        for k, v in bb.state_dict().items():
-            f.write("backbone.%s %s\n" % (k, " ".join(str(d) for d in v.shape)))
+    for name, ctor in (("r152", torchvision.models.resnet152), ("wr101", torchvision.models.wide_resnet101_2)):
+        bb = build(ctor)
+        with open(os.path.join(OUT, name + ".shapes"), "w") as f:
+            for k, v in bb.state_dict().items():
+                f.write("backbone.%s %s\n" % (k, " ".join(str(d) for d in v.shape)))
+        del bb
