@@ -133,7 +133,7 @@ static int rank_all(ct_dist *d) {
         ct_tensor *p = vec_f32(pv, 2), *q = vec_f32(qv, 1);
         ct_set_requires_grad(p, 1);
         ct_set_requires_grad(q, 1);
-        ct_tensor *l = ct_sum(ct_mul_scalar(p, (double)(r + 1)));
+        ct_tensor *pm = ct_mul_scalar(p, (double)(r + 1)), *l = ct_sum(pm);
         CHECK(l && ct_backward(l) == 0, "backward");
         ct_tensor *ps[2] = {p, q};
         CHECK(ct_dist_allreduce_grads(d, ps, 2, CT_DIST_SUM, 0) == 0, "grad all-reduce");
@@ -145,6 +145,7 @@ static int rank_all(ct_dist *d) {
         ct_destroy(gp);
         ct_destroy(gq);
         ct_destroy(l);
+        ct_destroy(pm);
         ct_destroy(p);
         ct_destroy(q);
     }
@@ -186,7 +187,7 @@ static int rank_all(ct_dist *d) {
         CHECK(y != NULL, "autograd all-reduce");
         float wy[2] = {6, 6}, wg[2] = {6, 3};
         expect_f32(y, wy, 2, "autograd forward");
-        ct_tensor *l = ct_sum(ct_mul(y, w));
+        ct_tensor *yw = ct_mul(y, w), *l = ct_sum(yw);
         CHECK(l && ct_backward(l) == 0, "autograd backward");
         ct_tensor *g = ct_grad(x);
         CHECK(g != NULL, "x.grad");
@@ -194,6 +195,7 @@ static int rank_all(ct_dist *d) {
         expect_f32(x, xv, 2, "x untouched");
         ct_destroy(g);
         ct_destroy(l);
+        ct_destroy(yw);
         ct_destroy(y);
         ct_destroy(x);
         ct_destroy(w);

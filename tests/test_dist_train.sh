@@ -29,6 +29,9 @@ rm -rf "$T"
 mkdir -p "$T"
 cd "$T"
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# the sanitizer pass: test_dist covers the collectives and a lost rank, and
+# "equal" the training path; the teacher and failure runs are plain-only
+if [ "${HND_TEST_SCOPE:-}" = short ] && [ "$MODE" != equal ]; then echo "test_dist_train $MODE: skipped (short scope)"; exit 0; fi
 
 "$BIN/hnd" synth --out synth --train 10 --val 5 --size 64x64 --seed 3 --quiet
 [ "$MODE" = teacher ] || "$PY" "$SRC/tests/py/make_teacher.py" teacher.h5 --depth 18 --num-classes 22 >/dev/null
