@@ -50,6 +50,16 @@ static const co_opt k_synth[] = {
     FLAG("--quiet", "no summary line, no progress bar"),
 };
 
+static const co_opt k_launch[] = {
+    INT("--nproc", "N", 1, 256, "1", "processes (ranks) to start on this node"),
+    INT("--nnodes", "M", 1, 4096, "1", "nodes taking part (each runs hnd launch with its --node-rank)"),
+    INT("--node-rank", "K", 0, 4095, "0", "this node's index: its ranks are K*N .. K*N+N-1"),
+    STR("--master", "ADDR:PORT", NULL, "rank 0's node and a free port there (the same on every\n"
+                                      "node; default with one node: a free loopback port)"),
+    REAL("--timeout", "S", 1, 86400, "300", "seconds for the rendezvous and each collective: a lost\n"
+                                            "rank makes the others fail within it (HND_DIST_TIMEOUT)"),
+};
+
 static const co_opt k_eval[] = {
     STR("--gt", "GT.json", NULL, "ground truth (COCO instances file; required)"),
     STR("--dt", "RESULTS.json", NULL, "detections; segm results as RLE (compressed or not) or polygons\n(required)"),
@@ -98,6 +108,9 @@ static const co_opt k_detect[] = {
     FLAG("--allow-config-change", "with --resume: accept a changed config (e.g. a new lr)"),        \
     FLAG("--overwrite", "replace a run that output_dir already holds"),                             \
     FLAG("--no-val", "skip the validation after each epoch"),                                       \
+    FLAG("--sync-bn", "data-parallel (hnd launch): batch norms in training mode use the\n"          \
+                      "statistics of every rank's images (SyncBatchNorm), so N processes\n"        \
+                      "of batch B train as one of batch N*B; default: each rank's own"),           \
     FLAG("--quiet", "no log lines on stderr (the files are still written)"),                        \
     INT("--stop-after", "N", 1, 1LL << 50, NULL, "stop (as Ctrl-C does) after N iterations (a test hook)")
 
@@ -289,6 +302,23 @@ static const co_command k_commands[] = {
      "A DIR that holds a set written by hnd synth is replaced; any other\n"
      "non-empty DIR is refused.\n",
      k_synth, N_OPTS(k_synth), NULL, NULL, 0, 0, 0},
+    {"launch", "start N processes of a data-parallel hnd train / train-teacher / sweep",
+     "usage: hnd launch --nproc N [--nnodes M --node-rank K --master ADDR:PORT]\n"
+     "                  [--timeout S] -- COMMAND ARGS...\n",
+     "Starts N ranks of `hnd COMMAND ARGS...` on this node with the torchrun variables\n"
+     "set (MASTER_ADDR, MASTER_PORT, RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE),\n"
+     "so that they form one c10d process group (Gloo on the CPU). torchrun, srun or a\n"
+     "shell loop that sets the same variables work as well. Each rank trains on its\n"
+     "share of every step's batch: train.batch_size is per process, a step sees\n"
+     "batch_size * N * M images. Ctrl-C (or SIGTERM) is forwarded to every rank, which\n"
+     "stop together and write last.h5 (exit 130); a rank that fails is named, and the\n"
+     "others exit within --timeout naming the lost rank.\n",
+     k_launch, N_OPTS(k_launch),
+     "Examples:\n"
+     "  hnd launch --nproc 2 -- train configs/demo/hnd_faster_rcnn_r18_synth.json\n"
+     "  (node 0) hnd launch --nproc 4 --nnodes 2 --node-rank 0 --master 10.0.0.1:29500 -- train C.json\n"
+     "  (node 1) hnd launch --nproc 4 --nnodes 2 --node-rank 1 --master 10.0.0.1:29500 -- train C.json\n",
+     "-- COMMAND ARGS", 1, -1, 0},
     {"eval", "COCO bbox / segm / keypoint mAP of a results file (as pycocotools, much faster)",
      "usage: hnd eval --gt GT.json --dt RESULTS.json --iou bbox|segm|keypoints [--json OUT.json]\n"
      "                [--per-category] [--strict-categories] [--quiet]\n",
