@@ -586,7 +586,7 @@ static void test_train_transform(void **state) {
     ct_scope_begin();
     rcnn_transform_config cfg = tr_cfg(64, 100);
     const ct_tensor *imgs[2];
-    rt_target in[2], out[2];
+    rt_target in[2] = {{0}}, out[2];   /* members not set below (keypoints) stay NULL */
     for (int i = 0; i < 2; i++) {
         char key[64];
         snprintf(key, sizeof key, "train.in%d", i);

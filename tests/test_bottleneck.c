@@ -166,7 +166,11 @@ static void test_errors(void **state) {
     assert_int_equal(stu_kind_parse("Bottleneck4HugeResNet"), -1);
     assert_int_equal(stu_kind_for_depth(18), STU_SMALL);
     assert_int_equal(stu_kind_for_depth(101), STU_LARGE);
-    assert_int_equal(stu_set_transform(s, 7), -1);
+    /* the reference's num_bits 2..8, 16 as half, 32 (or 0) none */
+    assert_int_equal(stu_set_transform(s, 1), -1);
+    assert_int_equal(stu_set_transform(s, 9), -1);
+    assert_int_equal(stu_set_transform(s, 17), -1);
+    assert_int_equal(stu_set_transform(s, 7), 0);
     assert_int_equal(stu_set_transform(s, 8), 0);
     /* the decoder of a wrong-channel input names the step */
     int64_t zs[4] = {1, 5, 8, 8};
