@@ -11,6 +11,7 @@
 #include "cmd_sweep.h"
 #include "config.h"
 #include "ctorch.h"
+#include "dist_dp.h"
 #include "hnd_error.h"
 #include "plot_png.h"
 #include "sweep.h"
@@ -154,6 +155,11 @@ int cmd_sweep(int argc, char **argv) {
         free(rows);
         tc_clear(&cfg);
         return 1;
+    }
+    if (!dp_is_main()) {   /* under hnd launch: rank 0 alone draws and prints */
+        free(rows);
+        tc_clear(&cfg);
+        return rc == 1 ? 130 : 0;
     }
     char png[1200], title[200];
     snprintf(png, sizeof png, "%s/curve.%s", out, format);

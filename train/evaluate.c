@@ -350,14 +350,15 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     if (shard) {
         double acc[14] = {(double)out->images, (double)out->detections, out->mean_jpeg_bytes, out->mean_h, out->mean_w,
                           out->mean_numel, out->mean_bytes_f32, out->mean_bytes_q8, out->mean_bytes_rans,
-                          out->mean_bytes_zstd, out->mean_input_numel, out->ratio_f32, out->ratio_q8, 0};
+                          out->mean_bytes_zstd, out->mean_input_numel, out->ratio_f32, out->ratio_q8,
+                          out->mean_bytes_eb};
         if (dp_sum(acc, 14) != 0 || gather_results(&arr) != 0) goto done;
         out->images = (int64_t)acc[0];
         out->detections = (int64_t)acc[1];
         out->mean_jpeg_bytes = acc[2], out->mean_h = acc[3], out->mean_w = acc[4], out->mean_numel = acc[5];
         out->mean_bytes_f32 = acc[6], out->mean_bytes_q8 = acc[7], out->mean_bytes_rans = acc[8];
         out->mean_bytes_zstd = acc[9], out->mean_input_numel = acc[10], out->ratio_f32 = acc[11];
-        out->ratio_q8 = acc[12];
+        out->ratio_q8 = acc[12], out->mean_bytes_eb = acc[13];
     }
     int scored = 0;
     if (!shard || dp_is_main()) {
@@ -371,19 +372,21 @@ int ev_run(ev_ctx *e, sr_model *h, const ev_opts *o, ev_result *out) {
     }
     if (shard) {
         /* rank 0's stats (the others contribute zeros) and its verdict */
-        double st[25] = {0};
+        double st[35] = {0};
         if (dp_is_main()) {
             memcpy(st, out->bbox, sizeof out->bbox);
             memcpy(st + 12, out->segm, sizeof out->segm);
-            st[24] = scored != 0;
+            memcpy(st + 24, out->kp, sizeof out->kp);
+            st[34] = scored != 0;
         }
-        if (dp_sum(st, 25) != 0) goto done;
-        if (st[24] != 0 && scored == 0) {
+        if (dp_sum(st, 35) != 0) goto done;
+        if (st[34] != 0 && scored == 0) {
             hnd_error_set("evaluation failed on rank 0");
             goto done;
         }
         memcpy(out->bbox, st, sizeof out->bbox);
         memcpy(out->segm, st + 12, sizeof out->segm);
+        memcpy(out->kp, st + 24, sizeof out->kp);
     }
     if (scored != 0) goto done;
     out->has_segm = masks;

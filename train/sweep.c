@@ -12,6 +12,7 @@
 #include "atomic_file.h"
 #include "coco_ann.h"
 #include "device.h"
+#include "dist_dp.h"
 #include "hnd_error.h"
 #include "path.h"
 #include "hnd_model.h"
@@ -182,6 +183,7 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
         eo.batch_size = cfg->test_batch_size;
         eo.workers = cfg->dataset.num_workers;
         eo.progress = o->progress && !o->quiet;
+        eo.shard = 1;   /* under hnd launch: each rank its share, the stats on every rank */
         rc = 0;
         for (int i = 0; rc == 0 && i < nb; i++) {
             eo.transform_bits = bits[i];
@@ -224,9 +226,23 @@ static int teacher_sends(const tc_config *cfg, ev_result *ev) {
     return rc;
 }
 
+/* Under hnd launch every rank runs the sweep (training and evaluation are
+ * collective); rank 0 alone writes the result files. */
+static int write_rows(const char *out_dir, const sw_row *rows, int n, const char *split) {
+    return dp_is_main() ? sw_write_results(out_dir, rows, n, split) : 0;
+}
+
 int sw_run(const char *config_path, const char *const *sets, int n_sets, const int *channels, int n,
            const sw_opts *o, sw_row *rows, int *n_rows) {
     *n_rows = 0;
+    /* the group first (a no-op without the torchrun variables): who is rank 0
+     * decides who prints and writes; the others stay quiet */
+    if (dp_init() != 0) return -1;
+    sw_opts quiet_rank = *o;
+    if (!dp_is_main()) {
+        quiet_rank.quiet = 1;
+        o = &quiet_rank;
+    }
     if (n < 1 || n > SW_MAX) return hnd_error_set("sweep: 1..%d channel counts", SW_MAX);
     if (o->n_jpeg < 0 || o->n_jpeg > SW_MAX) return hnd_error_set("sweep: at most %d JPEG qualities", SW_MAX);
     if (path_mkdirs(o->out_dir) != 0) return -1;
@@ -283,6 +299,11 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
                 goto written;
             }
             r->trained_here = 1;
+            /* rank 0 wrote best.h5 before it got here: the others load it next */
+            if (dp_all_ok(1) != 1) {
+                tc_clear(&c);
+                goto fail;
+            }
         } else if (!o->quiet) {
             fprintf(stderr, "sweep: C=%d: %s finished earlier, evaluating it\n", channels[i], r->run_dir);
         }
@@ -308,7 +329,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
                     r->ev.mean_bytes_q8, r->ev.ratio_q8);
         }
         (*n_rows)++;
-        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+        if (write_rows(o->out_dir, rows, *n_rows, split) != 0) goto fail;
         if (o->stop && *o->stop) {
             rc = 1;
             goto written;
@@ -360,6 +381,10 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
                 goto written;
             }
             r->trained_here = 1;
+            if (dp_all_ok(1) != 1) {
+                tc_clear(&c);
+                goto fail;
+            }
         }
         int b0 = 0;   /* the float32 link carries the rounded symbols exactly */
         int e = eval_ckpt(&c, 1, r->ckpt, o, &b0, 1, &r->ev);
@@ -369,7 +394,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
             fprintf(stderr, "sweep: C=%d beta %g: bbox AP %.4f, %.0f bytes per image entropy-coded (%.4f bits per "
                     "pixel)\n", C, o->beta[i], r->ev.bbox[0], r->ev.mean_bytes_eb, sw_bits_per_pixel(r));
         (*n_rows)++;
-        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+        if (write_rows(o->out_dir, rows, *n_rows, split) != 0) goto fail;
         if (o->stop && *o->stop) {
             rc = 1;
             goto written;
@@ -385,7 +410,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         if (eval_ckpt(&base, 0, base.teacher.ckpt, o, &b0, 1, &r->ev) != 0 || teacher_sends(&base, &r->ev) != 0)
             goto fail;
         (*n_rows)++;
-        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+        if (write_rows(o->out_dir, rows, *n_rows, split) != 0) goto fail;
     }
     /* the edge-computing baseline: the teacher on the split re-encoded as
      * JPEG (the reference's jpeg_quality), what a device would send instead */
@@ -412,7 +437,7 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
             fprintf(stderr, "sweep: JPEG quality %d: bbox AP %.4f, %.0f bytes per image\n", o->jpeg[q],
                     r->ev.bbox[0], r->ev.mean_jpeg_bytes);
         (*n_rows)++;
-        if (sw_write_results(o->out_dir, rows, *n_rows, split) != 0) goto fail;
+        if (write_rows(o->out_dir, rows, *n_rows, split) != 0) goto fail;
     }
     rc = 0;
     goto written;
