@@ -117,6 +117,21 @@ static int open_data(ht_run *r) {
     return trun_open_train_data(r->cfg, masks, &r->ds, &r->ld);
 }
 
+/* The end of every step: backward of loss, the ranks' gradients (and
+ * losses) reduced (data-parallel, dist_dp.h), the optimizer step at lr.
+ * *value: the (reduced) loss; a non-finite one is an error (diverged). */
+static int backward_step(ht_run *r, ct_tensor *loss, double lr, double *value) {
+    double v = NAN;
+    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0)
+        return hnd_error_set("training step: %s", ct_last_error());
+    if (dp_sync_grads(r->params, r->n_trainable, r->grad_avg, &v) != 0) return -1;
+    if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0)
+        return hnd_error_set("training step: %s", ct_last_error());
+    if (!isfinite(v)) return hnd_error_set("training step: the loss is %g (diverged)", v);
+    *value = v;
+    return 0;
+}
+
 /* org_loss_factor > 0 (distill_backbone_only false): the whole student in
  * training mode, its detection losses added to the terms (hnd_mixed.h);
  * then backward and step as step(). */
@@ -148,21 +163,7 @@ static int step_mixed(ht_run *r, const ld_batch *b, double lr, double *loss_out)
     if (hx_batch_loss(r->cfg, r->teacher, r->student, (const ct_tensor *const *)imgs, rt, n, r->channels_last, NULL,
                       &loss, NULL) != 0)
         goto done;
-    double v = NAN;
-    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0) {
-        hnd_error_set("training step: %s", ct_last_error());
-        goto done;
-    }
-    if (dp_sync_grads(r->params, r->n_trainable, r->grad_avg, &v) != 0) goto done;
-    if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
-        hnd_error_set("training step: %s", ct_last_error());
-        goto done;
-    }
-    if (!isfinite(v)) {
-        hnd_error_set("training step: the loss is %g (diverged)", v);
-        goto done;
-    }
-    *loss_out = v;
+    if (backward_step(r, loss, lr, loss_out) != 0) goto done;
     rc = 0;
 done:
     if (have_tg)
@@ -234,21 +235,7 @@ static int step(ht_run *r, const ld_batch *b, double lr, double *loss_out) {
     rt_image_list_clear(&l);
     if (!(loss = hr_add_rate(&r->rate, r->student, loss, n))) goto done;
     double v = NAN;
-    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0) {
-        hnd_error_set("training step: %s", ct_last_error());
-        goto done;
-    }
-    /* data-parallel: the ranks' gradients (and losses) reduced, dist_dp.h */
-    if (dp_sync_grads(r->params, r->n_trainable, r->grad_avg, &v) != 0) goto done;
-    if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
-        hnd_error_set("training step: %s", ct_last_error());
-        goto done;
-    }
-    if (!isfinite(v)) {
-        hnd_error_set("training step: the loss is %g (diverged)", v);
-        goto done;
-    }
-    if (hr_aux_step(&r->rate) != 0) goto done;
+    if (backward_step(r, loss, lr, &v) != 0 || hr_aux_step(&r->rate) != 0) goto done;
     *loss_out = v;
     rc = 0;
 done:

@@ -232,6 +232,23 @@ static int write_rows(const char *out_dir, const sw_row *rows, int n, const char
     return dp_is_main() ? sw_write_results(out_dir, rows, n, split) : 0;
 }
 
+/* Trains (or resumes) the run of config c: 0 when it finished (r->trained_here
+ * set), 1 when stopped (Ctrl-C), -1 + hnd_error(). Under hnd launch every
+ * rank trains; rank 0 has written best.h5 when all of them return. */
+static int train_run(const tc_config *c, const sw_opts *o, sw_row *r) {
+    ht_opts to;
+    ht_opts_default(&to);
+    to.resume = 1;
+    to.quiet = o->quiet;
+    to.progress = o->progress;
+    to.stop = o->stop;
+    ht_result tr;
+    if (ht_train(c, &to, &tr) != 0) return -1;
+    if (tr.status == HT_INTERRUPTED) return 1;
+    r->trained_here = 1;
+    return dp_all_ok(1) == 1 ? 0 : -1;
+}
+
 int sw_run(const char *config_path, const char *const *sets, int n_sets, const int *channels, int n,
            const sw_opts *o, sw_row *rows, int *n_rows) {
     *n_rows = 0;
@@ -282,27 +299,12 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         }
         if (!fin) {
             if (!o->quiet) fprintf(stderr, "sweep: C=%d: training in %s\n", channels[i], r->run_dir);
-            ht_opts to;
-            ht_opts_default(&to);
-            to.resume = 1;
-            to.quiet = o->quiet;
-            to.progress = o->progress;
-            to.stop = o->stop;
-            ht_result tr;
-            if (ht_train(&c, &to, &tr) != 0) {
+            int t = train_run(&c, o, r);
+            if (t != 0) {
                 tc_clear(&c);
-                goto fail;
-            }
-            if (tr.status == HT_INTERRUPTED) {
-                tc_clear(&c);
+                if (t < 0) goto fail;
                 rc = 1;
                 goto written;
-            }
-            r->trained_here = 1;
-            /* rank 0 wrote best.h5 before it got here: the others load it next */
-            if (dp_all_ok(1) != 1) {
-                tc_clear(&c);
-                goto fail;
             }
         } else if (!o->quiet) {
             fprintf(stderr, "sweep: C=%d: %s finished earlier, evaluating it\n", channels[i], r->run_dir);
@@ -364,26 +366,12 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         }
         if (!fin) {
             if (!o->quiet) fprintf(stderr, "sweep: C=%d beta %g: training in %s\n", C, o->beta[i], r->run_dir);
-            ht_opts to;
-            ht_opts_default(&to);
-            to.resume = 1;
-            to.quiet = o->quiet;
-            to.progress = o->progress;
-            to.stop = o->stop;
-            ht_result tr;
-            if (ht_train(&c, &to, &tr) != 0) {
+            int t = train_run(&c, o, r);
+            if (t != 0) {
                 tc_clear(&c);
-                goto fail;
-            }
-            if (tr.status == HT_INTERRUPTED) {
-                tc_clear(&c);
+                if (t < 0) goto fail;
                 rc = 1;
                 goto written;
-            }
-            r->trained_here = 1;
-            if (dp_all_ok(1) != 1) {
-                tc_clear(&c);
-                goto fail;
             }
         }
         int b0 = 0;   /* the float32 link carries the rounded symbols exactly */
