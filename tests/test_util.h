@@ -21,8 +21,9 @@ static inline int tu_python(const char *script_and_args) {
     const char *py = getenv("HND_PYTHON");
     const char *src = getenv("HND_SRC_DIR");
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s/tests/py/%s", py && *py ? py : "/usr/bin/python3",
-             src && *src ? src : "..", script_and_args);
+    if (snprintf(cmd, sizeof cmd, "%s %s/tests/py/%s", py && *py ? py : "/usr/bin/python3",
+                 src && *src ? src : "..", script_and_args) >= (int)sizeof cmd)
+        return 127;   /* a command line this long would run something else */
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
