@@ -49,7 +49,12 @@ rc=0; train --no-val --set output_dir=B --stop-after 6 || rc=$?
 [ "$rc" = 130 ] || fail "stop hook: exit $rc"
 train --no-val --set output_dir=B --resume
 
-# D: a real SIGINT in the middle of the run, then --resume
+# D: a real SIGINT in the middle of the run, then --resume (the plain pass:
+# under the sanitizers, B's stop hook covers the same checkpoint path and a
+# third full run costs a minute)
+RESUMED="B E"
+if [ "${HND_TEST_SCOPE:-}" != short ]; then
+RESUMED="B D E"
 # (exec: $! must be hnd itself; a background subshell would ignore SIGINT)
 # shellcheck disable=SC2086
 (exec "$BIN/hnd" train "$CFG" $ARGS --no-val --set output_dir=D) &
@@ -65,6 +70,7 @@ rc=0; wait $pid || rc=$?
 grep -q "interrupted a[tf]" D/train.log || fail "SIGINT not logged"
 grep "interrupted a[tf]" D/train.log | sed 's/^/  /'
 train --no-val --set output_dir=D --resume
+fi
 
 # E: one epoch with validation (best.h5, metrics), then --resume to 3 epochs
 # without it: continues at epoch 1 and ends as A (validation changes nothing)
@@ -80,7 +86,8 @@ grep -q "resuming from E/last.h5: epoch 1, iteration 0" E/train.log || fail "E d
 grep -q "config changed since the checkpoint (--allow-config-change): train.num_epochs (1 -> 3)" E/train.log ||
   fail "config change not logged"
 
-"$PY" "$SRC/tests/py/check_hnd_train.py" teacher.h5 A B D E
+# shellcheck disable=SC2086
+"$PY" "$SRC/tests/py/check_hnd_train.py" teacher.h5 A $RESUMED
 
 # eval-model on the 1-epoch student
 "$BIN/hnd" eval-model E1.h5 --config "$CFG" --quiet --set dataset.root=synth \
