@@ -137,8 +137,18 @@ static const co_opt k_sweep[] = {
     STR("--beta", "L", NULL, "also students with a learned entropy bottleneck at these rate\n"
                              "weights (e.g. 0.08,0.32,1.28,5.12), in DIR/b<C>ch_beta<B>"),
     STR("--eb-channels", "C", NULL, "their bottleneck channels (default: the largest of --channels)"),
+    STR("--students-from", "DIR", NULL, "no training: each C's student is DIR/b<C>ch/best.h5 of an earlier\n"
+                                        "sweep (e.g. the Mask R-CNN students for a Faster R-CNN config),\n"
+                                        "its frozen tensors checked bit for bit against this config's teacher"),
     FORMAT_OPT,
     FLAG("--quiet", "no log lines and no table"),
+};
+
+static const co_opt k_plot[] = {
+    STR("--out", "FIG.png", NULL, "the figure (required); .svg or .pdf by extension"),
+    CHOICE("--metric", "M", "bbox|segm", "bbox", "bbox or segm (mask) AP, for files without :METRIC"),
+    STR("--title", "T", NULL, "figure title"),
+    FLAG("--quiet", "no table"),
 };
 
 static const co_opt k_eval_model[] = {
@@ -397,7 +407,7 @@ static const co_command k_commands[] = {
     {"sweep", "train and evaluate one student per bottleneck size; results.csv/json and curve.png",
      "usage: hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR] [--set K=V ...]\n"
      "                 [--no-teacher] [--jpeg 10,20,...,95] [--beta 0.08,0.32,1.28,5.12\n"
-     "                 [--eb-channels C]] [--quiet]\n",
+     "                 [--eb-channels C]] [--students-from DIR] [--quiet]\n",
      "For each C: trains the config's student with bottleneck_channel = C in DIR/b<C>ch\n"
      "(skipped when DIR/b<C>ch/last.h5 already finished all epochs of the same\n"
      "training-relevant config; resumed when it stopped early; a run of another\n"
@@ -417,8 +427,28 @@ static const co_command k_commands[] = {
      "trained with student_model.entropy_bottleneck.beta = B and evaluated on the symbols\n"
      "the link codes. DIR/rate.csv, DIR/rate.json: per row the bytes sent per image (8-bit,\n"
      "8-bit rANS-coded, entropy bottleneck, JPEG), bits per input pixel and mAP, and the\n"
-     "BD-rate of each curve against the 8-bit students (also printed).\n",
+     "BD-rate of each curve against the 8-bit students (also printed).\n"
+     "With --students-from DIR nothing is trained: each C's student is DIR/b<C>ch/best.h5\n"
+     "of an earlier sweep of the same backbone, loaded into this config's detector (a\n"
+     "Mask R-CNN student's file holds the Faster R-CNN student: its mask head keys are\n"
+     "skipped). Every tensor under student_model.frozen_modules must be bit-equal to\n"
+     "this config's teacher_model.ckpt, else an error names the first that differs (a\n"
+     "student distilled from another teacher); a missing DIR/b<C>ch/best.h5 is an error.\n",
      k_sweep, N_OPTS(k_sweep), NULL, "CONFIG.json", 1, 1, 1},
+    {"plot", "several sweeps' results.json as labelled curves on one figure, and one table",
+     "usage: hnd plot RESULTS.json[:LABEL[:bbox|segm]] ... --out FIG.png [--metric bbox|segm]\n"
+     "                [--title T] [--quiet]\n",
+     "Reads up to 8 results.json written by hnd sweep (e.g. HND and GHND sweeps of the\n"
+     "Faster and the Mask R-CNN) and draws them on one figure, one colour per sweep\n"
+     "(LABEL; default: the file's directory name), each with its metric (bbox or segm\n"
+     "after the label; default --metric): the students' AP against the bytes\n"
+     "per image of the 8-bit bottleneck (solid) and of the float32 one (dashed), the\n"
+     "teacher on JPEG inputs where the sweep has it, and each distinct teacher level\n"
+     "as a horizontal line. Prints every sweep's rows as one table (C, bytes 8-bit and\n"
+     "float32, AP quantized and float32). Example:\n"
+     "  hnd plot hnd/results.json:HND ghnd/results.json:GHND --out hnd_vs_ghnd.png\n"
+     "  hnd plot f/results.json:Faster:bbox m/results.json:Mask:segm --out fig.png\n",
+     k_plot, N_OPTS(k_plot), NULL, "RESULTS.json", 1, 8, 0},
     {"eval-model", "evaluate a teacher or student checkpoint on a config's split (mAP, bottleneck size)",
      "usage: hnd eval-model CKPT.h5 --config CONFIG.json [--split test|val] [--out RESULTS.json]\n"
      "                      [--json STATS.json] [--bits 8|16|32 | --no-transform] [--set K=V ...]\n",

@@ -120,6 +120,7 @@ int cmd_sweep(int argc, char **argv) {
     const char *out = co_str(&args, "--out", NULL), *format = co_str(&args, "--format", "png");
     const char *jpeg = co_str(&args, "--jpeg", NULL), *beta = co_str(&args, "--beta", NULL);
     const char *eb_ch = co_str(&args, "--eb-channels", NULL);
+    const char *from = co_str(&args, "--students-from", NULL);
     int teacher = !co_has(&args, "--no-teacher"), quiet = co_has(&args, "--quiet");
     int n_sets;
     const char **sets = co_list(&args, "--set", &n_sets);
@@ -146,7 +147,7 @@ int cmd_sweep(int argc, char **argv) {
     if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
     volatile sig_atomic_t *stop =
         cr_catch_stop("\nhnd sweep: interrupted: writing a checkpoint (Ctrl-C again to abort)\n");
-    sw_opts o = {out, teacher, quiet, !quiet, stop, jq, n_jq, betas, n_beta, ebc[0]};
+    sw_opts o = {out, teacher, quiet, !quiet, stop, jq, n_jq, betas, n_beta, ebc[0], from};
     sw_row *rows = calloc(3 * SW_MAX + 1, sizeof *rows);
     int n_rows = 0, rc = rows ? sw_run(config, sets, n_sets, ch, n, &o, rows, &n_rows) : -1;
     co_args_clear(&args);

@@ -12,6 +12,7 @@
 #include "cmd_eval.h"
 #include "cmd_import.h"
 #include "cmd_launch.h"
+#include "cmd_plot.h"
 #include "cmd_synth.h"
 #include "commands.h"
 #include "hnd_version.h"
@@ -34,6 +35,7 @@ static const struct {
     {"synth", cmd_synth},
     {"eval", cmd_eval},
     {"launch", cmd_launch},
+    {"plot", cmd_plot},
 };
 
 /* hnd-torch lives next to hnd (HND_TORCH_EXE overrides, for tests). */

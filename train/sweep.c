@@ -170,6 +170,8 @@ int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char 
  * (ev_opts.transform_bits; a teacher ignores it) into out[]. */
 static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const sw_opts *o, const int *bits, int nb,
                      ev_result *out) {
+    /* --students-from: another detector's student file, checked against cfg's teacher */
+    int from = student && o->students_from;
     const tc_split *sp = cfg->dataset.test.present ? &cfg->dataset.test : &cfg->dataset.val;
     if (!sp->present) return hnd_error_set("%s: neither dataset.splits.test nor val is configured", cfg->source);
     ct_device dev;
@@ -177,7 +179,7 @@ static int eval_ckpt(const tc_config *cfg, int student, const char *ckpt, const 
     sr_model *h = student ? hm_new_student(&cfg->student) : hm_new_teacher(&cfg->teacher);
     ev_ctx *e = NULL;
     int rc = -1;
-    if (h && sr_load(h, ckpt) == 0 && sr_to_device(h, dev) == 0 && (e = ev_open(sp, sr_has_masks(h)))) {
+    if (h && (from ? sw_load_student_from(h, cfg, ckpt) : sr_load(h, ckpt)) == 0 && sr_to_device(h, dev) == 0 && (e = ev_open(sp, sr_has_masks(h)))) {
         ev_opts eo;
         ev_opts_default(&eo);
         eo.batch_size = cfg->test_batch_size;
@@ -262,6 +264,8 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
     }
     if (n < 1 || n > SW_MAX) return hnd_error_set("sweep: 1..%d channel counts", SW_MAX);
     if (o->n_jpeg < 0 || o->n_jpeg > SW_MAX) return hnd_error_set("sweep: at most %d JPEG qualities", SW_MAX);
+    if (o->students_from && o->n_beta > 0)
+        return hnd_error_set("sweep: --students-from evaluates trained students only; --beta trains");
     if (path_mkdirs(o->out_dir) != 0) return -1;
     const char **all = calloc((size_t)n_sets + 5, sizeof *all);
     if (!all) return hnd_error_set("out of memory");
@@ -291,7 +295,11 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         tc_config c;
         if (tc_load(config_path, all, n_sets + 3, &c) != 0) goto fail;
         snprintf(r->ckpt, sizeof r->ckpt, "%s", c.student.ckpt);
-        int fin = ht_finished_same(&c);   /* a run of another config is refused, not reused */
+        if (o->students_from && sw_students_from_ckpt(o->students_from, channels[i], r->ckpt, sizeof r->ckpt) != 0) {
+            tc_clear(&c);
+            goto fail;
+        }
+        int fin = o->students_from ? 1 : ht_finished_same(&c);   /* a run of another config is refused, not reused */
         if (fin < 0) {
             hnd_error_prefix("C=%d", channels[i]);
             tc_clear(&c);
@@ -306,6 +314,8 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
                 rc = 1;
                 goto written;
             }
+        } else if (!o->quiet && o->students_from) {
+            fprintf(stderr, "sweep: C=%d: evaluating %s (no training)\n", channels[i], r->ckpt);
         } else if (!o->quiet) {
             fprintf(stderr, "sweep: C=%d: %s finished earlier, evaluating it\n", channels[i], r->run_dir);
         }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "evaluate.h"
+#include "split_rcnn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,9 @@ typedef struct {
     const double *beta;        /* entropy-bottleneck students at these rate weights (issue 18) */
     int n_beta;
     int eb_channels;           /* their C (0: the largest of channels) */
+    const char *students_from; /* non-NULL: no training; each C's student is <dir>/b<C>ch/best.h5 of
+                                  an earlier sweep (e.g. Mask R-CNN students for a Faster R-CNN
+                                  config), loaded by sw_load_student_from */
 } sw_opts;
 
 /* Bytes per image a row sends on the link: the 8-bit bottleneck (with scale
@@ -78,6 +82,16 @@ int sw_write_rate(const char *out_dir, const sw_row *rows, int n);
  * leaves what it has). 0, 1 when stopped (Ctrl-C), -1 + hnd_error(). */
 int sw_run(const char *config_path, const char *const *sets, int n_sets, const int *channels, int n,
            const sw_opts *o, sw_row *rows, int *n_rows);
+
+/* sweep_from.c: the student of cfg's detector from the file of another
+ * detector's student of the same backbone (a superset: a Mask R-CNN
+ * student's file for a Faster R-CNN config; the other head's keys are
+ * skipped). Every tensor under cfg's student_model.frozen_modules must be
+ * bit-equal to cfg's teacher file's, else an error names the first that is
+ * not (a student distilled from another teacher). 0 / -1 + hnd_error(). */
+int sw_load_student_from(sr_model *m, const tc_config *cfg, const char *path);
+/* out = dir/b<C>ch/best.h5; -1 + hnd_error() when it does not exist. */
+int sw_students_from_ckpt(const char *dir, int channels, char *out, size_t n);
 
 int sw_write_results(const char *out_dir, const sw_row *rows, int n, const char *split);
 
