@@ -20,3 +20,5 @@ mt=$(median "$tmp/torch.txt")
 mh=$(sed -n 's/.*per image: median \([0-9.]*\) ms.*/\1/p' "$tmp/hnd.txt" | awk '{print $1/1000}')
 printf "detect Faster R-CNN R50-FPN 480x640->800, %s threads, %s images: torchvision median %.3f s, hnd median %.3f s, ratio hnd/torchvision %.3f (target <= 1.0)\n" \
   "$threads" "$n" "$mt" "$mh" "$(awk -v a="$mh" -v b="$mt" 'BEGIN{print a/b}')"
+. "$here/ratio.sh"
+bench_ratio detect_faster_r50 "$(ratio_of "$mh" "$mt")" "<=0.6" "480x640 images resized to 800"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a val2017-scale COCO evaluation case for bench/eval_bench.sh.
 
-usage: eval_gen.py OUTDIR [--images 5000] [--seed 0]
+usage: eval_gen.py OUTDIR [--images 5000] [--dets 100] [--seed 0]
 
 Writes OUTDIR/gt.json (80 COCO category ids, ~7 objects per image as 16-gon
 polygons, ~1% crowd regions as uncompressed RLE, every area range),
@@ -96,7 +96,11 @@ def main():
     out = sys.argv[1]
     n_img = int(sys.argv[sys.argv.index("--images") + 1]) if "--images" in sys.argv else 5000
     seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
+    # detections per image (100: val2017 scale; 16: a trained detector's
+    # output after a score threshold, the 1000-image case of issue #20)
+    n_det = int(sys.argv[sys.argv.index("--dets") + 1]) if "--dets" in sys.argv else 100
     rng = random.Random(seed)
+    pick = random.Random(seed + 1)
     os.makedirs(out, exist_ok=True)
     images, anns, dts_b, dts_s = [], [], [], []
     aid = 0
@@ -143,11 +147,13 @@ def main():
                 sh = level(2 * ry * rng.uniform(1 - j, 1 + j))
                 c = cat if rng.random() < 0.8 else rng.choice(CATS)
                 dets.append((cx + rng.uniform(-j, j) * rx, cy + rng.uniform(-j, j) * ry, sw, sh, c))
-        while len(dets) < 100:
+        while len(dets) < n_det:
             sw = level(math.exp(rng.uniform(math.log(6), math.log(W * 0.8))))
             sh = level(math.exp(rng.uniform(math.log(6), math.log(H * 0.8))))
             dets.append((rng.uniform(0, W), rng.uniform(0, H), sw, sh, rng.choice(CATS)))
-        for (cx, cy, sw, sh, c) in dets[:100]:
+        if n_det < 100:  # a short list keeps true and false positives alike
+            pick.shuffle(dets)  # (own generator: the 100 case stays as it was)
+        for (cx, cy, sw, sh, c) in dets[:n_det]:
             sw, sh = min(sw, W), min(sh, H)
             x0 = min(max(0, int(cx - sw / 2)), W - sw)
             y0 = min(max(0, int(cy - sh / 2)), H - sh)

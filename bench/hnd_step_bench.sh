@@ -23,3 +23,5 @@ mt=$(median "$tmp/torch.txt"); mh=$(median "$tmp/hnd.txt"); mc=$(median "$tmp/to
 printf "HND step (R50 teacher stem+layer1, Bottleneck4LargeResNet C=3 student, MSE sum, Adam, 2x3x800x1088), %s threads, %s steps each: python3-torch median %.3f s, hnd median %.3f s, ratio hnd/torch %.3f (target <= 0.8)\n" \
   "$threads" "$((steps*rounds))" "$mt" "$mh" "$(awk -v a="$mh" -v b="$mt" 'BEGIN{print a/b}')"
 printf "  (python3-torch with channels_last: median %.3f s; hnd/that %.3f)\n" "$mc" "$(awk -v a="$mh" -v b="$mc" 'BEGIN{print a/b}')"
+. "$here/ratio.sh"
+bench_ratio hnd_step "$(ratio_of "$mh" "$mt")" "<=0.8"

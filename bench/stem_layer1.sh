@@ -18,3 +18,5 @@ cat "$tmp/parity.txt" >&2
 mt=$(median "$tmp/torch.txt"); mc=$(median "$tmp/ctorch.txt")
 printf "stem+layer1 R50 1x3x800x1067, %s threads, %s runs each: python3-torch median %.4f s, ctorch median %.4f s, ratio ctorch/torch %.3f (target <= 1.0)\n" \
   "$threads" "$((runs*rounds))" "$mt" "$mc" "$(awk -v a="$mc" -v b="$mt" 'BEGIN{print a/b}')"
+. "$here/ratio.sh"
+bench_ratio stem_layer1 "$(ratio_of "$mc" "$mt")" "<=0.9"

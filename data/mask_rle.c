@@ -460,6 +460,12 @@ int rle_decode_string(const char *s, size_t len, uint32_t *cnts, size_t cap, siz
     while (p < len) {
         int64_t x = 0;
         int k = 0, more = 1;
+        int c0 = (unsigned char)s[p] - 48;
+        if (c0 >= 0 && c0 < 32) { /* one character (the common case): 5 bits, bit 4 the sign */
+            x = c0 & 0x10 ? c0 - 32 : c0;
+            p++;
+            more = 0;
+        }
         while (more) {
             if (p >= len) return hnd_error_set("counts: string ends inside a number (char %zu)", p);
             int c = (unsigned char)s[p] - 48;

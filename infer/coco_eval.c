@@ -188,7 +188,7 @@ static int pair_ious(const ce_gt *gt, const ce_dt *dt, size_t gs, size_t G, size
             double o = rle_bbox_iou(da[d].bbox, ga[g].rbb, crowd);
             if (o > 0) {
                 if (!dc) {
-                    if (rle_decode_string(dt->spool + da[d].soff, da[d].slen, w->dcnt + off, w->dcnt_cap - off,
+                    if (rle_decode_string(ce_dt_str(dt, &da[d]), da[d].slen, w->dcnt + off, w->dcnt_cap - off,
                                           &dm) < 0)
                         return -1; /* checked at load: cannot happen */
                     dc = w->dcnt + off;

@@ -58,7 +58,7 @@ typedef struct {
     double score;
     double area;        /* w*h of the box, or the RLE area (see loadRes) */
     double bbox[4];     /* CE_BBOX: the box evaluated; CE_SEGM: toBbox of the RLE */
-    uint64_t soff;      /* offset of the RLE string in ce_dt.spool (segm) */
+    uint64_t soff;      /* offset of the RLE string in ce_dt.spool, or with CE_SOFF_FILE in ce_dt.file (segm) */
     uint64_t koff;      /* keypoints: 3*K numbers at ce_dt.kpool + koff */
 } ce_dt_rec;
 
@@ -71,8 +71,18 @@ struct ce_dt {
     size_t *cat_start;  /* gt->ncat + 1 */
     char *spool;        /* compressed RLE strings, back to back (segm) */
     size_t spool_n;
+    const char *file;   /* the results file, kept mapped: its RLE strings are
+                           used in place (no copy of ~all of a segm file) */
+    void *file_keep;    /* its js_file (ce_dt_load), closed by ce_dt_destroy */
     double *kpool;      /* result keypoints, back to back (keypoints) */
     size_t kpool_n;
 };
+
+/* soff's flag: the string lies in ce_dt.file at soff without the flag. */
+#define CE_SOFF_FILE ((uint64_t)1 << 63)
+
+static inline const char *ce_dt_str(const ce_dt *dt, const ce_dt_rec *r) {
+    return r->soff & CE_SOFF_FILE ? dt->file + (r->soff & ~CE_SOFF_FILE) : dt->spool + r->soff;
+}
 
 #endif

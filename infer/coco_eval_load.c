@@ -9,8 +9,12 @@
  * built, so memory stays at the mapped file plus the compact arrays. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coco_eval_int.h"
 #include "hnd_error.h"
@@ -114,6 +118,10 @@ void ce_dt_destroy(ce_dt *dt) {
     free(dt->cat_start);
     free(dt->spool);
     free(dt->kpool);
+    if (dt->file_keep) {
+        js_file_close(dt->file_keep);
+        free(dt->file_keep);
+    }
     free(dt);
 }
 
@@ -129,23 +137,40 @@ static int cmp_dt(const void *a, const void *b) {
     return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
+/* The builder of one contiguous range of results: its own records and
+ * pools, merged in file order after the ranges are parsed (in parallel). */
 typedef struct {
-    ce_dt *dt;
-    size_t rcap, scap;
+    const ce_gt *gt;
+    ce_iou_type type;
+    const char *file; /* the mapped results file whose strings stay in place, or NULL */
+    ce_dt_rec *rec; /* in file order */
+    size_t n, rcap;
+    char *spool;    /* compressed RLE strings of these records */
+    size_t spool_n, scap;
+    double *kpool;  /* their keypoints */
+    size_t kpool_n, kpcap;
+    size_t dropped;
     uint32_t *cnts; /* scratch for decoding */
     size_t ccap;
     double *kps;    /* scratch: one result's keypoints */
     size_t kcap, kn;
-    size_t kpcap;   /* of dt->kpool */
 } dt_build;
+
+static void build_free(dt_build *b) {
+    free(b->rec);
+    free(b->spool);
+    free(b->kpool);
+    free(b->cnts);
+    free(b->kps);
+}
 
 static int spool_add(dt_build *b, const char *s, size_t n, ce_dt_rec *rec) {
     if (n > UINT32_MAX) return hnd_error_set("RLE string too long");
-    if (grow((void **)&b->dt->spool, &b->scap, b->dt->spool_n + n + 1, 1) < 0) return -1;
-    memcpy(b->dt->spool + b->dt->spool_n, s, n);
-    rec->soff = b->dt->spool_n;
+    if (grow((void **)&b->spool, &b->scap, b->spool_n + n + 1, 1) < 0) return -1;
+    memcpy(b->spool + b->spool_n, s, n);
+    rec->soff = b->spool_n;
     rec->slen = (uint32_t)n;
-    b->dt->spool_n += n;
+    b->spool_n += n;
     return 0;
 }
 
@@ -161,6 +186,7 @@ typedef struct {
     int has_sg;
     const char *cs;     /* compressed RLE: counts string and size */
     size_t cl;
+    int cs_in_text;     /* cs lies in the parsed text (the fast reader's) */
     double sh, sw;
     const cJSON *sg;    /* any other segmentation form (cJSON path) */
     const cJSON *kpj;   /* "keypoints" (cJSON path), NULL if absent */
@@ -187,6 +213,12 @@ static int dt_segm(dt_build *b, const res_fields *f, uint32_t h, uint32_t w, ce_
         if (rle_check(&r) < 0) return hnd_error_prefix("segmentation");
         if (area) *area = (double)rle_area(&r);
         if (bb) rle_to_bbox(&r, bb);
+        if (b->file && f->cs_in_text) { /* used in place: no copy */
+            if (f->cl > UINT32_MAX) return hnd_error_set("RLE string too long");
+            rec->soff = CE_SOFF_FILE | (uint64_t)(f->cs - b->file);
+            rec->slen = (uint32_t)f->cl;
+            return 0;
+        }
         return spool_add(b, f->cs, f->cl, rec);
     }
     /* polygons or uncompressed RLE: rasterise, store compressed */
@@ -242,6 +274,7 @@ static int fs_segm(js_reader *r, res_fields *f) {
             got_size = 1;
         } else if (JS_KEY_IS(k, kn, "counts") && !f->cs) {
             if (js_string(r, &f->cs, &f->cl, &esc) < 0 || esc) return 0;
+            f->cs_in_text = 1;
         } else {
             return 0;
         }
@@ -358,9 +391,8 @@ static void kp_extent(const double *kp, size_t n, double bb[4], double *area) {
 static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_options *opts, const char *name,
                       size_t i) {
     static const char *W = "results";
-    ce_dt *dt = b->dt;
-    const ce_gt *gt = dt->gt;
-    ce_iou_type type = dt->type;
+    const ce_gt *gt = b->gt;
+    ce_iou_type type = b->type;
     ce_dt_rec rec;
     memset(&rec, 0, sizeof rec);
     rec.score = f->score;
@@ -422,8 +454,8 @@ static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_
         if (!f->bb_present || type == CE_SEGM) memcpy(rec.bbox, rbb, sizeof rbb);
     }
     if (rec.cat < 0) {
-        dt->dropped++;
-        dt->spool_n -= rec.slen; /* its string was the last added */
+        b->dropped++;
+        if (!(rec.soff & CE_SOFF_FILE)) b->spool_n -= rec.slen; /* its string was the last added */
         return 0;
     }
     if (type == CE_KEYPOINTS) {
@@ -432,20 +464,195 @@ static int add_result(dt_build *b, const res_fields *f, int *box_mode, const ce_
             return hnd_error_set("%s: %s[%zu].keypoints: %zu numbers but category %lld has %zu keypoints in the "
                                  "ground truth",
                                  name, W, i, b->kn, (long long)f->cat, K);
-        if (grow((void **)&dt->kpool, &b->kpcap, dt->kpool_n + b->kn, sizeof *dt->kpool) < 0) return -1;
-        memcpy(dt->kpool + dt->kpool_n, b->kps, b->kn * sizeof *b->kps);
-        rec.koff = dt->kpool_n;
-        dt->kpool_n += b->kn;
+        if (grow((void **)&b->kpool, &b->kpcap, b->kpool_n + b->kn, sizeof *b->kpool) < 0) return -1;
+        memcpy(b->kpool + b->kpool_n, b->kps, b->kn * sizeof *b->kps);
+        rec.koff = b->kpool_n;
+        b->kpool_n += b->kn;
     }
     if (i > UINT32_MAX) return hnd_error_set("%s: too many results", name);
     rec.rank = (uint32_t)i;
-    if (grow((void **)&dt->rec, &b->rcap, dt->n + 1, sizeof *dt->rec) < 0) return -1;
-    dt->rec[dt->n++] = rec;
+    if (grow((void **)&b->rec, &b->rcap, b->n + 1, sizeof *b->rec) < 0) return -1;
+    b->rec[b->n++] = rec;
     return 0;
 }
 
-ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *name, ce_iou_type type,
-                   const ce_options *opts) {
+/* ---- the results array, parsed in ranges on threads --------------------
+ * The array is split into its elements' extents first (a structural scan),
+ * then contiguous ranges of elements are parsed in parallel, each into its
+ * own builder, and merged in file order: the records, pools and the first
+ * error in file order are exactly those of a sequential parse. */
+
+typedef struct {
+    const char *s;
+    size_t len;
+} elem_ext;
+
+typedef struct {
+    dt_build b;
+    const elem_ext *ext;
+    size_t lo, hi;          /* results [lo, hi) */
+    int index;              /* of the range */
+    int box_mode;           /* decided by results[0] before the ranges start */
+    const ce_options *opts;
+    const char *name;
+    atomic_int *first_bad;  /* lowest index of a failed range (ranges after it stop) */
+    int rc;
+    char err[2048];
+} dt_range;
+
+/* One result: the fast reader, else cJSON (with its messages). */
+static int parse_one(dt_build *b, const elem_ext *x, size_t i, int *box_mode, const ce_options *opts,
+                     const char *name) {
+    res_fields f;
+    if (fast_result(x->s, x->len, &f)) return add_result(b, &f, box_mode, opts, name, i);
+    cJSON *o = parse_elem(x->s, x->len, name, "results", i);
+    if (!o) return -1;
+    int rc = slow_result(o, &f, name, "results", i);
+    if (rc == 0) rc = add_result(b, &f, box_mode, opts, name, i);
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void range_fail(dt_range *R) {
+    snprintf(R->err, sizeof R->err, "%s", hnd_error());
+    R->rc = -1;
+    int cur = atomic_load(R->first_bad);
+    while (R->index < cur && !atomic_compare_exchange_weak(R->first_bad, &cur, R->index)) {
+    }
+}
+
+static void *range_run(void *arg) {
+    dt_range *R = arg;
+    if (grow((void **)&R->b.rec, &R->b.rcap, R->hi - R->lo + 1, sizeof *R->b.rec) < 0) {
+        range_fail(R);
+        return NULL;
+    }
+    for (size_t i = R->lo; i < R->hi; i++) {
+        /* an earlier range failed: its error is the one reported */
+        if ((i & 255) == 0 && atomic_load(R->first_bad) < R->index) return NULL;
+        if (parse_one(&R->b, &R->ext[i], i, &R->box_mode, R->opts, R->name) < 0) {
+            range_fail(R);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Threads for n results: HND_EVAL_THREADS or the cores, a range of at
+ * least 4096 results each (fewer are not worth a thread; HND_EVAL_RANGE
+ * sets that minimum, for tests of the ranges on small files). */
+static int load_threads(size_t n) {
+    const char *e = getenv("HND_EVAL_THREADS"), *mr = getenv("HND_EVAL_RANGE");
+    long t = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    long min = mr && *mr ? strtol(mr, NULL, 10) : 4096;
+    if (min < 1) min = 1;
+    if (t > 64) t = 64;
+    if ((size_t)t > n / (size_t)min) t = (long)(n / (size_t)min);
+    return t < 1 ? 1 : (int)t;
+}
+
+/* Run of one (cat, img) by score descending, file order on ties. */
+static void sort_run(ce_dt_rec *r, size_t m) {
+    if (m > 32) {
+        qsort(r, m, sizeof *r, cmp_dt);
+        return;
+    }
+    for (size_t i = 1; i < m; i++) {
+        ce_dt_rec x = r[i];
+        size_t j = i;
+        while (j > 0 && cmp_dt(&r[j - 1], &x) > 0) {
+            r[j] = r[j - 1];
+            j--;
+        }
+        r[j] = x;
+    }
+}
+
+/* Sort by cmp_dt's total order (cat, img, score descending, file order):
+ * two stable counting passes over indices (image, then category), one
+ * gather of the records, then each (cat, img) run by score. rec holds the
+ * records in file order. */
+static int sort_records(ce_dt *dt, int nimg, int ncat) {
+    size_t n = dt->n, nb = (size_t)(nimg > ncat ? nimg : ncat) + 1;
+    uint32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    size_t *cnt = malloc(nb * sizeof *cnt);
+    ce_dt_rec *out = malloc(n * sizeof *out);
+    if (!a || !b || !cnt || !out) {
+        free(a);
+        free(b);
+        free(cnt);
+        free(out);
+        return hnd_error_set("out of memory (sorting %zu results)", n);
+    }
+    const ce_dt_rec *rec = dt->rec;
+    memset(cnt, 0, nb * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) cnt[rec[i].img + 1]++;
+    for (size_t k = 1; k < nb; k++) cnt[k] += cnt[k - 1];
+    for (size_t i = 0; i < n; i++) a[cnt[rec[i].img]++] = (uint32_t)i;
+    memset(cnt, 0, nb * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) cnt[rec[i].cat + 1]++;
+    for (size_t k = 1; k < nb; k++) cnt[k] += cnt[k - 1];
+    for (size_t j = 0; j < n; j++) b[cnt[rec[a[j]].cat]++] = a[j];
+    for (size_t j = 0; j < n; j++) out[j] = rec[b[j]];
+    for (size_t j = 0, e; j < n; j = e) {
+        for (e = j + 1; e < n && out[e].cat == out[j].cat && out[e].img == out[j].img; e++) {
+        }
+        if (e - j > 1) sort_run(out + j, e - j);
+    }
+    free(a);
+    free(b);
+    free(cnt);
+    free(dt->rec);
+    dt->rec = out;
+    return 0;
+}
+
+/* The ranges' records and pools, in file order, into dt. */
+static int merge_ranges(ce_dt *dt, dt_range *R, int nr) {
+    size_t n = 0, sn = 0, kn = 0;
+    for (int r = 0; r < nr; r++) {
+        n += R[r].b.n;
+        sn += R[r].b.spool_n;
+        kn += R[r].b.kpool_n;
+        dt->dropped += R[r].b.dropped;
+    }
+    if (nr == 1) { /* take the buffers as they are */
+        dt->rec = R[0].b.rec;
+        dt->spool = R[0].b.spool;
+        dt->kpool = R[0].b.kpool;
+        R[0].b.rec = NULL;
+        R[0].b.spool = NULL;
+        R[0].b.kpool = NULL;
+    } else {
+        dt->rec = malloc((n + 1) * sizeof *dt->rec);
+        dt->spool = malloc(sn + 1);
+        dt->kpool = malloc((kn + 1) * sizeof *dt->kpool);
+        if (!dt->rec || !dt->spool || !dt->kpool) return hnd_error_set("out of memory (%zu results)", n);
+        size_t at = 0, so = 0, ko = 0;
+        for (int r = 0; r < nr; r++) {
+            const dt_build *b = &R[r].b;
+            for (size_t j = 0; j < b->n; j++) {
+                dt->rec[at + j] = b->rec[j];
+                if (!(dt->rec[at + j].soff & CE_SOFF_FILE)) dt->rec[at + j].soff += so;
+                dt->rec[at + j].koff += ko;
+            }
+            if (b->spool_n) memcpy(dt->spool + so, b->spool, b->spool_n);
+            if (b->kpool_n) memcpy(dt->kpool + ko, b->kpool, b->kpool_n * sizeof *b->kpool);
+            at += b->n;
+            so += b->spool_n;
+            ko += b->kpool_n;
+        }
+    }
+    dt->n = n;
+    dt->spool_n = sn;
+    dt->kpool_n = kn;
+    return 0;
+}
+
+/* in_place: json stays valid as long as the result (ce_dt_load keeps the
+ * file mapped), so RLE strings are used where they lie. */
+static ce_dt *parse_results(const ce_gt *gt, const char *json, size_t len, const char *name, ce_iou_type type,
+                            const ce_options *opts, int in_place) {
     static const char *W = "results";
     if (type == CE_SEGM && !gt->with_segm) {
         hnd_error_set("%s: segm evaluation needs the ground truth loaded with masks", name);
@@ -462,50 +669,94 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
         }
         return NULL;
     }
-    dt_build b;
-    memset(&b, 0, sizeof b);
-    b.dt = calloc(1, sizeof *b.dt);
-    if (!b.dt) {
+    ce_dt *dt = calloc(1, sizeof *dt);
+    elem_ext *ext = NULL;
+    dt_range *R = NULL;
+    int nr = 0;
+    size_t n = 0, cap = 0;
+    if (!dt) {
         hnd_error_set("out of memory");
         return NULL;
     }
-    ce_dt *dt = b.dt;
     dt->gt = gt;
     dt->type = type;
+    /* 1. the elements' extents (structure only) */
     js_doc doc;
     js_arr it;
     const char *s, *e;
-    size_t i = 0;
-    int r, box_mode = -1; /* loadRes: decided by results[0] */
+    int r;
     js_doc_init(&doc, name, json, len);
     if (js_arr_begin(&it, &doc, W) < 0) goto fail;
     while ((r = js_arr_next(&it, &s, &e)) == 1) {
-        res_fields f;
-        int rc;
-        size_t slen = (size_t)(e - s);
-        if (fast_result(s, slen, &f)) {
-            rc = add_result(&b, &f, &box_mode, opts, name, i);
-        } else {
-            cJSON *o = parse_elem(s, slen, name, W, i);
-            if (!o) goto fail;
-            rc = slow_result(o, &f, name, W, i);
-            if (rc == 0) rc = add_result(&b, &f, &box_mode, opts, name, i);
-            cJSON_Delete(o);
-        }
-        if (rc < 0) goto fail;
-        i++;
+        if (grow((void **)&ext, &cap, n + 1, sizeof *ext) < 0) goto fail;
+        ext[n].s = s;
+        ext[n].len = (size_t)(e - s);
+        n++;
     }
     if (r < 0) goto fail;
     if (!js_doc_at_end(&doc)) {
         hnd_error_set("%s: unexpected data after the results array", name);
         goto fail;
     }
-    dt->empty = i == 0;
-    free(b.cnts);
-    b.cnts = NULL;
-    free(b.kps);
-    b.kps = NULL;
-    if (dt->n > 1) qsort(dt->rec, dt->n, sizeof *dt->rec, cmp_dt);
+    dt->empty = n == 0;
+    /* 2. the ranges, split by bytes; results[0] first (it decides loadRes's mode) */
+    int want = load_threads(n);
+    R = calloc((size_t)want, sizeof *R);
+    if (!R) {
+        hnd_error_set("out of memory");
+        goto fail;
+    }
+    atomic_int first_bad;
+    atomic_init(&first_bad, INT32_MAX);
+    size_t total = n ? (size_t)(ext[n - 1].s + ext[n - 1].len - ext[0].s) : 0, lo = 0;
+    for (nr = 0; nr < want; nr++) {
+        dt_range *x = &R[nr];
+        x->b.gt = gt;
+        x->b.type = type;
+        x->b.file = in_place ? json : NULL;
+        x->ext = ext;
+        x->index = nr;
+        x->box_mode = -1;
+        x->opts = opts;
+        x->name = name;
+        x->first_bad = &first_bad;
+        x->lo = lo;
+        size_t hi = lo;
+        if (nr == want - 1) {
+            hi = n;
+        } else {
+            const char *cut = ext[0].s + total / (size_t)want * (size_t)(nr + 1);
+            while (hi < n && ext[hi].s < cut) hi++;
+        }
+        x->hi = lo = hi;
+    }
+    if (n > 0) {
+        if (parse_one(&R[0].b, &ext[0], 0, &R[0].box_mode, opts, name) < 0) goto fail;
+        R[0].lo = 1;
+        for (int k = 1; k < nr; k++) R[k].box_mode = R[0].box_mode;
+    }
+    pthread_t th[64];
+    int started = 0;
+    for (int k = 1; k < nr; k++) {
+        if (pthread_create(&th[k], NULL, range_run, &R[k]) != 0) break;
+        started = k;
+    }
+    range_run(&R[0]);
+    for (int k = 1; k <= started; k++) pthread_join(th[k], NULL);
+    for (int k = started + 1; k < nr; k++) range_run(&R[k]); /* threads refused: here */
+    for (int k = 0; k < nr; k++)
+        if (R[k].rc < 0) {
+            hnd_error_set("%s", R[k].err);
+            goto fail;
+        }
+    /* 3. merged in file order, sorted */
+    if (merge_ranges(dt, R, nr) < 0) goto fail;
+    for (int k = 0; k < nr; k++) build_free(&R[k].b);
+    free(R);
+    R = NULL;
+    free(ext);
+    ext = NULL;
+    if (dt->n > 1 && sort_records(dt, gt->nimg, gt->ncat) < 0) goto fail;
     dt->cat_start = calloc((size_t)gt->ncat + 1, sizeof *dt->cat_start);
     if (!dt->cat_start) {
         hnd_error_set("out of memory");
@@ -519,16 +770,36 @@ ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *na
     for (int k = 0; k < gt->ncat; k++) dt->cat_start[k + 1] += dt->cat_start[k];
     return dt;
 fail:
-    free(b.cnts);
-    free(b.kps);
+    if (R)
+        for (int k = 0; k < nr; k++) build_free(&R[k].b);
+    free(R);
+    free(ext);
     ce_dt_destroy(dt);
     return NULL;
 }
 
+ce_dt *ce_dt_parse(const ce_gt *gt, const char *json, size_t len, const char *name, ce_iou_type type,
+                   const ce_options *opts) {
+    return parse_results(gt, json, len, name, type, opts, 0);
+}
+
 ce_dt *ce_dt_load(const ce_gt *gt, const char *path, ce_iou_type type, const ce_options *opts) {
-    js_file f;
-    if (js_file_open(&f, path) < 0) return NULL;
-    ce_dt *dt = ce_dt_parse(gt, f.buf, f.len, path, type, opts);
-    js_file_close(&f);
+    js_file *f = malloc(sizeof *f);
+    if (!f) {
+        hnd_error_set("out of memory");
+        return NULL;
+    }
+    if (js_file_open(f, path) < 0) {
+        free(f);
+        return NULL;
+    }
+    ce_dt *dt = parse_results(gt, f->buf, f->len, path, type, opts, type == CE_SEGM);
+    if (dt && type == CE_SEGM) { /* its strings point into the file */
+        dt->file = f->buf;
+        dt->file_keep = f;
+    } else {
+        js_file_close(f);
+        free(f);
+    }
     return dt;
 }

@@ -16,6 +16,7 @@ pkgs=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user   # export test: the C head built for and run on ARM
   python3-torchvision python3-h5py python3-pil   # test oracles (/usr/bin/python3)
   python3-onnx python3-opencv                     # export oracles: onnx.checker, OpenCV's DNN runs head.onnx
+  cython3 python3-dev python3-matplotlib time     # make bench: pycocotools built from source (bench/pycocotools_env.sh), GNU time
   "$@"
 )
 

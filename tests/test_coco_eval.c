@@ -617,8 +617,29 @@ static void test_output(void **st) {
     assert_non_null(strstr(buf, " Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = 1.100\n"));
 }
 
+/* The results parsed in ranges on threads (HND_EVAL_RANGE makes ranges of
+ * a few results): the fixtures' stats are still pycocotools', and of two
+ * bad results in different ranges the first in the file is reported. */
+static void test_ranges(void **st) {
+    (void)st;
+    setenv("HND_EVAL_THREADS", "3", 1);
+    setenv("HND_EVAL_RANGE", "40", 1);
+    check_fixture("seed1");
+    check_fixture("seed2");
+    setenv("HND_EVAL_RANGE", "1", 1);
+    expect_dt_error("[" OK1 "," OK1 ",{\"image_id\":999,\"category_id\":1,\"bbox\":[0,0,1,1],\"score\":1},"
+                    "{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,1],\"score\":1}]",
+                    CE_BBOX, NULL, "results[2]: image_id 999 not in ground truth");
+    expect_dt_error("[" OK1 ",{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,1],\"score\":1}," OK1
+                    ",{\"image_id\":999,\"category_id\":1,\"bbox\":[0,0,1,1],\"score\":1}]",
+                    CE_BBOX, NULL, "results[1].bbox: expected 4 numbers");
+    unsetenv("HND_EVAL_THREADS");
+    unsetenv("HND_EVAL_RANGE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_fixture_seed1), cmocka_unit_test(test_fixture_seed2),
         cmocka_unit_test(test_perfect),       cmocka_unit_test(test_crowd),
         cmocka_unit_test(test_two_objects),   cmocka_unit_test(test_ties),
