@@ -4,6 +4,7 @@
 #   make bench             benchmarks in bench/ (ratios vs python3-torch)
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer run of the .pth parser
 #                                 (then FUZZ_WIRE_SECONDS=30 of the split link's wire parser)
+#                                 (and as long of the COCO results reader)
 SANITIZE ?= 0
 JOBS ?= $(shell nproc)
 TORCH_DIR ?=
@@ -52,6 +53,7 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_wire.sh $(FUZZ_WIRE_SECONDS)
 	@bash tests/fuzz/run_fuzz_codec.sh $(FUZZ_WIRE_SECONDS)
+	@bash tests/fuzz/run_fuzz_eval.sh $(FUZZ_WIRE_SECONDS)
 
 clean:
 	rm -rf build build-asan
