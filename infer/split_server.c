@@ -61,7 +61,8 @@ static int64_t bottleneck_side(int64_t padded) { return ((padded + 1) / 2 + 1) /
 static int dtype_for_bits(int bits) { return bits == 8 ? WF_U8 : bits == 16 ? WF_F16 : WF_F32; }
 
 static const char *dtype_name(int dt) {
-    return dt == WF_U8 ? "uint8" : dt == WF_F16 ? "float16" : dt == WF_F32 ? "float32" : dt == WF_U8_RANS ? "uint8 (rANS)" : "unknown";
+    return dt == WF_U8 ? "uint8" : dt == WF_F16 ? "float16" : dt == WF_F32 ? "float32" : dt == WF_U8_RANS ? "uint8 (rANS)"
+           : dt == WF_EB_RANS ? "entropy-coded symbols" : "unknown";
 }
 
 static int set_limits(ss_server *s) {
@@ -76,6 +77,9 @@ static int set_limits(ss_server *s) {
     int64_t bytes = WF_BOTTLENECK_FIXED + numel * (int64_t)wf_dtype_size(dtype_for_bits(s->model.bits));
     /* an 8-bit link may also come coded (WF_U8_RANS): at most 2 numel + 1024 */
     if (s->model.bits == 8) bytes = WF_BOTTLENECK_FIXED + 2 * numel + 1024;
+    /* an entropy bottleneck's stream: at most WF_EB_MAX(numel) */
+    if (s->model.eb && WF_BOTTLENECK_FIXED + (int64_t)WF_EB_MAX(numel) > bytes)
+        bytes = WF_BOTTLENECK_FIXED + (int64_t)WF_EB_MAX(numel);
     if (bytes > UINT32_MAX - WF_HEADER_BYTES)
         return hnd_error_set("split server: the largest bottleneck (%lld bytes) does not fit a frame", (long long)bytes);
     s->max_bneck = (uint32_t)bytes;
@@ -93,6 +97,12 @@ static int check_model(const ss_model *m, const ss_options *o) {
         return hnd_error_set("split server: the tail must be a student's (a model with a bottleneck)");
     if (m->bits != 8 && m->bits != 16 && m->bits != 32)
         return hnd_error_set("split server: bits must be 8, 16 or 32, got %d", m->bits);
+    if (m->eb && m->bits != 32)
+        return hnd_error_set("split server: an entropy bottleneck's link is 32 bits (its rounded values), got %d",
+                             m->bits);
+    if (m->eb && (int64_t)m->eb->channels != sr_channels(m->tail))
+        return hnd_error_set("split server: entropy bottleneck tables of %u channels for a C=%lld tail",
+                             m->eb->channels, (long long)sr_channels(m->tail));
     if (o->max_conns < 1 || o->idle_timeout_s < 0 || o->frame_timeout_s < 0 || o->max_requests < 0)
         return hnd_error_set("split server: bad limits");
     return 0;
@@ -469,6 +479,47 @@ static int uncode(const ss_server *s, wf_bottleneck *b, uint8_t **plain, int *co
     return 0;
 }
 
+/* An entropy-coded tensor (WF_EB_RANS) as the float32 one the tail takes:
+ * the server's tables (the same CRC), the shape checked before anything is
+ * allocated, the symbols decoded (eb_codec.c refuses a corrupt or cut
+ * stream) and symbol + median written to *plain (malloc'd). 0 / -1 + code. */
+static int eb_uncode(const ss_server *s, wf_bottleneck *b, uint8_t **plain, int *code, char *err, size_t n) {
+    const ebc_tables *t = s->model.eb;
+    if (!t)
+        return *code = WF_E_UNSUPPORTED,
+               snprintf(err, n, "an entropy-coded bottleneck, but this server has no entropy-bottleneck tables"), -1;
+    if (b->tables_crc != s->model.eb_crc)
+        return *code = WF_E_MISMATCH,
+               snprintf(err, n, "entropy-coded with tables of CRC %08x, the server's are %08x", (unsigned)b->tables_crc,
+                        (unsigned)s->model.eb_crc), -1;
+    wf_bottleneck v = *b;
+    v.dtype = WF_F32;
+    v.scale = 0.0f;
+    size_t count = (size_t)b->c * b->h * b->w;
+    v.data_bytes = count * sizeof(float);
+    if (check_bottleneck(s, &v, err, n) != 0) return *code = WF_E_MISMATCH, -1;
+    int32_t *sym = malloc(count * sizeof *sym);
+    *plain = malloc(v.data_bytes);
+    int rc = 0;
+    char e[256];
+    if (!sym || !*plain) {
+        *code = WF_E_INTERNAL;
+        snprintf(err, n, "out of memory");
+        rc = -1;
+    } else if (ebc_decode(t, b->data, b->data_bytes, sym, b->h * b->w, e, sizeof e) != 0) {
+        *code = WF_E_MALFORMED;
+        snprintf(err, n, "entropy-coded bottleneck: %s", e);
+        rc = -1;
+    } else {
+        ebc_dequantize(t, sym, b->h * b->w, (float *)(void *)*plain);
+    }
+    free(sym);
+    if (rc != 0) return rc;
+    v.data = *plain;
+    *b = v;
+    return 0;
+}
+
 static void on_bottleneck(ss_server *s, const wf_header *hd, const uint8_t *p, ss_result *r) {
     wf_bottleneck b;
     char err[512];
@@ -477,7 +528,8 @@ static void on_bottleneck(ss_server *s, const wf_header *hd, const uint8_t *p, s
     if (wf_decode_bottleneck(p, hd->payload_len, &b, err, sizeof err) != 0)
         return result_error(r, WF_E_MALFORMED, 1, err);
     r->image_id = b.image_id;
-    if (b.dtype == WF_U8_RANS && uncode(s, &b, &plain, &code, err, sizeof err) != 0) {
+    if ((b.dtype == WF_U8_RANS && uncode(s, &b, &plain, &code, err, sizeof err) != 0) ||
+        (b.dtype == WF_EB_RANS && eb_uncode(s, &b, &plain, &code, err, sizeof err) != 0)) {
         free(plain);
         return result_error(r, code, 0, err);
     }

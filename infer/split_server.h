@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "eb_codec.h"
 #include "split_rcnn.h"
 
 #ifdef __cplusplus
@@ -49,6 +50,12 @@ typedef struct {
     uint8_t digest[32];      /* the manifest's SHA-256; all zero: none (a student file) */
     int bits;                /* what the head sends: 8, 16, 32 */
     sr_model *original;      /* a whole detector for IMAGE, or NULL (borrowed) */
+    /* A learned entropy bottleneck's tables (borrowed; NULL: none) and the
+     * CRC-32 of their file: WF_EB_RANS requests are decoded with them (a
+     * stream whose CRC differs is refused, WF_E_MISMATCH) and reach the tail
+     * as float32; such a server's bits are 32. */
+    const ebc_tables *eb;
+    uint32_t eb_crc;
 } ss_model;
 
 typedef struct {

@@ -88,6 +88,7 @@ size_t wf_dtype_size(int dtype) {
     case WF_U8_RANS: return 1;
     case WF_F16: return 2;
     case WF_F32: return 4;
+    case WF_EB_RANS: return 4;
     default: return 0;
     }
 }
@@ -248,6 +249,11 @@ static int check_bottleneck(const wf_bottleneck *p, char *err, size_t errlen) {
     if (p->dtype == WF_U8 || p->dtype == WF_U8_RANS) {
         if (!isfinite(p->scale) || !(p->scale > 0.0f))
             return eb_fail(err, errlen, "BOTTLENECK: u8 scale %g (must be finite and > 0)", (double)p->scale);
+    } else if (p->dtype == WF_EB_RANS) {
+        /* offset 12 holds the tables' CRC, any value; scale stays 0 */
+        if (p->zero_point != 0)
+            return eb_fail(err, errlen, "BOTTLENECK: zero point %u for an entropy-coded tensor (must be 0)",
+                           (unsigned)p->zero_point);
     } else {
         if (p->scale != 0.0f || signbit(p->scale))
             return eb_fail(err, errlen, "BOTTLENECK: scale %g for a float dtype (must be 0)", (double)p->scale);
@@ -290,12 +296,14 @@ static uint64_t bottleneck_bytes(const wf_bottleneck *p) {
 static int data_fits(const wf_bottleneck *p, uint64_t have) {
     uint64_t bytes = bottleneck_bytes(p);
     if (p->dtype == WF_U8_RANS) return have >= 1 && have <= 2 * bytes + 1024;
+    if (p->dtype == WF_EB_RANS) return have >= WF_EB_MIN && have <= WF_EB_MAX((uint64_t)p->c * p->h * p->w);
     return have == bytes;
 }
 
 uint8_t *wf_encode_bottleneck(uint64_t request_id, const wf_bottleneck *p, size_t *n, char *err, size_t errlen) {
     if (check_bottleneck(p, err, errlen) != 0) return NULL;
-    uint64_t bytes = p->dtype == WF_U8_RANS ? p->data_bytes : bottleneck_bytes(p);
+    int coded = p->dtype == WF_U8_RANS || p->dtype == WF_EB_RANS;
+    uint64_t bytes = coded ? p->data_bytes : bottleneck_bytes(p);
     if (!data_fits(p, p->data_bytes) || !p->data) {
         eb_fail(err, errlen, "BOTTLENECK: %zu data bytes for [1,%u,%u,%u] of %zu-byte elements (%llu expected)",
              p->data ? p->data_bytes : 0, (unsigned)p->c, (unsigned)p->h, (unsigned)p->w, wf_dtype_size(p->dtype),
@@ -309,7 +317,8 @@ uint8_t *wf_encode_bottleneck(uint64_t request_id, const wf_bottleneck *p, size_
     q[8] = p->dtype;
     q[9] = p->zero_point;
     put16(q + 10, 0);
-    putf(q + 12, p->scale);
+    if (p->dtype == WF_EB_RANS) put32(q + 12, p->tables_crc);
+    else putf(q + 12, p->scale);
     put32(q + 16, p->c);
     put32(q + 20, p->h);
     put32(q + 24, p->w);
@@ -464,7 +473,8 @@ int wf_decode_bottleneck(const uint8_t *payload, size_t len, wf_bottleneck *out,
     out->dtype = payload[8];
     out->zero_point = payload[9];
     uint16_t reserved = get16(payload + 10);
-    out->scale = getf(payload + 12);
+    if (out->dtype == WF_EB_RANS) out->tables_crc = get32(payload + 12);
+    else out->scale = getf(payload + 12);
     out->c = get32(payload + 16);
     out->h = get32(payload + 20);
     out->w = get32(payload + 24);
@@ -480,7 +490,11 @@ int wf_decode_bottleneck(const uint8_t *payload, size_t len, wf_bottleneck *out,
     if (out->dtype == WF_U8_RANS && !data_fits(out, rest))
         return eb_fail(err, errlen, "BOTTLENECK: a coded [1,%u,%u,%u] tensor of %llu bytes (1..%llu)", (unsigned)out->c,
                     (unsigned)out->h, (unsigned)out->w, (unsigned long long)rest, (unsigned long long)(2 * bytes + 1024));
-    if (out->dtype == WF_U8_RANS) bytes = rest;
+    if (out->dtype == WF_EB_RANS && !data_fits(out, rest))
+        return eb_fail(err, errlen, "BOTTLENECK: an entropy-coded [1,%u,%u,%u] tensor of %llu bytes (%d..%llu)",
+                       (unsigned)out->c, (unsigned)out->h, (unsigned)out->w, (unsigned long long)rest, WF_EB_MIN,
+                       (unsigned long long)WF_EB_MAX((uint64_t)out->c * out->h * out->w));
+    if (out->dtype == WF_U8_RANS || out->dtype == WF_EB_RANS) bytes = rest;
     if (bytes != rest)
         return eb_fail(err, errlen, "BOTTLENECK: [1,%u,%u,%u] of %zu-byte elements is %llu bytes, the payload holds %llu",
                     (unsigned)out->c, (unsigned)out->h, (unsigned)out->w, wf_dtype_size(out->dtype),

@@ -42,10 +42,12 @@
  *
  *   BOTTLENECK (client -> server):
  *      0   8  i64 image id
- *      8   1  u8 dtype (WF_U8, WF_F16, WF_F32, WF_U8_RANS)
+ *      8   1  u8 dtype (WF_U8, WF_F16, WF_F32, WF_U8_RANS, WF_EB_RANS)
  *      9   1  u8 zero point (u8 only; else 0)
  *     10   2  u16 reserved (0)
- *     12   4  f32 scale (u8 only; else 0)
+ *     12   4  f32 scale (u8 only); WF_EB_RANS: u32 CRC-32 of the entropy
+ *             bottleneck's tables file (eb_codec.h), so that a server
+ *             refuses a stream coded with tables other than its own; else 0
  *     16   4  u32 C      20  4  u32 h     24  4  u32 w      (the tensor [1,C,h,w])
  *     28   4  u32 original height         32  4  u32 original width
  *     36   4  u32 resized height          40  4  u32 resized width
@@ -53,9 +55,13 @@
  *     52   …  the tensor's C*h*w elements in C order (1, 2 or 4 bytes each,
  *             f16/f32 little-endian IEEE): exactly the rest of the payload;
  *             WF_U8_RANS: the uint8 tensor coded losslessly (link_codec.h's
- *             stream: MED prediction + rANS), 1 .. 2*C*h*w + 1024 bytes
- *   Checked: dtype known; u8 (plain or coded): scale finite and > 0, else scale 0 and zero
- *   point 0; reserved 0; C, h, w and the six image sides in 1..WF_MAX_DIM;
+ *             stream: MED prediction + rANS), 1 .. 2*C*h*w + 1024 bytes;
+ *             WF_EB_RANS: a learned entropy bottleneck's integer symbols
+ *             round(y - median) coded with its 16-bit CDF tables (eb_codec.h's
+ *             stream, WF_EB_MIN .. WF_EB_MAX(C*h*w) bytes); the tail
+ *             receives symbol + median as float32 (a 32-bit link)
+ *   Checked: dtype known; u8 (plain or coded): scale finite and > 0; WF_EB_RANS: zero
+ *   point 0 (any CRC); else scale 0 and zero point 0; reserved 0; C, h, w and the six image sides in 1..WF_MAX_DIM;
  *   resized <= padded and h <= padded height, w <= padded width.
  *
  *   IMAGE (client -> server; the edge-computing baseline: the whole
@@ -119,7 +125,10 @@ typedef enum {
     WF_BYE = 7,
 } wf_type;
 
-typedef enum { WF_U8 = 1, WF_F16 = 2, WF_F32 = 3, WF_U8_RANS = 4 } wf_dtype;
+typedef enum { WF_U8 = 1, WF_F16 = 2, WF_F32 = 3, WF_U8_RANS = 4, WF_EB_RANS = 5 } wf_dtype;
+/* An entropy-coded stream's sizes (eb_codec.h: its 9-byte header; ebc_bound). */
+#define WF_EB_MIN 9
+#define WF_EB_MAX(numel) (9 + 7 * (uint64_t)(numel) + 8)
 enum { WF_JPEG = 1 };
 
 typedef enum {
@@ -170,6 +179,7 @@ typedef struct {
     uint8_t dtype;            /* wf_dtype */
     uint8_t zero_point;
     float scale;
+    uint32_t tables_crc;      /* WF_EB_RANS: CRC-32 of the tables file (offset 12; scale is 0) */
     uint32_t c, h, w;
     uint32_t orig_h, orig_w, resized_h, resized_w, padded_h, padded_w;
     const uint8_t *data;      /* decode: points into the payload (not copied);
@@ -231,8 +241,8 @@ int wf_decode_detections(const uint8_t *payload, size_t len, wf_detections *out,
 void wf_detections_clear(wf_detections *d);
 int wf_decode_error(const uint8_t *payload, size_t len, wf_error *out, char *err, size_t errlen);
 
-/* Element size of a dtype (1, 2, 4; WF_U8_RANS: 1, once decoded), 0 for an
- * unknown one. */
+/* Element size of a dtype (1, 2, 4; WF_U8_RANS: 1 and WF_EB_RANS: 4, once
+ * decoded), 0 for an unknown one. */
 size_t wf_dtype_size(int dtype);
 
 /* 1 on a little-endian host, where a bottleneck's f16/f32 bytes are the

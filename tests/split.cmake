@@ -29,3 +29,13 @@ if(HND_WITH_TORCH)
   hnd_add_script_test(test_split_e2e ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_split_e2e.py)
   set_tests_properties(test_split_e2e PROPERTIES TIMEOUT 900 LABELS "split;torch" DEPENDS "hnd;hnd-torch")
 endif()
+
+# A learned entropy bottleneck on the link (issue 18): WF_EB_RANS frames (the
+# rounded symbols rANS-coded with the 16-bit tables) == hnd detect byte for
+# byte, from the student's tables and from a bundle's eb_tables.bin; mutated
+# and cut EB payloads refused without a crash; the exported C head's own
+# stream (hnd_head_run --eb-tables) byte-identical to hnd's.
+if(HND_WITH_TORCH)
+  hnd_add_script_test(test_split_eb ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_split_eb.py)
+  set_tests_properties(test_split_eb PROPERTIES TIMEOUT 300 LABELS "split;torch" DEPENDS "hnd;hnd-torch")
+endif()

@@ -608,7 +608,7 @@ static void expect_refused(int sample, void (*edit)(uint8_t *p, size_t *len), co
 
 /* bottleneck edits (sample 2: u8, c2 h3 w4; sample 4: f32) */
 static void e_dtype0(uint8_t *p, size_t *l) { (void)l; p[8] = 0; }
-static void e_dtype5(uint8_t *p, size_t *l) { (void)l; p[8] = 5; }
+static void e_dtype6(uint8_t *p, size_t *l) { (void)l; p[8] = 6; }
 static void e_reserved(uint8_t *p, size_t *l) { (void)l; p[11] = 1; }
 static void e_scale(uint8_t *p, uint32_t bits) { put32le(p + 12, bits); }
 static void e_scale_nan(uint8_t *p, size_t *l) { (void)l; e_scale(p, 0x7FC00000u); }
@@ -641,7 +641,7 @@ static void e_count_wrap(uint8_t *p, size_t *l) {
 static void test_bottleneck_fields(void **state) {
     (void)state;
     expect_refused(2, e_dtype0, "dtype");
-    expect_refused(2, e_dtype5, "dtype");
+    expect_refused(2, e_dtype6, "dtype");
     expect_refused(2, e_reserved, "reserved");
     expect_refused(2, e_scale_nan, "scale");
     expect_refused(2, e_scale_inf, "scale");
@@ -811,6 +811,52 @@ static void test_coded_bottleneck(void **state) {
     assert_non_null(strstr(err, "scale"));
 }
 
+/* WF_EB_RANS: an entropy-coded tensor, WF_EB_MIN .. WF_EB_MAX(C*h*w)
+ * bytes, the tables' CRC at offset 12 (hand-placed bytes: CRC 0xC0FFEE11
+ * little-endian), zero point 0. */
+static void test_eb_bottleneck(void **state) {
+    (void)state;
+    char err[256];
+    static uint8_t stream[9 + 7 * 24 + 8 + 1];
+    memset(stream, 0x5A, sizeof stream);
+    wf_bottleneck b = sample_bottleneck(WF_F32), o;
+    b.dtype = WF_EB_RANS;
+    b.tables_crc = 0xC0FFEE11u;
+    b.data = stream;
+    size_t n;
+    for (size_t len = WF_EB_MIN; len <= 9 + 7 * 24 + 8; len += 31) {
+        b.data_bytes = len;
+        uint8_t *f = wf_encode_bottleneck(9, &b, &n, err, sizeof err);
+        assert_non_null(f);
+        assert_int_equal(n, 32 + WF_BOTTLENECK_FIXED + len);
+        const uint8_t crc_le[4] = {0x11, 0xEE, 0xFF, 0xC0};
+        assert_memory_equal(f + 32 + 12, crc_le, 4);
+        assert_int_equal(f[32 + 8], 5);
+        assert_int_equal(wf_decode_bottleneck(f + 32, n - 32, &o, err, sizeof err), 0);
+        assert_int_equal(o.dtype, WF_EB_RANS);
+        assert_int_equal(o.tables_crc, 0xC0FFEE11u);
+        assert_true(o.scale == 0.0f && o.zero_point == 0);
+        assert_int_equal(o.data_bytes, len);
+        assert_memory_equal(o.data, stream, len);
+        free(f);
+    }
+    b.data_bytes = 9 + 7 * 24 + 8 + 1;   /* longer than ebc_bound(24) */
+    assert_null(wf_encode_bottleneck(9, &b, &n, err, sizeof err));
+    b.data_bytes = WF_EB_MIN - 1;        /* shorter than the stream's header */
+    assert_null(wf_encode_bottleneck(9, &b, &n, err, sizeof err));
+    b.data_bytes = 20;
+    b.zero_point = 3;
+    assert_null(wf_encode_bottleneck(9, &b, &n, err, sizeof err));
+    assert_non_null(strstr(err, "zero point"));
+    /* the decoder refuses a cut one */
+    b.zero_point = 0;
+    uint8_t *f = wf_encode_bottleneck(9, &b, &n, err, sizeof err);
+    assert_non_null(f);
+    assert_int_equal(wf_decode_bottleneck(f + 32, WF_BOTTLENECK_FIXED + WF_EB_MIN - 1, &o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "entropy-coded"));
+    free(f);
+}
+
 static void test_misc(void **state) {
     (void)state;
     assert_int_equal(wf_dtype_size(WF_U8), 1);
@@ -818,7 +864,8 @@ static void test_misc(void **state) {
     assert_int_equal(wf_dtype_size(WF_F32), 4);
     assert_int_equal(wf_dtype_size(0), 0);
     assert_int_equal(wf_dtype_size(WF_U8_RANS), 1);   /* once decoded */
-    assert_int_equal(wf_dtype_size(5), 0);
+    assert_int_equal(wf_dtype_size(WF_EB_RANS), 4);   /* once decoded: float32 */
+    assert_int_equal(wf_dtype_size(6), 0);
     assert_string_equal(wf_type_name(WF_DETECTIONS), "DETECTIONS");
     assert_string_equal(wf_type_name(99), "?");
     uint32_t one = 1;
@@ -1174,6 +1221,7 @@ int main(void) {
         cmocka_unit_test(test_misc),
         cmocka_unit_test(test_seed_frames),
         cmocka_unit_test(test_read_frame_valid),
+        cmocka_unit_test(test_eb_bottleneck),
         cmocka_unit_test(test_read_frame_slow_writer),
         cmocka_unit_test(test_read_frame_peer_closes),
         cmocka_unit_test(test_read_frame_refusals),

@@ -238,7 +238,15 @@ int cmd_export(int argc, char **argv) {
     ex_files files;
     memset(&files, 0, sizeof files);
     sr_model *m = load_student(&o, &cfg_bits);
-    if (o.bits == 0) o.bits = cfg_bits ? cfg_bits : 8;
+    /* an entropy bottleneck's rounded values travel as float32 or coded with
+     * its tables: its link has no quantizer */
+    if (o.bits == 0) o.bits = sr_entropy(m) ? 32 : cfg_bits ? cfg_bits : 8;
+    if (m && sr_entropy(m) && o.bits != 32) {
+        hnd_error_set("%s has an entropy bottleneck: its link is 32 bits (the rounded values, rANS-coded with "
+                      "eb_tables.bin on the link), not --bits %d", o.student, o.bits);
+        sr_destroy(m);
+        m = NULL;
+    }
     if (m && hg_from_model(m, o.bits, &h) == 0 && make_tmp(o.out, tmp, sizeof tmp) == 0) {
         if (write_bundle(&o, m, &h, tmp, &files) == 0 && move_into_place(tmp, o.out, o.overwrite) == 0) rc = 0;
     }

@@ -201,8 +201,10 @@ static const co_opt k_split_detect[] = {
     FLAG("--original", "the edge-computing baseline: send each image as JPEG (the\n"
                        "file itself, else re-encoded at quality 95); the server\n"
                        "runs the whole original model"),
-    CHOICE("--codec", "C", "raw|rans", "raw", "an 8-bit bottleneck as its bytes (raw) or coded losslessly\n"
-                                             "(rans: MED prediction + rANS, about half the bytes)"),
+    CHOICE("--codec", "C", "auto|raw|rans", "auto", "an 8-bit bottleneck as its bytes (raw, auto) or coded\n"
+                                                    "losslessly (rans: MED prediction + rANS, about half the\n"
+                                                    "bytes); an entropy-bottleneck student's symbols rANS-coded\n"
+                                                    "with its 16-bit tables (auto) or as float32 (raw)"),
     INT("--retries", "N", 0, 100, "2", "reconnect and resend after a dropped connection, N times"),
     REAL("--connect-timeout", "S", 0.01, 3600, "10", "seconds per connection attempt (and for the HELLO)"),
     STR("--timings", "T.csv", NULL, "also write the per-image times (ms) and bytes as CSV"),
@@ -477,7 +479,7 @@ static const co_command k_commands[] = {
     {"split-detect", "detect with the head here and the tail on an hnd serve edge server",
      "usage: hnd split-detect --head BUNDLE|STUDENT.h5 --server HOST:PORT --out RESULTS.json\n"
      "                        [--config S.json] [--head-format c|torch] [--ann INSTANCES.json]\n"
-     "                        [--rate-mbps R] [--codec raw|rans] [--original] [--retries N]\n"
+     "                        [--rate-mbps R] [--codec auto|raw|rans] [--original] [--retries N]\n"
      "                        [--timings T.csv] [--threads N] [--quiet] IMAGES...\n",
      "The device side of split computing. Connects to the server and says HELLO with\n"
      "the bundle's manifest digest (zeros for a student .h5), bits and C; a server with\n"

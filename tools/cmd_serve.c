@@ -12,6 +12,8 @@
 #include "commands.h"
 #include "config.h"
 #include "ctorch.h"
+#include "eb_link.h"
+#include "eb_wire.h"
 #include "hnd_error.h"
 #include "hnd_model.h"
 #include "manifest.h"
@@ -20,6 +22,9 @@
 typedef struct {
     const char *bundle, *weights, *config, *original, *original_config;
 } sv_opts;
+
+/* An entropy-bottleneck student's tables (WF_EB_RANS requests). */
+static ebc_tables g_eb;
 
 /* ------------------------------------------------------------ models */
 
@@ -46,6 +51,21 @@ static sr_model *load_bundle(const char *dir, ss_model *sm) {
         return NULL;
     }
     sm->bits = info.bits;
+    /* an entropy-bottleneck student's bundle carries its tables (the tail
+     * has no density): WF_EB_RANS requests are decoded with them */
+    char tables[4200], err[512];
+    int has_eb = 0;
+    for (int i = 0; i < info.n_files; i++) has_eb |= strcmp(info.files[i].role, "eb-tables") == 0;
+    if (m && has_eb) {
+        int bad = mf_file_path(&info, "eb-tables", tables, sizeof tables) != 0;
+        if (!bad && ebw_read_tables(tables, &g_eb, &sm->eb_crc, err, sizeof err) != 0)
+            bad = hnd_error_set("%s", err);
+        if (bad) {
+            sr_destroy(m);
+            return NULL;
+        }
+        sm->eb = &g_eb;
+    }
     return m;
 }
 
@@ -81,6 +101,15 @@ static int load_models(const sv_opts *o, ss_model *sm) {
     } else {
         sm->tail = load_file(o->weights, o->config, 1, &cfg_bits);
         sm->bits = cfg_bits ? cfg_bits : 8;
+        char err[256];
+        if (sm->tail && sr_entropy(sm->tail)) {
+            /* its rounded values travel as float32 or entropy-coded with the
+             * tables made from its density, as hnd export writes them */
+            sm->bits = 32;
+            if (ebl_tables(sr_entropy(sm->tail), &g_eb) != 0) return -1;
+            sm->eb = &g_eb;
+            if (ebw_tables_crc(&g_eb, &sm->eb_crc, err, sizeof err) != 0) return hnd_error_set("%s", err);
+        }
     }
     if (!sm->tail) return -1;
     if (o->original && !(sm->original = load_file(o->original, o->original_config, 0, &cfg_bits)))
@@ -131,10 +160,10 @@ static void print_listening(ss_server *s, const ss_model *sm) {
     char label[160];
     const char *addr = ss_bind_address(s);
     int v6 = strchr(addr, ':') != NULL;
-    printf("hnd serve: listening on %s%s%s:%d (model %s, C=%lld, bits %d, max bottleneck %u B%s)\n", v6 ? "[" : "",
+    printf("hnd serve: listening on %s%s%s:%d (model %s, C=%lld, bits %d, max bottleneck %u B%s%s)\n", v6 ? "[" : "",
            addr, v6 ? "]" : "", ss_port(s), sr_label(sm->tail, label, sizeof label),
            (long long)sr_channels(sm->tail), sm->bits, ss_max_bottleneck_payload(s),
-           sm->original ? ", IMAGE requests too" : "");
+           sm->eb ? ", entropy-coded bottlenecks" : "", sm->original ? ", IMAGE requests too" : "");
     fflush(stdout);
 }
 
@@ -162,6 +191,7 @@ int cmd_serve(int argc, char **argv) {
     ss_destroy(s);
     sr_destroy(sm.tail);
     sr_destroy(sm.original);
+    ebc_tables_clear(&g_eb);
     co_args_clear(&a);
     return rc;
 }

@@ -36,6 +36,8 @@
 #include "config.h"
 #include "ctorch.h"
 #include "det_results.h"
+#include "eb_link.h"
+#include "eb_wire.h"
 #include "file_check.h"
 #include "hnd_error.h"
 #include "link_codec.h"
@@ -72,12 +74,17 @@ typedef struct {
     sr_model *m;              /* the libtorch head (NULL with --original) */
     int bits, channels;
     int rans;                 /* --codec rans: code an 8-bit bottleneck (link_codec.h) */
+    int has_eb;               /* an entropy-bottleneck student: its tables (a 32-bit link) */
+    int eb_code;              /* send WF_EB_RANS (--codec auto), not the float32 values (raw) */
+    ebc_tables eb;
+    uint32_t eb_crc;
     double min_size, max_size;   /* the C head's transform */
     wf_hello hello;
     char what[256];           /* for the summary line */
 } sd_head;
 
 static void head_clear(sd_head *h) {
+    ebc_tables_clear(&h->eb);
     hnd_head_free(h->ch);
     sr_destroy(h->m);
     memset(h, 0, sizeof *h);
@@ -108,6 +115,13 @@ static int load_bundle(const char *dir, int need_head, sd_head *h) {
         snprintf(h->what, sizeof h->what, "bundle %s (C=%d, %d bits, plain-C head)", dir, h->channels, h->bits);
     }
     char path[4200], err[512];
+    /* an entropy-bottleneck student's bundle: the tables the server decodes with */
+    for (int i = 0; rc == 0 && i < info->n_files; i++) {
+        if (strcmp(info->files[i].role, "eb-tables") != 0) continue;
+        if (mf_file_path(info, "eb-tables", path, sizeof path) != 0) rc = -1;
+        else if (ebw_read_tables(path, &h->eb, &h->eb_crc, err, sizeof err) != 0) rc = hnd_error_set("%s", err);
+        else h->has_eb = 1;
+    }
     if (rc == 0 && need_head) {
         int dummy_sd;
         if (mf_file_path(info, "head-c-weights", path, sizeof path) != 0) rc = hnd_error_prefix("%s", dir);
@@ -142,15 +156,22 @@ static int load_student(const char *path, const char *config, double min_size, d
     if (min_size > 0) rc.transform.min_size = min_size;
     if (max_size > 0) rc.transform.max_size = max_size;
     h->is_c = 0;
-    h->bits = cfg_bits ? cfg_bits : 8;
+    h->bits = pr.entropy ? 32 : cfg_bits ? cfg_bits : 8;   /* an entropy bottleneck rounds, no quantizer */
     h->channels = (int)pr.channels;
     memset(h->hello.manifest_sha256, 0, 32);
     snprintf(h->what, sizeof h->what, "%s (C=%d, %d bits, libtorch head, sizes %g/%g)", path, h->channels, h->bits,
              rc.transform.min_size, rc.transform.max_size);
     if (!need_model) return 0;
     bn.bits = h->bits;
-    if (!(h->m = sr_new(&rc, &bn))) return -1;
-    return sr_load(h->m, path);
+    if (!(h->m = sr_new(&rc, &bn)) || sr_load(h->m, path) != 0) return -1;
+    if (sr_entropy(h->m)) {
+        /* the tables hnd export writes for it, and hnd serve --weights makes */
+        char err[256];
+        if (ebl_tables(sr_entropy(h->m), &h->eb) != 0) return -1;
+        h->has_eb = 1;
+        if (ebw_tables_crc(&h->eb, &h->eb_crc, err, sizeof err) != 0) return hnd_error_set("%s", err);
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ per image */
@@ -167,8 +188,11 @@ static double now_ms(void) { return 1e3 * mono_now_s(); }
 static int dtype_of_bits(int bits) { return bits == 8 ? WF_U8 : bits == 16 ? WF_F16 : WF_F32; }
 
 /* The BOTTLENECK frame of b, its 8-bit tensor coded first with --codec
- * rans (WF_U8_RANS: the same values, about half the bytes). */
+ * rans (WF_U8_RANS: the same values, about half the bytes), an entropy
+ * bottleneck's rounded values as their symbols rANS-coded with its tables
+ * (WF_EB_RANS). */
 static uint8_t *bottleneck_frame(const sd_head *h, wf_bottleneck *b, uint64_t rid, size_t *n, char *err, size_t errlen) {
+    if (h->eb_code && b->dtype == WF_F32) return ebw_frame(&h->eb, h->eb_crc, b, rid, n, err, errlen);
     if (!h->rans || b->dtype != WF_U8) return wf_encode_bottleneck(rid, b, n, err, errlen);
     size_t cap = lc_bound(b->data_bytes), len = 0;
     uint8_t *coded = malloc(cap), *frame = NULL;
@@ -371,7 +395,7 @@ static int parse_args(int argc, char **argv, sd_opts *o, ii_inputs *in, const co
     o->format = co_str(&a, "--head-format", NULL);
     o->ann = co_str(&a, "--ann", NULL);
     o->timings = co_str(&a, "--timings", NULL);
-    o->codec = co_str(&a, "--codec", "raw");
+    o->codec = co_str(&a, "--codec", "auto");
     o->rate_mbps = co_real(&a, "--rate-mbps", 0);
     o->connect_timeout = co_real(&a, "--connect-timeout", 10);
     o->min_size = co_real(&a, "--min-size", 0);
@@ -550,6 +574,12 @@ int cmd_split_detect(int argc, char **argv) {
     h.hello.bits = (uint32_t)h.bits;
     h.hello.channels = (uint32_t)h.channels;
     h.rans = o.codec && strcmp(o.codec, "rans") == 0;
+    h.eb_code = h.has_eb && o.codec && strcmp(o.codec, "raw") != 0;
+    if (rc == 0 && h.has_eb && h.rans) {
+        fprintf(stderr, SD_NAME ": --codec rans codes an 8-bit bottleneck; %s has an entropy bottleneck (its symbols "
+                        "are rANS-coded with its tables by default, --codec raw sends them as float32)\n", o.head);
+        rc = 2;
+    }
 
     /* Ctrl-C: finish waiting for nothing more, write nothing, exit 130 */
     struct sigaction sa, old_sa;

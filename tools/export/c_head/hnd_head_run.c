@@ -1,6 +1,7 @@
 /* hnd_head_run: the exported head on one image, from the command line.
  *
  *   hnd_head_run head.bin IN OUTPREFIX [--threads N] [--repeat N] [--save-input X.npy]
+ *                [--eb-tables eb_tables.bin]
  *
  * IN: a float32 .npy [1,3,H,W] or [3,H,W] (an image already through the
  * R-CNN transform), or a binary PPM (P6, 8-bit RGB), which hnd_head_prepare
@@ -8,16 +9,22 @@
  * Writes OUTPREFIX.npy — the bottleneck [1,C,h,w]: uint8 (8 bits), float16
  * (16) or float32 (32) — and OUTPREFIX.json with its shape, the scale and
  * zero point (8 bits) and the time per run in milliseconds (--repeat runs;
- * the first one included). Exit status 0, or 1 with a message on stderr. */
+ * the first one included). With --eb-tables (an entropy-bottleneck
+ * student's bundle, 32 bits) the head also codes its output as the split
+ * link sends it: the symbols round(y - median) rANS-coded with the 16-bit
+ * tables (eb_codec.h), written to OUTPREFIX.eb, their size as "eb_bytes" in
+ * the JSON. Exit status 0, or 1 with a message on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eb_codec.h"
 #include "hnd_head.h"
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: hnd_head_run head.bin IN.npy|IN.ppm OUTPREFIX [--threads N] [--repeat N] [--save-input X.npy]\n");
+            "usage: hnd_head_run head.bin IN.npy|IN.ppm OUTPREFIX [--threads N] [--repeat N] [--save-input X.npy]\n"
+            "                    [--eb-tables eb_tables.bin]\n");
 }
 
 static unsigned char *read_all(const char *path, size_t *n) {
@@ -188,6 +195,39 @@ static int write_npy(const char *path, const char *descr, const int *shape, int 
     return fclose(f) != 0 || bad ? -1 : 0;
 }
 
+/* The entropy bottleneck's stream of the head's float32 output f [c][n]
+ * with the tables file at path, into path_out. 0, or -1 + message. */
+static int write_eb(const char *tables_path, const float *f, int c, size_t n, const char *path_out, size_t *bytes) {
+    char err[256];
+    size_t tl = 0, cap = ebc_bound((size_t)c * n), len = 0;
+    unsigned char *tb = read_all(tables_path, &tl);
+    ebc_tables t;
+    memset(&t, 0, sizeof t);
+    int32_t *sym = (int32_t *)malloc(sizeof *sym * (size_t)c * n + 1);
+    uint8_t *out = (uint8_t *)malloc(cap);
+    int rc = -1;
+    if (!tb) fprintf(stderr, "hnd_head_run: %s: cannot read\n", tables_path);
+    else if (!sym || !out) fprintf(stderr, "hnd_head_run: out of memory\n");
+    else if (ebc_tables_read(tb, tl, &t, err, sizeof err) != 0) fprintf(stderr, "hnd_head_run: %s: %s\n", tables_path, err);
+    else if ((int)t.channels != c)
+        fprintf(stderr, "hnd_head_run: %s: tables of %u channels for a head of C=%d\n", tables_path, t.channels, c);
+    else if (ebc_symbols(&t, f, (uint32_t)n, sym, err, sizeof err) != 0 ||
+             ebc_encode(&t, sym, (uint32_t)n, out, cap, &len, err, sizeof err) != 0)
+        fprintf(stderr, "hnd_head_run: entropy coding: %s\n", err);
+    else {
+        FILE *fo = fopen(path_out, "wb");
+        int bad = !fo || fwrite(out, 1, len, fo) != len;
+        if (fo && fclose(fo) != 0) bad = 1;
+        if (bad) fprintf(stderr, "hnd_head_run: %s: cannot write\n", path_out);
+        else rc = 0, *bytes = len;
+    }
+    ebc_tables_clear(&t);
+    free(tb);
+    free(sym);
+    free(out);
+    return rc;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -198,12 +238,13 @@ int main(int argc, char **argv) {
         usage();
         return 2;
     }
-    const char *head_path = argv[1], *in_path = argv[2], *prefix = argv[3], *save_input = NULL;
+    const char *head_path = argv[1], *in_path = argv[2], *prefix = argv[3], *save_input = NULL, *eb_tables = NULL;
     int threads = 0, repeat = 1;
     for (int i = 4; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = atoi(argv[++i]);
         else if (strcmp(argv[i], "--save-input") == 0 && i + 1 < argc) save_input = argv[++i];
+        else if (strcmp(argv[i], "--eb-tables") == 0 && i + 1 < argc) eb_tables = argv[++i];
         else {
             fprintf(stderr, "hnd_head_run: unknown or incomplete option %s\n", argv[i]);
             usage();
@@ -245,7 +286,12 @@ int main(int argc, char **argv) {
         goto out;
     }
     int bits = hnd_head_bits(h);
-    size_t n = (size_t)c * (size_t)oh * (size_t)ow, esz = bits == 8 ? 1 : bits == 16 ? 2 : 4;
+    if (eb_tables && bits != 32) {
+        fprintf(stderr, "hnd_head_run: --eb-tables codes a 32-bit head's output (an entropy-bottleneck student's "
+                        "bundle); %s is %d bits\n", head_path, bits);
+        goto out;
+    }
+    size_t n = (size_t)c * (size_t)oh * (size_t)ow, esz = bits == 8 ? 1 : bits == 16 ? 2 : 4, eb_bytes = 0;
     void *buf = malloc(n * esz);
     double *ms = (double *)malloc(sizeof(double) * (size_t)repeat);
     if (!buf || !ms) {
@@ -274,6 +320,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hnd_head_run: %s: cannot write\n", path);
         ok = 0;
     }
+    snprintf(path, sizeof path, "%s.eb", prefix);
+    if (ok && eb_tables && write_eb(eb_tables, (const float *)buf, c, (size_t)oh * (size_t)ow, path, &eb_bytes) != 0)
+        ok = 0;
     if (ok) {
         double *sorted = (double *)malloc(sizeof(double) * (size_t)repeat);
         if (sorted) {
@@ -288,6 +337,7 @@ int main(int argc, char **argv) {
         if (f) {
             fprintf(f, "{\"bits\": %d, \"input\": [1, 3, %d, %d], \"shape\": [1, %d, %d, %d], ", bits, H, W, c, oh, ow);
             if (bits == 8) fprintf(f, "\"scale\": %.9g, \"zero_point\": %d, ", (double)o.scale, o.zero_point);
+            if (eb_tables) fprintf(f, "\"eb_bytes\": %zu, ", eb_bytes);
             fprintf(f, "\"threads\": %d, \"repeat\": %d, \"ms_median\": %.4f, \"ms_min\": %.4f, \"ms\": [",
                     hnd_head_get_threads(), repeat, med, sorted ? sorted[0] : ms[0]);
             for (int r = 0; r < repeat; r++) fprintf(f, "%s%.4f", r ? ", " : "", ms[r]);
