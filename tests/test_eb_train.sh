@@ -6,7 +6,9 @@
 # checkpoint holds CompressAI's keys, eval-model reports real coded bytes
 # (decoded and compared inside) between the stream header and 2 bytes a
 # value, hnd export ships the tables, and hnd sweep --beta writes rate.csv /
-# rate.json with the row.
+# rate.json with the row. A run stopped mid-epoch and resumed ends
+# bit-identical to an uninterrupted one (the quantiles' optimizer too), and
+# the mixed losses (org_loss_factor > 0) add the rate term.
 set -eu
 BIN=${HND_BIN_DIR:?}
 SRC=${HND_SRC_DIR:?}
@@ -64,6 +66,65 @@ m = np.array(f[pre + "_matrix0"])
 assert m.shape == (3, 3, 1) and abs(m.mean() - math.log(math.expm1(1 / 10 ** 0.25 / 3))) > 1e-6, m
 print("epoch losses", ep, "rate", rate[0]["train_bits_per_image"], "quantiles moved", moved.min(), moved.max())
 PYEOF
+
+# exact resume: 2 epochs of 2 iterations, stopped after 3 and resumed, end
+# bit-identical to the uninterrupted run — weights, the main optimizer and
+# the quantiles' own optimizer (/train/aux_optim.*, saved and restored)
+# shellcheck disable=SC2086
+"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R1 --set student_model.entropy_bottleneck.beta=1 \
+    --set train.batch_size=4
+rc=0
+# shellcheck disable=SC2086
+"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R2 --set student_model.entropy_bottleneck.beta=1 \
+    --set train.batch_size=4 --stop-after 3 || rc=$?
+[ "$rc" = 130 ] || fail "stop hook: exit $rc"
+# shellcheck disable=SC2086
+"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R2 --set student_model.entropy_bottleneck.beta=1 \
+    --set train.batch_size=4 --resume
+grep -q "resuming from R2/last.h5: epoch 1, iteration 1" R2/train.log || fail "R2 did not resume mid-epoch"
+"$PY" - <<'PYEOF'
+import h5py, numpy as np
+a, b = h5py.File("R1/last.h5", "r"), h5py.File("R2/last.h5", "r")
+for g in ("weights", "train"):
+    ka, kb = sorted(a[g].keys()), sorted(b[g].keys())
+    assert ka == kb, (g, set(ka) ^ set(kb))
+aux = [k for k in a["train"].keys() if k.startswith("aux_optim.")]
+assert len(aux) >= 2, sorted(a["train"].keys())   # Adam's step and moments of the quantiles
+for g in ("weights", "train"):
+    for k in a[g].keys():
+        x, y = np.array(a[g][k]), np.array(b[g][k])
+        assert x.shape == y.shape and x.tobytes() == y.tobytes(), (g, k)
+q = np.array(a["train"][[k for k in aux if "exp_avg_sq" in k][0]])
+assert q.shape == (3, 1, 3) and (q > 0).all(), q   # the quantiles' second moments: 4 steps of a real gradient
+print("resume: %d weights and %d train entries bit-identical, %d of the aux optimizer" %
+      (len(a["weights"]), len(a["train"]), len(aux)))
+PYEOF
+
+# (the plain pass: the sanitizer pass runs the rate term's code above)
+if [ "${HND_TEST_SCOPE:-}" != short ]; then
+# the rate counts with the mixed losses too (org_loss_factor > 0): at the
+# first step (same weights, the same step-seeded noise) the loss with
+# beta 1 minus the loss with beta 0 is the batch's bits, as logged
+for B in 0 1; do
+    # shellcheck disable=SC2086
+    "$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=M$B --set student_model.entropy_bottleneck.beta=$B \
+        --set train.num_epochs=1 --set train.batch_size=8 --set student_model.distill_backbone_only=false \
+        --set train.criterion.params.org_loss_factor=1 || fail "mixed losses with beta $B"
+done
+"$PY" - <<'PYEOF'
+import json
+def rows(d):
+    return [json.loads(l) for l in open(d + "/metrics.jsonl")]
+l0 = [r["loss"] for r in rows("M0") if r["type"] == "train"][0]
+l1 = [r["loss"] for r in rows("M1") if r["type"] == "train"][0]
+rate = [r for r in rows("M1") if r["type"] == "rate"]
+assert len(rate) == 1, rate
+bits = 8 * rate[0]["train_bits_per_image"]   # one batch of the 8 images
+assert bits > 0 and abs((l1 - l0) - bits) <= 1e-4 * bits, (l0, l1, bits)
+print("mixed losses: loss %.3f with beta 1, %.3f with beta 0, difference %.3f = the batch's %.3f bits" %
+      (l1, l0, l1 - l0, bits))
+PYEOF
+fi
 
 # eval-model: real bytes of 3 x 20 x 20 symbols per image
 # shellcheck disable=SC2086

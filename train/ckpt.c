@@ -17,20 +17,16 @@ static int put_f64(ws_writer *w, const char *name, double v) {
     return ws_writer_put(w, "train", name, CT_F64, 0, NULL, &v);
 }
 
-int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_state *st, const char *config,
-            const char *trainable, const char *kind) {
-    ws_writer *w = ws_writer_open(path);
-    if (!w) return -1;
-    if (mp_params_save(p, w) != 0) goto fail;
-    if (o) {
+/* Every state tensor of o as /train/<prefix><state name>. 0 / -1. */
+static int put_optim(ws_writer *w, const ct_optim *o, const char *prefix) {
+    {
         int n = ct_optim_state_count(o);
         for (int i = 0; i < n; i++) {
             const char *name = ct_optim_state_name(o, i);
             ct_tensor *t = ct_optim_state_get(o, i);
             if (!name || !t) {
                 ct_destroy(t);
-                hnd_error_set("optimizer state %d: %s", i, ct_last_error());
-                goto fail;
+                return hnd_error_set("optimizer state %d: %s", i, ct_last_error());
             }
             int64_t shape[CT_MAX_DIMS];
             int nd = ct_shape(t, shape, CT_MAX_DIMS);
@@ -38,15 +34,30 @@ int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_st
             size_t nb = (size_t)ct_numel(t) * ct_dtype_size((ct_dtype)dt);
             void *buf = malloc(nb ? nb : 1);
             char key[256];
-            snprintf(key, sizeof key, "optim.%s", name);
+            snprintf(key, sizeof key, "%s%s", prefix, name);
             int rc = buf && nd >= 0 && dt >= 0 && ct_to_buffer(t, buf, nb) == 0 ? 0 : -1;
             if (rc != 0) hnd_error_set("optimizer state %s: %s", name, buf ? ct_last_error() : "out of memory");
             else rc = ws_writer_put(w, "train", key, (ct_dtype)dt, nd, shape, buf);
             free(buf);
             ct_destroy(t);
-            if (rc != 0) goto fail;
+            if (rc != 0) return -1;
         }
     }
+    return 0;
+}
+
+int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_state *st, const char *config,
+            const char *trainable, const char *kind) {
+    return ck_save_aux(path, p, o, NULL, st, config, trainable, kind);
+}
+
+int ck_save_aux(const char *path, const mp_params *p, const ct_optim *o, const ct_optim *aux, const ck_state *st,
+                const char *config, const char *trainable, const char *kind) {
+    ws_writer *w = ws_writer_open(path);
+    if (!w) return -1;
+    if (mp_params_save(p, w) != 0) goto fail;
+    if (o && put_optim(w, o, "optim.") != 0) goto fail;
+    if (aux && put_optim(w, aux, "aux_optim.") != 0) goto fail;
     if (st && (put_i64(w, "epoch", st->epoch) || put_i64(w, "iteration", st->iteration) ||
                put_i64(w, "global_step", st->global_step) || put_i64(w, "seed", (int64_t)st->seed) ||
                put_f64(w, "best_map", st->best_map) || put_i64(w, "best_epoch", st->best_epoch) ||
@@ -95,13 +106,17 @@ int ck_load_state(const char *path, ck_state *st) {
     return 0;
 }
 
-int ck_load_optim(const char *path, ct_optim *o, ct_device dev) {
+/* The state tensors /train/<prefix>* into o; *found: how many. */
+static int load_optim(const char *path, ct_optim *o, ct_device dev, const char *prefix, int *found) {
     ws_reader *r = ws_reader_open(path);
     if (!r) return -1;
     const char *const *names;
+    const size_t pl = strlen(prefix);
     int n, rc = ws_reader_list(r, "train", &names, &n);
+    *found = 0;
     for (int i = 0; rc == 0 && i < n; i++) {
-        if (strncmp(names[i], "optim.", 6) != 0) continue;
+        if (strncmp(names[i], prefix, pl) != 0) continue;
+        ++*found;
         ws_tensor t;
         if (ws_reader_get(r, "train", names[i], &t) != 0) {
             rc = -1;
@@ -114,13 +129,22 @@ int ck_load_optim(const char *path, ct_optim *o, ct_device dev) {
             ct_destroy(c);
             c = d;
         }
-        if (!c || ct_optim_state_set(o, names[i] + 6, c) != 0) {
+        if (!c || ct_optim_state_set(o, names[i] + pl, c) != 0) {
             rc = hnd_error_set("%s: /train/%s: %s", path, names[i], ct_last_error());
         }
         ct_destroy(c);
     }
     ws_reader_close(r);
     return rc;
+}
+
+int ck_load_optim(const char *path, ct_optim *o, ct_device dev) {
+    int found;
+    return load_optim(path, o, dev, "optim.", &found);
+}
+
+int ck_load_aux_optim(const char *path, ct_optim *aux, ct_device dev, int *found) {
+    return load_optim(path, aux, dev, "aux_optim.", found);
 }
 
 char *ck_attr(const char *path, const char *name) {

@@ -2,6 +2,8 @@
  *   /weights/<key>              every tensor of the model's registry (a complete
  *                               detector state dict, loadable by sr_load)
  *   /train/optim.<state name>   the optimizer's state (ct_optim_state_*)
+ *   /train/aux_optim.<name>     an auxiliary optimizer's (the entropy
+ *                               bottleneck's quantiles, train/hnd_rate.h)
  *   /train/epoch                int64: epochs completed before `iteration`
  *   /train/iteration            int64: iterations done in epoch `epoch` (0 at an
  *                               epoch boundary; > 0 after an interruption)
@@ -38,11 +40,17 @@ typedef struct {
 /* o may be NULL (weights only). config / trainable / kind may be NULL. */
 int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_state *st, const char *config,
             const char *trainable, const char *kind);
+/* The same with an auxiliary optimizer's state too (aux may be NULL). */
+int ck_save_aux(const char *path, const mp_params *p, const ct_optim *o, const ct_optim *aux, const ck_state *st,
+                const char *config, const char *trainable, const char *kind);
 /* /train scalars. 0 / -1 (a file without them is an error naming it). */
 int ck_load_state(const char *path, ck_state *st);
 /* Optimizer state into o (same parameters, same order), on dev (the
  * parameters' device). */
 int ck_load_optim(const char *path, ct_optim *o, ct_device dev);
+/* The auxiliary optimizer's state (/train/aux_optim.*) into aux; *found:
+ * how many state tensors the file had (0: a checkpoint without it). */
+int ck_load_aux_optim(const char *path, ct_optim *aux, ct_device dev, int *found);
 /* A root attribute (malloc'd) or NULL (no error set when absent). */
 char *ck_attr(const char *path, const char *name);
 /* 1 if the file's weights contain a student's bottleneck, 0 if not, -1 on error. */

@@ -9,8 +9,11 @@
  * D_i + beta R_i with R_i in bits per image).
  * Auxiliary: Adam (lr aux_lr, betas 0.9/0.999) on the quantiles alone,
  * one step per iteration on sum |g(q) - (-t, 0, t)|; the main optimizer
- * never sees them. Its state is not in checkpoints: a resumed run restarts
- * it (the quantiles themselves are weights and are saved). */
+ * never sees them. Its state is saved in checkpoints next to the main
+ * optimizer's (/train/aux_optim.*, ckpt.h) and restored on resume; the
+ * noise of each step comes from a generator hnd_train seeds by the step,
+ * so a resumed run ends bit-identical to an uninterrupted one. The rate
+ * counts with the mixed losses too (org_loss_factor > 0). */
 #ifndef HND_HR_RATE_H
 #define HND_HR_RATE_H
 
