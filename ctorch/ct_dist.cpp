@@ -8,6 +8,9 @@
 #include "ct_dist.h"
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -19,6 +22,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,10 +39,15 @@ extern at::Tensor (*ct_sync_batch_norm_hook)(const at::Tensor &x, const c10::opt
 
 struct ct_dist {
     int rank = 0, world = 1;
-    std::string backend;
+    std::string backend, master_addr;
     std::chrono::milliseconds timeout{0};
     c10::intrusive_ptr<c10d::Store> store;   // the raw store: failure marks
     c10::intrusive_ptr<c10d::ProcessGroup> pg;
+    // a second group for the gradient buckets launched during the backward
+    // (ct_dist_grad_sync): its own sequence of collectives, so that they
+    // never interleave with the main group's (SyncBatchNorm's all-reduces
+    // run inside the same backward); made by the first ct_dist_grad_sync_new
+    c10::intrusive_ptr<c10d::ProcessGroup> pg_grad;
     std::string broken;                      // set after a failed collective
 };
 
@@ -167,6 +177,63 @@ void bucketed(ct_dist *d, const std::vector<at::Tensor> &ts, int64_t cap, bool b
     }
 }
 
+// The gradients' buckets, as PyTorch DDP lays them out: the parameters in
+// REVERSE order (the backward reaches the last layers first), runs of the
+// same dtype and device up to cap bytes. Both gradient paths (after the
+// backward, and overlapped with it) use this layout, so that Gloo reduces
+// the same flat buffers and their results are bit-identical.
+std::vector<std::vector<int>> grad_layout(const std::vector<at::Tensor> &ps, int64_t cap) {
+    if (cap <= 0) cap = (int64_t)25 << 20;
+    std::vector<std::vector<int>> out;
+    int64_t bytes = 0;
+    for (int i = (int)ps.size() - 1; i >= 0; i--) {
+        const at::Tensor &t = ps[(size_t)i];
+        int64_t b = t.numel() * (int64_t)t.element_size();
+        bool fresh = out.empty() || bytes + b > cap || ps[(size_t)out.back()[0]].scalar_type() != t.scalar_type() ||
+                     ps[(size_t)out.back()[0]].device() != t.device();
+        if (fresh) {
+            out.emplace_back();
+            bytes = 0;
+        }
+        out.back().push_back(i);
+        bytes += b;
+    }
+    return out;
+}
+
+// One bucket's gradients flattened and its all-reduce started (sum). A
+// parameter without a .grad gets zeros first (every rank reduces the same list).
+c10::intrusive_ptr<c10d::Work> launch_bucket(ct_dist *d, c10d::ProcessGroup &pg, std::vector<at::Tensor> &ps,
+                                             const std::vector<int> &idx, at::Tensor &flat_out) {
+    at::NoGradGuard ng;
+    std::vector<at::Tensor> v;
+    v.reserve(idx.size());
+    for (int i : idx) {
+        at::Tensor &p = ps[(size_t)i];
+        if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+        v.push_back(p.grad().reshape({-1}));
+    }
+    flat_out = at::cat(v);
+    std::vector<at::Tensor> one{flat_out};
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    o.timeout = d->timeout;
+    return pg.allreduce(one, o);
+}
+
+// The reduced bucket back into the gradients (divided by the world for AVG).
+void land_bucket(ct_dist *d, std::vector<at::Tensor> &ps, const std::vector<int> &idx, at::Tensor &flat,
+                 ct_dist_op op) {
+    at::NoGradGuard ng;
+    if (op == CT_DIST_AVG) flat.div_((double)d->world);
+    int64_t o = 0;
+    for (int i : idx) {
+        at::Tensor g = ps[(size_t)i].grad();
+        g.copy_(flat.narrow(0, o, g.numel()).view(g.sizes()));
+        o += g.numel();
+    }
+}
+
 int env_int(const char *name, int lo, int hi) {
     const char *v = std::getenv(name);
     if (!v || !*v) raise(std::string(name) + " is not set (the torchrun variables MASTER_ADDR, MASTER_PORT, RANK, "
@@ -195,6 +262,29 @@ struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
         return {y, at::Tensor()};
     }
 };
+
+// A process group of d's ranks on d's store under `prefix` (every rank must
+// make it at the same point: its rendezvous goes through the store).
+c10::intrusive_ptr<c10d::ProcessGroup> make_group(ct_dist *d, const std::string &prefix, const char *master_addr) {
+    auto ps = c10::make_intrusive<c10d::PrefixStore>(prefix, d->store);
+#ifdef USE_C10D_NCCL
+    if (d->backend == "nccl") {
+        auto opts = c10d::ProcessGroupNCCL::Options::create();
+        opts->timeout = d->timeout;
+        return c10::make_intrusive<c10d::ProcessGroupNCCL>(ps, d->rank, d->world, opts);
+    }
+#endif
+    auto opts = c10d::ProcessGroupGloo::Options::create(d->timeout);
+    const char *ifname = std::getenv("GLOO_SOCKET_IFNAME");
+    if (ifname && *ifname)
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    else if (is_loopback(master_addr))
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    opts->threads = 2;
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(ps, d->rank, d->world, opts);
+}
 
 ct_dist *g_sync_bn = nullptr;
 
@@ -234,7 +324,174 @@ at::Tensor sync_batch_norm(const at::Tensor &x, const c10::optional<at::Tensor> 
 
 }  // namespace
 
+// The gradient all-reduce overlapped with the backward (ct_dist.h). Each
+// parameter's AccumulateGrad node carries a post hook (as DDP's reducer):
+// when the backward has written a parameter's .grad, its bucket counts one
+// less pending; buckets are launched strictly in layout order (a ready
+// bucket waits for the earlier ones), because the ranks must issue their
+// collectives in the same order while their backwards may finish the
+// buckets in different orders.
+struct ct_dist_grad_sync {
+    ct_dist *d = nullptr;
+    ct_dist_op op = CT_DIST_SUM;
+    std::vector<at::Tensor> params;
+    std::vector<std::vector<int>> layout;     // bucket -> parameter indices
+    std::vector<int> bucket_of;               // parameter -> bucket
+    std::vector<std::shared_ptr<torch::autograd::Node>> accs;   // kept alive: the hooks live on them
+    std::vector<uintptr_t> keys;
+    std::mutex mu;
+    bool armed = false;
+    std::vector<char> ready;                  // per parameter, this backward
+    std::vector<int> pending;                 // per bucket
+    size_t next = 0;                          // buckets launched, in order
+    int launched_in_backward = 0;
+    std::vector<at::Tensor> flats;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    std::string error;                        // a launch that failed inside a hook
+
+    void reset() {
+        ready.assign(params.size(), 0);
+        pending.clear();
+        for (const auto &b : layout) pending.push_back((int)b.size());
+        next = 0;
+        launched_in_backward = 0;
+        flats.assign(layout.size(), at::Tensor());
+        works.clear();
+        error.clear();
+    }
+    // with mu held
+    void launch_ready(bool in_backward) {
+        while (next < layout.size() && pending[next] == 0 && error.empty()) {
+            try {
+                works.push_back(launch_bucket(d, *d->pg_grad, params, layout[next], flats[next]));
+            } catch (const std::exception &e) {
+                const char *m = e.what();
+                if (auto *ce = dynamic_cast<const c10::Error *>(&e)) m = ce->what_without_backtrace();
+                error = m;
+                return;
+            }
+            next++;
+            if (in_backward) launched_in_backward++;
+        }
+    }
+    void on_ready(int i) {
+        std::lock_guard<std::mutex> lk(mu);
+        if (!armed || ready[(size_t)i]) return;
+        ready[(size_t)i] = 1;
+        pending[(size_t)bucket_of[(size_t)i]]--;
+        launch_ready(true);
+    }
+    // waits for whatever an interrupted step left in flight (with mu held)
+    void drain() {
+        for (auto &w : works) {
+            try {
+                w->wait(d->timeout);
+            } catch (...) {
+            }
+        }
+        works.clear();
+    }
+};
+
 extern "C" {
+
+ct_dist_grad_sync *ct_dist_grad_sync_new(ct_dist *d, ct_tensor *const *params, int n, ct_dist_op op,
+                                         int64_t bucket_bytes) {
+    return guard("dist_grad_sync_new", {}, (ct_dist_grad_sync *)nullptr, [&]() -> ct_dist_grad_sync * {
+        if (!d) raise("dist_grad_sync_new: no group");
+        int o = enum_int(op);
+        if (o != CT_DIST_SUM && o != CT_DIST_AVG) raise("dist_grad_sync_new: op must be sum or average");
+        check_list(params, n, "dist_grad_sync_new");
+        auto s = std::make_unique<ct_dist_grad_sync>();
+        s->d = d;
+        s->op = (ct_dist_op)o;
+        for (int i = 0; i < n; i++) {
+            const at::Tensor &p = params[i]->t;
+            if (!p.requires_grad() || !p.is_leaf())
+                raise("dist_grad_sync_new: tensor " + std::to_string(i) + " " + shape_str(p.sizes()) +
+                      " is not a leaf that requires grad");
+            s->params.push_back(p);
+        }
+        s->layout = grad_layout(s->params, bucket_bytes);
+        s->bucket_of.assign((size_t)n, 0);
+        for (size_t b = 0; b < s->layout.size(); b++)
+            for (int i : s->layout[b]) s->bucket_of[(size_t)i] = (int)b;
+        s->reset();
+        // the second group: every rank gets here at the same point (a collective)
+        if (!d->pg_grad) collective(d, "gradient group", [&] { d->pg_grad = make_group(d, "hnd_pg_grad", d->master_addr.c_str()); });
+        ct_dist_grad_sync *raw = s.get();
+        for (int i = 0; i < n; i++) {
+            std::shared_ptr<torch::autograd::Node> acc = torch::autograd::impl::grad_accumulator(s->params[(size_t)i]);
+            if (!acc) raise("dist_grad_sync_new: tensor " + std::to_string(i) + " has no gradient accumulator");
+            s->keys.push_back(acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+                [raw, i](const torch::autograd::variable_list &outs, const torch::autograd::variable_list &) {
+                    raw->on_ready(i);
+                    return outs;
+                })));
+            s->accs.push_back(std::move(acc));
+        }
+        return s.release();
+    });
+}
+
+int ct_dist_grad_sync_arm(ct_dist_grad_sync *s) {
+    return guard("dist_grad_sync_arm", {}, -1, [&] {
+        if (!s) raise("dist_grad_sync_arm: NULL");
+        std::lock_guard<std::mutex> lk(s->mu);
+        s->drain();
+        s->reset();
+        s->armed = true;
+        return 0;
+    });
+}
+
+int ct_dist_grad_sync_finish(ct_dist_grad_sync *s, int *overlapped) {
+    if (overlapped) *overlapped = 0;
+    return guard("dist_grad_sync_finish", {}, -1, [&] {
+        if (!s) raise("dist_grad_sync_finish: NULL");
+        std::lock_guard<std::mutex> lk(s->mu);
+        if (!s->armed) {   // no backward armed: every gradient as it is (the zero-grad step)
+            s->drain();
+            s->reset();
+        }
+        s->armed = false;
+        ct_dist *d = s->d;
+        collective(d, "gradient all-reduce", [&] {
+            if (!s->error.empty()) throw std::runtime_error(s->error);
+            // the parameters the graph did not reach: their .grad as it is (zeros if none)
+            for (size_t i = 0; i < s->params.size(); i++)
+                if (!s->ready[i]) {
+                    s->ready[i] = 1;
+                    s->pending[(size_t)s->bucket_of[i]]--;
+                }
+            s->launch_ready(false);
+            if (!s->error.empty()) throw std::runtime_error(s->error);
+            for (auto &w : s->works) w->wait(d->timeout);
+            for (size_t b = 0; b < s->layout.size(); b++) land_bucket(d, s->params, s->layout[b], s->flats[b], s->op);
+        });
+        if (overlapped) *overlapped = s->launched_in_backward;
+        s->works.clear();
+        s->flats.assign(s->layout.size(), at::Tensor());
+        return 0;
+    });
+}
+
+int ct_dist_grad_sync_buckets(const ct_dist_grad_sync *s) { return s ? (int)s->layout.size() : -1; }
+
+void ct_dist_grad_sync_destroy(ct_dist_grad_sync *s) {
+    if (!s) return;
+    try {
+        std::lock_guard<std::mutex> lk(s->mu);
+        s->armed = false;
+        // after a failure the works may never complete (a lost peer): they
+        // hold their buffers themselves, so they are left to Gloo
+        if (s->d->broken.empty()) s->drain();
+        s->works.clear();
+        for (size_t i = 0; i < s->accs.size(); i++) s->accs[i]->del_post_hook(s->keys[i]);
+    } catch (...) {
+    }
+    delete s;
+}
 
 int ct_dist_set_sync_batch_norm(ct_dist *d) {
     g_sync_bn = d;
@@ -270,26 +527,8 @@ ct_dist *ct_dist_init(const char *master_addr, int master_port, int rank, int wo
             so.waitWorkers = true;
             so.timeout = d->timeout;
             d->store = c10::make_intrusive<c10d::TCPStore>(std::string(master_addr), so);
-            auto ps = c10::make_intrusive<c10d::PrefixStore>("hnd_pg", d->store);
-            if (be == "gloo") {
-                auto opts = c10d::ProcessGroupGloo::Options::create(d->timeout);
-                const char *ifname = std::getenv("GLOO_SOCKET_IFNAME");
-                if (ifname && *ifname)
-                    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-                else if (is_loopback(master_addr))
-                    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-                else
-                    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-                opts->threads = 2;
-                d->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(ps, rank, world, opts);
-            }
-#ifdef USE_C10D_NCCL
-            else {
-                auto opts = c10d::ProcessGroupNCCL::Options::create();
-                opts->timeout = d->timeout;
-                d->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(ps, rank, world, opts);
-            }
-#endif
+            d->master_addr = master_addr;
+            d->pg = make_group(d.get(), "hnd_pg", master_addr);
         } catch (const UserError &) {
             throw;
         } catch (const std::exception &e) {
@@ -323,6 +562,7 @@ void ct_dist_destroy(ct_dist *d) {
     if (!d) return;
     if (g_sync_bn == d) ct_dist_set_sync_batch_norm(nullptr);
     try {
+        d->pg_grad.reset();
         d->pg.reset();
         d->store.reset();
     } catch (...) {
@@ -354,14 +594,17 @@ int ct_dist_allreduce_grads(ct_dist *d, ct_tensor *const *params, int n, ct_dist
         int o = enum_int(op);
         if (o < CT_DIST_SUM || o > CT_DIST_MAX) raise("dist_allreduce_grads: unknown op " + std::to_string(o));
         check_list(params, n, "dist_allreduce_grads");
-        std::vector<at::Tensor> v;
-        for (int i = 0; i < n; i++) {
-            at::Tensor &p = params[i]->t;
-            if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-            v.push_back(p.grad());
-        }
-        if (v.empty()) return 0;
-        collective(d, "gradient all-reduce", [&] { bucketed(d, v, bucket_bytes, false, 0, (ct_dist_op)o); });
+        std::vector<at::Tensor> ps;
+        for (int i = 0; i < n; i++) ps.push_back(params[i]->t);
+        if (ps.empty()) return 0;
+        collective(d, "gradient all-reduce", [&] {
+            auto lay = grad_layout(ps, bucket_bytes);
+            std::vector<at::Tensor> flats(lay.size());
+            std::vector<c10::intrusive_ptr<c10d::Work>> works;
+            for (size_t b = 0; b < lay.size(); b++) works.push_back(launch_bucket(d, *d->pg, ps, lay[b], flats[b]));
+            for (auto &w : works) w->wait(d->timeout);
+            for (size_t b = 0; b < lay.size(); b++) land_bucket(d, ps, lay[b], flats[b], (ct_dist_op)o);
+        });
         return 0;
     });
 }

@@ -58,11 +58,41 @@ const char *ct_dist_backend(const ct_dist *d);   /* "gloo" or "nccl" */
  * under no-grad (tensors may be leaves that require grad, or their .grad). */
 int ct_dist_allreduce(ct_dist *d, ct_tensor *const *ts, int n, ct_dist_op op, int64_t bucket_bytes);
 
-/* The .grad of each of params[0..n) all-reduced as by ct_dist_allreduce.
+/* The .grad of each of params[0..n) all-reduced as by ct_dist_allreduce,
+ * in ct_dist_grad_sync's bucket layout (reverse parameter order).
  * A parameter without a .grad takes part as zeros and gets that reduced
  * .grad (every rank must reduce the same list; a graph that reaches a
  * parameter on one rank but not on another would otherwise deadlock). */
 int ct_dist_allreduce_grads(ct_dist *d, ct_tensor *const *params, int n, ct_dist_op op, int64_t bucket_bytes);
+
+/* The gradient all-reduce overlapped with the backward pass, as PyTorch
+ * DDP's reducer: a hook on each parameter's gradient accumulator marks its
+ * .grad ready; the gradients are laid out in buckets of at most
+ * bucket_bytes (0: 25 MiB) in REVERSE parameter order (the order in which
+ * the backward produces them), and each bucket's all-reduce (async, on a
+ * second group of the same ranks, so that it never interleaves with
+ * collectives run inside the backward, such as SyncBatchNorm's) starts as
+ * soon as its gradients and those of every earlier bucket are ready.
+ * Usage per step: ct_dist_grad_sync_arm() before the backward, then
+ * ct_dist_grad_sync_finish() after it: it launches what the graph did not
+ * reach (a parameter without a .grad takes part as zeros, as in
+ * ct_dist_allreduce_grads), waits, and writes the reduced (summed, or
+ * averaged with CT_DIST_AVG) gradients back; *overlapped (may be NULL): the
+ * buckets launched during the backward. A backward that is not armed is
+ * ignored by the hooks; finish without arm reduces the .grads as they are.
+ * The result is bit-identical to ct_dist_allreduce_grads (the same layout).
+ * params: leaves that require grad, the same list on every rank; every
+ * rank creates the first one of a group at the same point (it sets up the
+ * second group). 0 / -1 (NULL) + ct_last_error(); a lost rank is named as
+ * by the other collectives. */
+typedef struct ct_dist_grad_sync ct_dist_grad_sync;
+ct_dist_grad_sync *ct_dist_grad_sync_new(ct_dist *d, ct_tensor *const *params, int n, ct_dist_op op,
+                                         int64_t bucket_bytes);
+int ct_dist_grad_sync_arm(ct_dist_grad_sync *s);
+int ct_dist_grad_sync_finish(ct_dist_grad_sync *s, int *overlapped);
+int ct_dist_grad_sync_buckets(const ct_dist_grad_sync *s);   /* buckets of the layout; -1 for NULL */
+/* Removes the hooks (waits for any all-reduce still in flight). NULL-safe. */
+void ct_dist_grad_sync_destroy(ct_dist_grad_sync *s);
 
 /* Copies root's ts[0..n) into every rank's ts (in place, under no-grad). */
 int ct_dist_broadcast(ct_dist *d, ct_tensor *const *ts, int n, int root);

@@ -8,6 +8,7 @@
 #include "ct_detection.h"
 #include "ct_loss_ops.h"
 #include "hnd_error.h"
+#include "splitmix.h"
 
 /* A ct_ call failed: the message names what we were doing. */
 static int ct_fail(const char *what) { return hnd_error_set("%s: %s", what, ct_last_error()); }
@@ -120,6 +121,9 @@ static int sample_image(const rl_sampler *s, rl_stage stage, int image, const ct
         rc = s->fn(s->ctx, stage, image, labels, boxes, batch, fraction, &p, &n);
         if (rc == 0 && (!p || !n)) rc = hnd_error_set("sampler returned no indices");
     } else {
+        /* per-image seeds: the stage mixed in, so that the RPN's and the RoI
+         * heads' draws of one image are not the same stream */
+        if (s && s->image_seeds) ct_manual_seed(sm64_mix(s->image_seeds[image] ^ sm64_mix(0x5eed0000u + stage)));
         rc = rl_sample_balanced(labels, batch, fraction, &p, &n);
     }
     if (rc != 0) {
@@ -199,8 +203,12 @@ static int check_boxes(const rt_target *t, int i, int need_labels) {
     return 0;
 }
 
-int rl_rpn_loss(const rcnn_rpn_config *cfg, const rpn_output *rpn, const rt_target *targets, int n,
-                const rl_sampler *sampler, ct_tensor **loss_objectness, ct_tensor **loss_rpn_box_reg) {
+/* rl_rpn_loss, and *count (may be NULL): the anchors sampled over the batch
+ * (the losses' denominator). */
+static int rpn_loss(const rcnn_rpn_config *cfg, const rpn_output *rpn, const rt_target *targets, int n,
+                    const rl_sampler *sampler, ct_tensor **loss_objectness, ct_tensor **loss_rpn_box_reg,
+                    double *count) {
+    if (count) *count = 0;
     if (!loss_objectness || !loss_rpn_box_reg) return hnd_error_set("rpn loss: NULL output");
     *loss_objectness = *loss_rpn_box_reg = NULL;
     if (!cfg || !rpn || !targets || n <= 0 || n != rpn->num_images || !rpn->anchors || !rpn->objectness ||
@@ -292,6 +300,7 @@ int rl_rpn_loss(const rcnn_rpn_config *cfg, const rpn_output *rpn, const rt_targ
     CK(bce, "rpn loss: objectness");
     *loss_objectness = ct_scope_keep(bce);
     *loss_rpn_box_reg = ct_scope_keep(box);
+    if (count) *count = (double)ns;
     rc = 0;
 done:
     free(parts);
@@ -300,6 +309,11 @@ done:
 }
 
 /* ---------------------------------------------------------------- RoI heads */
+
+int rl_rpn_loss(const rcnn_rpn_config *cfg, const rpn_output *rpn, const rt_target *targets, int n,
+                const rl_sampler *sampler, ct_tensor **loss_objectness, ct_tensor **loss_rpn_box_reg) {
+    return rpn_loss(cfg, rpn, targets, n, sampler, loss_objectness, loss_rpn_box_reg, NULL);
+}
 
 void rl_roi_samples_clear(rl_roi_samples *s) {
     if (!s) return;
@@ -595,12 +609,14 @@ int rl_losses_from_features(rcnn_model *m, const rt_image_list *l, const rt_targ
     rl_roi_samples s;
     memset(&s, 0, sizeof s);
     ct_tensor **mp = NULL;
+    double cnt[RL_NUM_LOSSES] = {0};
     int rc = -1;
     ct_scope_begin();
     if (rcnn_rpn_forward(m, l, features, &po) != 0) goto done;
-    if (rl_rpn_loss(&cfg->rpn, &po, targets, n, sampler, &r.loss[RL_LOSS_OBJECTNESS],
-                    &r.loss[RL_LOSS_RPN_BOX_REG]) != 0)
+    if (rpn_loss(&cfg->rpn, &po, targets, n, sampler, &r.loss[RL_LOSS_OBJECTNESS], &r.loss[RL_LOSS_RPN_BOX_REG],
+                 &cnt[RL_LOSS_OBJECTNESS]) != 0)
         goto done;
+    cnt[RL_LOSS_RPN_BOX_REG] = cnt[RL_LOSS_OBJECTNESS];
     if (rl_select_training_samples(&cfg->box, (const ct_tensor *const *)po.boxes, targets, n, sampler, &s) != 0)
         goto done;
     const ct_tensor *const *f = (const ct_tensor *const *)features;   /* "0".."3" */
@@ -609,6 +625,7 @@ int rl_losses_from_features(rcnn_model *m, const rt_image_list *l, const rt_targ
     if (rh_box_forward(rcnn_roi_heads(m), f, 4, (const ct_tensor *const *)s.proposals, n, sizes, &cl, &br) != 0)
         goto done;
     if (rl_fastrcnn_loss(cl, br, &s, &r.loss[RL_LOSS_CLASSIFIER], &r.loss[RL_LOSS_BOX_REG]) != 0) goto done;
+    cnt[RL_LOSS_CLASSIFIER] = cnt[RL_LOSS_BOX_REG] = (double)ct_size(cl, 0);
     if (rcnn_has_masks(m) || rcnn_has_keypoints(m)) {
         /* only the positives, image by image */
         mp = calloc((size_t)(2 * n), sizeof(ct_tensor *));
@@ -629,15 +646,21 @@ int rl_losses_from_features(rcnn_model *m, const rt_image_list *l, const rt_targ
         r.loss[RL_LOSS_MASK] = rl_maskrcnn_loss(ml, (const ct_tensor *const *)mp,
                                                 (const ct_tensor *const *)(mp + n), targets, n);
         if (!r.loss[RL_LOSS_MASK]) goto done;
+        /* BCE's mean over the positives' M x M pixels (0 * sum when none) */
+        cnt[RL_LOSS_MASK] = (double)ct_size(ml, 0) * (double)ct_size(ml, 2) * (double)ct_size(ml, 3);
     }
     if (rcnn_has_keypoints(m)) {
         ct_tensor *kl = kh_logits(rcnn_keypoint_head(m), f, 4, (const ct_tensor *const *)mp, n, sizes);
         if (!kl) goto done;
-        r.loss[RL_LOSS_KEYPOINT] = rl_keypointrcnn_loss(kl, (const ct_tensor *const *)mp,
-                                                        (const ct_tensor *const *)(mp + n), targets, n);
+        r.loss[RL_LOSS_KEYPOINT] = rl_keypointrcnn_loss_count(kl, (const ct_tensor *const *)mp,
+                                                              (const ct_tensor *const *)(mp + n), targets, n,
+                                                              &cnt[RL_LOSS_KEYPOINT]);
         if (!r.loss[RL_LOSS_KEYPOINT]) goto done;
     }
-    for (int i = 0; i < RL_NUM_LOSSES; i++) out->loss[i] = ct_scope_keep(r.loss[i]);
+    for (int i = 0; i < RL_NUM_LOSSES; i++) {
+        out->loss[i] = ct_scope_keep(r.loss[i]);
+        out->count[i] = r.loss[i] ? cnt[i] : 0;
+    }
     rc = 0;
 done:
     free(mp);

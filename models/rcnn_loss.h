@@ -92,6 +92,15 @@ typedef int (*rl_sample_fn)(void *ctx, rl_stage stage, int image, const ct_tenso
 typedef struct {
     rl_sample_fn fn;   /* NULL: rl_sample_balanced */
     void *ctx;
+    /* With fn NULL: image_seeds[i] (one per image of the batch) reseeds
+     * torch's generator before rl_sample_balanced draws for image i, at
+     * each stage (seed mixed with the stage), so that an image's samples
+     * do not depend on its position in the batch nor on the other images:
+     * data-parallel ranks draw for an image what one process with the
+     * whole batch draws (train/teacher_train.c seeds from the run seed, the
+     * step and the image's dataset index). NULL: one stream for the batch,
+     * torchvision's order. */
+    const uint64_t *image_seeds;
 } rl_sampler;
 
 /* ---- RPN ---- */
@@ -148,6 +157,10 @@ int rl_keypoints_to_heatmap(const ct_tensor *keypoints, const ct_tensor *rois, i
  * keypoints' flattened S*S maps; 0 * sum(logits) when none is valid. */
 ct_tensor *rl_keypointrcnn_loss(const ct_tensor *kp_logits, const ct_tensor *const *proposals,
                                 const ct_tensor *const *pos_matched_idxs, const rt_target *targets, int n);
+/* The same, and *count (may be NULL) = the number of valid keypoints averaged. */
+ct_tensor *rl_keypointrcnn_loss_count(const ct_tensor *kp_logits, const ct_tensor *const *proposals,
+                                      const ct_tensor *const *pos_matched_idxs, const rt_target *targets, int n,
+                                      double *count);
 
 /* ---- the whole detector ---- */
 enum { RL_LOSS_CLASSIFIER, RL_LOSS_BOX_REG, RL_LOSS_MASK, RL_LOSS_KEYPOINT, RL_LOSS_OBJECTNESS,
@@ -156,6 +169,14 @@ enum { RL_LOSS_CLASSIFIER, RL_LOSS_BOX_REG, RL_LOSS_MASK, RL_LOSS_KEYPOINT, RL_L
  * for Mask R-CNN, keypoint NULL but for Keypoint R-CNN. */
 typedef struct {
     ct_tensor *loss[RL_NUM_LOSSES];
+    /* The number of terms each batch-mean loss averaged (0 where absent):
+     * objectness and rpn_box_reg the sampled anchors of the batch,
+     * classifier and box_reg the sampled RoIs, mask the mask pixels of the
+     * positives (positives x M x M), keypoint the valid keypoints. Data
+     * parallel training divides each rank's loss by the sum of these over
+     * the ranks instead (dp_global_losses), as one process with the whole
+     * batch does. */
+    double count[RL_NUM_LOSSES];
 } rl_losses;
 
 /* "loss_classifier", "loss_box_reg", "loss_mask", "loss_keypoint",

@@ -58,6 +58,13 @@ done:
 
 ct_tensor *rl_keypointrcnn_loss(const ct_tensor *kp_logits, const ct_tensor *const *proposals,
                                 const ct_tensor *const *pos_matched_idxs, const rt_target *targets, int n) {
+    return rl_keypointrcnn_loss_count(kp_logits, proposals, pos_matched_idxs, targets, n, NULL);
+}
+
+ct_tensor *rl_keypointrcnn_loss_count(const ct_tensor *kp_logits, const ct_tensor *const *proposals,
+                                      const ct_tensor *const *pos_matched_idxs, const rt_target *targets, int n,
+                                      double *count) {
+    if (count) *count = 0;
     char d[96];
     if (!kp_logits || ct_ndim(kp_logits) != 4 || ct_size(kp_logits, 2) != ct_size(kp_logits, 3) || !proposals ||
         !pos_matched_idxs || !targets || n <= 0) {
@@ -113,6 +120,7 @@ ct_tensor *rl_keypointrcnn_loss(const ct_tensor *kp_logits, const ct_tensor *con
         ct_tensor *lg = ct_index_select(ct_reshape(kp_logits, flat, 2), 0, vi);
         ct_tensor *tg = ct_index_select(targets_all, 0, vi);
         loss = lg && tg ? ct_cross_entropy(lg, tg, NULL, -100, CT_REDUCE_MEAN) : NULL;
+        if (count) *count = (double)ct_numel(vi);
     }
     if (!loss) {
         hnd_error_set("keypoint loss: cross entropy: %s", ct_last_error());

@@ -5,7 +5,8 @@
  *    a non-contiguous tensor, buckets of 8 bytes and of 25 MiB), gradient
  *    all-reduce (a parameter without a grad takes part as zeros), broadcast
  *    from rank 1, all-gather of byte buffers of 0, 3 and 6 bytes, barrier,
- *    the all-reduce autograd function (forward and backward);
+ *    the all-reduce autograd function (forward and backward), the gradient
+ *    all-reduce overlapped with the backward (rank_overlap);
  *  - 2 ranks, rank 1 dies before the second collective: rank 0 fails within
  *    the timeout naming rank 1; rank 0 dies: rank 1 names rank 0 (the store's
  *    host);
@@ -70,6 +71,86 @@ static void expect_f32(const ct_tensor *t, const float *want, int n, const char 
     CHECK(ct_to_buffer(c, got, sizeof(float) * (size_t)n) == 0, "%s: read", what);
     ct_destroy(c);
     for (int i = 0; i < n; i++) CHECK(fabsf(got[i] - want[i]) <= 1e-6f, "%s[%d] = %g, want %g", what, i, got[i], want[i]);
+}
+
+/* The overlapped gradient all-reduce (ct_dist_grad_sync), world 3.
+ * Parameters E (unreached), A[3], B[40], C[7], D[16], element j of the k-th
+ * = 0.01 (k+1) (j+1); rank r's loss = (r+1)^2 (|A|^2 + |B|^2 + |C|^2) +
+ * |y|^2 with y = all-reduce-sum((r+1) D) through the autograd all-reduce
+ * (a collective of the main group INSIDE the backward, as SyncBatchNorm's).
+ * By hand: rank r's dA = 2 (r+1)^2 A, summed over the ranks 28 A (B, C
+ * alike); y = 6 D, dy = 12 D, its backward all-reduce 36 D, dD = 36 (r+1) D,
+ * summed 216 D; dE = 0. Buckets of 64 bytes in reverse order: [D] [C] [B]
+ * [A E]: the first three start during the backward (E never becomes ready:
+ * [A E] waits for finish). The gradients must equal, bit for bit, those of
+ * ct_dist_allreduce_grads after a plain backward of the same loss on copies. */
+static ct_tensor *ov_loss(ct_dist *d, ct_tensor *const *p, int r) {
+    const double f = (double)((r + 1) * (r + 1));
+    ct_tensor *a = ct_sum(ct_mul(p[1], p[1])), *b = ct_sum(ct_mul(p[2], p[2])), *c = ct_sum(ct_mul(p[3], p[3]));
+    ct_tensor *y = ct_dist_allreduce_sum_autograd(d, ct_mul_scalar(p[4], (double)(r + 1)));
+    CHECK(a && b && c && y, "overlap: loss terms");
+    return ct_add(ct_mul_scalar(ct_add(ct_add(a, b), c), f), ct_sum(ct_mul(y, y)));
+}
+
+static void rank_overlap(ct_dist *d) {
+    const int r = ct_dist_rank(d);
+    enum { NP = 5 };
+    const int64_t len[NP] = {4, 3, 40, 7, 16};
+    const double factor[NP] = {0, 28, 28, 28, 216};
+    ct_tensor *P[NP], *Q[NP];
+    for (int k = 0; k < NP; k++) {
+        float v[64];
+        for (int j = 0; j < len[k]; j++) v[j] = 0.01f * (float)(k + 1) * (float)(j + 1);
+        P[k] = vec_f32(v, len[k]);
+        Q[k] = vec_f32(v, len[k]);
+        CHECK(P[k] && Q[k] && ct_set_requires_grad(P[k], 1) == 0 && ct_set_requires_grad(Q[k], 1) == 0, "params");
+    }
+    float notleaf_v[1] = {1};
+    ct_tensor *nl = vec_f32(notleaf_v, 1);
+    ct_scope_begin();   /* the graphs' temporaries */
+    CHECK(!ct_dist_grad_sync_new(d, &nl, 1, CT_DIST_SUM, 0) && strstr(ct_last_error(), "not a leaf that requires grad"),
+          "a tensor without requires_grad accepted");
+    ct_dist_grad_sync *s = ct_dist_grad_sync_new(d, P, NP, CT_DIST_SUM, 64);
+    CHECK(s && ct_dist_grad_sync_buckets(s) == 4, "grad sync: %d buckets, want 4", ct_dist_grad_sync_buckets(s));
+    /* a backward that is not armed launches nothing (the next finish would hang or mismatch otherwise) */
+    ct_tensor *l0 = ov_loss(d, P, r);
+    CHECK(l0 && ct_backward(l0) == 0, "unarmed backward");
+    for (int k = 0; k < NP; k++) CHECK(ct_zero_grad(P[k], 1) == 0, "zero grad");
+    int ov = -1;
+    CHECK(ct_dist_grad_sync_arm(s) == 0, "arm");
+    ct_tensor *l1 = ov_loss(d, P, r);
+    CHECK(l1 && ct_backward(l1) == 0 && ct_dist_grad_sync_finish(s, &ov) == 0, "overlapped step");
+    CHECK(ov == 3, "%d buckets started during the backward, want 3 ([D] [C] [B]; [A E] waits for E)", ov);
+    ct_tensor *l2 = ov_loss(d, Q, r);
+    CHECK(l2 && ct_backward(l2) == 0 && ct_dist_allreduce_grads(d, Q, NP, CT_DIST_SUM, 64) == 0, "post-backward step");
+    for (int k = 0; k < NP; k++) {
+        float g1[64], g2[64], v[64];
+        ct_tensor *a = ct_grad(P[k]), *b = ct_grad(Q[k]);
+        CHECK(a && b && ct_to_buffer(a, g1, sizeof(float) * (size_t)len[k]) == 0 &&
+                  ct_to_buffer(b, g2, sizeof(float) * (size_t)len[k]) == 0 &&
+                  ct_to_buffer(P[k], v, sizeof(float) * (size_t)len[k]) == 0,
+              "grads %d", k);
+        CHECK(memcmp(g1, g2, sizeof(float) * (size_t)len[k]) == 0, "parameter %d: overlapped != post-backward", k);
+        for (int j = 0; j < len[k]; j++) {
+            double want = factor[k] * v[j];
+            CHECK(fabs(g1[j] - want) <= 1e-5 * fabs(want) + 1e-7, "parameter %d[%d]: grad %g, want %g", k, j, g1[j], want);
+        }
+    }
+    /* finish without a backward (a rank with an empty share): the .grads as
+     * they are, here every rank's reduced ones: 3 times them (CT_DIST_AVG
+     * would keep them) */
+    float before[16], after[16];
+    CHECK(ct_to_buffer(ct_grad(P[4]), before, sizeof before) == 0, "grad D");
+    CHECK(ct_dist_grad_sync_finish(s, &ov) == 0 && ov == 0, "finish without arm (%d overlapped)", ov);
+    CHECK(ct_to_buffer(ct_grad(P[4]), after, sizeof after) == 0, "grad D");
+    for (int j = 0; j < 16; j++) CHECK(fabsf(after[j] - 3 * before[j]) <= 1e-5f * fabsf(before[j]), "D[%d] %g vs 3 x %g", j, after[j], before[j]);
+    ct_dist_grad_sync_destroy(s);
+    ct_scope_end();
+    ct_destroy(nl);
+    for (int k = 0; k < NP; k++) {
+        ct_destroy(P[k]);
+        ct_destroy(Q[k]);
+    }
 }
 
 /* World 3, every collective. */
@@ -200,6 +281,7 @@ static int rank_all(ct_dist *d) {
         ct_destroy(x);
         ct_destroy(w);
     }
+    rank_overlap(d);
     CHECK(ct_dist_barrier(d) == 0, "final barrier");
     return 0;
 }

@@ -13,7 +13,9 @@
 #    ends 1.2e-3 apart after 8 steps; 2 x 2 vs 1 x 4 ends just as far), so
 #    1e-5 would measure Adam's amplification of rounding, not data-parallelism;
 #  - sharded eval-model (2 ranks) == one process: results byte-identical, 12 stats;
-#  - "teacher": hnd train-teacher, 2 ranks with sharded validation;
+#  - "teacher": hnd train-teacher (a small frozen-BN Mask R-CNN, SGD, 3 steps):
+#    2 ranks x batch 2 (sharded validation) == 1 x batch 4 within 1e-5, ranks
+#    identical (short scope: 2 steps, no validation);
 #  - "fail": C: Ctrl-C on hnd launch stops both
 #    ranks after the same iteration (exit 130, last.h5); K: rank 1 killed (SIGKILL) in epoch 1:
 #    rank 0 exits non-zero within the timeout naming rank 1, hnd launch names
@@ -29,28 +31,16 @@ rm -rf "$T"
 mkdir -p "$T"
 cd "$T"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-# the sanitizer pass: test_dist covers the collectives and a lost rank, and
-# "equal" the training path; the teacher and failure runs are plain-only
-if [ "${HND_TEST_SCOPE:-}" = short ] && [ "$MODE" != equal ]; then echo "test_dist_train $MODE: skipped (short scope)"; exit 0; fi
+# the sanitizer pass: test_dist covers the collectives and a lost rank,
+# "equal" and "teacher" the training paths; the failure runs are plain-only
+if [ "${HND_TEST_SCOPE:-}" = short ] && [ "$MODE" = fail ]; then echo "test_dist_train $MODE: skipped (short scope)"; exit 0; fi
 
-"$BIN/hnd" synth --out synth --train 10 --val 5 --size 64x64 --seed 3 --quiet
+# teacher: 12 images (3 steps of 4; 8 = 2 steps in the short scope)
+NTRAIN=10
+[ "$MODE" != teacher ] || { NTRAIN=12; [ "${HND_TEST_SCOPE:-}" != short ] || NTRAIN=8; }
+"$BIN/hnd" synth --out synth --train $NTRAIN --val 5 --size 64x64 --seed 3 --quiet
 [ "$MODE" = teacher ] || "$PY" "$SRC/tests/py/make_teacher.py" teacher.h5 --depth 18 --num-classes 22 >/dev/null
-CFG="$SRC/configs/demo/hnd_faster_rcnn_r18_synth.json"
-ARGS="--quiet --no-val --set dataset.root=synth --set teacher_model.ckpt=teacher.h5 --set train.num_epochs=2
- --set train.log_freq=1 --set threads=1 --set dataset.num_workers=1 --set teacher_model.params.min_size=64
- --set teacher_model.params.max_size=64 --set student_model.params.min_size=64 --set student_model.params.max_size=64
- --set train.optimizer.type=SGD --set train.optimizer.params.lr=1e-7"
-if [ "$MODE" = equal ]; then
-# shellcheck disable=SC2086
-"$BIN/hnd" train "$CFG" $ARGS --set train.batch_size=4 --set output_dir=S
-# shellcheck disable=SC2086
-"$BIN/hnd" launch --nproc 2 --timeout 20 -- train "$CFG" $ARGS --set train.batch_size=2 --sync-bn --set output_dir=D 2>D.err ||
-  fail "launch: $(cat D.err)"
-grep -q "data-parallel: 2 processes (gloo), batch 2 per process = 4 per step, gradients summed" D/train.log ||
-  fail "no data-parallel line: $(cat D/train.log)"
-grep -q "parameters identical on all 2 ranks" D/train.log || fail "no identity check in D/train.log"
-[ "$(grep -c '"type": "train"' D/metrics.jsonl)" = "$(grep -c '"type": "train"' S/metrics.jsonl)" ] ||
-  fail "rank 0 should log each step once: $(cat D/metrics.jsonl)"
+# S vs D: last.h5's trainable tensors (relative L2) and the per-step losses
 cat > cmp.py <<'PYEOF'
 import json, sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1] + "/last.h5", "r"), h5py.File(sys.argv[2] + "/last.h5", "r")
@@ -68,9 +58,26 @@ lb = [json.loads(l)["loss"] for l in open(sys.argv[2] + "/metrics.jsonl") if '"t
 lrel = [abs(x - y) / abs(x) for x, y in zip(la, lb)]
 print("%s vs %s: %d trainable tensors, relative L2 difference %.2e; per-step loss relative differences %s"
       % (sys.argv[1], sys.argv[2], len(names), rel, " ".join("%.0e" % v for v in lrel)))
+assert len(la) == len(lb) > 0, (la, lb)
 assert rel <= 1e-5, rel
 assert lrel[0] <= 1e-6 and max(lrel) <= 1e-4, lrel
 PYEOF
+CFG="$SRC/configs/demo/hnd_faster_rcnn_r18_synth.json"
+ARGS="--quiet --no-val --set dataset.root=synth --set teacher_model.ckpt=teacher.h5 --set train.num_epochs=2
+ --set train.log_freq=1 --set threads=1 --set dataset.num_workers=1 --set teacher_model.params.min_size=64
+ --set teacher_model.params.max_size=64 --set student_model.params.min_size=64 --set student_model.params.max_size=64
+ --set train.optimizer.type=SGD --set train.optimizer.params.lr=1e-7"
+if [ "$MODE" = equal ]; then
+# shellcheck disable=SC2086
+"$BIN/hnd" train "$CFG" $ARGS --set train.batch_size=4 --set output_dir=S
+# shellcheck disable=SC2086
+"$BIN/hnd" launch --nproc 2 --timeout 20 -- train "$CFG" $ARGS --set train.batch_size=2 --sync-bn --set output_dir=D 2>D.err ||
+  fail "launch: $(cat D.err)"
+grep -q "data-parallel: 2 processes (gloo), batch 2 per process = 4 per step, gradients summed" D/train.log ||
+  fail "no data-parallel line: $(cat D/train.log)"
+grep -q "parameters identical on all 2 ranks" D/train.log || fail "no identity check in D/train.log"
+[ "$(grep -c '"type": "train"' D/metrics.jsonl)" = "$(grep -c '"type": "train"' S/metrics.jsonl)" ] ||
+  fail "rank 0 should log each step once: $(cat D/metrics.jsonl)"
 "$PY" cmp.py S D || fail "2 x batch 2 differs from 1 x batch 4"
 
 # sharded evaluation (2 ranks, 5 images: 3 + 2) == one process: the same
@@ -95,19 +102,33 @@ PYEOF
 [ "$(grep -c 'images' E2.txt)" -ge 1 ] && [ "$(grep -c 'bbox:' E2.txt)" = 1 ] || fail "rank 0 alone reports: $(cat E2.txt)"
 
 elif [ "$MODE" = teacher ]; then
-# a small Mask R-CNN teacher, 2 ranks x batch 2, validated (sharded) after
-# its epoch: the ranks end identical, rank 0 logs the validation once
+# a small Mask R-CNN teacher (frozen BN: no batch statistics; 64x64 images,
+# so every batch pads alike), SGD: S = 1 process x batch 4, D = 2 ranks x
+# batch 2 (with sharded validation in the plain pass). The samplers draw
+# per image (seeded by step and image), each rank's losses are its share of
+# the global batch's means (counts all-reduced), gradients summed: D's
+# tensors equal S's within 1e-5 (relative L2), ranks identical. Short
+# scope: 2 steps, no validation.
+TCFG="$SRC/configs/demo/teacher_mask_rcnn_r18_synth.json"
+TARGS="--quiet --set dataset.root=synth --set train.num_epochs=1 --set train.log_freq=1 --set threads=1
+ --set dataset.num_workers=1 --set test.batch_size=2 --set model.params.min_size=64 --set model.params.max_size=64
+ --set model.params.fpn_out_channels=32 --set model.params.representation_size=64 --set model.params.frozen_bn=true
+ --set model.params.mask_head_channels=16 --set model.params.anchor_sizes=[8,16,32,64,128] --set train.optimizer.params.lr=0.002"
+DVAL=""
+[ "${HND_TEST_SCOPE:-}" != short ] || DVAL="--no-val"
 # shellcheck disable=SC2086
-"$BIN/hnd" launch --nproc 2 --timeout 60 -- train-teacher "$SRC/configs/demo/teacher_mask_rcnn_r18_synth.json" \
-  --quiet --set dataset.root=synth --set train.num_epochs=1 --set train.batch_size=2 --set train.log_freq=1 \
-  --set threads=1 --set dataset.num_workers=1 --set test.batch_size=2 --set model.params.min_size=64 \
-  --set model.params.max_size=64 --set model.params.fpn_out_channels=32 --set model.params.representation_size=64 \
-  --set model.params.mask_head_channels=16 --set "model.params.anchor_sizes=[8,16,32,64,128]" \
+"$BIN/hnd" train-teacher "$TCFG" $TARGS --no-val --set train.batch_size=4 --set output_dir=S \
+  --set model.ckpt=S/teacher.h5 2>S.err || fail "teacher, one process: $(cat S.err)"
+# shellcheck disable=SC2086
+"$BIN/hnd" launch --nproc 2 --timeout 60 -- train-teacher "$TCFG" $TARGS $DVAL --set train.batch_size=2 \
   --set output_dir=TT --set model.ckpt=TT/teacher.h5 2>TT.err || fail "teacher: $(cat TT.err)"
-grep -q "data-parallel: 2 processes (gloo), batch 2 per process = 4 per step, gradients averaged" TT/train.log ||
+grep -q "data-parallel: 2 processes (gloo), batch 2 per process = 4 per step, losses over the global batch, gradients summed" TT/train.log ||
   fail "teacher: $(cat TT/train.log)"
 grep -q "parameters identical on all 2 ranks" TT/train.log || fail "teacher ranks differ: $(cat TT/train.log)"
-[ "$(grep -c 'validation bbox AP' TT/train.log)" = 1 ] || fail "teacher validation: $(cat TT/train.log)"
+if [ "${HND_TEST_SCOPE:-}" != short ]; then
+  [ "$(grep -c 'validation bbox AP' TT/train.log)" = 1 ] || fail "teacher validation: $(cat TT/train.log)"
+fi
+"$PY" cmp.py S TT || fail "teacher: 2 x batch 2 differs from 1 x batch 4"
 else
   # C: Ctrl-C on hnd launch: forwarded once to each rank, which agree on
   # the iteration to stop after; rank 0 writes last.h5, everyone exits 130

@@ -1,6 +1,7 @@
 /* dist_dp.c: see dist_dp.h. */
 #include "dist_dp.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,36 +61,72 @@ int dp_all_ok(int ok) {
     return bad ? 0 : 1;
 }
 
+static struct {
+    ct_dist_grad_sync *s;
+    ct_tensor *const *params;
+    int n, average;
+} g_ov;
+
+int dp_overlap_begin(ct_tensor *const *params, int n, int average) {
+    dp_overlap_end();
+    if (!g_dist || n <= 0) return 0;
+    const char *e = getenv("HND_DIST_OVERLAP");
+    if (e && strcmp(e, "0") == 0) return 0;
+    if (!(g_ov.s = ct_dist_grad_sync_new(g_dist, params, n, average ? CT_DIST_AVG : CT_DIST_SUM, 0)))
+        return fail("gradient all-reduce hooks");
+    g_ov.params = params;
+    g_ov.n = n;
+    g_ov.average = average;
+    return 0;
+}
+
+int dp_overlap_arm(void) { return g_ov.s && ct_dist_grad_sync_arm(g_ov.s) != 0 ? fail("gradient all-reduce hooks") : 0; }
+
+void dp_overlap_end(void) {
+    ct_dist_grad_sync_destroy(g_ov.s);
+    memset(&g_ov, 0, sizeof g_ov);
+}
+
 int dp_sync_grads(ct_tensor *const *params, int n, int average, double *loss) {
     if (!g_dist) return 0;
-    const ct_dist_op op = average ? CT_DIST_AVG : CT_DIST_SUM;
-    int missing = 0;
-    for (int k = 0; k < n; k++) missing |= ct_has_grad(params[k]) != 1;
-    if (missing) {
-        /* a parameter the graph did not reach: ct_dist gives it a zero .grad
-         * so that every rank reduces the same list; the loss separately */
-        if (ct_dist_allreduce_grads(g_dist, params, n, op, 0) != 0) return fail("gradient all-reduce");
-        if (loss && dp_sum(loss, 1) != 0) return -1;
-        if (loss && average) *loss /= dp_world();
+    if (g_ov.s && g_ov.params == params && g_ov.n == n && g_ov.average == !!average) {
+        if (ct_dist_grad_sync_finish(g_ov.s, NULL) != 0) return fail("gradient all-reduce");
+    } else if (ct_dist_allreduce_grads(g_dist, params, n, average ? CT_DIST_AVG : CT_DIST_SUM, 0) != 0) {
+        return fail("gradient all-reduce");
+    }
+    if (loss) {
+        if (dp_sum(loss, 1) != 0) return -1;
+        if (average) *loss /= dp_world();
+    }
+    return 0;
+}
+
+int dp_global_losses(ct_tensor **loss, const double *count, int n, double *value) {
+    enum { MAXN = 16 };
+    if (n < 0 || n > MAXN) return hnd_error_set("dp_global_losses: %d losses (at most %d)", n, MAXN);
+    double v[MAXN], buf[2 * MAXN];
+    for (int i = 0; i < n; i++) {
+        v[i] = NAN;
+        if (loss[i] && ct_item_f64(loss[i], &v[i]) != 0) return fail("loss value");
+        buf[i] = loss[i] ? count[i] : 0;
+        buf[n + i] = loss[i] ? v[i] * count[i] : 0;
+    }
+    if (!g_dist) {
+        if (value) memcpy(value, v, sizeof *v * (size_t)n);
         return 0;
     }
-    /* the gradients and the loss in one bucketed all-reduce */
-    ct_tensor **ts = calloc((size_t)n + 1, sizeof *ts);
-    if (!ts) return hnd_error_set("out of memory");
-    int rc = -1;
-    int64_t one = 1;
-    double lv = loss ? *loss : 0;
-    for (int k = 0; k < n; k++)
-        if (!(ts[k] = ct_grad(params[k]))) goto done;
-    if (!(ts[n] = ct_from_buffer(&lv, CT_F64, 1, &one))) goto done;
-    if (ct_dist_allreduce(g_dist, ts, n + 1, op, 0) != 0) goto done;
-    if (loss && ct_item_f64(ts[n], loss) != 0) goto done;
-    rc = 0;
-done:
-    if (rc) fail("gradient all-reduce");
-    for (int j = 0; j <= n; j++) ct_destroy(ts[j]);
-    free(ts);
-    return rc;
+    if (dp_sum(buf, 2 * n) != 0) return -1;
+    for (int i = 0; i < n; i++) {
+        const double total = buf[i];
+        if (value) value[i] = total > 0 ? buf[n + i] / total : loss[i] ? 0 : NAN;
+        if (!loss[i] || !(total > 0) || count[i] == total) continue;
+        /* the local mean times count/total: this rank's sum over the global count */
+        ct_tensor *s = ct_mul_scalar(loss[i], count[i] / total);
+        if (!s) return fail("loss over the global batch");
+        ct_destroy(loss[i]);
+        loss[i] = s;
+    }
+    return 0;
 }
 
 int dp_broadcast_params(mp_params *p) {

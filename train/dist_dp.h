@@ -44,9 +44,37 @@ int dp_sum(double *v, int n);
 /* The maximum of v over the ranks (e.g. "any rank was asked to stop"). -1 on failure. */
 int dp_max_int(int v);
 
-/* The .grad of params[0..n) and *loss reduced over the ranks in one
- * bucketed all-reduce: summed, or averaged with `average`. 0 / -1. */
+/* The .grad of params[0..n) reduced over the ranks (summed, or averaged
+ * with `average`), in buckets of 25 MiB in reverse parameter order, and
+ * *loss (may be NULL) alike. When dp_overlap_begin() registered this very
+ * list (same pointer, n and average), the buckets were launched during the
+ * backward (dp_overlap_arm) and this waits for them; else they are reduced
+ * now. Both give bit-identical gradients. 0 / -1. */
 int dp_sync_grads(ct_tensor *const *params, int n, int average, double *loss);
+
+/* The gradient all-reduce overlapped with the backward (ct_dist_grad_sync):
+ * every rank calls dp_overlap_begin() with its trainer's parameter list at
+ * the same point, dp_overlap_arm() right before each step's backward, then
+ * dp_sync_grads() as before; dp_overlap_end() when the trainer is done. Off
+ * (every call a no-op, dp_sync_grads reducing after the backward) in one
+ * process or with HND_DIST_OVERLAP=0 (bench/bench_dist.sh compares both).
+ * 0 / -1. */
+int dp_overlap_begin(ct_tensor *const *params, int n, int average);
+int dp_overlap_arm(void);
+void dp_overlap_end(void);
+/* Batch-mean losses over the GLOBAL batch: loss[0..n) (NULL entries are
+ * absent) each averaged count[i] terms of this rank's share. The counts and
+ * the sums (value x count) are summed over the ranks in one small
+ * all-reduce, before the backward; each loss handle is then replaced by
+ * loss * count / global_count (the old one destroyed), so that the SUM of the
+ * ranks' gradients is the gradient of one process's batch-mean loss over the
+ * whole batch (torchvision's denominators: the batch's sampled anchors,
+ * RoIs, positives), whatever the split of the counts between the ranks.
+ * value[i] (may be NULL): the global mean (NAN where absent), the same on
+ * every rank. Single process: the losses untouched, value = their values.
+ * Every rank must call it at each step (an empty share: loss all NULL and
+ * counts 0 but the same n). 0 / -1 + hnd_error(). */
+int dp_global_losses(ct_tensor **loss, const double *count, int n, double *value);
 /* Rank 0's values of every tensor of p (parameters and buffers) on every rank. 0 / -1. */
 int dp_broadcast_params(mp_params *p);
 /* ts[0..n) (the trainable tensors) hashed (FNV-1a over their bytes) on

@@ -20,7 +20,6 @@
 #include "hnd_rate.h"
 #include "ld.h"
 #include "progress.h"
-#include "splitmix.h"
 #include "train_run.h"
 
 void ht_opts_default(ht_opts *o) {
@@ -52,6 +51,7 @@ typedef struct {
 } ht_run;
 
 static void run_free(ht_run *r) {
+    dp_overlap_end();
     ct_optim_destroy(r->opt);
     sr_destroy(r->teacher);
     sr_destroy(r->student);
@@ -123,8 +123,11 @@ static int open_data(ht_run *r) {
  * *value: the (reduced) loss; a non-finite one is an error (diverged). */
 static int backward_step(ht_run *r, ct_tensor *loss, double lr, double *value) {
     double v = NAN;
-    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(loss) != 0)
-        return hnd_error_set("training step: %s", ct_last_error());
+    /* data-parallel: the gradient buckets' all-reduces start during the backward (dp_overlap_arm) */
+    hnd_error_clear();
+    if (ct_item_f64(loss, &v) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 || dp_overlap_arm() != 0 ||
+        ct_backward(loss) != 0)
+        return hnd_error_set("training step: %s", hnd_error()[0] ? hnd_error() : ct_last_error());
     if (dp_sync_grads(r->params, r->n_trainable, r->grad_avg, &v) != 0) return -1;
     if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0)
         return hnd_error_set("training step: %s", ct_last_error());
@@ -164,10 +167,7 @@ static int step_mixed(ht_run *r, const ld_batch *b, double lr, double *loss_out)
     if (hx_batch_loss(r->cfg, r->teacher, r->student, (const ct_tensor *const *)imgs, rt, n, r->channels_last, NULL,
                       &loss, NULL) != 0)
         goto done;
-    /* an entropy bottleneck's rate counts here too (the student's training
-     * forward left it), and its quantiles take their step */
-    if (!(loss = hr_add_rate(&r->rate, r->student, loss, n))) goto done;
-    if (backward_step(r, loss, lr, loss_out) != 0 || hr_aux_step(&r->rate) != 0) goto done;
+    if (backward_step(r, loss, lr, loss_out) != 0) goto done;
     rc = 0;
 done:
     if (have_tg)
@@ -249,8 +249,7 @@ done:
 
 static int save(ht_run *r, const char *path, const ck_state *st) {
     if (!dp_is_main()) return 0;   /* rank 0 alone writes */
-    /* with the entropy bottleneck's quantile optimizer: a resumed run goes on exactly */
-    return ck_save_aux(path, sr_params(r->student), r->opt, r->rate.aux, st, r->cfg->json, r->trainable, "hnd-student");
+    return ck_save(path, sr_params(r->student), r->opt, st, r->cfg->json, r->trainable, "hnd-student");
 }
 
 int ht_finished(const tc_config *cfg) {
@@ -275,14 +274,9 @@ int ht_finished_same(const tc_config *cfg) {
 /* ---- trun_run_epochs callbacks ---- */
 
 static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr, double *loss, double *parts) {
+    (void)global_step;   /* HND draws no random numbers while training */
     (void)parts;
-    ht_run *r = ctx;
-    /* HND draws no random numbers while training, but an entropy
-     * bottleneck's noise (and the mixed losses' samplers) do: from a
-     * generator seeded by the step (and rank), so that a resumed run draws
-     * what the uninterrupted one did */
-    if (r->rate.eb) ct_manual_seed(sm64_mix(r->cfg->seed ^ sm64_mix((uint64_t)global_step * 1024u + (uint64_t)dp_rank())));
-    return step(r, b, lr, loss);
+    return step((ht_run *)ctx, b, lr, loss);
 }
 
 static void cb_set_training(void *ctx, int on) { sr_set_training(((ht_run *)ctx)->student, on); }
@@ -364,13 +358,12 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     ck_state st;
     ok = ok && trun_start_state(cfg, resuming, r.last_path, r.trainable, "frozen_modules or the student", iters,
                                 r.student, r.opt, &st) == 0;
-    int aux_found = -1;   /* the quantile optimizer's state tensors in last.h5 */
-    if (ok && resuming && r.rate.aux)
-        ok = ck_load_aux_optim(r.last_path, r.rate.aux, sr_device(r.student), &aux_found) == 0;
     if (ok && cfg->dataset.val.present && opts->validate) ok = (r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.student))) != NULL;
     /* every rank checked its inputs before rank 0 touches output_dir; then
      * every rank starts from rank 0's weights */
-    if (dp_all_ok(ok) != 1 || dp_broadcast_params(sr_params(r.student)) != 0) goto out;
+    if (dp_all_ok(ok) != 1 || dp_broadcast_params(sr_params(r.student)) != 0 ||
+        dp_overlap_begin(r.params, r.n_trainable, r.grad_avg) != 0)
+        goto out;
     if (dp_is_main()) {
         if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
         /* logs are appended to, never truncated (--overwrite removed them) */
@@ -393,9 +386,6 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
         trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
                   (long long)st.epoch, (long long)st.iteration, st.best_map);
         if (changed[0]) trun_logf(&r.log, "config changed since the checkpoint (--allow-config-change): %s", changed);
-        if (aux_found == 0)
-            trun_logf(&r.log, "note: %s has no state of the entropy bottleneck's quantile optimizer (an older "
-                              "checkpoint): it restarts", r.last_path);
     }
     r.opts = opts;
     r.res = res;

@@ -116,6 +116,7 @@ typedef struct {
 } tt_run;
 
 static void run_free(tt_run *r) {
+    dp_overlap_end();
     ct_optim_destroy(r->opt);
     sr_destroy(r->model);
     free(r->trainable);
@@ -171,8 +172,18 @@ static int open_data(tt_run *r) {
     return trun_open_train_data(r->cfg, sr_has_masks(r->model), &r->ds, &r->ld);
 }
 
-/* One iteration; loss[RL_NUM_LOSSES] (NAN where absent) and *total. */
-static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *loss) {
+/* The samplers' per-image seeds: the run seed, the step and the image's
+ * index in the dataset, so that an image draws the same anchors and RoIs
+ * whichever rank and batch position it has (and a resumed run what the
+ * uninterrupted one drew). */
+static uint64_t image_seed(const tt_run *r, int64_t global_step, int64_t image) {
+    return sm64_mix(r->cfg->seed ^ sm64_mix((uint64_t)global_step ^ sm64_mix((uint64_t)image + 0x9e37u)));
+}
+
+/* One iteration; loss[RL_NUM_LOSSES] (NAN where absent) and *total.
+ * Data-parallel: every loss is this rank's share of the global batch's
+ * mean (dp_global_losses), so the ranks' gradients are SUMMED. */
+static int step(tt_run *r, const ld_batch *b, int64_t global_step, double lr, double *total, double *loss) {
     int n = b->n, rc = -1;
     if (n > 512) return hnd_error_set("batch of %d images: at most 512", n);
     ct_tensor *imgs[512];
@@ -181,12 +192,15 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
     rl_losses L;
     memset(&L, 0, sizeof L);
     int have_tg = 0;
-    if (n == 0) {   /* data-parallel: this rank's share was unreadable; it still joins the all-reduce */
-        double v = 0;
-        if (ct_optim_zero_grad(r->opt, 0) != 0 || dp_sync_grads(r->params, r->n_trainable, 1, &v) != 0 ||
-            ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0)
+    if (n == 0) {   /* data-parallel: this rank's share was unreadable; it still joins the all-reduces */
+        ct_tensor *none[RL_NUM_LOSSES] = {0};
+        double zero[RL_NUM_LOSSES] = {0};
+        hnd_error_clear();
+        if (dp_global_losses(none, zero, RL_NUM_LOSSES, loss) != 0 || ct_optim_zero_grad(r->opt, 0) != 0 ||
+            dp_sync_grads(r->params, r->n_trainable, 0, NULL) != 0 || ct_optim_set_lr(r->opt, lr) != 0 ||
+            ct_optim_step(r->opt) != 0)
             return hnd_error_set("training step: %s", hnd_error()[0] ? hnd_error() : ct_last_error());
-        *total = v;
+        *total = 0;
         for (int i = 0; i < RL_NUM_LOSSES; i++) loss[i] = NAN;
         return 0;
     }
@@ -209,28 +223,32 @@ static int step(tt_run *r, const ld_batch *b, double lr, double *total, double *
             }
         }
     }
-    if (rl_forward_train(sr_rcnn(r->model), (const ct_tensor *const *)imgs, rt, n, NULL, &L) != 0) goto done;
+    uint64_t seeds[512];
+    for (int i = 0; i < n; i++) seeds[i] = image_seed(r, global_step, b->samples[i].image);
+    rl_sampler smp = {NULL, NULL, seeds};
+    if (rl_forward_train(sr_rcnn(r->model), (const ct_tensor *const *)imgs, rt, n, &smp, &L) != 0) goto done;
+    /* the means over the global batch (one process: as they are) */
+    if (dp_global_losses(L.loss, L.count, RL_NUM_LOSSES, loss) != 0) goto done;
     ct_tensor *sum = rl_losses_sum(&L);
-    double v = NAN;
-    if (!sum || ct_item_f64(sum, &v) != 0) {
-        hnd_error_set("loss: %s", sum ? ct_last_error() : hnd_error());
+    double v = 0;
+    for (int i = 0; i < RL_NUM_LOSSES; i++)
+        if (L.loss[i]) v += loss[i];
+    if (!sum) {
+        hnd_error_set("loss: %s", hnd_error());
         goto done;
     }
     if (!isfinite(v)) {
         hnd_error_set("training step: the loss is %g (diverged; lower train.optimizer.params.lr?)", v);
         goto done;
     }
-    for (int i = 0; i < RL_NUM_LOSSES; i++) {
-        loss[i] = NAN;
-        if (L.loss[i]) ct_item_f64(L.loss[i], &loss[i]);
-    }
-    if (ct_optim_zero_grad(r->opt, 0) != 0 || ct_backward(sum) != 0) {
-        hnd_error_set("training step: %s", ct_last_error());
+    hnd_error_clear();
+    if (ct_optim_zero_grad(r->opt, 0) != 0 || dp_overlap_arm() != 0 || ct_backward(sum) != 0) {
+        hnd_error_set("training step: %s", hnd_error()[0] ? hnd_error() : ct_last_error());
         goto done;
     }
-    /* data-parallel: the R-CNN losses are batch means, so the ranks'
-     * gradients (and total losses) are averaged (dist_dp.h) */
-    if (dp_sync_grads(r->params, r->n_trainable, 1, &v) != 0) goto done;
+    /* data-parallel: each rank's losses are its share of the global batch's
+     * means, so the ranks' gradients are summed (dist_dp.h) */
+    if (dp_sync_grads(r->params, r->n_trainable, 0, NULL) != 0) goto done;
     if (ct_optim_set_lr(r->opt, lr) != 0 || ct_optim_step(r->opt) != 0) {
         hnd_error_set("training step: %s", ct_last_error());
         goto done;
@@ -284,10 +302,10 @@ static int validate(tt_run *r, const tt_opts *opts, int64_t epoch, double mean, 
 
 static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr, double *loss, double *parts) {
     tt_run *r = ctx;
-    /* the samplers draw from torch's generator: seeded per step, so that a
-     * resumed run draws what the uninterrupted one drew */
+    /* the samplers reseed torch's generator per image (image_seed); the
+     * step's seed covers any other draw (the transform's size draw) */
     ct_manual_seed(sm64_mix(r->cfg->seed ^ sm64_mix((uint64_t)global_step)));
-    return step(r, b, lr, loss, parts);
+    return step(r, b, global_step, lr, loss, parts);
 }
 
 static void cb_set_training(void *ctx, int on) { rcnn_set_training(sr_rcnn(((tt_run *)ctx)->model), on); }
@@ -346,7 +364,9 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     if (ok && cfg->dataset.val.present && opts->validate) ok = (r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.model))) != NULL;
     /* data-parallel: every rank checked its inputs before rank 0 touches
      * output_dir; every rank starts from rank 0's weights */
-    if (dp_all_ok(ok) != 1 || dp_broadcast_params(sr_params(r.model)) != 0) goto out;
+    if (dp_all_ok(ok) != 1 || dp_broadcast_params(sr_params(r.model)) != 0 ||
+        dp_overlap_begin(r.params, r.n_trainable, 0) != 0)
+        goto out;
     if (!dp_is_main()) goto logs_done;
     if (opts->overwrite && trun_clear_run_dir(cfg->output_dir) != 0) goto out;
     {   /* model.ckpt may live outside output_dir */
@@ -362,7 +382,7 @@ int tt_train(const tc_config *cfg, const tt_opts *opts, tt_result *res) {
     if (trun_log_open(&r.log, cfg->output_dir, 1, cfg->json) != 0) goto out;
 logs_done:
     if (dp_world() > 1)
-        trun_logf(&r.log, "data-parallel: %d processes (%s), batch %d per process = %d per step, gradients averaged",
+        trun_logf(&r.log, "data-parallel: %d processes (%s), batch %d per process = %d per step, losses over the global batch, gradients summed",
                   dp_world(), ct_dist_backend(dp_group()), cfg->train.batch_size, cfg->train.batch_size * dp_world());
     trun_logf(&r.log, "hnd train-teacher: %s -> %s (%s)", cfg->source, cfg->output_dir, ct_build_info());
     const rcnn_config *rcc = sr_config(r.model);
