@@ -20,6 +20,7 @@
 #include "hnd_rate.h"
 #include "ld.h"
 #include "progress.h"
+#include "splitmix.h"
 #include "train_run.h"
 
 void ht_opts_default(ht_opts *o) {
@@ -167,7 +168,10 @@ static int step_mixed(ht_run *r, const ld_batch *b, double lr, double *loss_out)
     if (hx_batch_loss(r->cfg, r->teacher, r->student, (const ct_tensor *const *)imgs, rt, n, r->channels_last, NULL,
                       &loss, NULL) != 0)
         goto done;
-    if (backward_step(r, loss, lr, loss_out) != 0) goto done;
+    /* an entropy bottleneck's rate counts here too (the student's training
+     * forward left it), and its quantiles take their step */
+    if (!(loss = hr_add_rate(&r->rate, r->student, loss, n))) goto done;
+    if (backward_step(r, loss, lr, loss_out) != 0 || hr_aux_step(&r->rate) != 0) goto done;
     rc = 0;
 done:
     if (have_tg)
@@ -249,7 +253,8 @@ done:
 
 static int save(ht_run *r, const char *path, const ck_state *st) {
     if (!dp_is_main()) return 0;   /* rank 0 alone writes */
-    return ck_save(path, sr_params(r->student), r->opt, st, r->cfg->json, r->trainable, "hnd-student");
+    /* with the entropy bottleneck's quantile optimizer: a resumed run goes on exactly */
+    return ck_save_aux(path, sr_params(r->student), r->opt, r->rate.aux, st, r->cfg->json, r->trainable, "hnd-student");
 }
 
 int ht_finished(const tc_config *cfg) {
@@ -274,9 +279,14 @@ int ht_finished_same(const tc_config *cfg) {
 /* ---- trun_run_epochs callbacks ---- */
 
 static int cb_step(void *ctx, const ld_batch *b, int64_t global_step, double lr, double *loss, double *parts) {
-    (void)global_step;   /* HND draws no random numbers while training */
     (void)parts;
-    return step((ht_run *)ctx, b, lr, loss);
+    ht_run *r = ctx;
+    /* HND draws no random numbers while training, but an entropy
+     * bottleneck's noise (and the mixed losses' samplers) do: from a
+     * generator seeded by the step (and rank), so that a resumed run draws
+     * what the uninterrupted one did */
+    if (r->rate.eb) ct_manual_seed(sm64_mix(r->cfg->seed ^ sm64_mix((uint64_t)global_step * 1024u + (uint64_t)dp_rank())));
+    return step(r, b, lr, loss);
 }
 
 static void cb_set_training(void *ctx, int on) { sr_set_training(((ht_run *)ctx)->student, on); }
@@ -358,6 +368,9 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     ck_state st;
     ok = ok && trun_start_state(cfg, resuming, r.last_path, r.trainable, "frozen_modules or the student", iters,
                                 r.student, r.opt, &st) == 0;
+    int aux_found = -1;   /* the quantile optimizer's state tensors in last.h5 */
+    if (ok && resuming && r.rate.aux)
+        ok = ck_load_aux_optim(r.last_path, r.rate.aux, sr_device(r.student), &aux_found) == 0;
     if (ok && cfg->dataset.val.present && opts->validate) ok = (r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.student))) != NULL;
     /* every rank checked its inputs before rank 0 touches output_dir; then
      * every rank starts from rank 0's weights */
@@ -386,6 +399,9 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
         trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
                   (long long)st.epoch, (long long)st.iteration, st.best_map);
         if (changed[0]) trun_logf(&r.log, "config changed since the checkpoint (--allow-config-change): %s", changed);
+        if (aux_found == 0)
+            trun_logf(&r.log, "note: %s has no state of the entropy bottleneck's quantile optimizer (an older "
+                              "checkpoint): it restarts", r.last_path);
     }
     r.opts = opts;
     r.res = res;
