@@ -9,8 +9,14 @@
 #     scratch (configs/demo/teacher_mask_rcnn_r18_synth.json); its box branch
 #     (--box-teacher) is the Faster R-CNN teacher;
 #  3. hnd sweep: one HND student per bottleneck size C = 3,6,9,12,15 for the
-#     Faster and for the Mask R-CNN (configs/demo/hnd_demo_*_rcnn_r18_synth.json);
-#  4. the tables, results.csv/json and curve.png of both sweeps.
+#     Mask R-CNN (configs/demo/hnd_demo_mask_rcnn_r18_synth.json), trained;
+#  4. the Faster R-CNN sweep evaluates those students with the box teacher
+#     (--students-from: a Mask student's backbone is the Faster student's; no
+#     training), and the teacher on JPEG inputs (the edge baseline);
+#  5. the GHND sweep (configs/demo/ghnd_demo_mask_rcnn_r18_synth.json: MSE on
+#     layer1..layer4), trained once for the Mask R-CNN, evaluated for both;
+#  6. one figure (HND vs GHND, Faster bbox and Mask segm AP, 8-bit and
+#     float32) and one table of every sweep.
 # Everything is kept under checkpoints/: a second run reuses what exists (an
 # interrupted one continues where it stopped).
 set -euo pipefail
@@ -49,29 +55,42 @@ synth() {   # dir train val seed
     "$hnd" synth --out "$1" --train "$2" --val "$3" --size 160x120 --class-colors --seed "$4"
   fi
 }
-say "1/4 synthetic dataset: $data (training: teacher and students; validation: every evaluation)"
+say "1/6 synthetic dataset: $data (training: teacher and students; validation: every evaluation)"
 synth "$data" 400 100 0
 
-say "2/4 teacher: Mask R-CNN ResNet-18 FPN from scratch ($teacher_cfg)"
+say "2/6 teacher: Mask R-CNN ResNet-18 FPN from scratch ($teacher_cfg)"
 echo "one Mask R-CNN teacher serves both sweeps: its box branch is the Faster R-CNN teacher ($box_teacher)"
 # --resume: continues an interrupted run; a finished one is reused as it is
 "$hnd" train-teacher "$teacher_cfg" --resume --box-teacher "$box_teacher"
 
-sweep() {   # kind
-  local cfg=configs/demo/hnd_demo_$1_rcnn_r18_synth.json out=checkpoints/demo/sweep_$1_rcnn
-  say "3/4 HND sweep, $1 R-CNN, C = $channels ($cfg -> $out)"
-  "$hnd" sweep "$cfg" --channels "$channels" --out "$out" | tee "$out.table.txt"
+sweep() {   # step name config out [hnd sweep options]: the sweep's table also to out.table.txt
+  local step=$1 name=$2 cfg=$3 out=$4
+  shift 4
+  say "$step $name, C = $channels ($cfg -> $out)"
+  "$hnd" sweep "$cfg" --channels "$channels" --out "$out" "$@" | tee "$out.table.txt"
 }
-sweep faster
-sweep mask
+mask_cfg=configs/demo/hnd_demo_mask_rcnn_r18_synth.json
+faster_cfg=configs/demo/hnd_demo_faster_rcnn_r18_synth.json
+ghnd_cfg=configs/demo/ghnd_demo_mask_rcnn_r18_synth.json
+d=checkpoints/demo
+# each student is trained once, for the Mask R-CNN; the Faster R-CNN sweeps
+# take them (--students-from checks that their frozen tensors are the box
+# teacher's, bit for bit). The GHND sweeps leave the teacher out: the HND
+# sweeps' rows have it.
+sweep 3/6 "HND sweep, Mask R-CNN (trained)" "$mask_cfg" "$d/sweep_mask_rcnn"
+sweep 4/6 "HND, Faster R-CNN: the Mask students with the box teacher (no training), JPEG baseline" "$faster_cfg" \
+  "$d/sweep_faster_rcnn" --students-from "$d/sweep_mask_rcnn" --jpeg 10,50
+sweep 5/6 "GHND sweep, Mask R-CNN (trained)" "$ghnd_cfg" "$d/sweep_ghnd_mask_rcnn" --no-teacher
+sweep 6/6 "GHND, Faster R-CNN: the GHND Mask students with the box teacher (no training)" "$faster_cfg" \
+  "$d/sweep_ghnd_faster_rcnn" --students-from "$d/sweep_ghnd_mask_rcnn" --no-teacher
 
-say "4/4 results"
-for k in faster mask; do
-  out=checkpoints/demo/sweep_${k}_rcnn
-  echo "-- $k R-CNN (teacher $([ $k = faster ] && echo "$box_teacher, the box branch of the Mask R-CNN teacher" || echo "$teacher")):"
-  cat "$out.table.txt"
-done
+say "results: HND and GHND, Faster R-CNN bbox AP and Mask R-CNN segm AP (8-bit and float32 bottleneck)"
+echo "teachers: $teacher (Mask R-CNN), $box_teacher (Faster R-CNN: its box branch)"
+"$hnd" plot "$d/sweep_faster_rcnn/results.json:HND Faster:bbox" "$d/sweep_ghnd_faster_rcnn/results.json:GHND Faster:bbox" \
+  "$d/sweep_mask_rcnn/results.json:HND Mask:segm" "$d/sweep_ghnd_mask_rcnn/results.json:GHND Mask:segm" \
+  --title "HND vs GHND on the demo set: mAP vs bytes sent per image" --out "$d/hnd_vs_ghnd.png" |
+  tee "$d/hnd_vs_ghnd.table.txt"
 echo
 echo "demo: done in $(elapsed) (m:ss)."
-echo "demo: curves: checkpoints/demo/sweep_faster_rcnn/curve.png, checkpoints/demo/sweep_mask_rcnn/curve.png"
-echo "demo: tables: checkpoints/demo/sweep_{faster,mask}_rcnn/results.{csv,json}; teacher log: checkpoints/demo/teacher_mask_rcnn_r18_synth/train.log"
+echo "demo: figure: $d/hnd_vs_ghnd.png (each sweep's own: $d/sweep_*/curve.png)"
+echo "demo: tables: $d/sweep_{mask,faster,ghnd_mask,ghnd_faster}_rcnn/results.{csv,json} (and .table.txt); teacher log: $d/teacher_mask_rcnn_r18_synth/train.log"
