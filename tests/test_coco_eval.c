@@ -625,7 +625,8 @@ static void test_ranges(void **st) {
     setenv("HND_EVAL_THREADS", "3", 1);
     setenv("HND_EVAL_RANGE", "40", 1);
     check_fixture("seed1");
-    check_fixture("seed2");
+    const char *scope = getenv("HND_TEST_SCOPE");
+    if (!scope || strcmp(scope, "short") != 0) check_fixture("seed2"); /* the sanitizer pass: one is enough */
     setenv("HND_EVAL_RANGE", "1", 1);
     expect_dt_error("[" OK1 "," OK1 ",{\"image_id\":999,\"category_id\":1,\"bbox\":[0,0,1,1],\"score\":1},"
                     "{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,1],\"score\":1}]",
