@@ -287,6 +287,12 @@ void ct_manual_seed(uint64_t seed) {
     });
 }
 
+// The large-tensor cache (ct_alloc.cpp) goes in before main: every program
+// that uses ctorch links this unit. libc10's own allocator registered itself
+// earlier (shared libraries initialise first) with a lower priority.
+extern "C" void ct_alloc_install(void);
+[[maybe_unused]] static const int ct_alloc_installed = (ct_alloc_install(), 1);
+
 int ct_set_num_threads(int n) {
     return guard("set_num_threads", {}, -1, [&] {
         if (n <= 0) {

@@ -117,6 +117,20 @@ void ct_manual_seed(uint64_t seed);
 int ct_set_num_threads(int n);
 int ct_get_num_threads(void);
 
+/* Large CPU tensors (256 KB and more) come from a cache of freed blocks
+ * (ct_alloc.cpp): without it every one is a fresh mmap, page-faulted in at
+ * each forward. At most HND_CPU_CACHE_MB megabytes (default 2048) are kept,
+ * the oldest freed go first; HND_CPU_CACHE_MB=0 disables it. */
+typedef struct {
+    size_t cached_bytes;   /* parked now, ready for reuse */
+    size_t limit_bytes;
+    uint64_t hits, misses; /* large requests served from the cache / not */
+} ct_cpu_cache_stats;
+/* 1 and *s filled; 0 (and zeros) when the cache is off; -1 for s NULL. */
+int ct_cpu_cache_get_stats(ct_cpu_cache_stats *s);
+/* Free every parked block (e.g. before a long idle phase). 1, or 0 if off. */
+int ct_cpu_cache_trim(void);
+
 /* Number of ct_tensor handles alive in the process (all threads). A debugging
  * aid: tests use it to prove that scopes free what they should. */
 int64_t ct_live_tensor_count(void);
