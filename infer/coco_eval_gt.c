@@ -12,8 +12,10 @@
  * non-negative size, a finite area, masks of the image's size, and the
  * polygon forms pycocotools' frPyObjects would crash on. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coco_ann.h"
 #include "coco_eval_int.h"
@@ -163,18 +165,94 @@ static int check_polygons(const coco_dataset *ds, const coco_ann *a, int64_t i) 
     return 0;
 }
 
-/* The mask of annotation i (annToRLE) into the pool; its toBbox too. */
+/* ---- polygons rasterised on threads -------------------------------------
+ * Rasterising the polygons is most of a segm ground truth's load: it is
+ * done first, in ranges of annotations on threads, for the polygons that
+ * pass the checks; a range stops at its first failure and the sequential
+ * pass below redoes that annotation, so messages come in file order. */
+typedef struct {
+    const coco_dataset *ds;
+    rle_t *rle;
+    uint8_t *done;
+    size_t lo, hi;
+} poly_range;
+
+static void *poly_run(void *arg) {
+    poly_range *R = arg;
+    for (size_t i = R->lo; i < R->hi; i++) {
+        const coco_ann *a = &R->ds->anns[i];
+        if (a->seg_kind != COCO_SEG_POLY) continue;
+        if (check_polygons(R->ds, a, (int64_t)i) < 0 || coco_ann_rle(R->ds, a, &R->rle[i]) < 0) {
+            rle_clear(&R->rle[i]);
+            break;
+        }
+        R->done[i] = 1;
+    }
+    return NULL;
+}
+
+/* HND_EVAL_THREADS (default the cores), ranges of at least HND_EVAL_RANGE
+ * (default 1024) annotations; 1: nothing to do in advance. */
+static int poly_threads(size_t n) {
+    const char *e = getenv("HND_EVAL_THREADS"), *mr = getenv("HND_EVAL_RANGE");
+    long t = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    long min = mr && *mr ? strtol(mr, NULL, 10) : 1024;
+    if (min < 1) min = 1;
+    if (t > 64) t = 64;
+    if ((size_t)t > n / (size_t)min) t = (long)(n / (size_t)min);
+    return t < 1 ? 1 : (int)t;
+}
+
+/* The polygons' RLEs in advance (rle[i] valid where done[i]); 0, or -1 when
+ * there is nothing in advance (one thread, or out of memory: the sequential
+ * pass does everything). */
+static int poly_ahead(const coco_dataset *ds, size_t n, rle_t **prle, uint8_t **pdone) {
+    int nt = poly_threads(n);
+    *prle = NULL;
+    *pdone = NULL;
+    if (nt < 2) return -1;
+    rle_t *rle = calloc(n, sizeof *rle);
+    uint8_t *done = calloc(n, 1);
+    poly_range R[64];
+    pthread_t th[64];
+    if (!rle || !done) {
+        free(rle);
+        free(done);
+        return -1;
+    }
+    for (int k = 0; k < nt; k++)
+        R[k] = (poly_range){ds, rle, done, n * (size_t)k / (size_t)nt, n * (size_t)(k + 1) / (size_t)nt};
+    int started = 0;
+    for (int k = 1; k < nt; k++) {
+        if (pthread_create(&th[k], NULL, poly_run, &R[k]) != 0) break;
+        started = k;
+    }
+    poly_run(&R[0]);
+    for (int k = 1; k <= started; k++) pthread_join(th[k], NULL);
+    for (int k = started + 1; k < nt; k++) poly_run(&R[k]);
+    *prle = rle;
+    *pdone = done;
+    return 0;
+}
+
+/* The mask of annotation i (annToRLE) into the pool; its toBbox too.
+ * pre: its RLE made in advance (taken over), or NULL. */
 static int gt_mask(ce_gt *gt, size_t *pcap, const coco_dataset *ds, int64_t i, uint32_t h, uint32_t w,
-                   ce_gt_ann *g) {
+                   ce_gt_ann *g, rle_t *pre) {
     const coco_ann *a = &ds->anns[i];
-    if (a->seg_kind == COCO_SEG_NONE)
-        return hnd_error_set("%s: annotations[%lld].segmentation: missing", ds->path, (long long)i);
-    if (a->seg_kind == COCO_SEG_POLY && check_polygons(ds, a, i) < 0) return -1;
-    if (a->seg_kind != COCO_SEG_POLY && (a->seg_h != h || a->seg_w != w))
-        return hnd_error_set("%s: annotations[%lld].segmentation.size: [%u, %u] does not match the image (%u x %u)",
-                             ds->path, (long long)i, a->seg_h, a->seg_w, h, w);
     rle_t rle;
-    if (coco_ann_rle(ds, a, &rle) < 0) return -1;
+    if (pre) {
+        rle = *pre;
+        rle_init(pre);
+    } else {
+        if (a->seg_kind == COCO_SEG_NONE)
+            return hnd_error_set("%s: annotations[%lld].segmentation: missing", ds->path, (long long)i);
+        if (a->seg_kind == COCO_SEG_POLY && check_polygons(ds, a, i) < 0) return -1;
+        if (a->seg_kind != COCO_SEG_POLY && (a->seg_h != h || a->seg_w != w))
+            return hnd_error_set("%s: annotations[%lld].segmentation.size: [%u, %u] does not match the image (%u x %u)",
+                                 ds->path, (long long)i, a->seg_h, a->seg_w, h, w);
+        if (coco_ann_rle(ds, a, &rle) < 0) return -1;
+    }
     size_t need = gt->pool_n + rle.m;
     if (need > *pcap) {
         size_t c = *pcap ? *pcap : 1024;
@@ -260,6 +338,32 @@ static int gt_keypoints(ce_gt *gt, size_t *kcap, const coco_dataset *ds, size_t 
     return 0;
 }
 
+/* Annotation i in file order, checked (pre: its mask made in advance). */
+static int gt_one(ce_gt *gt, const coco_dataset *ds, const int32_t *img_rank, const int32_t *cat_rank, size_t i,
+              size_t *pcap, size_t *kcap, rle_t *pre) {
+    const coco_ann *a = &ds->anns[i];
+    ce_gt_ann *g = &gt->ann[i];
+    memset(g, 0, sizeof *g);
+    g->id = a->id;
+    g->img = img_rank[a->image];
+    g->cat = cat_rank[a->category];
+    g->crowd = a->iscrowd != 0;
+    g->area = a->area;
+    g->file_idx = i;
+    memcpy(g->bbox, a->bbox, sizeof g->bbox);
+    for (int k = 0; k < 4; k++)
+        if (!isfinite(a->bbox[k]))
+            return hnd_error_set("%s: annotations[%zu].bbox: expected 4 numbers", ds->path, i);
+    if (a->bbox[2] < 0 || a->bbox[3] < 0)
+        return hnd_error_set("%s: annotations[%zu].bbox: negative width or height (%g x %g)", ds->path, i,
+                             a->bbox[2], a->bbox[3]);
+    if (!isfinite(a->area)) return hnd_error_set("%s: annotations[%zu].area: not a finite number", ds->path, i);
+    if (gt->with_segm && gt_mask(gt, pcap, ds, (int64_t)i, gt->img_h[g->img], gt->img_w[g->img], g, pre) < 0)
+        return -1;
+    if (gt_keypoints(gt, kcap, ds, i, g) < 0) return -1;
+    return 0;
+}
+
 /* The annotations in file order, checked, then sorted as pycocotools
  * lists them per (category, image). */
 static int gt_annotations(ce_gt *gt, const coco_dataset *ds, const int32_t *img_rank, const int32_t *cat_rank) {
@@ -269,34 +373,24 @@ static int gt_annotations(ce_gt *gt, const coco_dataset *ds, const int32_t *img_
     gt->ann = malloc((n + 1) * sizeof *gt->ann);
     gt->cat_start = calloc((size_t)gt->ncat + 1, sizeof *gt->cat_start);
     if (!gt->ann || !gt->cat_start) return hnd_error_set("out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const coco_ann *a = &ds->anns[i];
-        ce_gt_ann *g = &gt->ann[i];
-        memset(g, 0, sizeof *g);
-        g->id = a->id;
-        g->img = img_rank[a->image];
-        g->cat = cat_rank[a->category];
-        g->crowd = a->iscrowd != 0;
-        g->area = a->area;
-        g->file_idx = i;
-        memcpy(g->bbox, a->bbox, sizeof g->bbox);
-        for (int k = 0; k < 4; k++)
-            if (!isfinite(a->bbox[k]))
-                return hnd_error_set("%s: annotations[%zu].bbox: expected 4 numbers", ds->path, i);
-        if (a->bbox[2] < 0 || a->bbox[3] < 0)
-            return hnd_error_set("%s: annotations[%zu].bbox: negative width or height (%g x %g)", ds->path, i,
-                                 a->bbox[2], a->bbox[3]);
-        if (!isfinite(a->area)) return hnd_error_set("%s: annotations[%zu].area: not a finite number", ds->path, i);
-        if (gt->with_segm && gt_mask(gt, &pcap, ds, (int64_t)i, gt->img_h[g->img], gt->img_w[g->img], g) < 0)
-            return -1;
-        if (gt_keypoints(gt, &kcap, ds, i, g) < 0) return -1;
-    }
+    rle_t *pre = NULL;
+    uint8_t *done = NULL;
+    if (gt->with_segm) poly_ahead(ds, n, &pre, &done);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = gt_one(gt, ds, img_rank, cat_rank, i, &pcap, &kcap, pre && done[i] ? &pre[i] : NULL);
+    if (pre)
+        for (size_t i = 0; i < n; i++) rle_clear(&pre[i]);
+    free(pre);
+    free(done);
+    if (rc < 0) return -1;
     gt->nann = n;
     if (n > 1) qsort(gt->ann, n, sizeof *gt->ann, cmp_gt_ann);
     for (size_t i = 0; i < n; i++) gt->cat_start[gt->ann[i].cat + 1]++;
     for (int k = 0; k < gt->ncat; k++) gt->cat_start[k + 1] += gt->cat_start[k];
     return 0;
 }
+
 
 ce_gt *ce_gt_from_coco(const coco_dataset *ds, int with_segm) {
     if (!ds->has_cats || !ds->has_anns) {
