@@ -8,18 +8,20 @@ per measured step (seconds); the first step warms up.
 usage: teacher_step_ref.py mask_r18|faster_r50 STEPS THREADS [channels_last]
   mask_r18:   the demo teacher as bench/teacher_train_ref.py builds it
               (ResNet-18 FPN 64, trainable BN, 22 classes), batch 4 at 120x160
-  faster_r50: fasterrcnn_resnet50_fpn (frozen BN, trainable_backbone_layers
-              3, 91 classes), batch 2 at 800x1067"""
+  faster_r50: Faster R-CNN R50-FPN as fasterrcnn_resnet50_fpn builds it for
+              pretrained weights (FrozenBatchNorm2d, trainable_backbone_layers
+              3, 91 classes), randomly initialised, batch 2 at 800x1067"""
 import sys
 import time
 
 import torch
 import torchvision
-from torchvision.models.detection import MaskRCNN, fasterrcnn_resnet50_fpn
+from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.backbone_utils import BackboneWithFPN, _resnet_fpn_extractor
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.ops.misc import FrozenBatchNorm2d
 
 name, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 cl = len(sys.argv) > 4 and sys.argv[4] == "channels_last"
@@ -36,7 +38,11 @@ if name == "mask_r18":
                  rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=300, box_detections_per_img=50)
     n, h, w, masks = 4, 120, 160, True
 elif name == "faster_r50":
-    m = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, trainable_backbone_layers=3)
+    # fasterrcnn_resnet50_fpn as with pretrained weights (FrozenBatchNorm2d,
+    # layer2..4 trainable), the model hnd's default config builds; without
+    # weights torchvision's builder would switch to BatchNorm2d and train all
+    r50 = torchvision.models.resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
+    m = FasterRCNN(_resnet_fpn_extractor(r50, 3), num_classes=91)
     n, h, w, masks = 2, 800, 1067, False
 else:
     sys.exit("teacher_step_ref: unknown model " + name)
