@@ -116,6 +116,24 @@ rc=0
     --no-teacher --quiet $ARGS 2>err.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "no student for C=6 (MS/b6ch/best.h5 is missing" err.txt ||
   fail "missing C: exit $rc: $(cat err.txt)"
+# a run stopped half-way (its last.h5 says so): its best.h5 is refused
+mkdir -p HALF/b3ch
+cp MS/b3ch/best.h5 HALF/b3ch/best.h5
+"$PY" - <<'PYEOF'
+import h5py, numpy as np
+with h5py.File("HALF/b3ch/last.h5", "w") as f:   # ckpt.c's state scalars
+    for k, v in (("epoch", 1), ("iteration", 5), ("global_step", 53), ("seed", 0), ("best_epoch", 0),
+                 ("loss_count", 5)):
+        f.create_dataset("train/" + k, data=np.int64(v))
+    for k, v in (("best_map", 0.1), ("loss_sum", 1.0)):
+        f.create_dataset("train/" + k, data=np.float64(v))
+PYEOF
+rc=0
+# shellcheck disable=SC2086
+"$BIN/hnd" sweep "$CFG" --channels 3 --students-from HALF --out BAD --set teacher_model.ckpt=box_teacher.h5 \
+    --no-teacher --quiet $ARGS 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "the run of C=3 stopped after 1 epochs and part of the next (HALF/b3ch/last.h5)" err.txt ||
+  fail "half-way run: exit $rc: $(cat err.txt)"
 
 # hnd plot: the sweep above and a hand-made one (known values)
 "$PY" - <<'PYEOF'
@@ -128,7 +146,9 @@ json.dump({"rows": [row("student", 3, 300.0, 1200.0, 0.25, 0.3), row("student", 
                     row("teacher", 0, 12288.0, 49152.0, 0.75, 0.75),
                     row("teacher_jpeg", 0, 900.0, 900.0, 0.375, 0.375, 10)]}, open("hand.json", "w"))
 PYEOF
-"$BIN/hnd" plot FS/results.json:FROM hand.json:HAND --out both.png > plot.txt 2>err.txt || fail "plot: $(cat err.txt)"
+# (torch-free: it runs without hnd-torch)
+HND_TORCH_EXE=/nonexistent/hnd-torch "$BIN/hnd" plot FS/results.json:FROM hand.json:HAND --out both.png > plot.txt 2>err.txt ||
+  fail "plot: $(cat err.txt)"
 "$BIN/hnd" plot FS/results.json --out one.png --quiet 2>err.txt || fail "plot one: $(cat err.txt)"
 "$PY" - <<'PYEOF'
 import json

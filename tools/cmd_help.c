@@ -435,7 +435,8 @@ static const co_command k_commands[] = {
      "Mask R-CNN student's file holds the Faster R-CNN student: its mask head keys are\n"
      "skipped). Every tensor under student_model.frozen_modules must be bit-equal to\n"
      "this config's teacher_model.ckpt, else an error names the first that differs (a\n"
-     "student distilled from another teacher); a missing DIR/b<C>ch/best.h5 is an error.\n",
+     "student distilled from another teacher); a missing DIR/b<C>ch/best.h5, or one whose\n"
+     "run stopped before its last epoch (DIR/b<C>ch/last.h5), is an error.\n",
      k_sweep, N_OPTS(k_sweep), NULL, "CONFIG.json", 1, 1, 1},
     {"plot", "several sweeps' results.json as labelled curves on one figure, and one table",
      "usage: hnd plot RESULTS.json[:LABEL[:bbox|segm]] ... --out FIG.png [--metric bbox|segm]\n"

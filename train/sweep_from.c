@@ -9,9 +9,13 @@
  * would be that teacher's, and the curve a silent mix of two detectors.
  * Every frozen tensor is therefore compared bit for bit with this config's
  * teacher file. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ckpt.h"
 #include "hnd_error.h"
 #include "model_params.h"
 #include "sweep.h"
@@ -103,6 +107,17 @@ int sw_load_student_from(sr_model *m, const tc_config *cfg, const char *path) {
     return sr_load(m, path);
 }
 
+/* The run's train.num_epochs from the config its last.h5 stores; -1 if unknown. */
+static int64_t run_epochs(const char *last) {
+    char *js = ck_attr(last, "config");
+    cJSON *c = js ? cJSON_Parse(js) : NULL;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "train"), "num_epochs");
+    int64_t n = cJSON_IsNumber(e) ? (int64_t)e->valuedouble : -1;
+    cJSON_Delete(c);
+    free(js);
+    return n;
+}
+
 int sw_students_from_ckpt(const char *dir, int channels, char *out, size_t n) {
     snprintf(out, n, "%s/b%dch/best.h5", dir, channels);
     FILE *f = fopen(out, "rb");
@@ -111,5 +126,21 @@ int sw_students_from_ckpt(const char *dir, int channels, char *out, size_t n) {
                              "first)",
                              dir, channels, out, channels);
     fclose(f);
+    /* a run stopped half-way has a best.h5 of an early epoch: not the
+     * student that sweep reports; its last.h5 says how far it went */
+    char last[1100];
+    snprintf(last, sizeof last, "%s/b%dch/last.h5", dir, channels);
+    ck_state st;
+    if (access(last, R_OK) != 0) return 0;   /* a best.h5 alone: taken as final */
+    if (ck_load_state(last, &st) != 0) return hnd_error_prefix("--students-from %s: C=%d", dir, channels);
+    int64_t want = run_epochs(last);
+    if (st.iteration != 0 || (want > 0 && st.epoch < want)) {
+        char of[32] = "";
+        if (want > 0) snprintf(of, sizeof of, " of %lld", (long long)want);
+        return hnd_error_set("--students-from %s: the run of C=%d stopped after %lld%s epochs%s (%s): run that "
+                             "sweep again to finish it",
+                             dir, channels, (long long)st.epoch, of, st.iteration ? " and part of the next" : "",
+                             last);
+    }
     return 0;
 }
