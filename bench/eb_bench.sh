@@ -4,6 +4,9 @@
 # most a quarter of its bytes per image?
 #
 # usage: bench/eb_bench.sh [BETAS] [C]     (default "1.28,5.12" and 12)
+#   EPOCHS=N (default 3, the demo's; milestone at 70%) and AUX_LR=X (the
+#   quantiles' Adam, default 1e-3) in the environment train longer / faster;
+#   runs with EPOCHS != 3 go to C<C>_beta<B>_e<N>.
 # Needs the demo (make demo: checkpoints/demo/data, the teacher, and the
 # 8-bit sweep checkpoints/demo/sweep_faster_rcnn/results.json). For each
 # beta: hnd train configs/demo/hnd_demo_eb_faster_rcnn_r18_synth.json with
@@ -15,6 +18,12 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 betas=${1:-1.28,5.12}
 ch=${2:-12}
+epochs=${EPOCHS:-3}
+aux_lr=${AUX_LR:-0.001}
+milestone=$(( epochs * 7 / 10 > 0 ? epochs * 7 / 10 : 1 ))
+[ "$epochs" = 3 ] && milestone=2   # the demo config's
+suffix=""
+[ "$epochs" = 3 ] || suffix=_e$epochs
 hnd=${HND:-./build/hnd}
 cfg=configs/demo/hnd_demo_eb_faster_rcnn_r18_synth.json
 ref=checkpoints/demo/sweep_faster_rcnn/results.json
@@ -22,18 +31,20 @@ out=checkpoints/demo/eb_bench
 [ -f "$ref" ] || { echo "eb_bench: $ref missing: run make demo first" >&2; exit 1; }
 mkdir -p "$out"
 for b in ${betas//,/ }; do
-    d=$out/C${ch}_beta$b
+    d=$out/C${ch}_beta$b$suffix
     if [ ! -f "$d/best.h5" ]; then
         "$hnd" train "$cfg" --set student_model.entropy_bottleneck.beta="$b" \
+            --set student_model.entropy_bottleneck.aux_lr="$aux_lr" --set train.num_epochs="$epochs" \
+            --set "train.scheduler.params.milestones=[$milestone]" \
             --set student_model.backbone.params.layer1.bottleneck_channel="$ch" --set output_dir="$d" \
-            --overwrite --quiet >"$out/train_C${ch}_beta$b.txt" 2>&1
+            --overwrite --quiet >"$out/train_C${ch}_beta$b$suffix.txt" 2>&1
     fi
     "$hnd" eval-model "$d/best.h5" --config "$cfg" --set student_model.backbone.params.layer1.bottleneck_channel="$ch" \
         --json "$d/stats.json" >"$d/eval.txt"
 done
-/usr/bin/python3 - "$ref" "$out" "$ch" "$betas" <<'PY'
+/usr/bin/python3 - "$ref" "$out" "$ch" "$betas" "$suffix" <<'PY'
 import json, sys
-ref, out, ch, betas = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
+ref, out, ch, betas, suffix = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(","), sys.argv[5]
 rows = [r for r in json.load(open(ref))["rows"] if r["model"] == "student"]
 best = max(rows, key=lambda r: r["bbox"][0])
 print("best 8-bit HND student: C=%d, bbox AP %.4f, %.0f bytes/image (8-bit), input %d values"
@@ -41,7 +52,7 @@ print("best 8-bit HND student: C=%d, bbox AP %.4f, %.0f bytes/image (8-bit), inp
 print("%-8s %4s %12s %10s %9s %9s" % ("beta", "C", "bytes_eb", "bits/px", "bbox AP", "ratio"))
 hit = None
 for b in betas:
-    s = json.load(open("%s/C%s_beta%s/stats.json" % (out, ch, b)))
+    s = json.load(open("%s/C%s_beta%s%s/stats.json" % (out, ch, b, suffix)))
     by, ap = s["bytes_eb"], s["bbox"][0]
     bpp = 8.0 * by / (best["input_numel"] / 3.0)
     ratio = by / best["bytes_8bit"]
