@@ -1,9 +1,10 @@
-"""Reference for bench/detect_bench.sh: torchvision 0.14's Faster R-CNN
-R50-FPN (weights as in tests/py/ref_rcnn.py: frozen BN with calibrated
+"""Reference for bench/detect_bench.sh: torchvision 0.14's Faster / Mask
+R-CNN R50-FPN (weights as in tests/py/ref_rcnn.py: frozen BN with calibrated
 statistics, decisive class scores) on 480x640 images resized to 800.
 
-  detect_bench_ref.py prepare DIR N        DIR/frcnn.pth and DIR/img/<i>.png
-  detect_bench_ref.py time DIR THREADS     seconds per image, one per line
+  detect_bench_ref.py prepare DIR N [KIND]     DIR/<KIND>.pth and DIR/img/<i>.png
+  detect_bench_ref.py time DIR THREADS [KIND]  seconds per image, one per line
+KIND: faster (default; DIR/frcnn.pth) or mask (DIR/mask.pth).
 """
 import glob
 import os
@@ -20,10 +21,12 @@ import ref_rcnn  # noqa: E402
 
 def main():
     cmd, d = sys.argv[1], sys.argv[2]
+    kind = sys.argv[4] if len(sys.argv) > 4 else "faster"
+    pth = os.path.join(d, "frcnn.pth" if kind == "faster" else kind + ".pth")
     if cmd == "prepare":
         n = int(sys.argv[3])
-        model = ref_rcnn.build("faster", 50, 800, 1333, seed=42)
-        torch.save(model.state_dict(), os.path.join(d, "frcnn.pth"))
+        model = ref_rcnn.build(kind, 50, 800, 1333, seed=42)
+        torch.save(model.state_dict(), pth)
         os.makedirs(os.path.join(d, "img"), exist_ok=True)
         g = torch.Generator().manual_seed(7)
         for i in range(n):
@@ -32,8 +35,8 @@ def main():
             Image.fromarray(a).save(os.path.join(d, "img", f"{i + 1}.png"))
     elif cmd == "time":
         torch.set_num_threads(int(sys.argv[3]))
-        model = ref_rcnn.build("faster", 50, 800, 1333, seed=42)
-        model.load_state_dict(torch.load(os.path.join(d, "frcnn.pth")))
+        model = ref_rcnn.build(kind, 50, 800, 1333, seed=42)
+        model.load_state_dict(torch.load(pth))
         for p in sorted(glob.glob(os.path.join(d, "img", "*.png"))):
             x = torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1).float() / 255
             with torch.no_grad():

@@ -252,6 +252,41 @@ ct_tensor *ct_frozen_batch_norm(const ct_tensor *x, const ct_tensor *w, const ct
                  });
 }
 
+// Frozen BN folded into the convolution before it, for inference:
+// W' = W * scale[o], b' = b - rm * scale with scale = w / sqrt(rv + eps)
+// (the arithmetic of ct_frozen_batch_norm). Plain tensors outside autograd.
+int ct_fold_frozen_bn(const ct_tensor *conv_w, const ct_tensor *w, const ct_tensor *b,
+                      const ct_tensor *running_mean, const ct_tensor *running_var, double eps,
+                      int channels_last, ct_tensor **w_out, ct_tensor **b_out) {
+    return guard("fold_frozen_bn",
+                 {A("conv_weight", conv_w), A("weight", w), A("bias", b),
+                  A("running_mean", running_mean), A("running_var", running_var)},
+                 -1, [&] {
+                     if (!w_out || !b_out) raise("NULL output");
+                     if (conv_w->t.dim() != 4 || w->t.numel() != conv_w->t.size(0))
+                         raise("needs a 4-d convolution weight with one BN channel per output");
+                     c10::AutoGradMode no_grad(false);
+                     at::Tensor scale = w->t * (running_var->t + eps).rsqrt();
+                     at::Tensor wf = conv_w->t.detach() * scale.reshape({-1, 1, 1, 1});
+                     wf = wf.contiguous(channels_last ? at::MemoryFormat::ChannelsLast
+                                                      : at::MemoryFormat::Contiguous);
+                     at::Tensor bf = (b->t - running_mean->t * scale).contiguous();
+                     ct_tensor *wo = wrap(std::move(wf));
+                     try {
+                         *b_out = wrap(std::move(bf));
+                     } catch (...) {
+                         ct_destroy(wo);
+                         throw;
+                     }
+                     *w_out = wo;
+                     return 0;
+                 });
+}
+
+int64_t ct_version(const ct_tensor *t) {
+    return guard("version", {A("input", t)}, (int64_t)-1, [&] { return (int64_t)t->t._version(); });
+}
+
 CT_UNARY(ct_relu, "relu", at::relu(x))
 
 int ct_relu_(ct_tensor *x) {

@@ -381,6 +381,16 @@ ct_tensor *ct_frozen_batch_norm(const ct_tensor *x, const ct_tensor *w, const ct
                                 const ct_tensor *running_mean, const ct_tensor *running_var,
                                 double eps);
 ct_tensor *ct_relu(const ct_tensor *x);
+/* Inference: the frozen BN after a bias-free convolution folded into it,
+ * *w_out = conv_w * scale[o] (NHWC when channels_last), *b_out = b - rm * scale,
+ * scale = w / sqrt(rv + eps); conv2d(x, *w_out, *b_out) equals the frozen BN
+ * of conv2d(x, conv_w) up to float rounding. Outside autograd. 0 or -1. */
+int ct_fold_frozen_bn(const ct_tensor *conv_w, const ct_tensor *w, const ct_tensor *b,
+                      const ct_tensor *running_mean, const ct_tensor *running_var, double eps,
+                      int channels_last, ct_tensor **w_out, ct_tensor **b_out);
+/* The tensor's in-place version counter (bumped by every in-place write:
+ * optimizer steps, loads): caches of derived tensors compare it. -1 on error. */
+int64_t ct_version(const ct_tensor *t);
 int ct_relu_(ct_tensor *x);
 ct_tensor *ct_max_pool2d(const ct_tensor *x, const int64_t kernel[2], const int64_t stride[2],
                          const int64_t padding[2], const int64_t dilation[2], int ceil_mode);

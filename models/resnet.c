@@ -14,12 +14,22 @@ typedef struct {
     ct_tensor *w, *b, *rm, *rv;  /* borrowed from the registry */
 } rn_bn;
 
+/* A frozen BN folded into its convolution (inference), owned, unscoped; key:
+ * the source tensors' versions and storage, so a load, an optimizer step or
+ * a device move rebuilds it on the next use. */
+typedef struct {
+    ct_tensor *w, *b;
+    int64_t version;
+    void *data;
+} rn_fold;
+
 typedef struct {
     ct_tensor *conv1, *conv2, *conv3;   /* conv3 NULL for BasicBlock */
     rn_bn bn1, bn2, bn3;
     ct_tensor *ds_conv;                 /* NULL: identity shortcut */
     rn_bn ds_bn;
     int64_t stride;
+    rn_fold f1, f2, f3, fds;
 } rn_block;
 
 struct rn_resnet {
@@ -28,6 +38,7 @@ struct rn_resnet {
     double eps;
     ct_tensor *conv1;
     rn_bn bn1;
+    rn_fold fstem;
     rn_block *blocks[4];
     int nblocks[4];
     int64_t channels[5];
@@ -207,8 +218,28 @@ int rn_init(rn_resnet *r) {
     return 0;
 }
 
+static void rn_fold_clear(rn_fold *f) {
+    ct_destroy(f->w);
+    ct_destroy(f->b);
+    memset(f, 0, sizeof *f);
+}
+
+void rn_release_folds(rn_resnet *r) {
+    if (!r) return;
+    rn_fold_clear(&r->fstem);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; r->blocks[i] && j < r->nblocks[i]; j++) {
+            rn_block *b = &r->blocks[i][j];
+            rn_fold_clear(&b->f1);
+            rn_fold_clear(&b->f2);
+            rn_fold_clear(&b->f3);
+            rn_fold_clear(&b->fds);
+        }
+}
+
 void rn_destroy(rn_resnet *r) {
     if (!r) return;
+    rn_release_folds(r);
     for (int i = 0; i < 4; i++) free(r->blocks[i]);
     free(r);
 }
@@ -221,6 +252,25 @@ int64_t rn_channels(const rn_resnet *r, int stage) {
 
 void rn_set_training(rn_resnet *r, int training) {
     if (r) r->training = training != 0;
+}
+
+/* HND_BN_FOLD=0 turns the folded path off (the unfolded arithmetic is
+ * torchvision's own, bit for bit); read once. */
+static int rn_fold_enabled(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("HND_BN_FOLD");
+        on = !(e && strcmp(e, "0") == 0);
+    }
+    return on;
+}
+
+/* Inference with frozen BN: every conv+BN pair runs as one convolution with
+ * folded weights, NHWC on the CPU (oneDNN's channels-last kernels, no
+ * per-call weight re-layout of the NCHW path). */
+static int rn_fast(const rn_resnet *r, const ct_tensor *x) {
+    return r->frozen_bn && !r->training && rn_fold_enabled() && !ct_grad_is_enabled() &&
+           ct_device_of(x).type == CT_CPU;
 }
 
 /* ---- forward ---- */
@@ -236,6 +286,49 @@ static ct_tensor *rn_norm(const rn_resnet *r, const ct_tensor *x, const rn_bn *b
     return ct_batch_norm(x, bn->w, bn->b, bn->rm, bn->rv, r->training, 0.1, r->eps);
 }
 
+/* The folded weights of conv w + BN bn, rebuilt when a source changed. */
+static rn_fold *rn_fold_get(const rn_resnet *r, rn_fold *f, const ct_tensor *w, const rn_bn *bn) {
+    const ct_tensor *src[5] = {w, bn->w, bn->b, bn->rm, bn->rv};
+    int64_t ver = 0;
+    for (int i = 0; i < 5; i++) {
+        int64_t v = ct_version(src[i]);
+        if (v < 0) return NULL;
+        ver += v;
+    }
+    void *data = ct_data_ptr(w);
+    if (f->w && f->version == ver && f->data == data) return f;
+    rn_fold_clear(f);
+    ct_tensor *fw, *fb;
+    if (ct_fold_frozen_bn(w, bn->w, bn->b, bn->rm, bn->rv, r->eps, ct_device_of(w).type == CT_CPU, &fw, &fb) != 0)
+        return NULL;
+    /* the cache outlives every forward's scope */
+    for (int d = ct_scope_depth(); d > 0; d--) {
+        ct_scope_keep(fw);
+        ct_scope_keep(fb);
+    }
+    f->w = fw;
+    f->b = fb;
+    f->version = ver;
+    f->data = data;
+    return f;
+}
+
+/* conv + frozen BN (+ ReLU): folded when rn_fast, else the two ops. */
+static ct_tensor *rn_conv_bn(const rn_resnet *r, rn_fold *f, const ct_tensor *x, const ct_tensor *w,
+                             const rn_bn *bn, int64_t stride, int64_t pad, int relu) {
+    if (!x) return NULL;
+    ct_tensor *y;
+    if (rn_fast(r, x)) {
+        const rn_fold *g = rn_fold_get(r, f, w, bn);
+        const int64_t s[2] = {stride, stride}, p[2] = {pad, pad}, d[2] = {1, 1};
+        y = g ? ct_conv2d(x, g->w, g->b, s, p, d, 1) : NULL;
+    } else {
+        y = rn_norm(r, rn_conv(x, w, stride, pad), bn);
+    }
+    if (y && relu && ct_relu_(y) != 0) return NULL;
+    return y;
+}
+
 static ct_tensor *rn_relu(ct_tensor *x) {
     if (!x || ct_relu_(x) != 0) return NULL;
     return x;
@@ -246,20 +339,20 @@ static char *rn_shape(const ct_tensor *x, char *buf, size_t n) {
     return buf;
 }
 
-static ct_tensor *rn_block_forward(const rn_resnet *r, const rn_block *b, const ct_tensor *x) {
+static ct_tensor *rn_block_forward(const rn_resnet *r, rn_block *b, const ct_tensor *x) {
     ct_tensor *out;
     if (r->bottleneck) {
-        out = rn_relu(rn_norm(r, rn_conv(x, b->conv1, 1, 0), &b->bn1));
-        out = out ? rn_relu(rn_norm(r, rn_conv(out, b->conv2, b->stride, 1), &b->bn2)) : NULL;
-        out = out ? rn_norm(r, rn_conv(out, b->conv3, 1, 0), &b->bn3) : NULL;
+        out = rn_conv_bn(r, &b->f1, x, b->conv1, &b->bn1, 1, 0, 1);
+        out = rn_conv_bn(r, &b->f2, out, b->conv2, &b->bn2, b->stride, 1, 1);
+        out = rn_conv_bn(r, &b->f3, out, b->conv3, &b->bn3, 1, 0, 0);
     } else {
-        out = rn_relu(rn_norm(r, rn_conv(x, b->conv1, b->stride, 1), &b->bn1));
-        out = out ? rn_norm(r, rn_conv(out, b->conv2, 1, 1), &b->bn2) : NULL;
+        out = rn_conv_bn(r, &b->f1, x, b->conv1, &b->bn1, b->stride, 1, 1);
+        out = rn_conv_bn(r, &b->f2, out, b->conv2, &b->bn2, 1, 1, 0);
     }
     if (!out) return NULL;
     const ct_tensor *id = x;
     if (b->ds_conv) {
-        ct_tensor *d = rn_norm(r, rn_conv(x, b->ds_conv, b->stride, 0), &b->ds_bn);
+        ct_tensor *d = rn_conv_bn(r, &b->fds, x, b->ds_conv, &b->ds_bn, b->stride, 0, 0);
         if (!d) return NULL;
         id = d;
     }
@@ -273,7 +366,9 @@ ct_tensor *rn_stem(rn_resnet *r, const ct_tensor *x) {
         return NULL;
     }
     ct_scope_begin();
-    ct_tensor *y = rn_relu(rn_norm(r, rn_conv(x, r->conv1, 2, 3), &r->bn1));
+    /* NHWC input: the stem's oneDNN convolution then skips its reorders */
+    const ct_tensor *xin = rn_fast(r, x) && ct_ndim(x) == 4 ? ct_channels_last(x) : x;
+    ct_tensor *y = rn_conv_bn(r, &r->fstem, xin, r->conv1, &r->bn1, 2, 3, 1);
     const int64_t k[2] = {3, 3}, s[2] = {2, 2}, p[2] = {1, 1}, d[2] = {1, 1};
     y = y ? ct_max_pool2d(y, k, s, p, d, 0) : NULL;
     if (!y) {

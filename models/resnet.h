@@ -59,6 +59,9 @@ rn_resnet *rn_new(mp_params *p, const char *prefix, const rcnn_backbone_config *
  * generator (models/init.h). 0 / -1. */
 int rn_init(rn_resnet *r);
 void rn_destroy(rn_resnet *r);   /* NULL-safe; the tensors belong to the registry */
+/* Frees the folded conv+BN weights the inference path caches (rebuilt on
+ * the next inference forward). NULL-safe. */
+void rn_release_folds(rn_resnet *r);
 
 /* Output channels of stage i: 0 = stem (64), 1..4 = layer i
  * (64,128,256,512 for 18/34; 256,512,1024,2048 for 50/101). -1 if out of range. */

@@ -456,7 +456,9 @@ static void run_case(const pcase *c, bb_backbone *bb) {
     rt_image_list_clear(&l);
     for (int k = 0; k < 5; k++) ct_destroy(f[k]);
     for (int i = 0; i < c->n; i++) ct_destroy((ct_tensor *)imgs[i]);
-    /* everything made here is released (nothing leaked past the scopes) */
+    /* everything made here is released (nothing leaked past the scopes;
+     * the folded conv+BN weights are the model's cache) */
+    rn_release_folds(bb_body(bb));
     assert_int_equal(ct_live_tensor_count(), before);
     ct_scope_end();
     print_message("  transform %.2f s, backbone %.2f s\n", t1 - t0, t2 - t1);
