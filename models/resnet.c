@@ -265,6 +265,16 @@ static int rn_fold_enabled(void) {
     return on;
 }
 
+/* HND_BN_FOLD_NHWC=0: folded weights and the stem's input stay NCHW. */
+static int rn_nhwc_enabled(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("HND_BN_FOLD_NHWC");
+        on = !(e && strcmp(e, "0") == 0);
+    }
+    return on;
+}
+
 /* Inference with frozen BN: every conv+BN pair runs as one convolution with
  * folded weights, NHWC on the CPU (oneDNN's channels-last kernels, no
  * per-call weight re-layout of the NCHW path). */
@@ -299,7 +309,7 @@ static rn_fold *rn_fold_get(const rn_resnet *r, rn_fold *f, const ct_tensor *w, 
     if (f->w && f->version == ver && f->data == data) return f;
     rn_fold_clear(f);
     ct_tensor *fw, *fb;
-    if (ct_fold_frozen_bn(w, bn->w, bn->b, bn->rm, bn->rv, r->eps, ct_device_of(w).type == CT_CPU, &fw, &fb) != 0)
+    if (ct_fold_frozen_bn(w, bn->w, bn->b, bn->rm, bn->rv, r->eps, ct_device_of(w).type == CT_CPU && rn_nhwc_enabled(), &fw, &fb) != 0)
         return NULL;
     /* the cache outlives every forward's scope */
     for (int d = ct_scope_depth(); d > 0; d--) {
@@ -367,7 +377,7 @@ ct_tensor *rn_stem(rn_resnet *r, const ct_tensor *x) {
     }
     ct_scope_begin();
     /* NHWC input: the stem's oneDNN convolution then skips its reorders */
-    const ct_tensor *xin = rn_fast(r, x) && ct_ndim(x) == 4 ? ct_channels_last(x) : x;
+    const ct_tensor *xin = rn_fast(r, x) && rn_nhwc_enabled() && ct_ndim(x) == 4 ? ct_channels_last(x) : x;
     ct_tensor *y = rn_conv_bn(r, &r->fstem, xin, r->conv1, &r->bn1, 2, 3, 1);
     const int64_t k[2] = {3, 3}, s[2] = {2, 2}, p[2] = {1, 1}, d[2] = {1, 1};
     y = y ? ct_max_pool2d(y, k, s, p, d, 0) : NULL;
