@@ -191,23 +191,11 @@ static void *poly_run(void *arg) {
     return NULL;
 }
 
-/* HND_EVAL_THREADS (default the cores), ranges of at least HND_EVAL_RANGE
- * (default 1024) annotations; 1: nothing to do in advance. */
-static int poly_threads(size_t n) {
-    const char *e = getenv("HND_EVAL_THREADS"), *mr = getenv("HND_EVAL_RANGE");
-    long t = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
-    long min = mr && *mr ? strtol(mr, NULL, 10) : 1024;
-    if (min < 1) min = 1;
-    if (t > 64) t = 64;
-    if ((size_t)t > n / (size_t)min) t = (long)(n / (size_t)min);
-    return t < 1 ? 1 : (int)t;
-}
-
 /* The polygons' RLEs in advance (rle[i] valid where done[i]); 0, or -1 when
  * there is nothing in advance (one thread, or out of memory: the sequential
  * pass does everything). */
 static int poly_ahead(const coco_dataset *ds, size_t n, rle_t **prle, uint8_t **pdone) {
-    int nt = poly_threads(n);
+    int nt = ce_range_threads(n, 1024); /* polygons: ranges of >= 1024 */
     *prle = NULL;
     *pdone = NULL;
     if (nt < 2) return -1;

@@ -78,6 +78,12 @@ struct ce_dt {
     size_t kpool_n;
 };
 
+/* Threads for work on n items done in ranges (results parsed, polygons
+ * rasterised): HND_EVAL_THREADS or the cores (at most 64), with at least
+ * HND_EVAL_RANGE items a range (default min_range: fewer are not worth a
+ * thread; tests set it small to exercise the ranges on small files). */
+int ce_range_threads(size_t n, long min_range);
+
 /* soff's flag: the string lies in ce_dt.file at soff without the flag. */
 #define CE_SOFF_FILE ((uint64_t)1 << 63)
 

@@ -538,13 +538,10 @@ static void *range_run(void *arg) {
     return NULL;
 }
 
-/* Threads for n results: HND_EVAL_THREADS or the cores, a range of at
- * least 4096 results each (fewer are not worth a thread; HND_EVAL_RANGE
- * sets that minimum, for tests of the ranges on small files). */
-static int load_threads(size_t n) {
+int ce_range_threads(size_t n, long min_range) {
     const char *e = getenv("HND_EVAL_THREADS"), *mr = getenv("HND_EVAL_RANGE");
     long t = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
-    long min = mr && *mr ? strtol(mr, NULL, 10) : 4096;
+    long min = mr && *mr ? strtol(mr, NULL, 10) : min_range;
     if (min < 1) min = 1;
     if (t > 64) t = 64;
     if ((size_t)t > n / (size_t)min) t = (long)(n / (size_t)min);
@@ -700,7 +697,7 @@ static ce_dt *parse_results(const ce_gt *gt, const char *json, size_t len, const
     }
     dt->empty = n == 0;
     /* 2. the ranges, split by bytes; results[0] first (it decides loadRes's mode) */
-    int want = load_threads(n);
+    int want = ce_range_threads(n, 4096); /* results: ranges of >= 4096 */
     R = calloc((size_t)want, sizeof *R);
     if (!R) {
         hnd_error_set("out of memory");
