@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from serve_proc import ServeProc
+
 BIN = os.environ.get("HND_BIN_DIR", "build")
 SRC = os.environ.get("HND_SRC_DIR", ".")
 TMP = os.path.join(os.environ.get("HND_TEST_TMP", "."), "split_e2e")
@@ -66,41 +68,9 @@ def one_line_error(rc, err, want, what, out=None):
         check(not os.path.exists(out), f"{what}: {out} written")
 
 
-class Server:
-    """hnd serve on port 0; the port from its start line."""
-
-    def __init__(self, *args):
-        self.p = subprocess.Popen([HND, "serve", "--port", "0", *args], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.port = None
-        ready = threading.Event()
-
-        def reader():
-            for line in self.p.stdout:
-                self.lines.append(line)
-                m = re.search(r"listening on [^ ]*:(\d+)", line)
-                if m and not ready.is_set():
-                    self.port = int(m.group(1))
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=reader, daemon=True).start()
-        ready.wait(120)
-        if self.port is None:
-            self.stop()
-            raise SystemExit("hnd serve did not start:\n" + "".join(self.lines))
-        self.addr = f"127.0.0.1:{self.port}"
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(30)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-
+def Server(*args):
+    """hnd serve on port 0 (tests/py/serve_proc.py)."""
+    return ServeProc(HND, *args)
 
 class DropProxy:
     """Relays to a server; the first connection is cut after the HELLO

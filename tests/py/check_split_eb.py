@@ -24,9 +24,7 @@ HND_TEST_SCOPE=short: one image, fewer mutations, no bundle (2 and 4)."""
 import json
 import math
 import os
-import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -37,6 +35,8 @@ import zlib
 
 import h5py
 import numpy as np
+
+from serve_proc import ServeProc
 
 BIN = os.environ.get("HND_BIN_DIR", "build")
 SRC = os.environ.get("HND_SRC_DIR", ".")
@@ -63,39 +63,9 @@ def run(*args, timeout=300):
     return p.returncode, p.stdout, p.stderr
 
 
-class Server:
-    def __init__(self, *args):
-        self.p = subprocess.Popen([HND, "serve", "--port", "0", "--quiet", *args], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.lines, self.port = [], None
-        ready = threading.Event()
-
-        def reader():
-            for line in self.p.stdout:
-                self.lines.append(line)
-                m = re.search(r"listening on [^ ]*:(\d+)", line)
-                if m and not ready.is_set():
-                    self.port = int(m.group(1))
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=reader, daemon=True).start()
-        ready.wait(120)
-        if self.port is None:
-            self.stop()
-            raise SystemExit("hnd serve did not start:\n" + "".join(self.lines))
-        self.addr = "127.0.0.1:%d" % self.port
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(30)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
-
+def Server(*args):
+    """hnd serve --quiet on port 0 (tests/py/serve_proc.py)."""
+    return ServeProc(HND, "--quiet", *args)
 
 class Recorder:
     """Relays one client to a server and keeps what the client sent."""
