@@ -78,7 +78,16 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (hnd_wants_help(argc - 1, argv + 1)) return hnd_print_help(info->name);
-    if (info->needs_torch) return exec_torch(argc, argv);
+    if (info->needs_torch) {
+        /* the option table is torch-free: a usage error is reported here, at
+         * once, instead of after the ~1 s it takes to load libtorch (hnd-torch
+         * parses the same argv with the same table again) */
+        co_args a;
+        int rc = co_parse(info, argc - 1, argv + 1, &a);
+        co_args_clear(&a);
+        if (rc != 0) return rc;
+        return exec_torch(argc, argv);
+    }
     for (size_t i = 0; i < sizeof k_local / sizeof k_local[0]; i++)
         if (strcmp(k_local[i].name, info->name) == 0) return k_local[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "hnd: command '%s' is not built into this executable\n", info->name);
