@@ -6,7 +6,9 @@
 # usage: bench/eb_bench.sh [BETAS] [C]     (default "1.28,5.12" and 12)
 #   EPOCHS=N (default 3, the demo's; milestone at 70%) and AUX_LR=X (the
 #   quantiles' Adam, default 1e-3) in the environment train longer / faster;
-#   runs with EPOCHS != 3 go to C<C>_beta<B>_e<N>.
+#   runs with EPOCHS != 3 go to C<C>_beta<B>_e<N>. DENSITY_LR=X gives the
+#   density its own Adam at X (student_model.entropy_bottleneck.density_lr;
+#   unset: in the main optimizer); such runs get the suffix _dlr<X>.
 # Needs the demo (make demo: checkpoints/demo/data, the teacher, and the
 # 8-bit sweep checkpoints/demo/sweep_faster_rcnn/results.json). For each
 # beta: hnd train configs/demo/hnd_demo_eb_faster_rcnn_r18_synth.json with
@@ -20,10 +22,12 @@ betas=${1:-1.28,5.12}
 ch=${2:-12}
 epochs=${EPOCHS:-3}
 aux_lr=${AUX_LR:-0.001}
+density_lr=${DENSITY_LR:-}
 milestone=$(( epochs * 7 / 10 > 0 ? epochs * 7 / 10 : 1 ))
 [ "$epochs" = 3 ] && milestone=2   # the demo config's
 suffix=""
 [ "$epochs" = 3 ] || suffix=_e$epochs
+[ -z "$density_lr" ] || suffix=${suffix}_dlr$density_lr
 hnd=${HND:-./build/hnd}
 cfg=configs/demo/hnd_demo_eb_faster_rcnn_r18_synth.json
 ref=checkpoints/demo/sweep_faster_rcnn/results.json
@@ -35,6 +39,7 @@ for b in ${betas//,/ }; do
     if [ ! -f "$d/best.h5" ]; then
         "$hnd" train "$cfg" --set student_model.entropy_bottleneck.beta="$b" \
             --set student_model.entropy_bottleneck.aux_lr="$aux_lr" --set train.num_epochs="$epochs" \
+            --set student_model.entropy_bottleneck.density_lr="${density_lr:-null}" \
             --set "train.scheduler.params.milestones=[$milestone]" \
             --set student_model.backbone.params.layer1.bottleneck_channel="$ch" --set output_dir="$d" \
             --overwrite --quiet >"$out/train_C${ch}_beta$b$suffix.txt" 2>&1

@@ -7,8 +7,9 @@
 # (decoded and compared inside) between the stream header and 2 bytes a
 # value, hnd export ships the tables, and hnd sweep --beta writes rate.csv /
 # rate.json with the row. A run stopped mid-epoch and resumed ends
-# bit-identical to an uninterrupted one (the quantiles' optimizer too), and
-# the mixed losses (org_loss_factor > 0) add the rate term.
+# bit-identical to an uninterrupted one (the quantiles' optimizer and, with
+# density_lr, the density's own optimizer too), and the mixed losses
+# (org_loss_factor > 0) add the rate term.
 set -eu
 BIN=${HND_BIN_DIR:?}
 SRC=${HND_SRC_DIR:?}
@@ -40,6 +41,10 @@ grep -q "entropy_bottleneck.beta: needed, a number >= 0" err.txt || fail "beta m
 if "$BIN/hnd" train "$CFG" --quiet $ARGS --set output_dir=X --set teacher_model.entropy_bottleneck.beta=1 2>err.txt; then
     fail "teacher entropy bottleneck accepted"; fi
 grep -q "teacher_model.entropy_bottleneck: only a student" err.txt || fail "teacher message: $(cat err.txt)"
+# shellcheck disable=SC2086
+if "$BIN/hnd" train "$CFG" --quiet $ARGS --set output_dir=X --set student_model.entropy_bottleneck.beta=1 \
+    --set student_model.entropy_bottleneck.density_lr=0 2>err.txt; then fail "density_lr 0 accepted"; fi
+grep -q "entropy_bottleneck.density_lr: must be > 0" err.txt || fail "density_lr message: $(cat err.txt)"
 
 # train 2 epochs of 1 iteration
 # shellcheck disable=SC2086
@@ -68,22 +73,21 @@ print("epoch losses", ep, "rate", rate[0]["train_bits_per_image"], "quantiles mo
 PYEOF
 
 # exact resume: 2 epochs of 2 iterations, stopped after 3 and resumed, end
-# bit-identical to the uninterrupted run — weights, the main optimizer and
-# the quantiles' own optimizer (/train/aux_optim.*, saved and restored)
+# bit-identical to the uninterrupted run — weights, the main optimizer, the
+# quantiles' own optimizer (/train/aux_optim.*) and the density's
+# (density_lr: /train/density_optim.*), saved and restored
+R="--set student_model.entropy_bottleneck.beta=1 --set student_model.entropy_bottleneck.density_lr=0.01"
 # shellcheck disable=SC2086
-"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R1 --set student_model.entropy_bottleneck.beta=1 \
-    --set train.batch_size=4
+"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R1 $R --set train.batch_size=4
 rc=0
 # shellcheck disable=SC2086
-"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R2 --set student_model.entropy_bottleneck.beta=1 \
-    --set train.batch_size=4 --stop-after 3 || rc=$?
+"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R2 $R --set train.batch_size=4 --stop-after 3 || rc=$?
 [ "$rc" = 130 ] || fail "stop hook: exit $rc"
 # shellcheck disable=SC2086
-"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R2 --set student_model.entropy_bottleneck.beta=1 \
-    --set train.batch_size=4 --resume
+"$BIN/hnd" train "$CFG" --quiet --no-val $ARGS --set output_dir=R2 $R --set train.batch_size=4 --resume
 grep -q "resuming from R2/last.h5: epoch 1, iteration 1" R2/train.log || fail "R2 did not resume mid-epoch"
 "$PY" - <<'PYEOF'
-import h5py, numpy as np
+import h5py, math, numpy as np
 a, b = h5py.File("R1/last.h5", "r"), h5py.File("R2/last.h5", "r")
 for g in ("weights", "train"):
     ka, kb = sorted(a[g].keys()), sorted(b[g].keys())
@@ -96,8 +100,20 @@ for g in ("weights", "train"):
         assert x.shape == y.shape and x.tobytes() == y.tobytes(), (g, k)
 q = np.array(a["train"][[k for k in aux if "exp_avg_sq" in k][0]])
 assert q.shape == (3, 1, 3) and (q > 0).all(), q   # the quantiles' second moments: 4 steps of a real gradient
-print("resume: %d weights and %d train entries bit-identical, %d of the aux optimizer" %
-      (len(a["weights"]), len(a["train"]), len(aux)))
+# the density's 11 tensors (4 matrices, 4 biases, 3 factors) in their own Adam
+dens = [k for k in a["train"].keys() if k.startswith("density_optim.") and "exp_avg_sq" in k]
+assert len(dens) == 11, sorted(a["train"].keys())
+shapes = sorted(np.array(a["train"][k]).shape for k in dens)
+assert shapes == sorted([(3, 3, 1), (3, 3, 3), (3, 3, 3), (3, 1, 3)] + [(3, 3, 1)] * 3 + [(3, 1, 1)] +
+                        [(3, 3, 1)] * 3), shapes
+# 4 Adam steps at density_lr 1e-2 move a constant-initialised matrix by at
+# most ~4e-2, and by more than the main optimizer's lr (1e-3) x 4 steps
+# could: CompressAI's init of _matrix3 (out 1) is log(expm1(1 / 10^(1/4)))
+m3 = np.array(a["weights"]["backbone.body.layer1.entropy_bottleneck._matrix3"])
+d = np.abs(m3 - math.log(math.expm1(1 / 10 ** 0.25))).max()
+assert 0.01 < d < 0.045, d
+print("resume: %d weights and %d train entries bit-identical, %d of the aux optimizer, %d moments of the density's; "
+      "_matrix3 moved %.4f" % (len(a["weights"]), len(a["train"]), len(aux), len(dens), d))
 PYEOF
 
 # (the plain pass: the sanitizer pass runs the rate term's code above)

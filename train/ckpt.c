@@ -48,16 +48,17 @@ static int put_optim(ws_writer *w, const ct_optim *o, const char *prefix) {
 
 int ck_save(const char *path, const mp_params *p, const ct_optim *o, const ck_state *st, const char *config,
             const char *trainable, const char *kind) {
-    return ck_save_aux(path, p, o, NULL, st, config, trainable, kind);
+    return ck_save_aux(path, p, o, NULL, 0, st, config, trainable, kind);
 }
 
-int ck_save_aux(const char *path, const mp_params *p, const ct_optim *o, const ct_optim *aux, const ck_state *st,
-                const char *config, const char *trainable, const char *kind) {
+int ck_save_aux(const char *path, const mp_params *p, const ct_optim *o, const ck_optim_ref *extra, int n_extra,
+                const ck_state *st, const char *config, const char *trainable, const char *kind) {
     ws_writer *w = ws_writer_open(path);
     if (!w) return -1;
     if (mp_params_save(p, w) != 0) goto fail;
     if (o && put_optim(w, o, "optim.") != 0) goto fail;
-    if (aux && put_optim(w, aux, "aux_optim.") != 0) goto fail;
+    for (int i = 0; i < n_extra; i++)
+        if (extra[i].o && put_optim(w, extra[i].o, extra[i].prefix) != 0) goto fail;
     if (st && (put_i64(w, "epoch", st->epoch) || put_i64(w, "iteration", st->iteration) ||
                put_i64(w, "global_step", st->global_step) || put_i64(w, "seed", (int64_t)st->seed) ||
                put_f64(w, "best_map", st->best_map) || put_i64(w, "best_epoch", st->best_epoch) ||
@@ -143,8 +144,8 @@ int ck_load_optim(const char *path, ct_optim *o, ct_device dev) {
     return load_optim(path, o, dev, "optim.", &found);
 }
 
-int ck_load_aux_optim(const char *path, ct_optim *aux, ct_device dev, int *found) {
-    return load_optim(path, aux, dev, "aux_optim.", found);
+int ck_load_aux_optim(const char *path, const char *prefix, ct_optim *o, ct_device dev, int *found) {
+    return load_optim(path, o, dev, prefix, found);
 }
 
 char *ck_attr(const char *path, const char *name) {

@@ -75,7 +75,7 @@ static const sk k_numbits[] = {{"num_bits", S_INT, NULL}, END};
 static const sk k_comp[] = {{"params", S_OBJ, k_numbits}, END};
 static const sk k_components[] = {{"quantizer", S_OBJ, k_comp}, {"dequantizer", S_OBJ, k_comp}, END};
 static const sk k_bt[] = {{"order", S_STRLIST, NULL}, {"components", S_OBJ, k_components}, END};
-static const sk k_eb[] = {{"beta", S_NUM, NULL}, {"aux_lr", S_NUM, NULL}, END};
+static const sk k_eb[] = {{"beta", S_NUM, NULL}, {"aux_lr", S_NUM, NULL}, {"density_lr", S_NUM | S_NULLABLE, NULL}, END};
 static const sk k_model[] = {{"name", S_STR, NULL},
                              {"backbone", S_OBJ, k_backbone},
                              {"params", S_OBJ, k_model_params},
@@ -497,6 +497,11 @@ static int fill_model(const cJSON *j, const char *which, tc_model *m, int studen
                                  K("entropy_bottleneck.beta"));
         if (!(m->eb_aux_lr > 0) || !isfinite(m->eb_aux_lr))
             return hnd_error_set("%s: %s: must be > 0", src, K("entropy_bottleneck.aux_lr"));
+        /* absent or null: 0, the density in the main optimizer */
+        m->eb_density_lr = jnum(j, K("entropy_bottleneck.density_lr"), 0);
+        if (jp(j, K("entropy_bottleneck.density_lr")) && (!(m->eb_density_lr > 0) || !isfinite(m->eb_density_lr)))
+            return hnd_error_set("%s: %s: must be > 0 (or null: the density in the main optimizer)", src,
+                                 K("entropy_bottleneck.density_lr"));
     }
     if (fr) {
         const cJSON *e;

@@ -93,9 +93,11 @@ typedef struct {
     /* entropy_bottleneck {beta, aux_lr} (issue 18): a learned factorized
      * prior after the encoder; training minimises the distillation terms +
      * beta x the rate in bits (summed over the batch, as the MSE(sum)
-     * terms), the quantiles by their own Adam at aux_lr (default 1e-3) */
+     * terms), the quantiles by their own Adam at aux_lr (default 1e-3);
+     * density_lr (0: absent/null) gives the density its own Adam
+     * (train/hnd_rate.h) */
     int entropy;
-    double eb_beta, eb_aux_lr;
+    double eb_beta, eb_aux_lr, eb_density_lr;
     int n_frozen;
     char frozen[TC_MAX_FROZEN][128];
 } tc_model;

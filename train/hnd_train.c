@@ -253,8 +253,9 @@ done:
 
 static int save(ht_run *r, const char *path, const ck_state *st) {
     if (!dp_is_main()) return 0;   /* rank 0 alone writes */
-    /* with the entropy bottleneck's quantile optimizer: a resumed run goes on exactly */
-    return ck_save_aux(path, sr_params(r->student), r->opt, r->rate.aux, st, r->cfg->json, r->trainable, "hnd-student");
+    /* with the entropy bottleneck's quantile and density optimizers: a resumed run goes on exactly */
+    const ck_optim_ref extra[] = {{CK_AUX_OPTIM, r->rate.aux}, {CK_DENSITY_OPTIM, r->rate.density}};
+    return ck_save_aux(path, sr_params(r->student), r->opt, extra, 2, st, r->cfg->json, r->trainable, "hnd-student");
 }
 
 int ht_finished(const tc_config *cfg) {
@@ -368,9 +369,11 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     ck_state st;
     ok = ok && trun_start_state(cfg, resuming, r.last_path, r.trainable, "frozen_modules or the student", iters,
                                 r.student, r.opt, &st) == 0;
-    int aux_found = -1;   /* the quantile optimizer's state tensors in last.h5 */
+    int aux_found = -1, dens_found = -1;   /* the quantile / density optimizers' state tensors in last.h5 */
     if (ok && resuming && r.rate.aux)
-        ok = ck_load_aux_optim(r.last_path, r.rate.aux, sr_device(r.student), &aux_found) == 0;
+        ok = ck_load_aux_optim(r.last_path, CK_AUX_OPTIM, r.rate.aux, sr_device(r.student), &aux_found) == 0;
+    if (ok && resuming && r.rate.density)
+        ok = ck_load_aux_optim(r.last_path, CK_DENSITY_OPTIM, r.rate.density, sr_device(r.student), &dens_found) == 0;
     if (ok && cfg->dataset.val.present && opts->validate) ok = (r.ev = ev_open(&cfg->dataset.val, sr_has_masks(r.student))) != NULL;
     /* every rank checked its inputs before rank 0 touches output_dir; then
      * every rank starts from rank 0's weights */
@@ -402,6 +405,9 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
         if (aux_found == 0)
             trun_logf(&r.log, "note: %s has no state of the entropy bottleneck's quantile optimizer (an older "
                               "checkpoint): it restarts", r.last_path);
+        if (dens_found == 0)
+            trun_logf(&r.log, "note: %s has no state of the entropy bottleneck's density optimizer (density_lr "
+                              "was not set): it restarts", r.last_path);
     }
     r.opts = opts;
     r.res = res;
