@@ -56,4 +56,4 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz_eval.sh $(FUZZ_WIRE_SECONDS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan .test-cache

@@ -9,6 +9,8 @@ tensors, a Parameter, non-tensor entries; and checkpoint-shaped files.
 
 usage: make_pth.py OUTDIR [--small]   (--small: skip the two R-CNN models)
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import os
 import sys
 import zipfile

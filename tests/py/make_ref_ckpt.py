@@ -17,6 +17,8 @@ layer1.encoder.encoder.N.*) that carries an early-exit classifier
 
 usage: make_ref_ckpt.py OUTDIR [--faster-only]   -> OUTDIR/{faster,mask}_ref_student.pth
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import argparse
 import os
 import sys

@@ -18,6 +18,8 @@ torchvision 0.14's Faster (or Mask) R-CNN with a ResNet-FPN backbone
 statistics a trained network could have (random init is degenerate: var 1,
 mean 0 everywhere), written as /weights/<state_dict key> with h5py (the layout
 of hnd's weight store), atomically."""
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "file", uncached_if=("--counts",))
 import argparse
 import json
 import os

@@ -17,6 +17,8 @@ with the rule of infer/analysis.h: after layer k >= 2 the outputs of
 layer1..k, after the FPN its five maps, after the RPN the proposals and
 maps "0".."3"; roi_heads at capacity, 100 x (4 + 1 + 1).
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import json
 import os
 import sys

@@ -25,6 +25,8 @@ Weight files (OUTDIR/*.pth):
   r18_bn.pth    ResNet-18-FPN with trainable BatchNorm2d, trainable_layers 5,
                 before one train-mode forward ("bntrain" outputs)
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import os
 import sys
 

@@ -14,6 +14,8 @@ usage: ref_backbone_more.py OUTDIR [--short]
                             Wide-50-2's, whose numbers are checked)
   m: wr50 (wide_resnet50_2)
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import os
 import sys
 

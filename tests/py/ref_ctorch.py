@@ -9,6 +9,8 @@ Writes one pair of files per tensor into OUTDIR:
 Inputs are written as well as outputs, so the C side never has to reproduce
 Python's random generator.
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import math
 import os
 import sys

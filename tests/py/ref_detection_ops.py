@@ -6,6 +6,8 @@ roi_align (forward and the gradient w.r.t. the features for a given output
 gradient), a multi-level RoIAlign composed like MultiScaleRoIAlign, nms,
 batched_nms on both of its code paths, box_iou, clip, remove_small_boxes.
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "file")
 import sys
 
 import h5py

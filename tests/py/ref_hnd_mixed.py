@@ -20,6 +20,8 @@ OUT_DIR/<case>_teacher.h5, <case>_student.h5: /weights/<key> (hnd's layout)
 OUT_DIR/<case>_ref.h5: /img<i> float32 [3,H,W]; /tgt<i>/boxes, labels,
   masks; /loss/total, /loss/distill, /loss/<torchvision name>;
   /grad/<key> of every trainable student parameter."""
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import os
 import sys
 

@@ -23,6 +23,8 @@ zip-less format (one 240 MB file, not two); and OUT_DIR/<case>.h5:
   /case attrs: arch, min_size, max_size, n, detections_per_img
   /img<i>, /det<i>/{boxes,scores,labels,keypoints,keypoints_scores}
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import os
 import sys
 

@@ -21,6 +21,8 @@ OUT_DIR/<case>.h5:
   /prop<i>           RPN proposals [P,4] (resized image coordinates)
   /feat/<name>       FPN features of the batch
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import os
 import sys
 

@@ -34,6 +34,8 @@ OUT_DIR/roi_align.h5: torchvision's roi_align with adaptive and fixed sampling
   /x [2,2,37,53], /rois [K,5]; /out<j> and attrs of /case<j>: out_h, out_w,
   scale, sampling_ratio, aligned
 """
+import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
+refcache.run_cached(__file__, "dir")
 import os
 import sys
 

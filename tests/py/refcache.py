@@ -1,0 +1,123 @@
+"""refcache.py: a content-addressed cache of the reference files that the
+test generators write (random-init torchvision models, torchvision's outputs
+on them), so that the sanitizer pass of CI (`make test SANITIZE=1` after
+`make test`) and tests that ask for the same files do not compute them again.
+
+Why it is safe: a generator's output depends only on its own code, its
+arguments (less the output path) and the versions of Python, torch and
+torchvision; all of that is the key (every tests/py/*.py is hashed, so a
+change to any helper invalidates everything). The files are torchvision's
+output either way: a hit replays what the generator wrote and printed.
+
+Used as the first lines of a generator, before its heavy imports:
+
+    import refcache
+    refcache.run_cached(__file__, "dir")    # or "file": argv[1] is the output
+
+Without HND_REF_CACHE in the environment (tests/CMakeLists.txt sets it) the
+call returns at once and the script runs as before. On a miss the script runs
+as a child with argv[1] pointed into a staging directory of the cache; only
+a run that exits 0 is kept (staged, then renamed: concurrent tests never see
+half an entry), then its files are copied to the real output.
+"""
+import glob
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+_CHILD = "HND_REF_CACHE_CHILD"
+_OUT_MARK = b"\0OUT\0"   # the output path in a stored stdout
+
+
+def _versions():
+    # without importing torch (that is most of a hit's saving): the installed
+    # packages' version files
+    out = [sys.version]
+    for mod in ("torch", "torchvision"):
+        spec = importlib.util.find_spec(mod)
+        if spec is None or not spec.origin:
+            out.append(mod + ":none")
+            continue
+        vf = os.path.join(os.path.dirname(spec.origin), "version.py")
+        try:
+            with open(vf, "rb") as f:
+                out.append(mod + ":" + hashlib.sha256(f.read()).hexdigest())
+        except OSError:
+            st = os.stat(spec.origin)
+            out.append("%s:%s:%d:%d" % (mod, spec.origin, st.st_size, int(st.st_mtime)))
+    return out
+
+
+def _key(script, args):
+    h = hashlib.sha256()
+    here = os.path.dirname(os.path.abspath(script))
+    for p in sorted(glob.glob(os.path.join(here, "*.py"))):
+        with open(p, "rb") as f:
+            h.update(os.path.basename(p).encode() + b"\0" + f.read() + b"\0")
+    h.update(os.path.basename(script).encode() + b"\0")
+    for a in args:
+        h.update(a.encode() + b"\0")
+    for v in _versions():
+        h.update(v.encode() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _copy_file(src, dst):
+    tmp = dst + ".refcache.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def _replay(entry, out, kind):
+    with open(os.path.join(entry, ".stdout"), "rb") as f:
+        sys.stdout.buffer.write(f.read().replace(_OUT_MARK, out.encode()))
+    sys.stdout.flush()
+    files = os.path.join(entry, "files")
+    if kind == "file":
+        _copy_file(os.path.join(files, "out"), out)
+        return
+    for root, _, names in os.walk(files):
+        rel = os.path.relpath(root, files)
+        dst_dir = os.path.normpath(os.path.join(out, rel))
+        os.makedirs(dst_dir, exist_ok=True)
+        for n in names:
+            _copy_file(os.path.join(root, n), os.path.join(dst_dir, n))
+
+
+def run_cached(script, kind, uncached_if=()):
+    """kind "dir": argv[1] is the output directory; "file": the output file.
+    uncached_if: options that name a second output (not cached: run as is).
+    Returns only when the caller should run itself (no cache, or the child)."""
+    cache = os.environ.get("HND_REF_CACHE")
+    if not cache or os.environ.get(_CHILD) or len(sys.argv) < 2 or sys.argv[1].startswith("-"):
+        return
+    if any(a == o or a.startswith(o + "=") for a in sys.argv for o in uncached_if):
+        return
+    out, args = sys.argv[1], sys.argv[2:]
+    entry = os.path.join(cache, "%s-%s" % (os.path.splitext(os.path.basename(script))[0], _key(script, args)))
+    if not os.path.isdir(entry):
+        os.makedirs(cache, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=".stage-", dir=cache)
+        files = os.path.join(stage, "files")
+        os.makedirs(files)
+        target = files if kind == "dir" else os.path.join(files, "out")
+        env = dict(os.environ)
+        env[_CHILD] = "1"
+        p = subprocess.run([sys.executable, os.path.abspath(script), target] + args, env=env,
+                           stdout=subprocess.PIPE)
+        if p.returncode != 0:
+            sys.stdout.buffer.write(p.stdout)
+            shutil.rmtree(stage, ignore_errors=True)
+            sys.exit(p.returncode)
+        with open(os.path.join(stage, ".stdout"), "wb") as f:
+            f.write(p.stdout.replace(target.encode(), _OUT_MARK))
+        try:
+            os.rename(stage, entry)
+        except OSError:   # another test stored the same entry meanwhile: equal files
+            shutil.rmtree(stage, ignore_errors=True)
+    _replay(entry, out, kind)
+    sys.exit(0)
