@@ -22,7 +22,8 @@ OUT_DIR/<case>.h5:
   /feat/<name>       FPN features of the batch
 """
 import refcache  # noqa: E402  (tests/py/refcache.py: reused across the plain and sanitizer passes)
-refcache.run_cached(__file__, "dir")
+refcache.run_cached(__file__, "dir", per_case=["faster_r50_small", "faster_r18_small", "mask_r50_small",
+                                                "mask_r18_small", "faster_r50_800"])
 import os
 import sys
 
@@ -45,6 +46,10 @@ CASES = {
     "mask_r18_small": ("mask", 18, 320, 512, [(250, 250), (200, 380)]),
     "faster_r50_800": ("faster", 50, 800, 1333, [(480, 640)]),
 }
+
+
+assert refcache.__name__ and sorted(CASES) == sorted(["faster_r50_small", "faster_r18_small", "mask_r50_small",
+                                                       "mask_r18_small", "faster_r50_800"]), "refcache per_case list"
 
 
 def make_image(h, w, g):

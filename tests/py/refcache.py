@@ -88,15 +88,27 @@ def _replay(entry, out, kind):
             _copy_file(os.path.join(root, n), os.path.join(dst_dir, n))
 
 
-def run_cached(script, kind, uncached_if=()):
+def run_cached(script, kind, uncached_if=(), per_case=None):
     """kind "dir": argv[1] is the output directory; "file": the output file.
     uncached_if: options that name a second output (not cached: run as is).
+    per_case: the script takes case names after the output (none: all of
+    per_case) and writes each case's files on their own: each case is a
+    cache entry of its own, so that a run of some cases reuses a run of all.
     Returns only when the caller should run itself (no cache, or the child)."""
+    main = sys.modules.get("__main__")
+    if os.path.abspath(getattr(main, "__file__", "") or "") != os.path.abspath(script):
+        return   # imported by another script (a checker reusing its functions)
     cache = os.environ.get("HND_REF_CACHE")
     if not cache or os.environ.get(_CHILD) or len(sys.argv) < 2 or sys.argv[1].startswith("-"):
         return
     if any(a == o or a.startswith(o + "=") for a in sys.argv for o in uncached_if):
         return
+    if per_case is not None and len(sys.argv[2:]) != 1:
+        for case in sys.argv[2:] or per_case:
+            rc = subprocess.call([sys.executable, os.path.abspath(script), sys.argv[1], case])
+            if rc != 0:
+                sys.exit(rc)
+        sys.exit(0)
     out, args = sys.argv[1], sys.argv[2:]
     entry = os.path.join(cache, "%s-%s" % (os.path.splitext(os.path.basename(script))[0], _key(script, args)))
     if not os.path.isdir(entry):
