@@ -3,7 +3,9 @@
 # (hnd's sr_head) and OpenCV DNN running head.onnx, on one transformed
 # 800x1088 image, R18 and R50 students (C=3, 8 bits), same run, same machine.
 # Prints the median milliseconds of each and the ratios C/libtorch and C/onnx
-# (below 1: the C head is faster). The libtorch time includes its R-CNN
+# (below 1: the C head is faster), and both against the same head in
+# PyTorch (bench/head_ref.py: stem + encoder + quantizer; issue #20's target
+# <= 0.5, RATIO lines head_r<depth>_t<threads>). The libtorch time includes its R-CNN
 # transform (an identity resize, normalisation, padding: a few ms); the C
 # and ONNX times are the head alone on the transformed input.
 # usage: bench/bench_export_head.sh [BUILD_DIR] [RUNS]
@@ -12,8 +14,10 @@ set -euo pipefail
 build=${1:-build}; runs=${2:-5}
 build=$(cd "$build" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/blas_env.sh"   # both sides on the OpenBLAS kernels hnd picks (run alone, not only from run_all.sh)
 py=${HND_PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+. "$here/ratio.sh"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 jget() { "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.3f", a/b; else print "-" }'; }
@@ -40,6 +44,8 @@ for depth in 18 50; do
     ms[torch$t]=$(jget "$d/ref$t/meta.json" "d['images'][0]['ms']")
     "$cdir/hnd_head_run" "$cdir/head.bin" "$d/ref1/in_0.npy" "$d/c$t" --threads "$t" --repeat "$runs"
     ms[c$t]=$(jget "$d/c$t.json" "d['ms_median']")
+    # the same head in PyTorch (issue #20's reference: stem + encoder + 8-bit quantizer)
+    ms[py$t]=$("$py" "$here/head_ref.py" "$d/S.h5" "$d/ref1/in_0.npy" "$runs" "$t")
     ms[onnx$t]=0
     if [ -n "$onnx" ]; then
       ms[onnx$t]=$("$py" - "$onnx" "$d/ref1/in_0.npy" "$runs" "$t" <<'PY'
@@ -60,6 +66,10 @@ PY
     if [ -n "$onnx" ]; then printf "OpenCV DNN (head.onnx) %.1f ms, " "$on"; else printf "OpenCV DNN: no head.onnx (skipped), "; fi
     printf "ratio C/libtorch %s, C/onnx %s\n" "$(ratio "${ms[c$t]}" "${ms[torch$t]}")" \
       "$([ -n "$onnx" ] && ratio "${ms[c$t]}" "$on" || echo -)"
+    printf "  vs the same head in PyTorch (bench/head_ref.py) %.1f ms: hnd (libtorch) %s, C head %s (target <= 0.5)\n" \
+      "${ms[py$t]}" "$(ratio "${ms[torch$t]}" "${ms[py$t]}")" "$(ratio "${ms[c$t]}" "${ms[py$t]}")"
+    bench_ratio "head_r${depth}_t$t" "$(ratio_of "${ms[torch$t]}" "${ms[py$t]}")" "<=0.5" "hnd head (libtorch) / PyTorch"
+    bench_ratio "head_c_r${depth}_t$t" "$(ratio_of "${ms[c$t]}" "${ms[py$t]}")" "<=0.5" "exported C head / PyTorch"
   done
   unset ms
 done

@@ -8,6 +8,7 @@
 set -euo pipefail
 build=${1:-build}; n=${2:-3}; rounds=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/blas_env.sh"   # both sides on the OpenBLAS kernels hnd picks (run alone, not only from run_all.sh)
 threads=${HND_THREADS:-$(nproc)}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . "$here/ratio.sh"

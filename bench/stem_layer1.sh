@@ -6,6 +6,7 @@
 set -euo pipefail
 build=${1:-build}; runs=${2:-5}; rounds=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/blas_env.sh"   # both sides on the OpenBLAS kernels hnd picks (run alone, not only from run_all.sh)
 threads=${HND_THREADS:-$(nproc)}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 "$here/stem_layer1_ref.py" prepare "$tmp/w.h5"
