@@ -158,6 +158,14 @@ static int build(tt_run *r, const tt_opts *o) {
     }
     if (n == 0) return hnd_error_set("%s: nothing to train", c->source);
     if (dev.type != CT_CPU && sr_to_device(h, dev) != 0) return -1;
+    /* CPU: every 4-D weight laid out NHWC once, so that oneDNN convolves
+     * (forward and backward) without a reorder per call: the demo's Mask
+     * R-CNN R18 step 2.1 -> 1.6 s (bench/teacher_step_bench.sh). Handles and
+     * values are unchanged (checkpoints read and write as before);
+     * HND_TEACHER_NHWC=0 keeps torchvision's NCHW arithmetic. */
+    const char *nhwc = getenv("HND_TEACHER_NHWC");
+    if (dev.type == CT_CPU && !(nhwc && strcmp(nhwc, "0") == 0) && mp_params_to_channels_last(p, NULL) < 0)
+        return hnd_error_prefix("channels-last weights");
     ct_tensor **params;
     int k;
     if (trun_trainable(p, &params, &k, &r->trainable, &r->n_params) != 0) return -1;
