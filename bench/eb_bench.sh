@@ -3,12 +3,12 @@
 # entropy bottleneck reach the bbox mAP of the best 8-bit HND student with at
 # most a quarter of its bytes per image?
 #
-# usage: bench/eb_bench.sh [BETAS] [C]     (default "1.28,5.12" and 12)
-#   EPOCHS=N (default 3, the demo's; milestone at 70%) and AUX_LR=X (the
-#   quantiles' Adam, default 1e-3) in the environment train longer / faster;
-#   runs with EPOCHS != 3 go to C<C>_beta<B>_e<N>. DENSITY_LR=X gives the
-#   density its own Adam at X (student_model.entropy_bottleneck.density_lr;
-#   unset: in the main optimizer); such runs get the suffix _dlr<X>.
+# usage: bench/eb_bench.sh [BETAS] [C]     (default "0.32,1.28" and 12)
+#   EPOCHS=N (default 10, the EB demo config's; milestone at 70%), AUX_LR=X
+#   (the quantiles' Adam, default 1e-2) and DENSITY_LR=X (the density's own
+#   Adam, student_model.entropy_bottleneck.density_lr, default 1e-2;
+#   DENSITY_LR= empty: in the main optimizer, as before) in the environment;
+#   runs go to C<C>_beta<B>[_e<N> unless N = 3][_dlr<X>].
 # Needs the demo (make demo: checkpoints/demo/data, the teacher, and the
 # 8-bit sweep checkpoints/demo/sweep_faster_rcnn/results.json). For each
 # beta: hnd train configs/demo/hnd_demo_eb_faster_rcnn_r18_synth.json with
@@ -18,11 +18,11 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-betas=${1:-1.28,5.12}
+betas=${1:-0.32,1.28}
 ch=${2:-12}
-epochs=${EPOCHS:-3}
-aux_lr=${AUX_LR:-0.001}
-density_lr=${DENSITY_LR:-}
+epochs=${EPOCHS:-10}
+aux_lr=${AUX_LR:-0.01}
+density_lr=${DENSITY_LR-0.01}
 milestone=$(( epochs * 7 / 10 > 0 ? epochs * 7 / 10 : 1 ))
 [ "$epochs" = 3 ] && milestone=2   # the demo config's
 suffix=""
