@@ -176,10 +176,22 @@ assert not [k for k in h5py.File("X/tail.h5", "r")["weights"] if "entropy_bottle
 PYEOF
 
 [ "${HND_TEST_SCOPE:-}" = short ] && { echo "ok (short scope: no sweep)"; exit 0; }
-# hnd sweep --beta reuses the finished run as b3ch_beta1 next to an 8-bit C=3 student
-mkdir -p SW && cp -r A SW/b3ch_beta1
+# hnd sweep --beta reuses the finished run R1 (beta 1, density_lr 0.01) as
+# b3ch_beta1 next to an 8-bit C=3 student: a config without density_lr gets
+# the sweep's default 0.01 (else R1's config would differ and be refused),
+# --density-lr 0.02 is another config (refused, naming the key)
+mkdir -p SW && cp -r R1 SW/b3ch_beta1
 # shellcheck disable=SC2086
-"$BIN/hnd" sweep "$CFG" --channels 3 --beta 1 --eb-channels 3 --no-teacher --out SW $ARGS > SW/out.txt 2>SW/err.txt || fail "sweep: $(cat SW/err.txt)"
+"$BIN/hnd" eval-model R1/best.h5 --config "$CFG" --quiet --set dataset.root=synth $SIZES \
+    --set student_model.backbone.params.layer1.bottleneck_channel=3 $R --json R1/eval.json > R1/eval.txt ||
+    fail "eval-model R1: $(cat R1/eval.txt)"
+# shellcheck disable=SC2086
+rc=0; "$BIN/hnd" sweep "$CFG" --channels 3 --beta 1 --eb-channels 3 --no-teacher --out SW $ARGS --set train.batch_size=4 \
+    --density-lr 0.02 > SW/out.txt 2>SW/err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "density_lr (0.01 -> 0.02)" SW/err.txt || fail "sweep --density-lr 0.02: exit $rc: $(cat SW/err.txt)"
+# shellcheck disable=SC2086
+"$BIN/hnd" sweep "$CFG" --channels 3 --beta 1 --eb-channels 3 --no-teacher --out SW $ARGS --set train.batch_size=4 \
+    > SW/out.txt 2>SW/err.txt || fail "sweep: $(cat SW/err.txt)"
 grep -q "C=3 beta 1: training" SW/err.txt && fail "sweep retrained the finished entropy-bottleneck run"
 "$PY" - <<'PYEOF'
 import json
@@ -187,7 +199,7 @@ r = json.load(open("SW/rate.json"))
 kinds = [x["curve"] for x in r["rows"]]
 assert kinds == ["student_8bit", "student_8bit_rans", "student_eb"], kinds
 eb = r["rows"][2]
-e = json.load(open("A/eval.json"))
+e = json.load(open("R1/eval.json"))
 assert eb["beta"] == 1 and abs(eb["bytes_per_image"] - e["bytes_eb"]) < 0.06, (eb, e["bytes_eb"])
 assert abs(eb["bits_per_pixel"] - 8 * eb["bytes_per_image"] / (64 * 64)) < 1e-4, eb
 assert r["rows"][0]["bytes_per_image"] == 1205.0, r["rows"][0]

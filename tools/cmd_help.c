@@ -137,6 +137,8 @@ static const co_opt k_sweep[] = {
     STR("--beta", "L", NULL, "also students with a learned entropy bottleneck at these rate\n"
                              "weights (e.g. 0.08,0.32,1.28,5.12), in DIR/b<C>ch_beta<B>"),
     STR("--eb-channels", "C", NULL, "their bottleneck channels (default: the largest of --channels)"),
+    REAL("--density-lr", "LR", 1e-9, 10, NULL, "their density model's own Adam learning rate (default: the\n"
+                                               "config's student_model.entropy_bottleneck.density_lr, else 0.01)"),
     STR("--students-from", "DIR", NULL, "no training: each C's student is DIR/b<C>ch/best.h5 of an earlier\n"
                                         "sweep (e.g. the Mask R-CNN students for a Faster R-CNN config),\n"
                                         "its frozen tensors checked bit for bit against this config's teacher"),
@@ -409,7 +411,7 @@ static const co_command k_commands[] = {
     {"sweep", "train and evaluate one student per bottleneck size; results.csv/json and curve.png",
      "usage: hnd sweep CONFIG.json --channels 3,6,9,12,15 [--out DIR] [--set K=V ...]\n"
      "                 [--no-teacher] [--jpeg 10,20,...,95] [--beta 0.08,0.32,1.28,5.12\n"
-     "                 [--eb-channels C]] [--students-from DIR] [--quiet]\n",
+     "                 [--eb-channels C] [--density-lr LR]] [--students-from DIR] [--quiet]\n",
      "For each C: trains the config's student with bottleneck_channel = C in DIR/b<C>ch\n"
      "(skipped when DIR/b<C>ch/last.h5 already finished all epochs of the same\n"
      "training-relevant config; resumed when it stopped early; a run of another\n"

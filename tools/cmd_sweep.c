@@ -147,7 +147,7 @@ int cmd_sweep(int argc, char **argv) {
     if (cfg.threads > 0) ct_set_num_threads(cfg.threads);
     volatile sig_atomic_t *stop =
         cr_catch_stop("\nhnd sweep: interrupted: writing a checkpoint (Ctrl-C again to abort)\n");
-    sw_opts o = {out, teacher, quiet, !quiet, stop, jq, n_jq, betas, n_beta, ebc[0], from};
+    sw_opts o = {out, teacher, quiet, !quiet, stop, jq, n_jq, betas, n_beta, ebc[0], co_real(&args, "--density-lr", 0), from};
     sw_row *rows = calloc(3 * SW_MAX + 1, sizeof *rows);
     int n_rows = 0, rc = rows ? sw_run(config, sets, n_sets, ch, n, &o, rows, &n_rows) : -1;
     co_args_clear(&args);

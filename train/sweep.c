@@ -367,6 +367,17 @@ int sw_run(const char *config_path, const char *const *sets, int n_sets, const i
         all[n_sets + 3] = s_beta;
         tc_config c;
         if (tc_load(config_path, all, n_sets + 4, &c) != 0) goto fail;
+        /* the density's own learning rate: --density-lr, else the config's,
+         * else SW_DENSITY_LR (in the main optimizer, 500 demo steps never fit
+         * it: the prior charged 3x the symbols' entropy) */
+        if (o->density_lr > 0 || !(c.student.eb_density_lr > 0)) {
+            char s_dlr[80];
+            snprintf(s_dlr, sizeof s_dlr, "student_model.entropy_bottleneck.density_lr=%.17g",
+                     o->density_lr > 0 ? o->density_lr : SW_DENSITY_LR);
+            all[n_sets + 4] = s_dlr;
+            tc_clear(&c);
+            if (tc_load(config_path, all, n_sets + 5, &c) != 0) goto fail;
+        }
         snprintf(r->ckpt, sizeof r->ckpt, "%s", c.student.ckpt);
         int fin = ht_finished_same(&c);
         if (fin < 0) {

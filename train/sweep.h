@@ -48,10 +48,16 @@ typedef struct {
     const double *beta;        /* entropy-bottleneck students at these rate weights (issue 18) */
     int n_beta;
     int eb_channels;           /* their C (0: the largest of channels) */
+    double density_lr;         /* their density's learning rate (0: the config's, else SW_DENSITY_LR) */
     const char *students_from; /* non-NULL: no training; each C's student is <dir>/b<C>ch/best.h5 of
                                   an earlier sweep (e.g. Mask R-CNN students for a Faster R-CNN
                                   config), loaded by sw_load_student_from */
 } sw_opts;
+
+/* The entropy-bottleneck students' density learning rate when neither
+ * --density-lr nor the config gives one (bench/eb_bench.sh: the demo's
+ * best, bbox AP 0.500 at 0.12x the 8-bit bytes with beta 0.32). */
+#define SW_DENSITY_LR 0.01
 
 /* Bytes per image a row sends on the link: the 8-bit bottleneck (with scale
  * and zero point; bit-packed below 8 bits), the entropy-coded symbols, a
