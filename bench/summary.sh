@@ -9,7 +9,8 @@ log=$1
 # name|target|where it is measured
 targets="detect_faster_r50|<=0.6|detect_bench.sh (Faster R-CNN R50-FPN, 800x1067)
 detect_mask_r50|<=0.6|detect_bench.sh (Mask R-CNN R50-FPN, 800x1067)
-head_device|<=0.5|hnd bench-latency head part vs PyTorch
+head_r50_t2|<=0.5|bench_export_head.sh (hnd head: stem, encoder, 8-bit quantizer, R50 C=3, 800x1088, vs PyTorch)
+head_c_r50_t2|<=0.5|bench_export_head.sh (the exported plain-C head vs PyTorch)
 teacher_step_mask_r18|<=0.8|teacher_step_bench.sh (demo Mask R-CNN R18)
 teacher_step_faster_r50|<=0.8|teacher_step_bench.sh (Faster R-CNN R50, 800x1067)
 stem_layer1|<=0.9|stem_layer1.sh

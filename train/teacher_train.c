@@ -158,13 +158,14 @@ static int build(tt_run *r, const tt_opts *o) {
     }
     if (n == 0) return hnd_error_set("%s: nothing to train", c->source);
     if (dev.type != CT_CPU && sr_to_device(h, dev) != 0) return -1;
-    /* CPU: every 4-D weight laid out NHWC once, so that oneDNN convolves
-     * (forward and backward) without a reorder per call: the demo's Mask
-     * R-CNN R18 step 2.1 -> 1.6 s (bench/teacher_step_bench.sh). Handles and
-     * values are unchanged (checkpoints read and write as before);
-     * HND_TEACHER_NHWC=0 keeps torchvision's NCHW arithmetic. */
+    /* HND_TEACHER_NHWC=1 (CPU): every 4-D weight laid out NHWC once, so
+     * that oneDNN convolves without a reorder per call. Not the default: on
+     * the quiet 2-core machine it gained nothing for the demo's Mask R18
+     * (0.432 s both) and cost 10% for Faster R50 at 800 (10.9 vs 9.9 s;
+     * bench/teacher_step_bench.sh); only 1 thread under load gained (2.1 ->
+     * 1.6 s). Handles and values are unchanged either way. */
     const char *nhwc = getenv("HND_TEACHER_NHWC");
-    if (dev.type == CT_CPU && !(nhwc && strcmp(nhwc, "0") == 0) && mp_params_to_channels_last(p, NULL) < 0)
+    if (dev.type == CT_CPU && nhwc && strcmp(nhwc, "1") == 0 && mp_params_to_channels_last(p, NULL) < 0)
         return hnd_error_prefix("channels-last weights");
     ct_tensor **params;
     int k;
