@@ -38,13 +38,10 @@ class Head(nn.Module):
 def main():
     path, inp, runs, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     torch.set_num_threads(threads)
-    w = {}
-    with h5py.File(path, "r") as f:
-        f["weights"].visititems(lambda k, v: w.__setitem__(k, torch.from_numpy(np.array(v)))
-                                if isinstance(v, h5py.Dataset) else None)
     pre = "backbone.body."
-    sd = {k[len(pre):]: v for k, v in w.items() if k.startswith(pre) and k[len(pre):].split(".")[0]
-          in ("conv1", "bn1", "layer1")}
+    with h5py.File(path, "r") as f:   # hnd's layout: flat /weights/<state_dict key>
+        sd = {k[len(pre):]: torch.from_numpy(v[()]) for k, v in f["weights"].items()
+              if k.startswith(pre) and k[len(pre):].split(".")[0] in ("conv1", "bn1", "layer1")}
     c = sd["layer1.encoder.7.weight"].shape[0]
     large = sd["layer1.decoder.7.weight"].shape[0] == 256
     head = Head(c, large).eval()
