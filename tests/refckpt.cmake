@@ -9,7 +9,7 @@ set_tests_properties(test_ref_ckpt PROPERTIES TIMEOUT 300)
 add_executable(quant_bits_dump quant_bits_dump.c)
 target_link_libraries(quant_bits_dump PRIVATE hnd_models)
 hnd_add_script_test(test_quant_bits ${HND_PYTHON} ${CMAKE_SOURCE_DIR}/tests/py/check_quant_bits.py
-  ${CMAKE_BINARY_DIR}/test-tmp/quant_bits)
+  ${CMAKE_BINARY_DIR}/test-tmp/test_quant_bits/quant_bits)
 
 # ResNet-152 and Wide ResNet-50-2 / 101-2 against torchvision
 hnd_add_test(test_backbone_more SOURCES test_backbone_more.c LIBS hnd_models LABELS torch)

@@ -115,6 +115,7 @@ assert 0.01 < d < 0.045, d
 print("resume: %d weights and %d train entries bit-identical, %d of the aux optimizer, %d moments of the density's; "
       "_matrix3 moved %.4f" % (len(a["weights"]), len(a["train"]), len(aux), len(dens), d))
 PYEOF
+rm -rf R2   # 116 MB a checkpoint: the disk holds only what the steps below read
 
 # (the plain pass: the sanitizer pass runs the rate term's code above)
 if [ "${HND_TEST_SCOPE:-}" != short ]; then
@@ -140,6 +141,7 @@ assert bits > 0 and abs((l1 - l0) - bits) <= 1e-4 * bits, (l0, l1, bits)
 print("mixed losses: loss %.3f with beta 1, %.3f with beta 0, difference %.3f = the batch's %.3f bits" %
       (l1, l0, l1 - l0, bits))
 PYEOF
+rm -rf M0 M1
 fi
 
 # eval-model: real bytes of 3 x 20 x 20 symbols per image

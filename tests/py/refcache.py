@@ -19,6 +19,13 @@ call returns at once and the script runs as before. On a miss the script runs
 as a child with argv[1] pointed into a staging directory of the cache; only
 a run that exits 0 is kept (staged, then renamed: concurrent tests never see
 half an entry), then its files are copied to the real output.
+
+The cache is bounded: HND_REF_CACHE_MAX_MB (default 2048; 0: no bound).
+After storing an entry the least recently used others are removed until the
+rest fits (a hit touches its entry). Unbounded, the two CI passes left
+4.7 GB of ResNet-50 references, and a CI machine's disk ran out. An entry
+removed while another test replays it makes that test run the generator
+itself.
 """
 import glob
 import hashlib
@@ -28,9 +35,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 _CHILD = "HND_REF_CACHE_CHILD"
 _OUT_MARK = b"\0OUT\0"   # the output path in a stored stdout
+_MAX_MB = "HND_REF_CACHE_MAX_MB"
+_DEFAULT_MAX_MB = 2048
 
 
 def _versions():
@@ -73,19 +83,80 @@ def _copy_file(src, dst):
 
 
 def _replay(entry, out, kind):
+    # the files first, the printed lines last: an entry evicted half-way
+    # raises OSError before anything was printed
     with open(os.path.join(entry, ".stdout"), "rb") as f:
-        sys.stdout.buffer.write(f.read().replace(_OUT_MARK, out.encode()))
-    sys.stdout.flush()
+        printed = f.read().replace(_OUT_MARK, out.encode())
     files = os.path.join(entry, "files")
     if kind == "file":
         _copy_file(os.path.join(files, "out"), out)
-        return
-    for root, _, names in os.walk(files):
-        rel = os.path.relpath(root, files)
-        dst_dir = os.path.normpath(os.path.join(out, rel))
-        os.makedirs(dst_dir, exist_ok=True)
+    else:
+        for root, _, names in os.walk(files):
+            rel = os.path.relpath(root, files)
+            dst_dir = os.path.normpath(os.path.join(out, rel))
+            os.makedirs(dst_dir, exist_ok=True)
+            for n in names:
+                _copy_file(os.path.join(root, n), os.path.join(dst_dir, n))
+    sys.stdout.buffer.write(printed)
+    sys.stdout.flush()
+
+
+def _tree_bytes(path):
+    total = 0
+    for root, _, names in os.walk(path):
         for n in names:
-            _copy_file(os.path.join(root, n), os.path.join(dst_dir, n))
+            try:
+                total += os.lstat(os.path.join(root, n)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _limit_bytes():
+    v = os.environ.get(_MAX_MB, "")
+    try:
+        mb = float(v) if v else _DEFAULT_MAX_MB
+    except ValueError:
+        sys.stderr.write("refcache: %s=%r is not a number; using %d\n" % (_MAX_MB, v, _DEFAULT_MAX_MB))
+        mb = _DEFAULT_MAX_MB
+    return int(mb * 1024 * 1024)
+
+
+def _trim(cache, keep):
+    """Remove the least recently used entries (not keep) until the cache fits
+    its bound; also staging directories left by killed runs (over an hour)."""
+    limit = _limit_bytes()
+    if limit <= 0:
+        return
+    now = time.time()
+    entries = []
+    for name in os.listdir(cache):
+        path = os.path.join(cache, name)
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            continue
+        if name.startswith(".stage-"):
+            if now - mtime > 3600:
+                shutil.rmtree(path, ignore_errors=True)
+            continue
+        if name.startswith(".") or not os.path.isdir(path):
+            continue
+        entries.append((mtime, path, _tree_bytes(path)))
+    total = sum(e[2] for e in entries)
+    for mtime, path, size in sorted(entries):
+        if total <= limit:
+            break
+        if os.path.abspath(path) == os.path.abspath(keep):
+            continue
+        # renamed first: a concurrent lookup sees the entry whole or not at all
+        gone = os.path.join(cache, ".evict-%d-%s" % (os.getpid(), os.path.basename(path)))
+        try:
+            os.rename(path, gone)
+        except OSError:
+            continue
+        shutil.rmtree(gone, ignore_errors=True)
+        total -= size
 
 
 def run_cached(script, kind, uncached_if=(), per_case=None):
@@ -131,5 +202,17 @@ def run_cached(script, kind, uncached_if=(), per_case=None):
             os.rename(stage, entry)
         except OSError:   # another test stored the same entry meanwhile: equal files
             shutil.rmtree(stage, ignore_errors=True)
-    _replay(entry, out, kind)
+        _trim(cache, entry)
+    else:
+        try:
+            os.utime(entry)   # recently used: trimmed last
+        except OSError:
+            pass
+    try:
+        _replay(entry, out, kind)
+    except OSError:
+        # evicted by a concurrent test while being copied: compute it here
+        env = dict(os.environ)
+        env[_CHILD] = "1"
+        sys.exit(subprocess.call([sys.executable, os.path.abspath(script), out] + args, env=env))
     sys.exit(0)
