@@ -22,6 +22,8 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 jget() { "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.3f", a/b; else print "-" }'; }
 
+head_cflags=${HND_HEAD_CFLAGS:--O3 -march=native}
+echo "C head built with CFLAGS='$head_cflags' (HND_HEAD_CFLAGS), checked byte-identical to the portable -O3 build"
 for depth in 18 50; do
   d="$tmp/r$depth"; mkdir -p "$d"
   (cd "$here/../tests/py" && "$py" make_teacher.py "$d/S.h5" --depth "$depth" --student 3 >/dev/null)
@@ -37,13 +39,25 @@ for depth in 18 50; do
   onnx=""
   if "$build/hnd" export "$d/S.h5" --out "$d/exp_onnx" --format onnx --bits 8 >/dev/null 2>&1 &&
      [ -f "$d/exp_onnx/head.onnx" ]; then onnx="$d/exp_onnx/head.onnx"; fi
-  make -s -C "$cdir" >/dev/null
+  # built for this CPU, as a user builds it for the device (the Makefile's
+  # default is portable -O3: SSE2 on x86-64); the portable build's output
+  # must be byte-identical (no FMA either way: -ffp-contract=off)
+  cp -r "$cdir" "$d/head_c_portable"
+  make -s -C "$d/head_c_portable" >/dev/null
+  make -s -C "$cdir" CFLAGS="$head_cflags" >/dev/null
   declare -A ms=()
   for t in 1 2; do
     "$build/tests/export_head_ref" "$d/S.h5" "$d/ref$t" 800x1088 --repeat "$runs" --threads "$t" 2>/dev/null
     ms[torch$t]=$(jget "$d/ref$t/meta.json" "d['images'][0]['ms']")
     "$cdir/hnd_head_run" "$cdir/head.bin" "$d/ref1/in_0.npy" "$d/c$t" --threads "$t" --repeat "$runs"
     ms[c$t]=$(jget "$d/c$t.json" "d['ms_median']")
+    if [ "$t" = 1 ]; then
+      "$d/head_c_portable/hnd_head_run" "$d/head_c_portable/head.bin" "$d/ref1/in_0.npy" "$d/p1" --threads 1 >/dev/null
+      cmp -s "$d/c1.npy" "$d/p1.npy" ||
+        { echo "C head built with '$head_cflags' differs from the portable build (R$depth)" >&2; exit 1; }
+      [ "$(jget "$d/c1.json" "(d['scale'], d['zero_point'])")" = "$(jget "$d/p1.json" "(d['scale'], d['zero_point'])")" ] ||
+        { echo "C head built with '$head_cflags': another scale / zero point than the portable build" >&2; exit 1; }
+    fi
     # the same head in PyTorch (issue #20's reference: stem + encoder + 8-bit quantizer)
     ms[py$t]=$("$py" "$here/head_ref.py" "$d/S.h5" "$d/ref1/in_0.npy" "$runs" "$t")
     ms[onnx$t]=0

@@ -116,7 +116,11 @@ typedef struct {
 } hnd_head_output;
 
 /* The head on one transformed image, chw: float32 [in_channels][H][W]
- * (C order). 0, or -1 + err (bad size, out of memory, non-finite output). */
+ * (C order). 0, or -1 + err (bad size, out of memory, non-finite output).
+ * The head keeps its activation buffers (2 x the largest activation) for
+ * the next run, freed by hnd_head_free; calls on one head from several
+ * threads at once are safe (a call that finds them in use allocates its
+ * own). */
 int hnd_head_run(const hnd_head *h, const float *chw, int H, int W, hnd_head_output *out, char *err,
                  size_t errlen);
 
