@@ -90,38 +90,79 @@ void check_rois(const at::Tensor &rois) {
         raise("rois must be [K,5] (batch index, x1, y1, x2, y2), got " + shape_str(rois.sizes()));
 }
 
-// The greedy NMS pass of torchvision's CPU kernel. b: [N,4] contiguous CPU,
+// One greedy NMS pass over boxes already in decreasing score order, as
+// structure-of-arrays: for each box not yet suppressed, suppress every later
+// one whose IoU exceeds thr. The same arithmetic as torchvision's CPU kernel
+// for every pair; the inner loop also visits suppressed boxes (they stay
+// suppressed), so it runs branch-free over contiguous memory.
+template <class T>
+void greedy_sorted(const T *x1, const T *y1, const T *x2, const T *y2, const T *areas, int64_t m, double thr,
+                   std::vector<char> &sup, std::vector<int64_t> &kept) {
+    for (int64_t i = 0; i < m; i++) {
+        if (sup[(size_t)i]) continue;
+        kept.push_back(i);
+        const T ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], iarea = areas[i];
+        char *sp = sup.data();
+        for (int64_t j = i + 1; j < m; j++) {
+            const T xx1 = std::max(ix1, x1[j]);
+            const T yy1 = std::max(iy1, y1[j]);
+            const T xx2 = std::min(ix2, x2[j]);
+            const T yy2 = std::min(iy2, y2[j]);
+            const T w = std::max(static_cast<T>(0), xx2 - xx1);
+            const T h = std::max(static_cast<T>(0), yy2 - yy1);
+            const T inter = w * h;
+            const T ovr = inter / (iarea + areas[j] - inter);
+            sp[j] |= (char)(ovr > thr);
+        }
+    }
+}
+
+// The greedy NMS of torchvision's CPU kernel. b: [N,4] contiguous CPU,
 // order: indices by decreasing score, cls: categories or nullptr (then all
-// boxes are one category). Returns kept indices in the order they were kept.
+// boxes are one category). Returns kept indices in the order they were kept
+// (decreasing score). With categories each one is its own pass: a box only
+// ever suppresses boxes of its category, so the kept set is the single
+// pass's, at a fraction of the comparisons (the RPN's 5 levels in training:
+// a fifth; NMS was 6% of a demo teacher step before).
 template <class T>
 std::vector<int64_t> greedy_nms(const at::Tensor &boxes, const at::Tensor &areas_t,
                                 const int64_t *order, const int64_t *cls, double thr) {
     const int64_t n = boxes.size(0);
     const T *b = boxes.data_ptr<T>();
     const T *areas = areas_t.data_ptr<T>();
-    std::vector<char> suppressed((size_t)n, 0);
-    std::vector<int64_t> keep;
-    for (int64_t oi = 0; oi < n; oi++) {
-        const int64_t i = order[oi];
-        if (suppressed[i]) continue;
-        keep.push_back(i);
-        const T ix1 = b[4 * i], iy1 = b[4 * i + 1], ix2 = b[4 * i + 2], iy2 = b[4 * i + 3];
-        const T iarea = areas[i];
-        for (int64_t oj = oi + 1; oj < n; oj++) {
-            const int64_t j = order[oj];
-            if (suppressed[j]) continue;
-            if (cls && cls[j] != cls[i]) continue;
-            const T xx1 = std::max(ix1, b[4 * j]);
-            const T yy1 = std::max(iy1, b[4 * j + 1]);
-            const T xx2 = std::min(ix2, b[4 * j + 2]);
-            const T yy2 = std::min(iy2, b[4 * j + 3]);
-            const T w = std::max(static_cast<T>(0), xx2 - xx1);
-            const T h = std::max(static_cast<T>(0), yy2 - yy1);
-            const T inter = w * h;
-            const T ovr = inter / (iarea + areas[j] - inter);
-            if (ovr > thr) suppressed[j] = 1;
-        }
+    // positions in order, grouped by category (stable: score order within one)
+    std::vector<int64_t> pos((size_t)n);
+    for (int64_t k = 0; k < n; k++) pos[(size_t)k] = k;
+    if (cls)
+        std::stable_sort(pos.begin(), pos.end(),
+                         [&](int64_t a, int64_t c) { return cls[order[a]] < cls[order[c]]; });
+    std::vector<T> x1((size_t)n), y1((size_t)n), x2((size_t)n), y2((size_t)n), ar((size_t)n);
+    for (int64_t k = 0; k < n; k++) {
+        const int64_t i = order[pos[(size_t)k]];
+        x1[(size_t)k] = b[4 * i], y1[(size_t)k] = b[4 * i + 1];
+        x2[(size_t)k] = b[4 * i + 2], y2[(size_t)k] = b[4 * i + 3];
+        ar[(size_t)k] = areas[i];
     }
+    std::vector<char> sup((size_t)n, 0);
+    std::vector<int64_t> kept, kept_pos;
+    for (int64_t g0 = 0; g0 < n;) {
+        int64_t g1 = g0 + 1;
+        if (cls)
+            while (g1 < n && cls[order[pos[(size_t)g1]]] == cls[order[pos[(size_t)g0]]]) g1++;
+        else
+            g1 = n;
+        kept.clear();
+        greedy_sorted<T>(x1.data() + g0, y1.data() + g0, x2.data() + g0, y2.data() + g0, ar.data() + g0, g1 - g0,
+                         thr, sup, kept);
+        // sup is indexed from the group's start: clear what this group used
+        for (int64_t k : kept) kept_pos.push_back(pos[(size_t)(g0 + k)]);
+        std::fill(sup.begin(), sup.begin() + (g1 - g0), 0);
+        g0 = g1;
+    }
+    std::sort(kept_pos.begin(), kept_pos.end());   // back to decreasing score
+    std::vector<int64_t> keep;
+    keep.reserve(kept_pos.size());
+    for (int64_t p : kept_pos) keep.push_back(order[p]);
     return keep;
 }
 

@@ -60,8 +60,11 @@ synth "$data" 400 100 0
 
 say "2/6 teacher: Mask R-CNN ResNet-18 FPN from scratch ($teacher_cfg)"
 echo "one Mask R-CNN teacher serves both sweeps: its box branch is the Faster R-CNN teacher ($box_teacher)"
-# --resume: continues an interrupted run; a finished one is reused as it is
-"$hnd" train-teacher "$teacher_cfg" --resume --box-teacher "$box_teacher"
+# --resume: continues an interrupted run; a finished one is reused as it is.
+# --no-val: the teacher is its last epoch (after the learning-rate drop; it
+# was the best epoch in every validated run) and step 3 evaluates it anyway:
+# validating each of the 8 epochs took ~28 s of the demo's 10 minutes.
+"$hnd" train-teacher "$teacher_cfg" --resume --no-val --box-teacher "$box_teacher"
 
 sweep() {   # step name config out [hnd sweep options]: the sweep's table also to out.table.txt
   local step=$1 name=$2 cfg=$3 out=$4
