@@ -804,11 +804,8 @@ static void hh_pool_part(void *ctx, int part, int nparts) {
                     }
                 }
             }
-            for (int ox = 0; ox < p->ow; ox++) {
-                if (ox == in0 && in1 > in0) {
-                    ox = in1 - 1;
-                    continue;
-                }
+            /* the borders: columns 0..in0-1 and in1..ow-1, clipped */
+            for (int ox = in0 > 0 ? 0 : in1; ox < p->ow; ox = ox + 1 == in0 ? in1 : ox + 1) {
                 int xa = ox * o->stride - o->pad, xb = xa + o->kw;
                 if (xa < 0) xa = 0;
                 if (xb > p->iw) xb = p->iw;
