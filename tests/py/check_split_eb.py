@@ -14,7 +14,9 @@ then:
     tables' CRC in each frame agrees);
  4. the exported plain-C head codes itself: `hnd_head_run --eb-tables`
     (the bundle's sources built with make) writes the byte stream that
-    `hnd split-detect --head B` sends for the same image;
+    `hnd split-detect --head B` sends for the same image, and so does the
+    same head cross-built for aarch64 and run under qemu-user (skipped
+    without aarch64-linux-gnu-gcc / qemu-aarch64);
  3. robustness: the captured EB frame with its stream cut, bytes flipped or
     random, a wrong tables CRC, each with valid frame CRCs (so that the EB
     decoder sees it): an ERROR reply (malformed / mismatch) or, for a flip
@@ -253,12 +255,32 @@ def main():
                 check(got == fr[0][52:], "the C head's stream (%d bytes) != hnd's (%d bytes)" % (len(got), len(fr[0]) - 52))
                 check(json.load(open(t("c1.json")))["eb_bytes"] == len(got), "eb_bytes in c1.json")
                 print("C head: its own EB stream (%d bytes) byte-identical to hnd split-detect's" % len(got), flush=True)
+                check_head_aarch64(t, got)
             r = subprocess.run([t("hc", "hnd_head_run"), t("B", "head_c", "head.bin"), t("1.ppm"), t("c2"), "--eb-tables",
                                 t("B", "manifest.json")], capture_output=True, text=True)
             check(r.returncode == 1 and "manifest.json" in r.stderr, "bad tables file: %s" % r.stderr)
     finally:
         code = srv.stop()
     check(code == 0, "hnd serve --bundle exit %s" % code)
+
+
+def check_head_aarch64(t, want):
+    """The bundle's C head built for aarch64 (static, the bundle's Makefile)
+    and run under qemu-user writes the same EB stream as on x86-64: the
+    latent's float arithmetic, its rounding and the rANS coder are all
+    platform-independent (issue 18, part 3)."""
+    xcc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+    if not xcc or not qemu:
+        print("SKIP aarch64 C head: %s not found" % ("aarch64-linux-gnu-gcc" if not xcc else "qemu-aarch64"))
+        return
+    shutil.copytree(t("B", "head_c"), t("hc_a64"))
+    subprocess.run(["make", "-s", "-C", t("hc_a64"), "CC=" + xcc, "LDFLAGS=-static"], check=True)
+    r = subprocess.run([qemu, t("hc_a64", "hnd_head_run"), t("B", "head_c", "head.bin"), t("1.ppm"), t("a64"),
+                        "--eb-tables", t("B", "eb_tables.bin")], capture_output=True, text=True, timeout=600)
+    if check(r.returncode == 0, "aarch64 hnd_head_run --eb-tables: " + r.stderr):
+        got = open(t("a64.eb"), "rb").read()
+        if check(got == want, "aarch64 (qemu) C head's stream (%d bytes) != x86-64's (%d bytes)" % (len(got), len(want))):
+            print("C head on aarch64 (qemu): the same %d-byte EB stream as on x86-64" % len(got), flush=True)
 
 
 def bytes_sent(csv_path):
