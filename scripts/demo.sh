@@ -38,6 +38,9 @@ channels=3,6,9,12,15
 # what an earlier demo left is reused only if it was made by this version of
 # the demo (data, teacher and students all change with it)
 version="2: 160x120 class-coloured shapes, teacher 8 epochs"
+# a run that reuses an earlier one's checkpoints does not time the demo
+fresh=1
+[ -d checkpoints/demo ] && [ "$(cat checkpoints/demo/VERSION 2>/dev/null)" = "$version" ] && fresh=0
 if [ -d checkpoints/demo ] && [ "$(cat checkpoints/demo/VERSION 2>/dev/null)" != "$version" ]; then
   echo "demo: checkpoints/demo was made by another version of the demo: starting afresh"
   rm -rf checkpoints/demo "$teacher" "$box_teacher"
@@ -95,5 +98,14 @@ echo "teachers: $teacher (Mask R-CNN), $box_teacher (Faster R-CNN: its box branc
   tee "$d/hnd_vs_ghnd.table.txt"
 echo
 echo "demo: done in $(elapsed) (m:ss)."
+# make bench's summary reads this line (bench/run_all.sh): the demo's minutes
+# when it ran from nothing, else "skip"
+. "$(dirname "$0")/../bench/ratio.sh"
+if [ "$fresh" = 1 ]; then
+  bench_ratio demo_minutes "$(awk -v s=$(($(date +%s) - t0)) 'BEGIN { printf "%.2f", s / 60 }')" "<=10" \
+    "make demo from nothing, $(date -u +%Y-%m-%d)"
+else
+  bench_ratio demo_minutes skip "<=10" "the last make demo reused an earlier run's checkpoints"
+fi > checkpoints/demo/RATIO.txt
 echo "demo: figure: $d/hnd_vs_ghnd.png (each sweep's own: $d/sweep_*/curve.png)"
 echo "demo: tables: $d/sweep_{mask,faster,ghnd_mask,ghnd_faster}_rcnn/results.{csv,json} (and .table.txt); teacher log: $d/teacher_mask_rcnn_r18_synth/train.log"
