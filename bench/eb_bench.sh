@@ -72,7 +72,7 @@ else:
     print("target NOT met: no beta reaches bbox AP %.4f" % best["bbox"][0])
     ratio = "9999"   # no beta reached the mAP: a FAIL in make bench's summary
 # the line make bench's summary reads (bench/ratio.sh's format), kept for it
-line = "RATIO eb_bytes_vs_8bit %s <=0.25 C=%s betas %s%s" % (ratio, ch, ",".join(betas), suffix)
+line = "RATIO eb_bytes_vs_8bit %s <=0.25 C=%s betas %s, runs %s/C%s_beta*%s" % (ratio, ch, ",".join(betas), out, ch, suffix)
 print(line)
 open("%s/RATIO.txt" % out, "w").write(line + "\n")
 PY

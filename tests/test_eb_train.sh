@@ -209,4 +209,7 @@ assert r["bd_rate_vs_8bit"]["student_eb"] is None   # one point per curve: no BD
 print("rate.json ok:", eb)
 PYEOF
 grep -Eq "^student_eb +3 +1 +[0-9]+ +[0-9.]+ +[0-9.]+$" SW/out.txt || fail "rate table: $(cat SW/out.txt)"
+# a BD-rate that cannot be computed is said, with the reason (one point each here)
+grep -q "^BD-rate of entropy bottleneck vs the 8-bit students: not defined: 1 point(s) on this curve and 1 on the 8-bit one" \
+    SW/out.txt || fail "BD-rate not defined: $(cat SW/out.txt)"
 echo ok

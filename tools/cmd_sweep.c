@@ -216,10 +216,17 @@ int cmd_sweep(int argc, char **argv) {
         }
         double bd[SW_BD_COUNT];
         int ok[SW_BD_COUNT];
-        sw_bd_rates(rows, n_rows, bd, ok);
+        char why[SW_BD_COUNT][SW_BD_WHY];
+        sw_bd_rates(rows, n_rows, bd, ok, why);
         static const char *const bn[SW_BD_COUNT] = {"8-bit rANS", "entropy bottleneck", "JPEG"};
-        for (int k = 0; k < SW_BD_COUNT; k++)
+        for (int k = 0; k < SW_BD_COUNT; k++) {
             if (ok[k]) printf("BD-rate of %s vs the 8-bit students: %+.1f%%\n", bn[k], bd[k]);
+            else if (why[k][0]) {   /* e.g. bbox mAP ranges that do not overlap: say so, not nothing */
+                const char *w = strncmp(why[k], "BD-rate: ", 9) == 0 ? why[k] + 9 : why[k];
+                printf("BD-rate of %s vs the 8-bit students: not defined: %s (A: the 8-bit students, B: %s)\n",
+                       bn[k], w, bn[k]);
+            }
+        }
         printf("%s/results.csv, results.json, rate.csv, rate.json, curve.%s\n", out, format);
     }
     free(rows);

@@ -399,8 +399,12 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
         trun_logf(&r.log, "note: %s configures no dataset.splits.val: no validation, best.h5 is the last epoch",
                   cfg->source);
     if (resuming) {
-        trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
-                  (long long)st.epoch, (long long)st.iteration, st.best_map);
+        if (st.best_map >= 0)
+            trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
+                      (long long)st.epoch, (long long)st.iteration, st.best_map);
+        else   /* no validation yet (or none configured): no AP to quote */
+            trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld", r.last_path, (long long)st.epoch,
+                      (long long)st.iteration);
         if (changed[0]) trun_logf(&r.log, "config changed since the checkpoint (--allow-config-change): %s", changed);
         if (aux_found == 0)
             trun_logf(&r.log, "note: %s has no state of the entropy bottleneck's quantile optimizer (an older "
@@ -439,8 +443,11 @@ int ht_train(const tc_config *cfg, const ht_opts *opts, ht_result *res) {
     res->last_loss = last_mean;
     res->best_map = st.best_map;
     res->best_epoch = st.best_epoch;
-    if (!stopped) trun_logf(&r.log, "finished %d epochs; best bbox AP %.4f (epoch %lld)", cfg->train.num_epochs,
-                            st.best_map, (long long)st.best_epoch);
+    if (!stopped && st.best_map >= 0)
+        trun_logf(&r.log, "finished %d epochs; best bbox AP %.4f (epoch %lld)", cfg->train.num_epochs, st.best_map,
+                  (long long)st.best_epoch);
+    else if (!stopped)   /* no validation: best.h5 is the last epoch */
+        trun_logf(&r.log, "finished %d epochs (not validated: best.h5 is the last epoch)", cfg->train.num_epochs);
     rc = 0;
 out:
     if (rc != 0 && r.log.log) {

@@ -70,9 +70,13 @@ double sw_bits_per_pixel(const sw_row *r);
  * without entropy bottleneck: bbox mAP vs their 8-bit bytes) of
  * [SW_BD_RANS] the same students coded with rANS, [SW_BD_EB] the
  * entropy-bottleneck students, [SW_BD_JPEG] the teacher on JPEG inputs;
- * ok[k] = 0 where a curve has fewer than 2 points or no overlap. */
+ * ok[k] = 0 where a curve has fewer than 2 points or no overlap; then, if
+ * why is not NULL, why[k] says which (empty when the sweep has no such
+ * curve at all). */
 enum { SW_BD_RANS, SW_BD_EB, SW_BD_JPEG, SW_BD_COUNT };
-void sw_bd_rates(const sw_row *rows, int n, double pct[SW_BD_COUNT], int ok[SW_BD_COUNT]);
+#define SW_BD_WHY 160
+void sw_bd_rates(const sw_row *rows, int n, double pct[SW_BD_COUNT], int ok[SW_BD_COUNT],
+                 char (*why)[SW_BD_WHY]);
 /* out_dir/rate.csv and rate.json: every row's bytes sent per image, bits per
  * input pixel and mAP, and the BD-rates (train/sweep_rate.c; sw_write_results
  * writes them too). 0 / -1. */

@@ -42,7 +42,8 @@ double sw_bits_per_pixel(const sw_row *r) {
     return r->ev.mean_input_numel > 0 ? 8.0 * sw_sent_bytes(r) / (r->ev.mean_input_numel / 3.0) : 0.0;
 }
 
-void sw_bd_rates(const sw_row *rows, int n, double pct[SW_BD_COUNT], int ok[SW_BD_COUNT]) {
+void sw_bd_rates(const sw_row *rows, int n, double pct[SW_BD_COUNT], int ok[SW_BD_COUNT],
+                 char (*why)[SW_BD_WHY]) {
     static double ra[SW_MAX], qa[SW_MAX], rb[SW_BD_COUNT][SW_MAX], qb[SW_BD_COUNT][SW_MAX];
     int na = 0, nb[SW_BD_COUNT] = {0};
     for (int i = 0; i < n; i++) {
@@ -57,9 +58,14 @@ void sw_bd_rates(const sw_row *rows, int n, double pct[SW_BD_COUNT], int ok[SW_B
         }
     }
     for (int k = 0; k < SW_BD_COUNT; k++) {
-        char err[160];
-        ok[k] = na >= 2 && nb[k] >= 2 && bd_rate(ra, qa, na, rb[k], qb[k], nb[k], &pct[k], err, (int)sizeof err) == 0;
+        char err[SW_BD_WHY] = "";
+        if (nb[k] == 0) ok[k] = 0;   /* no such curve: nothing to say */
+        else if (na < 2 || nb[k] < 2)
+            ok[k] = 0, snprintf(err, sizeof err, "%d point(s) on this curve and %d on the 8-bit one: 2 each needed",
+                                nb[k], na);
+        else ok[k] = bd_rate(ra, qa, na, rb[k], qb[k], nb[k], &pct[k], err, (int)sizeof err) == 0;
         if (!ok[k]) pct[k] = NAN;
+        if (why) snprintf(why[k], SW_BD_WHY, "%s", ok[k] ? "" : err);
     }
 }
 
@@ -80,7 +86,7 @@ int sw_write_rate(const char *out_dir, const sw_row *rows, int n) {
                           "curve,channels,beta,jpeg_quality,bytes_per_image,bits_per_pixel,bbox_ap,segm_ap\n");
     double bd[SW_BD_COUNT];
     int ok[SW_BD_COUNT];
-    sw_bd_rates(rows, n, bd, ok);
+    sw_bd_rates(rows, n, bd, ok, NULL);
     static const char *const names[SW_BD_COUNT] = {"student_8bit_rans", "student_eb", "teacher_jpeg"};
     j += (size_t)snprintf(js + j, cap + 1024 - j,
                           "{\n  \"note\": \"bytes_per_image: what the device sends per image (student_8bit: the "

@@ -405,8 +405,12 @@ logs_done:
         trun_logf(&r.log, "note: %s configures no dataset.splits.val: no validation, the teacher is the last epoch",
                   cfg->source);
     if (resuming) {
-        trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
-                  (long long)st.epoch, (long long)st.iteration, st.best_map);
+        if (st.best_map >= 0)
+            trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld (best bbox AP %.4f)", r.last_path,
+                      (long long)st.epoch, (long long)st.iteration, st.best_map);
+        else   /* no validation yet (or none: --no-val): no AP to quote */
+            trun_logf(&r.log, "resuming from %s: epoch %lld, iteration %lld", r.last_path, (long long)st.epoch,
+                      (long long)st.iteration);
         if (changed[0]) trun_logf(&r.log, "config changed since the checkpoint (--allow-config-change): %s", changed);
     }
     r.opts = opts;
@@ -444,9 +448,12 @@ logs_done:
     res->best_map = st.best_map;
     res->best_epoch = st.best_epoch;
     res->seconds = mono_now_s() - t0;
-    if (!stopped)
+    if (!stopped && st.best_map >= 0)
         trun_logf(&r.log, "finished %d epochs in %.0f s; best bbox AP %.4f (epoch %lld) -> %s", cfg->train.num_epochs,
                   res->seconds, st.best_map, (long long)st.best_epoch, r.best_path);
+    else if (!stopped)   /* not validated: the teacher is the last epoch */
+        trun_logf(&r.log, "finished %d epochs in %.0f s (not validated: the last epoch) -> %s", cfg->train.num_epochs,
+                  res->seconds, r.best_path);
     rc = 0;
 out:
     if (rc != 0 && r.log.log) fprintf(r.log.log, "error: %s\n", hnd_error());
