@@ -57,7 +57,7 @@ static int draw_curve(const char *path, const sw_row *rows, int n, const char *t
     int bits = 8, segm = 0, kps = 0;
     for (int i = 0; i < n; i++) {
         if (rows[i].is_teacher && !rows[i].jpeg_quality) teacher = &rows[i];
-        if (!rows[i].is_teacher) bits = rows[i].bits;
+        if (!rows[i].is_teacher && !rows[i].entropy) bits = rows[i].bits;   /* EB rows have no bit width */
         segm |= rows[i].ev.has_segm;
         kps |= rows[i].ev.has_kp;
     }
