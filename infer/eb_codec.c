@@ -335,14 +335,20 @@ static const uint32_t g_flat[17] = {0,          NIB_FREQ,      2 * NIB_FREQ,  3 
                                     6 * NIB_FREQ,  7 * NIB_FREQ,  8 * NIB_FREQ,  9 * NIB_FREQ,  10 * NIB_FREQ, 11 * NIB_FREQ,
                                     12 * NIB_FREQ, 13 * NIB_FREQ, 14 * NIB_FREQ, 15 * NIB_FREQ, 16 * NIB_FREQ};
 
+static int decode_ctx(const uint8_t *in, size_t len, int32_t *symbols, uint64_t count, uint32_t n, char *err,
+                      size_t errlen);
+
 int ebc_decode(const ebc_tables *t, const uint8_t *in, size_t len, int32_t *symbols, uint32_t n, char *err,
                size_t errlen) {
     if (!t || !in || (!symbols && n)) return fail(err, errlen, "eb decode: NULL argument");
     const uint64_t count = (uint64_t)t->channels * n;
     if (len < EBC_HEADER_BYTES) return fail(err, errlen, "eb stream: %zu bytes, shorter than its header", len);
-    if (in[0] != EBC_VERSION) return fail(err, errlen, "eb stream: version %u, this reader knows %d", in[0], EBC_VERSION);
+    if (in[0] != EBC_VERSION && in[0] != EBC_VERSION_CTX)
+        return fail(err, errlen, "eb stream: version %u, this reader knows %d and %d", in[0], EBC_VERSION,
+                    EBC_VERSION_CTX);
     if ((uint64_t)get32(in + 1) != count)
         return fail(err, errlen, "eb stream: holds %u symbols, %llu expected", get32(in + 1), (unsigned long long)count);
+    if (in[0] == EBC_VERSION_CTX) return decode_ctx(in, len, symbols, count, n, err, errlen);
     dec_state s = {in + EBC_HEADER_BYTES, in + len, get32(in + 5)};
     if (s.x < L || s.x >= 256u * L) return fail(err, errlen, "eb stream: state %u out of range: corrupt", s.x);
     for (uint64_t k = 0; k < count; k++) {
@@ -390,4 +396,193 @@ double ebc_ideal_bits(const ebc_tables *t, const int32_t *symbols, uint32_t n) {
         }
     }
     return bits;
+}
+
+/* ------------------------------------------------- the context coder */
+
+/* The neighbours of (y, x) in its channel's plane [h][w] (left a, upper b,
+ * upper-left c; a missing one takes the value of the one there is, all 0
+ * at the origin), the MED prediction from them and the context: 0 where
+ * the three are equal (a flat area: the residual is nearly always 0), else
+ * 1. Encoder and decoder call it on the symbols decoded so far. */
+static int64_t ctx_predict(const int32_t *plane, uint32_t w, uint32_t y, uint32_t x, int *ctx) {
+    int64_t a, b, c;
+    if (y == 0 && x == 0) a = b = c = 0;
+    else if (y == 0) a = b = c = plane[x - 1];
+    else if (x == 0) a = b = c = plane[(size_t)(y - 1) * w];
+    else {
+        a = plane[(size_t)y * w + x - 1];
+        b = plane[(size_t)(y - 1) * w + x];
+        c = plane[(size_t)(y - 1) * w + x - 1];
+    }
+    *ctx = (a == b && b == c) ? 0 : 1;
+    const int64_t mx = a > b ? a : b, mn = a < b ? a : b;
+    return c >= mx ? mn : c <= mn ? mx : a + b - c;
+}
+
+/* zigzag: 0, -1, 1, -2, 2, ... -> 0, 1, 2, 3, 4, ... (|r| < 2^31: < 2^32) */
+static uint32_t zigzag(int64_t r) { return r >= 0 ? (uint32_t)(2 * r) : (uint32_t)(-2 * r - 1); }
+
+size_t ebc_bound_ctx(size_t count) {
+    /* header, two tables of at most EBC_CTX_MAXL + 1 u16, then as ebc_bound */
+    return EBC_CTX_HEADER_BYTES + 4 * (EBC_CTX_MAXL + 1) + 7 * count + 8 + 4;
+}
+
+int ebc_encode_ctx(const ebc_tables *t, const int32_t *symbols, uint32_t h, uint32_t w, uint8_t *out, size_t cap,
+                   size_t *out_len, char *err, size_t errlen) {
+    if (!t || !out || !out_len || (!symbols && h && w)) return fail(err, errlen, "eb encode: NULL argument");
+    const uint64_t n = (uint64_t)h * w, count = (uint64_t)t->channels * n;
+    if (w == 0 || h == 0 || count > UINT32_MAX)
+        return fail(err, errlen, "eb encode: %u x %u x %u symbols", t->channels, h, w);
+    uint32_t *z = malloc((size_t)count * sizeof *z);
+    uint8_t *cx = malloc((size_t)count);
+    if (!z || !cx) {
+        free(z);
+        free(cx);
+        return fail(err, errlen, "eb encode: out of memory");
+    }
+    /* pass 1: residuals and contexts; each context's table sized to its
+     * largest zigzagged residual (at most EBC_CTX_MAXL; larger ones escape) */
+    uint64_t cnt[2][EBC_CTX_MAXL + 1] = {{0}};
+    uint32_t len[2] = {1, 1};
+    int rc = 0;
+    for (uint64_t k = 0; k < count && rc == 0; k++) {
+        const int32_t v = symbols[k];
+        if (v <= -EBC_MAX_SYMBOL || v >= EBC_MAX_SYMBOL) {
+            rc = fail(err, errlen, "eb encode: symbol %d of channel %llu beyond +-2^30", v, (unsigned long long)(k / n));
+            break;
+        }
+        const uint64_t i = k % n;
+        int c;
+        const int64_t p = ctx_predict(symbols + (k - i), w, (uint32_t)(i / w), (uint32_t)(i % w), &c);
+        z[k] = zigzag((int64_t)v - p);
+        cx[k] = (uint8_t)c;
+        if (z[k] < EBC_CTX_MAXL && z[k] + 1 > len[c]) len[c] = z[k] + 1;
+    }
+    for (uint64_t k = 0; k < count && rc == 0; k++) cnt[cx[k]][z[k] < len[cx[k]] ? z[k] : len[cx[k]]]++;
+    /* the two tables: counts to 16-bit frequencies (each >= 1) */
+    uint32_t cdf[2][EBC_CTX_MAXL + 2];
+    for (int c = 0; c < 2 && rc == 0; c++) {
+        uint64_t total = 0;
+        for (uint32_t i = 0; i <= len[c]; i++) total += cnt[c][i];
+        double pmf[EBC_CTX_MAXL + 1];
+        for (uint32_t i = 0; i <= len[c]; i++) pmf[i] = total ? (double)cnt[c][i] / (double)total : (i == 0);
+        uint32_t freq[EBC_CTX_MAXL + 1];
+        rc = ebc_quantize_pmf(pmf, len[c], pmf[len[c]], freq, err, errlen);
+        cdf[c][0] = 0;
+        for (uint32_t i = 0; rc == 0 && i <= len[c]; i++) cdf[c][i + 1] = cdf[c][i] + freq[i];
+    }
+    const size_t head = EBC_CTX_HEADER_BYTES + 2 * (size_t)(len[0] + 1 + len[1] + 1);
+    if (rc == 0 && cap < head + 4 + 8) rc = fail(err, errlen, "eb encode: output buffer too small");
+    /* pass 2: rANS, last symbol first (as ebc_encode, escapes likewise) */
+    enc_state s = {out + cap, out + head + 4, L};
+    for (uint64_t k = count; rc == 0 && k-- > 0;) {
+        const uint32_t *cd = cdf[cx[k]], ln = len[cx[k]];
+        if (z[k] < ln) {
+            rc = put_sym(&s, cd[z[k]], cd[z[k] + 1] - cd[z[k]]);
+        } else {
+            const uint32_t r = z[k] - ln;
+            const int nk = nibbles_of(r);
+            for (int j = nk - 1; rc == 0 && j >= 0; j--) rc = put_sym(&s, ((r >> (4 * j)) & 15u) * NIB_FREQ, NIB_FREQ);
+            if (rc == 0) rc = put_sym(&s, (uint32_t)(nk - 1) * NIB_FREQ, NIB_FREQ);
+            if (rc == 0) rc = put_sym(&s, cd[ln], cd[ln + 1] - cd[ln]);
+        }
+        if (rc != 0) rc = fail(err, errlen, "eb encode: output buffer too small");
+    }
+    free(z);
+    free(cx);
+    if (rc != 0) return -1;
+    s.p -= 4;
+    put32(s.p, s.x);
+    const size_t body = (size_t)(out + cap - s.p);
+    memmove(out + head, s.p, body);
+    out[0] = EBC_VERSION_CTX;
+    put32(out + 1, (uint32_t)count);
+    put32(out + 5, w);
+    out[9] = (uint8_t)len[0];
+    out[10] = (uint8_t)len[1];
+    uint8_t *q = out + EBC_CTX_HEADER_BYTES;
+    for (int c = 0; c < 2; c++)
+        for (uint32_t i = 0; i <= len[c]; i++, q += 2) {
+            const uint32_t f = cdf[c][i + 1] - cdf[c][i];   /* 1 .. 2^16 - 1: two bytes */
+            q[0] = (uint8_t)f;
+            q[1] = (uint8_t)(f >> 8);
+        }
+    *out_len = head + body;
+    return 0;
+}
+
+int ebc_encode_best(const ebc_tables *t, const int32_t *symbols, uint32_t h, uint32_t w, uint8_t *out, size_t cap,
+                    size_t *out_len, char *err, size_t errlen) {
+    if (!t || (uint64_t)h * w > UINT32_MAX) return fail(err, errlen, "eb encode: %u x %u symbols per channel", h, w);
+    if (ebc_encode(t, symbols, h * w, out, cap, out_len, err, errlen) != 0) return -1;
+    const size_t cap2 = ebc_bound_ctx((size_t)t->channels * h * w);
+    uint8_t *tmp = malloc(cap2);
+    size_t len2 = 0;
+    char e[8];
+    /* the context stream replaces the table one only when it is shorter
+     * (ties keep version 1); it cannot fail where ebc_encode did not, but
+     * if it did (memory), the version-1 stream stands */
+    if (tmp && ebc_encode_ctx(t, symbols, h, w, tmp, cap2, &len2, e, sizeof e) == 0 && len2 < *out_len) {
+        memcpy(out, tmp, len2);
+        *out_len = len2;
+    }
+    free(tmp);
+    return 0;
+}
+
+static int decode_ctx(const uint8_t *in, size_t len, int32_t *symbols, uint64_t count, uint32_t n, char *err,
+                      size_t errlen) {
+    if (len < EBC_CTX_HEADER_BYTES) return fail(err, errlen, "eb stream: %zu bytes, shorter than its header", len);
+    const uint32_t w = get32(in + 5);
+    if (w == 0 || n % w != 0) return fail(err, errlen, "eb stream: width %u does not divide %u symbols per channel", w, n);
+    uint32_t ln[2] = {in[9], in[10]}, cdf[2][EBC_CTX_MAXL + 2];
+    size_t at = EBC_CTX_HEADER_BYTES;
+    for (int c = 0; c < 2; c++) {
+        if (ln[c] < 1 || ln[c] > EBC_CTX_MAXL)
+            return fail(err, errlen, "eb stream: context %d table of %u symbols (1..%d)", c, ln[c], EBC_CTX_MAXL);
+        if (len < at + 2 * (size_t)(ln[c] + 1))
+            return fail(err, errlen, "eb stream: truncated in its context %d table", c);
+        cdf[c][0] = 0;
+        for (uint32_t i = 0; i <= ln[c]; i++, at += 2) {
+            const uint32_t f = (uint32_t)in[at] | (uint32_t)in[at + 1] << 8;
+            if (f == 0) return fail(err, errlen, "eb stream: context %d frequency %u is 0: corrupt", c, i);
+            cdf[c][i + 1] = cdf[c][i] + f;
+        }
+        if (cdf[c][ln[c] + 1] != M)
+            return fail(err, errlen, "eb stream: context %d frequencies sum to %u, not %u: corrupt", c, cdf[c][ln[c] + 1], M);
+    }
+    if (len < at + 4) return fail(err, errlen, "eb stream: %zu bytes, shorter than its header", len);
+    dec_state s = {in + at + 4, in + len, get32(in + at)};
+    if (s.x < L || s.x >= 256u * L) return fail(err, errlen, "eb stream: state %u out of range: corrupt", s.x);
+    for (uint64_t k = 0; k < count; k++) {
+        const uint64_t i = k % n;
+        int c;
+        const int64_t p = ctx_predict(symbols + (k - i), w, (uint32_t)(i / w), (uint32_t)(i % w), &c);
+        uint32_t v;
+        if (get_sym(&s, cdf[c], ln[c] + 1, &v) != 0) goto truncated;
+        uint64_t zz = v;
+        if (v == ln[c]) {
+            uint32_t nk, r = 0, nib;
+            if (get_sym(&s, g_flat, 16, &nk) != 0) goto truncated;
+            if (nk > 7) return fail(err, errlen, "eb stream: symbol %llu: escape of %u nibbles: corrupt", (unsigned long long)k, nk + 1);
+            for (uint32_t j = 0; j <= nk; j++) {
+                if (get_sym(&s, g_flat, 16, &nib) != 0) goto truncated;
+                r |= nib << (4 * j);
+            }
+            zz = (uint64_t)ln[c] + r;
+        }
+        const int64_t r = (zz & 1) ? -(int64_t)((zz + 1) / 2) : (int64_t)(zz / 2), sym = p + r;
+        if (sym <= -EBC_MAX_SYMBOL || sym >= EBC_MAX_SYMBOL)
+            return fail(err, errlen, "eb stream: symbol %llu decodes to %lld: corrupt", (unsigned long long)k, (long long)sym);
+        symbols[k] = (int32_t)sym;
+        continue;
+    truncated:
+        return fail(err, errlen, "eb stream: truncated at symbol %llu of %llu", (unsigned long long)k + 1,
+                    (unsigned long long)count);
+    }
+    if (s.x != L || s.p != s.end)
+        return fail(err, errlen, "eb stream: corrupt (%s)",
+                    s.p != s.end ? "bytes left after the last symbol" : "final state is not the initial one");
+    return 0;
 }

@@ -32,7 +32,31 @@
  * 32-bit state in [2^23, 2^31), byte-wise renormalisation as rans.h. The
  * decoder checks every read against the end, that decoding ends in the
  * initial state with every byte consumed, and the escape's nibble count:
- * corrupt or truncated input is an error, never a crash. */
+ * corrupt or truncated input is an error, never a crash.
+ *
+ * Context stream (version 2, ebc_encode_ctx): the factorized prior codes
+ * each symbol alone, but neighbouring symbols of a channel are alike (flat
+ * areas of a sparse latent are runs of one value). Each symbol s of a
+ * channel's plane [h][w] is predicted by the median edge detector of
+ * LOCO-I / JPEG-LS from its left a, upper b and upper-left c neighbours
+ * (p = min(a,b) if c >= max(a,b), max(a,b) if c <= min(a,b), else
+ * a + b - c; a missing neighbour takes the value of the one there is, all
+ * 0 at the origin); the residual s - p, zigzagged (0, -1, 1, -2 -> 0, 1,
+ * 2, 3), is coded with one of two tables stored in the stream: context 0
+ * where a = b = c, context 1 elsewhere. A residual beyond a table's
+ * regular symbols is escaped as in version 1 (its distance from the
+ * table's end in nibbles). The tables are the residuals' counts as 16-bit
+ * frequencies (ebc_quantize_pmf of count / total). The learned tables are
+ * not used (only their channel count; the medians still give z^).
+ *    0  1  u8 version (2)
+ *    1  4  u32 C * n
+ *    5  4  u32 w (n = h * w; w must divide n)
+ *    9  1  u8 L0, 10 1 u8 L1: the two tables' regular symbols (1..64)
+ *   11  …  u16 freq[L0 + 1], then u16 freq[L1 + 1] (each >= 1, each table
+ *          summing to 2^16; the last entry is the escape)
+ *    …  4  u32 the coder's final state, then the renormalisation bytes.
+ * ebc_encode_best writes whichever of the two versions is shorter, and
+ * ebc_decode reads both. */
 #ifndef HND_EB_CODEC_H
 #define HND_EB_CODEC_H
 
@@ -45,7 +69,10 @@ extern "C" {
 
 #define EBC_PREC 16
 #define EBC_VERSION 1
+#define EBC_VERSION_CTX 2
 #define EBC_HEADER_BYTES 9
+#define EBC_CTX_HEADER_BYTES 11
+#define EBC_CTX_MAXL 64
 #define EBC_MAX_LENGTH 65535
 #define EBC_MAX_SYMBOL (1 << 30)   /* |symbol| bound: larger values are an error */
 
@@ -88,7 +115,18 @@ size_t ebc_bound(size_t count);
  * 0 / -1 + err. */
 int ebc_encode(const ebc_tables *t, const int32_t *symbols, uint32_t n, uint8_t *out, size_t cap, size_t *out_len,
                char *err, size_t errlen);
-/* Decodes a stream of [C, n] symbols. 0 / -1 + err for anything corrupt. */
+/* The context stream (version 2, above) of symbols [C, h, w] into out
+ * (cap >= ebc_bound_ctx(C*h*w)). 0 / -1 + err. */
+size_t ebc_bound_ctx(size_t count);
+int ebc_encode_ctx(const ebc_tables *t, const int32_t *symbols, uint32_t h, uint32_t w, uint8_t *out, size_t cap,
+                   size_t *out_len, char *err, size_t errlen);
+/* The shorter of ebc_encode's and ebc_encode_ctx's streams (ties: version
+ * 1) into out (cap >= ebc_bound(C*h*w): never longer than version 1).
+ * What hnd sends and measures. 0 / -1 + err. */
+int ebc_encode_best(const ebc_tables *t, const int32_t *symbols, uint32_t h, uint32_t w, uint8_t *out, size_t cap,
+                    size_t *out_len, char *err, size_t errlen);
+/* Decodes a stream (either version) of [C, n] symbols. 0 / -1 + err for
+ * anything corrupt. */
 int ebc_decode(const ebc_tables *t, const uint8_t *in, size_t len, int32_t *symbols, uint32_t n, char *err,
                size_t errlen);
 /* -sum log2(f/2^16) of coding symbols [C,n] (escapes with their nibbles):

@@ -34,7 +34,7 @@ int ebl_measure(const ebc_tables *t, const ct_tensor *z, double *bytes_sum) {
         if (!zi || ct_to_buffer(zi, zf, count * sizeof *zf) != 0)
             rc = hnd_error_set("entropy bottleneck link: %s", ct_last_error());
         else if (ebc_symbols(t, zf, hw, sym, err, sizeof err) != 0 ||
-                 ebc_encode(t, sym, hw, buf, cap, &len, err, sizeof err) != 0 ||
+                 ebc_encode_best(t, sym, (uint32_t)s[2], (uint32_t)s[3], buf, cap, &len, err, sizeof err) != 0 ||
                  ebc_decode(t, buf, len, back, hw, err, sizeof err) != 0)
             rc = hnd_error_set("entropy bottleneck link: image %lld: %s", (long long)i, err);
         else if (memcmp(sym, back, count * sizeof *sym) != 0)

@@ -76,7 +76,7 @@ uint8_t *ebw_frame(const ebc_tables *t, uint32_t crc, const wf_bottleneck *f, ui
     else {
         memcpy(z, f->data, count * sizeof *z);   /* the wire's bytes may be unaligned */
         if (ebc_symbols(t, z, (uint32_t)hw, sym, err, errlen) == 0 &&
-            ebc_encode(t, sym, (uint32_t)hw, out, cap, &len, err, errlen) == 0)
+            ebc_encode_best(t, sym, f->h, f->w, out, cap, &len, err, errlen) == 0)
             frame = ebw_frame_stream(crc, f, out, len, request_id, n, err, errlen);
     }
     free(z);

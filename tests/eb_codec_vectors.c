@@ -93,6 +93,25 @@ int main(int argc, char **argv) {
     uint64_t h = 1469598103934665603ull;   /* FNV-1a of the symbols */
     for (int k = 0; k < C * N; k++) h = (h ^ (uint32_t)sym[k]) * 1099511628211ull;
     printf("symbols %016llx\n", (unsigned long long)h);
+    /* the context stream (version 2) of structured planes 15 x 20: blocks,
+     * a ramp, spikes and one far value (its tables come from the counts) */
+    static int32_t sc[C * N], sb[C * N];
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < N; i++) {
+            const int y = i / 20, x = i % 20;
+            int32_t v = (y < 7 && x < 9) ? c : (x > 12 ? x / 3 - c : -1);
+            if (rnd() % 40 == 0) v += (int32_t)(rnd() % 7) - 3;
+            sc[c * N + i] = v;
+        }
+    sc[3 * N + 77] = -123456;
+    uint8_t *sx = malloc(ebc_bound_ctx(C * N));
+    size_t sxl;
+    if (ebc_encode_ctx(&t, sc, 15, 20, sx, ebc_bound_ctx(C * N), &sxl, err, sizeof err) != 0 ||
+        ebc_decode(&t, sx, sxl, sb, N, err, sizeof err) != 0 || memcmp(sc, sb, sizeof sc) != 0) {
+        fprintf(stderr, "context round trip: %s\n", err);
+        return 1;
+    }
+    hex("stream_ctx", sx, sxl);
     if (seeds) {
         write_seed(seeds, "seed-5x300", tab, tl, (uint8_t)(N - 1), s, sl);   /* n = 1 + 299 % 64 = 44: mismatch */
         size_t sl2;
@@ -100,7 +119,11 @@ int main(int argc, char **argv) {
         write_seed(seeds, "seed-5x44", tab, tl, 43, s, sl2);
         if (ebc_encode(&t, sym, 1, s, ebc_bound(C * N), &sl2, err, sizeof err) != 0) return 1;
         write_seed(seeds, "seed-5x1", tab, tl, 0, s, sl2);
+        /* a context stream of 5 x 40 symbols (8 x 5 planes) */
+        if (ebc_encode_ctx(&t, sc, 8, 5, sx, ebc_bound_ctx(C * N), &sl2, err, sizeof err) != 0) return 1;
+        write_seed(seeds, "seed-ctx-5x40", tab, tl, 39, sx, sl2);
     }
+    free(sx);
     free(s);
     free(tab);
     ebc_tables_clear(&t);

@@ -2,7 +2,9 @@
  * (infer/eb_codec.h): hand-derived quantized frequencies, round trips with
  * escapes at every distance, coded size against the tables' ideal code
  * length, the tables file (round trip, every truncation and damage refused),
- * truncated and corrupt streams refused, round-half-even symbols. */
+ * truncated and corrupt streams refused, round-half-even symbols; the
+ * context stream (version 2): a hand-derived case, round trips, the choice
+ * of the shorter version. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,6 +145,137 @@ static void test_round_trip(void **state) {
     ebc_tables_clear(&t);
 }
 
+/* The context stream (version 2), hand-derived: three constant 4x5 planes
+ * of 3, 0 and -2. Every symbol's neighbours are equal (context 0; at the
+ * origin all are 0), the MED prediction is the neighbour, so the residuals
+ * are 0 except at the origins: 3 (zigzag 6) and -2 (zigzag 3). Context 0:
+ * 58 zeros, one 3, one 6 -> L0 = 7, frequencies round(58/60 * 2^16) =
+ * 63351 (minus the 4 over 2^16) = 63347, 1, 1, round(2^16/60) = 1092, 1, 1,
+ * 1092, escape 1; context 1 is empty: L1 = 1, {65535, 1}. */
+static void test_ctx_hand(void **state) {
+    (void)state;
+    ebc_tables t;
+    make_tables(&t);
+    enum { H = 4, W = 5, N = H * W };
+    int32_t sym[3 * N], back[3 * N];
+    const int32_t val[3] = {3, 0, -2};
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < N; i++) sym[c * N + i] = val[c];
+    uint8_t buf[1024];
+    size_t len = 0;
+    assert_true(ebc_bound_ctx(3 * N) <= sizeof buf);
+    if (ebc_encode_ctx(&t, sym, H, W, buf, sizeof buf, &len, g_err, sizeof g_err) != 0) fail_msg("%s", g_err);
+    assert_int_equal(buf[0], EBC_VERSION_CTX);
+    assert_memory_equal(buf + 1, "\x3c\0\0\0\x05\0\0\0\x07\x01", 10);   /* 60 symbols, w 5, L0 7, L1 1 */
+    const uint16_t want[10] = {63347, 1, 1, 1092, 1, 1, 1092, 1, 65535, 1};
+    for (int i = 0; i < 10; i++) assert_int_equal(buf[11 + 2 * i] | buf[12 + 2 * i] << 8, want[i]);
+    /* ideal: 58 x -log2(63347/2^16) + 2 x -log2(1092/2^16) = 14.7 bits: the
+     * 31-byte header, the 4-byte state and at most 2 bytes */
+    print_message("  constant planes: %zu bytes\n", len);
+    assert_true(len >= 35 && len <= 37);
+    if (ebc_decode(&t, buf, len, back, N, g_err, sizeof g_err) != 0) fail_msg("%s", g_err);
+    assert_memory_equal(sym, back, sizeof sym);
+    /* the best of both is this stream (version 1 spends >= 1 bit a symbol
+     * on the one-symbol channel... and more on the others) */
+    uint8_t best[1024];
+    size_t bl = 0;
+    assert_true(ebc_bound(3 * N) <= sizeof best);
+    assert_int_equal(ebc_encode_best(&t, sym, H, W, best, sizeof best, &bl, g_err, sizeof g_err), 0);
+    assert_int_equal(bl, len);
+    assert_memory_equal(best, buf, len);
+    /* the header's checks */
+    uint8_t d[1024];
+    memcpy(d, buf, len);
+    d[5] = 3;   /* width 3 does not divide 20 */
+    assert_int_equal(ebc_decode(&t, d, len, back, N, g_err, sizeof g_err), -1);
+    assert_non_null(strstr(g_err, "width 3"));
+    memcpy(d, buf, len);
+    d[9] = 0;
+    assert_int_equal(ebc_decode(&t, d, len, back, N, g_err, sizeof g_err), -1);
+    assert_non_null(strstr(g_err, "table of 0 symbols"));
+    memcpy(d, buf, len);
+    d[10] = 65;
+    assert_int_equal(ebc_decode(&t, d, len, back, N, g_err, sizeof g_err), -1);
+    memcpy(d, buf, len);
+    d[13] = d[14] = 0;   /* frequency 1 of context 0 */
+    assert_int_equal(ebc_decode(&t, d, len, back, N, g_err, sizeof g_err), -1);
+    assert_non_null(strstr(g_err, "is 0"));
+    memcpy(d, buf, len);
+    d[13] = 2;
+    assert_int_equal(ebc_decode(&t, d, len, back, N, g_err, sizeof g_err), -1);
+    assert_non_null(strstr(g_err, "sum"));
+    for (size_t k = 0; k < len; k++) assert_int_equal(ebc_decode(&t, buf, k, back, N, g_err, sizeof g_err), -1);
+    ebc_tables_clear(&t);
+}
+
+/* Structured planes (constant rectangles, a ramp, sparse spikes, a few
+ * escapes up to +-(2^30 - 1)) round-trip through version 2; ebc_encode_best
+ * picks it and it is several times shorter than version 1 there; on
+ * independent symbols drawn from the tables version 1 stays. Every
+ * truncation is refused; flipped bits never crash. */
+static void test_ctx_round_trip(void **state) {
+    (void)state;
+    ebc_tables t;
+    make_tables(&t);
+    const uint32_t h = 37, w = 23, n = h * w;
+    int32_t *sym = malloc(3 * n * sizeof *sym), *back = malloc(3 * n * sizeof *back);
+    for (uint32_t c = 0; c < 3; c++)
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = 0; x < w; x++) {
+                int32_t v = (y < 12 && x < 9) ? 2 : (y > 20 && x > 10) ? -3 : 0;
+                if (c == 1) v = (int32_t)(x / 4) - 2;                /* a ramp */
+                if (rnd() % 50 == 0) v += (int32_t)(rnd() % 9) - 4;   /* spikes */
+                sym[(size_t)c * n + y * w + x] = v;
+            }
+    sym[100] = EBC_MAX_SYMBOL - 1;
+    sym[101] = -EBC_MAX_SYMBOL + 1;
+    sym[2 * n + 7] = 1000;
+    const size_t cap = ebc_bound(3 * n), cap2 = ebc_bound_ctx(3 * n);
+    uint8_t *b1 = malloc(cap), *b2 = malloc(cap2), *bb = malloc(cap);
+    size_t l1 = 0, l2 = 0, lb = 0;
+    if (ebc_encode(&t, sym, n, b1, cap, &l1, g_err, sizeof g_err) != 0) fail_msg("%s", g_err);
+    if (ebc_encode_ctx(&t, sym, h, w, b2, cap2, &l2, g_err, sizeof g_err) != 0) fail_msg("%s", g_err);
+    if (ebc_decode(&t, b2, l2, back, n, g_err, sizeof g_err) != 0) fail_msg("%s", g_err);
+    assert_memory_equal(sym, back, 3 * n * sizeof *sym);
+    print_message("  structured %u symbols: version 1 %zu bytes, context %zu\n", 3 * n, l1, l2);
+    assert_true(l2 * 3 < l1);
+    assert_int_equal(ebc_encode_best(&t, sym, h, w, bb, cap, &lb, g_err, sizeof g_err), 0);
+    assert_int_equal(lb, l2);
+    assert_memory_equal(bb, b2, l2);
+    for (size_t k = 0; k < l2; k++) assert_int_equal(ebc_decode(&t, b2, k, back, n, g_err, sizeof g_err), -1);
+    for (size_t k = 0; k < l2; k += 3)
+        for (int b = 0; b < 8; b++) {
+            b2[k] ^= (uint8_t)(1u << b);
+            (void)ebc_decode(&t, b2, l2, back, n, g_err, sizeof g_err);   /* ASan/UBSan: no crash */
+            b2[k] ^= (uint8_t)(1u << b);
+        }
+    /* independent symbols from the tables: the factorized prior is right */
+    for (uint32_t c = 0; c < 3; c++)
+        for (uint32_t i = 0; i < n; i++) {
+            const uint32_t *cdf = t.cdf + c * t.stride;
+            uint32_t u = rnd() & 0xffff, v = 0;
+            while (cdf[v + 1] <= u) v++;
+            sym[(size_t)c * n + i] = t.offset[c] + (int32_t)(v < t.length[c] ? v : 0);
+        }
+    assert_int_equal(ebc_encode(&t, sym, n, b1, cap, &l1, g_err, sizeof g_err), 0);
+    assert_int_equal(ebc_encode_best(&t, sym, h, w, bb, cap, &lb, g_err, sizeof g_err), 0);
+    assert_int_equal(ebc_encode_ctx(&t, sym, h, w, b2, cap2, &l2, g_err, sizeof g_err), 0);
+    print_message("  independent symbols: version 1 %zu bytes, context %zu\n", l1, l2);
+    assert_true(l1 < l2);
+    assert_int_equal(bb[0], EBC_VERSION);
+    assert_int_equal(lb, l1);
+    assert_memory_equal(bb, b1, l1);
+    /* out of range symbols are refused */
+    sym[5] = EBC_MAX_SYMBOL;
+    assert_int_equal(ebc_encode_ctx(&t, sym, h, w, b2, cap2, &l2, g_err, sizeof g_err), -1);
+    free(b1);
+    free(b2);
+    free(bb);
+    free(sym);
+    free(back);
+    ebc_tables_clear(&t);
+}
+
 static void test_tables_file(void **state) {
     (void)state;
     ebc_tables t, r;
@@ -211,6 +344,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_ctx_hand),
+        cmocka_unit_test(test_ctx_round_trip),
         cmocka_unit_test(test_tables_file),
         cmocka_unit_test(test_symbols),
     };

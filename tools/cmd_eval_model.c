@@ -153,8 +153,8 @@ int cmd_eval_model(int argc, char **argv) {
                "point included)\n",
                r.mean_bytes_rans, r.mean_bytes_zstd);
         if (r.has_eb)
-            printf("entropy bottleneck: %.1f bytes per image (rANS with the learned 16-bit tables, %.4f bits per "
-                   "input pixel)\n",
+            printf("entropy bottleneck: %.1f bytes per image (rANS: the learned 16-bit tables or the context "
+                   "coder, the shorter per image; %.4f bits per input pixel)\n",
                    r.mean_bytes_eb, 8.0 * r.mean_bytes_eb * 3.0 / r.mean_input_numel);
     }
     printf("bbox:\n");

@@ -1,6 +1,6 @@
 /* fuzz_eb.c: libFuzzer entry for the entropy bottleneck's readers
  * (infer/eb_codec.h): a tables file and a coded stream, as a server or a
- * loaded bundle receives them. Input: u16 LE length of the tables file,
+ * loaded bundle receives them (either stream version). Input: u16 LE length of the tables file,
  * the tables file, one byte choosing n (symbols per channel, 1..64), the
  * stream. Refusals must say why; a stream the decoder accepts must code
  * again into one that decodes to the same symbols. regress_main.c replays
@@ -32,12 +32,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *s = data + 3 + tl;
     const size_t len = size - 3 - tl, count = (size_t)t.channels * n;
     int32_t *sym = malloc(count * sizeof *sym), *back = malloc(count * sizeof *back);
-    uint8_t *re = malloc(ebc_bound(count));
+    const size_t cap = ebc_bound_ctx(count) > ebc_bound(count) ? ebc_bound_ctx(count) : ebc_bound(count);
+    uint8_t *re = malloc(cap);
     if (!sym || !back || !re) abort();
     err[0] = 0;
     if (ebc_decode(&t, s, len, sym, n, err, sizeof err) == 0) {
         size_t rl;
-        if (ebc_encode(&t, sym, n, re, ebc_bound(count), &rl, err, sizeof err) != 0 ||
+        /* re-coded in the stream's own version (a context stream: its width) */
+        const uint32_t w = s[0] == EBC_VERSION_CTX
+                               ? (uint32_t)s[5] | (uint32_t)s[6] << 8 | (uint32_t)s[7] << 16 | (uint32_t)s[8] << 24
+                               : 0;
+        if ((w ? ebc_encode_ctx(&t, sym, n / w, w, re, cap, &rl, err, sizeof err)
+               : ebc_encode(&t, sym, n, re, cap, &rl, err, sizeof err)) != 0 ||
             ebc_decode(&t, re, rl, back, n, err, sizeof err) != 0 || memcmp(sym, back, count * sizeof *sym) != 0)
             abort();
     } else if (!err[0]) {

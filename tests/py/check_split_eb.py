@@ -202,7 +202,8 @@ def main():
             dtype, zp, crc = p[8], p[9], struct.unpack("<I", p[12:16])[0]
             c, hh, ww = struct.unpack("<III", p[16:28])
             check(dtype == 5 and zp == 0 and c == C, "frame: dtype %d zp %d C %d" % (dtype, zp, c))
-            check(p[52] == 1 and struct.unpack("<I", p[53:57])[0] == c * hh * ww, "EB stream header %r" % p[52:57])
+            # version 1 (the learned tables) or 2 (the context coder), whichever is shorter
+            check(p[52] in (1, 2) and struct.unpack("<I", p[53:57])[0] == c * hh * ww, "EB stream header %r" % p[52:57])
             check(len(p) - 52 < 4 * c * hh * ww, "EB stream %d bytes >= float32's %d" % (len(p) - 52, 4 * c * hh * ww))
         rc, out, err = run("split-detect", "--server", srv.addr, *head, "--codec", "raw", "--out", t("raw.json"),
                            "--timings", t("raw.csv"), "--quiet", t("img"))

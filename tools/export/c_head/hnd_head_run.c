@@ -197,8 +197,10 @@ static int write_npy(const char *path, const char *descr, const int *shape, int 
 
 /* The entropy bottleneck's stream of the head's float32 output f [c][n]
  * with the tables file at path, into path_out. 0, or -1 + message. */
-static int write_eb(const char *tables_path, const float *f, int c, size_t n, const char *path_out, size_t *bytes) {
+static int write_eb(const char *tables_path, const float *f, int c, size_t h, size_t w, const char *path_out,
+                    size_t *bytes) {
     char err[256];
+    const size_t n = h * w;
     size_t tl = 0, cap = ebc_bound((size_t)c * n), len = 0;
     unsigned char *tb = read_all(tables_path, &tl);
     ebc_tables t;
@@ -212,7 +214,7 @@ static int write_eb(const char *tables_path, const float *f, int c, size_t n, co
     else if ((int)t.channels != c)
         fprintf(stderr, "hnd_head_run: %s: tables of %u channels for a head of C=%d\n", tables_path, t.channels, c);
     else if (ebc_symbols(&t, f, (uint32_t)n, sym, err, sizeof err) != 0 ||
-             ebc_encode(&t, sym, (uint32_t)n, out, cap, &len, err, sizeof err) != 0)
+             ebc_encode_best(&t, sym, (uint32_t)h, (uint32_t)w, out, cap, &len, err, sizeof err) != 0)
         fprintf(stderr, "hnd_head_run: entropy coding: %s\n", err);
     else {
         FILE *fo = fopen(path_out, "wb");
@@ -321,7 +323,7 @@ int main(int argc, char **argv) {
         ok = 0;
     }
     snprintf(path, sizeof path, "%s.eb", prefix);
-    if (ok && eb_tables && write_eb(eb_tables, (const float *)buf, c, (size_t)oh * (size_t)ow, path, &eb_bytes) != 0)
+    if (ok && eb_tables && write_eb(eb_tables, (const float *)buf, c, (size_t)oh, (size_t)ow, path, &eb_bytes) != 0)
         ok = 0;
     if (ok) {
         double *sorted = (double *)malloc(sizeof(double) * (size_t)repeat);
