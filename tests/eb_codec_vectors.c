@@ -112,6 +112,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     hex("stream_ctx", sx, sxl);
+    /* the symbols themselves, for tests/py/ref_eb_ctx.py's own decoder */
+    printf("symbols_ctx");
+    for (int k = 0; k < C * N; k++) printf(" %d", (int)sc[k]);
+    printf("\n");
     if (seeds) {
         write_seed(seeds, "seed-5x300", tab, tl, (uint8_t)(N - 1), s, sl);   /* n = 1 + 299 % 64 = 44: mismatch */
         size_t sl2;
