@@ -268,6 +268,17 @@ static int put_sym(enc_state *s, uint32_t start, uint32_t freq) {
     return 0;
 }
 
+/* An escape with payload r (LIFO: the nibbles high to low, their count,
+ * then the escape symbol itself at start / freq). */
+static int put_escape(enc_state *s, uint32_t r, uint32_t start, uint32_t freq) {
+    const int nk = nibbles_of(r);
+    int rc = 0;
+    for (int j = nk - 1; rc == 0 && j >= 0; j--) rc = put_sym(s, ((r >> (4 * j)) & 15u) * NIB_FREQ, NIB_FREQ);
+    if (rc == 0) rc = put_sym(s, (uint32_t)(nk - 1) * NIB_FREQ, NIB_FREQ);
+    if (rc == 0) rc = put_sym(s, start, freq);
+    return rc;
+}
+
 int ebc_encode(const ebc_tables *t, const int32_t *symbols, uint32_t n, uint8_t *out, size_t cap, size_t *out_len,
                char *err, size_t errlen) {
     if (!t || !out || !out_len || (!symbols && n)) return fail(err, errlen, "eb encode: NULL argument");
@@ -288,12 +299,7 @@ int ebc_encode(const ebc_tables *t, const int32_t *symbols, uint32_t n, uint8_t 
         if (v >= 0 && v < (int64_t)len) {
             rc = put_sym(&s, cdf[v], cdf[v + 1] - cdf[v]);
         } else {
-            /* LIFO: the nibbles high to low, the count, then the escape */
-            const uint32_t r = escape_payload(v, len);
-            const int nk = nibbles_of(r);
-            for (int j = nk - 1; rc == 0 && j >= 0; j--) rc = put_sym(&s, ((r >> (4 * j)) & 15u) * NIB_FREQ, NIB_FREQ);
-            if (rc == 0) rc = put_sym(&s, (uint32_t)(nk - 1) * NIB_FREQ, NIB_FREQ);
-            if (rc == 0) rc = put_sym(&s, cdf[len], cdf[len + 1] - cdf[len]);
+            rc = put_escape(&s, escape_payload(v, len), cdf[len], cdf[len + 1] - cdf[len]);
         }
         if (rc != 0) return fail(err, errlen, "eb encode: output buffer too small");
     }
@@ -335,6 +341,35 @@ static const uint32_t g_flat[17] = {0,          NIB_FREQ,      2 * NIB_FREQ,  3 
                                     6 * NIB_FREQ,  7 * NIB_FREQ,  8 * NIB_FREQ,  9 * NIB_FREQ,  10 * NIB_FREQ, 11 * NIB_FREQ,
                                     12 * NIB_FREQ, 13 * NIB_FREQ, 14 * NIB_FREQ, 15 * NIB_FREQ, 16 * NIB_FREQ};
 
+/* An escape's payload after its symbol: the nibble count, then the nibbles
+ * low first. 0, -1 (the stream ends: truncated) or -2 (more than 8
+ * nibbles: corrupt). */
+static int get_escape(dec_state *s, uint32_t *r) {
+    uint32_t nk, nib;
+    *r = 0;
+    if (get_sym(s, g_flat, 16, &nk) != 0) return -1;
+    if (nk > 7) return -2;
+    for (uint32_t j = 0; j <= nk; j++) {
+        if (get_sym(s, g_flat, 16, &nib) != 0) return -1;
+        *r |= nib << (4 * j);
+    }
+    return 0;
+}
+/* The message of symbol k's failure (get_escape's e, or -1 for a
+ * truncation anywhere). */
+static int escape_error(int e, uint64_t k, uint64_t count, char *err, size_t errlen) {
+    if (e == -2) return fail(err, errlen, "eb stream: symbol %llu: escape of more than 8 nibbles: corrupt", (unsigned long long)k);
+    return fail(err, errlen, "eb stream: truncated at symbol %llu of %llu", (unsigned long long)k + 1,
+                (unsigned long long)count);
+}
+/* After the last symbol: the initial state again, every byte consumed. */
+static int dec_finish(const dec_state *s, char *err, size_t errlen) {
+    if (s->x != L || s->p != s->end)
+        return fail(err, errlen, "eb stream: corrupt (%s)",
+                    s->p != s->end ? "bytes left after the last symbol" : "final state is not the initial one");
+    return 0;
+}
+
 static int decode_ctx(const uint8_t *in, size_t len, int32_t *symbols, uint64_t count, uint32_t n, char *err,
                       size_t errlen);
 
@@ -359,13 +394,9 @@ int ebc_decode(const ebc_tables *t, const uint8_t *in, size_t len, int32_t *symb
         if (get_sym(&s, cdf, length + 1, &v) != 0) goto truncated;
         int64_t val = v;
         if (v == length) {
-            uint32_t nk, r = 0, nib;
-            if (get_sym(&s, g_flat, 16, &nk) != 0) goto truncated;
-            if (nk > 7) return fail(err, errlen, "eb stream: symbol %llu: escape of %u nibbles: corrupt", (unsigned long long)k, nk + 1);
-            for (uint32_t j = 0; j <= nk; j++) {
-                if (get_sym(&s, g_flat, 16, &nib) != 0) goto truncated;
-                r |= nib << (4 * j);
-            }
+            uint32_t r;
+            const int e = get_escape(&s, &r);
+            if (e != 0) return escape_error(e, k, count, err, errlen);
             val = (r & 1) ? (int64_t)length + (r >> 1) : -(int64_t)(r >> 1) - 1;
         }
         const int64_t sym = val + t->offset[c];
@@ -374,13 +405,9 @@ int ebc_decode(const ebc_tables *t, const uint8_t *in, size_t len, int32_t *symb
         symbols[k] = (int32_t)sym;
         continue;
     truncated:
-        return fail(err, errlen, "eb stream: truncated at symbol %llu of %llu", (unsigned long long)k + 1,
-                    (unsigned long long)count);
+        return escape_error(-1, k, count, err, errlen);
     }
-    if (s.x != L || s.p != s.end)
-        return fail(err, errlen, "eb stream: corrupt (%s)",
-                    s.p != s.end ? "bytes left after the last symbol" : "final state is not the initial one");
-    return 0;
+    return dec_finish(&s, err, errlen);
 }
 
 double ebc_ideal_bits(const ebc_tables *t, const int32_t *symbols, uint32_t n) {
@@ -481,11 +508,7 @@ int ebc_encode_ctx(const ebc_tables *t, const int32_t *symbols, uint32_t h, uint
         if (z[k] < ln) {
             rc = put_sym(&s, cd[z[k]], cd[z[k] + 1] - cd[z[k]]);
         } else {
-            const uint32_t r = z[k] - ln;
-            const int nk = nibbles_of(r);
-            for (int j = nk - 1; rc == 0 && j >= 0; j--) rc = put_sym(&s, ((r >> (4 * j)) & 15u) * NIB_FREQ, NIB_FREQ);
-            if (rc == 0) rc = put_sym(&s, (uint32_t)(nk - 1) * NIB_FREQ, NIB_FREQ);
-            if (rc == 0) rc = put_sym(&s, cd[ln], cd[ln + 1] - cd[ln]);
+            rc = put_escape(&s, z[k] - ln, cd[ln], cd[ln + 1] - cd[ln]);
         }
         if (rc != 0) rc = fail(err, errlen, "eb encode: output buffer too small");
     }
@@ -563,13 +586,9 @@ static int decode_ctx(const uint8_t *in, size_t len, int32_t *symbols, uint64_t 
         if (get_sym(&s, cdf[c], ln[c] + 1, &v) != 0) goto truncated;
         uint64_t zz = v;
         if (v == ln[c]) {
-            uint32_t nk, r = 0, nib;
-            if (get_sym(&s, g_flat, 16, &nk) != 0) goto truncated;
-            if (nk > 7) return fail(err, errlen, "eb stream: symbol %llu: escape of %u nibbles: corrupt", (unsigned long long)k, nk + 1);
-            for (uint32_t j = 0; j <= nk; j++) {
-                if (get_sym(&s, g_flat, 16, &nib) != 0) goto truncated;
-                r |= nib << (4 * j);
-            }
+            uint32_t r;
+            const int e = get_escape(&s, &r);
+            if (e != 0) return escape_error(e, k, count, err, errlen);
             zz = (uint64_t)ln[c] + r;
         }
         const int64_t r = (zz & 1) ? -(int64_t)((zz + 1) / 2) : (int64_t)(zz / 2), sym = p + r;
@@ -578,11 +597,7 @@ static int decode_ctx(const uint8_t *in, size_t len, int32_t *symbols, uint64_t 
         symbols[k] = (int32_t)sym;
         continue;
     truncated:
-        return fail(err, errlen, "eb stream: truncated at symbol %llu of %llu", (unsigned long long)k + 1,
-                    (unsigned long long)count);
+        return escape_error(-1, k, count, err, errlen);
     }
-    if (s.x != L || s.p != s.end)
-        return fail(err, errlen, "eb stream: corrupt (%s)",
-                    s.p != s.end ? "bytes left after the last symbol" : "final state is not the initial one");
-    return 0;
+    return dec_finish(&s, err, errlen);
 }
