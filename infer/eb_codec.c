@@ -355,12 +355,19 @@ static int get_escape(dec_state *s, uint32_t *r) {
     }
     return 0;
 }
-/* The message of symbol k's failure (get_escape's e, or -1 for a
- * truncation anywhere). */
-static int escape_error(int e, uint64_t k, uint64_t count, char *err, size_t errlen) {
+/* The message of symbol k's failure: get_escape's e, or -1 for a
+ * truncation anywhere in it. */
+static int sym_error(int e, uint64_t k, uint64_t count, char *err, size_t errlen) {
     if (e == -2) return fail(err, errlen, "eb stream: symbol %llu: escape of more than 8 nibbles: corrupt", (unsigned long long)k);
     return fail(err, errlen, "eb stream: truncated at symbol %llu of %llu", (unsigned long long)k + 1,
                 (unsigned long long)count);
+}
+/* symbols[k] = sym, unless it is beyond +-2^30 (a corrupt stream). */
+static int store_symbol(int32_t *symbols, uint64_t k, int64_t sym, char *err, size_t errlen) {
+    if (sym <= -EBC_MAX_SYMBOL || sym >= EBC_MAX_SYMBOL)
+        return fail(err, errlen, "eb stream: symbol %llu decodes to %lld: corrupt", (unsigned long long)k, (long long)sym);
+    symbols[k] = (int32_t)sym;
+    return 0;
 }
 /* After the last symbol: the initial state again, every byte consumed. */
 static int dec_finish(const dec_state *s, char *err, size_t errlen) {
@@ -391,21 +398,15 @@ int ebc_decode(const ebc_tables *t, const uint8_t *in, size_t len, int32_t *symb
         const uint32_t *cdf = t->cdf + (size_t)c * t->stride;
         const uint32_t length = t->length[c];
         uint32_t v;
-        if (get_sym(&s, cdf, length + 1, &v) != 0) goto truncated;
+        if (get_sym(&s, cdf, length + 1, &v) != 0) return sym_error(-1, k, count, err, errlen);
         int64_t val = v;
         if (v == length) {
             uint32_t r;
             const int e = get_escape(&s, &r);
-            if (e != 0) return escape_error(e, k, count, err, errlen);
+            if (e != 0) return sym_error(e, k, count, err, errlen);
             val = (r & 1) ? (int64_t)length + (r >> 1) : -(int64_t)(r >> 1) - 1;
         }
-        const int64_t sym = val + t->offset[c];
-        if (sym <= -EBC_MAX_SYMBOL || sym >= EBC_MAX_SYMBOL)
-            return fail(err, errlen, "eb stream: symbol %llu decodes to %lld: corrupt", (unsigned long long)k, (long long)sym);
-        symbols[k] = (int32_t)sym;
-        continue;
-    truncated:
-        return escape_error(-1, k, count, err, errlen);
+        if (store_symbol(symbols, k, val + t->offset[c], err, errlen) != 0) return -1;
     }
     return dec_finish(&s, err, errlen);
 }
@@ -583,21 +584,16 @@ static int decode_ctx(const uint8_t *in, size_t len, int32_t *symbols, uint64_t 
         int c;
         const int64_t p = ctx_predict(symbols + (k - i), w, (uint32_t)(i / w), (uint32_t)(i % w), &c);
         uint32_t v;
-        if (get_sym(&s, cdf[c], ln[c] + 1, &v) != 0) goto truncated;
+        if (get_sym(&s, cdf[c], ln[c] + 1, &v) != 0) return sym_error(-1, k, count, err, errlen);
         uint64_t zz = v;
         if (v == ln[c]) {
             uint32_t r;
             const int e = get_escape(&s, &r);
-            if (e != 0) return escape_error(e, k, count, err, errlen);
+            if (e != 0) return sym_error(e, k, count, err, errlen);
             zz = (uint64_t)ln[c] + r;
         }
-        const int64_t r = (zz & 1) ? -(int64_t)((zz + 1) / 2) : (int64_t)(zz / 2), sym = p + r;
-        if (sym <= -EBC_MAX_SYMBOL || sym >= EBC_MAX_SYMBOL)
-            return fail(err, errlen, "eb stream: symbol %llu decodes to %lld: corrupt", (unsigned long long)k, (long long)sym);
-        symbols[k] = (int32_t)sym;
-        continue;
-    truncated:
-        return escape_error(-1, k, count, err, errlen);
+        const int64_t r = (zz & 1) ? -(int64_t)((zz + 1) / 2) : (int64_t)(zz / 2);
+        if (store_symbol(symbols, k, p + r, err, errlen) != 0) return -1;
     }
     return dec_finish(&s, err, errlen);
 }

@@ -38,12 +38,15 @@ channels=3,6,9,12,15
 # what an earlier demo left is reused only if it was made by this version of
 # the demo (data, teacher and students all change with it)
 version="2: 160x120 class-coloured shapes, teacher 8 epochs"
-# a run that reuses an earlier one's checkpoints does not time the demo
+# (a run that reuses an earlier one's checkpoints, fresh=0, does not time the demo)
 fresh=1
-[ -d checkpoints/demo ] && [ "$(cat checkpoints/demo/VERSION 2>/dev/null)" = "$version" ] && fresh=0
-if [ -d checkpoints/demo ] && [ "$(cat checkpoints/demo/VERSION 2>/dev/null)" != "$version" ]; then
-  echo "demo: checkpoints/demo was made by another version of the demo: starting afresh"
-  rm -rf checkpoints/demo "$teacher" "$box_teacher"
+if [ -d checkpoints/demo ]; then
+  if [ "$(cat checkpoints/demo/VERSION 2>/dev/null)" = "$version" ]; then
+    fresh=0
+  else
+    echo "demo: checkpoints/demo was made by another version of the demo: starting afresh"
+    rm -rf checkpoints/demo "$teacher" "$box_teacher"
+  fi
 fi
 mkdir -p checkpoints/demo
 echo "$version" > checkpoints/demo/VERSION
